@@ -1,0 +1,175 @@
+# SMP RISC-V kernel and its allocators.  Everything builds out of tree in build/.
+#
+#   make            build/kernel.elf (in-kernel tests compiled in) and the host tools
+#   make run        boot it on QEMU virt (SMP=4 MEM=1G BOARD= ARGS= FW=default|jump)
+#   make test       host unit tests + the QEMU boot matrix; ends "N passed, N failed"
+#   make help       every target
+#
+# Missing packages are installed by tools/deps.sh, which every target runs first
+# (a no-op once everything is present).
+
+BUILD	:= build
+HOST	:= $(BUILD)/host
+
+SMP	?= 4
+MEM	?= 1G
+BOARD	?=
+ARGS	?=
+FW	?= default
+
+# ---------------------------------------------------------------- toolchains
+CROSS	?= riscv64-unknown-elf-
+KCC	:= $(CROSS)gcc
+KOBJCOPY := $(CROSS)objcopy
+KNM	:= $(CROSS)nm
+HCC	?= gcc
+CLANG	?= clang
+PYTHON	?= python3
+DTC	?= dtc
+
+# PLATFORM.md: -misa-spec=2.2 keeps the rv64imac/lp64 multilib and makes Zicsr implicit.
+KARCH	:= -march=rv64imac -misa-spec=2.2 -mabi=lp64 -mcmodel=medany -mno-relax
+KCOMMON	:= $(KARCH) -ffreestanding -nostdlib -fno-common -fno-stack-protector \
+	   -fno-pie -fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	   -O2 -g -std=gnu11 -MMD -MP
+KINC	:= -I. -Ikernel -I$(BUILD)/libfdt-src
+KCFLAGS	:= $(KCOMMON) -Wall -Wextra -Werror -DMM_DEBUG=1 $(KINC)
+KLDFLAGS := -nostdlib -static -Wl,--no-warn-rwx-segments -Wl,-T,arch/riscv/kernel.ld \
+	    -Wl,--build-id=none
+
+HCFLAGS	:= -std=gnu11 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
+	   -fsanitize=address,undefined -fno-sanitize-recover=all -pthread \
+	   -DMM_DEBUG=1 -I. -Itests/host -MMD -MP
+HLDLIBS	:= -lcmocka -lfdt -lm
+
+# ---------------------------------------------------------------- sources
+# Adding a file to one of these directories is enough to build it.
+K_ASM	:= $(wildcard arch/riscv/*.S)
+K_C	:= $(wildcard arch/riscv/*.c kernel/*.c mm/*.c drivers/*.c tests/kernel/*.c)
+K_OBJS	:= $(patsubst %,$(BUILD)/k/%.o,$(K_ASM) $(K_C))
+LIBFDT_C := fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c fdt_strerror.c fdt_empty_tree.c \
+	    fdt_addresses.c
+LIBFDT_OBJS := $(patsubst %,$(BUILD)/k/libfdt/%.o,$(LIBFDT_C))
+
+# Portable code the host build compiles unchanged: all of mm/ plus the portable
+# kernel modules listed here (they must not include arch/ headers).
+H_PORTABLE := $(wildcard mm/*.c) $(wildcard kernel/platform.c)
+H_PORTABLE_OBJS := $(patsubst %,$(HOST)/obj/%.o,$(H_PORTABLE) tests/host/host_env.c)
+H_TESTS	:= $(patsubst tests/host/%.c,$(HOST)/tests/%,$(wildcard tests/host/test_*.c))
+
+DTS	:= $(wildcard dts/*.dts)
+DTBS	:= $(patsubst dts/%.dts,$(BUILD)/dts/%.dtb,$(DTS))
+
+DEPS	:= $(BUILD)/.deps-ok
+
+.PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz
+all: kernel host-tools dtbs
+
+help:
+	@echo "make               build/kernel.elf, host tools and dts blobs"
+	@echo "make run           boot on QEMU: SMP=$(SMP) MEM=$(MEM) BOARD=<dts name> ARGS=<bootargs> FW=default|jump"
+	@echo "make test          host tests + QEMU boot matrix, ends with 'N passed, N failed'"
+	@echo "make host-tools    build/host/fdtinfo and the QEMU profiling plugin"
+	@echo "make host-tests    build the host unit tests"
+	@echo "make dtbs          compile dts/*.dts into build/dts/"
+	@echo "make profile       boot under the profiling plugin and print its report"
+	@echo "make bench         run the benchmarks (host and in-kernel)"
+	@echo "make fuzz          run the libFuzzer targets (FUZZ_RUNS=1000000)"
+	@echo "make deps          install missing packages (tools/deps.sh)"
+	@echo "make clean         remove build/"
+
+# ---------------------------------------------------------------- dependencies
+# Re-run when the script changes or a tool we need disappeared.
+deps: $(DEPS)
+$(DEPS): tools/deps.sh
+	@./tools/deps.sh
+	@touch $@
+ifneq ($(MAKECMDGOALS),clean)
+ifeq ($(shell command -v $(KCC) >/dev/null && command -v qemu-system-riscv64 >/dev/null && \
+	command -v $(DTC) >/dev/null && test -f $(BUILD)/libfdt-src/fdt.c && echo ok),)
+$(shell rm -f $(DEPS))
+endif
+endif
+
+# ---------------------------------------------------------------- kernel
+kernel: $(BUILD)/kernel.elf
+
+$(BUILD)/k/%.S.o: %.S | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(KCC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+$(BUILD)/k/%.c.o: %.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(KCC) $(KCFLAGS) -c $< -o $@
+
+# Third-party libfdt: warnings are not ours to fix, so no -Werror.
+$(BUILD)/k/libfdt/%.c.o: $(BUILD)/libfdt-src/%.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(KCC) $(KCOMMON) -Wall $(KINC) -c $< -o $@
+
+$(BUILD)/libfdt-src/%.c: | $(DEPS) ;
+
+# Two-pass link: the symbol table is placed after .data, so text and rodata
+# addresses do not move when its contents change (see arch/riscv/kernel.ld).
+$(BUILD)/k/ksyms0.o: tools/ksyms.py | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/ksyms.py --empty > $(BUILD)/k/ksyms0.S
+	$(KCC) $(KCFLAGS) -c $(BUILD)/k/ksyms0.S -o $@
+
+$(BUILD)/kernel.elf: $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms0.o arch/riscv/kernel.ld tools/ksyms.py
+	$(KCC) $(KARCH) $(KLDFLAGS) -o $(BUILD)/k/kernel.pass1.elf $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms0.o -lgcc
+	$(KNM) -n $(BUILD)/k/kernel.pass1.elf | $(PYTHON) tools/ksyms.py > $(BUILD)/k/ksyms.S
+	$(KCC) $(KCFLAGS) -c $(BUILD)/k/ksyms.S -o $(BUILD)/k/ksyms.o
+	$(KCC) $(KARCH) $(KLDFLAGS) -o $@ $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms.o -lgcc
+	$(PYTHON) tools/ksyms.py --check $(BUILD)/k/kernel.pass1.elf $@
+
+# ---------------------------------------------------------------- device trees
+dtbs: $(DTBS)
+$(BUILD)/dts/%.dtb: dts/%.dts | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(DTC) -q -I dts -O dtb -o $@ $<
+
+# ---------------------------------------------------------------- host side
+host-tools: $(HOST)/fdtinfo $(HOST)/libqprof.so
+host-tests: $(H_TESTS)
+
+$(HOST)/obj/%.c.o: %.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(HCC) $(HCFLAGS) -c $< -o $@
+
+$(HOST)/tests/%: tests/host/%.c $(H_PORTABLE_OBJS)
+	@mkdir -p $(dir $@)
+	$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
+
+$(HOST)/fdtinfo: tools/fdtinfo.c $(H_PORTABLE_OBJS)
+	@mkdir -p $(dir $@)
+	$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
+
+# The QEMU TCG plugin: no sanitizers (it runs inside QEMU), no link against QEMU.
+$(HOST)/libqprof.so: tools/qprof.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -pthread $< -o $@
+
+# ---------------------------------------------------------------- running
+QEMU_RUN = $(PYTHON) tools/qemu.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --mem $(MEM) \
+	   --fw $(FW) $(if $(BOARD),--board $(BOARD)) --args "$(ARGS)"
+
+run: all
+	$(QEMU_RUN) --interactive
+
+test: all host-tests
+	$(PYTHON) tools/testrun.py
+
+profile: all
+	$(QEMU_RUN) --profile $(HOST)/libqprof.so
+
+bench: all host-tests
+	$(PYTHON) tools/bench.py
+
+fuzz: | $(DEPS)
+	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_RUNS=$(or $(FUZZ_RUNS),1000000)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,115 @@
+/*
+ * platform.h - the platform map: what the flattened device tree says about
+ * memory, reservations, DMA, harts and NUMA, in plain arrays.
+ *
+ * plat_parse() is portable: it uses only libfdt and the string functions, so
+ * the same kernel/platform.c builds into the kernel and into the host tool
+ * build/host/fdtinfo (whose JSON output is a contract, see docs/fdtinfo.md).
+ * Every list is sorted by base (harts by hartid).  Nothing here allocates:
+ * the caller owns the struct (the kernel keeps one in .bss).
+ */
+#ifndef KERNEL_PLATFORM_H
+#define KERNEL_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAT_MAX_HARTS	512	/* QEMU virt accepts up to 512 */
+#define PLAT_MAX_MEM	128	/* reg entries of memory nodes */
+#define PLAT_MAX_RESV	128	/* memreserve + reserved-memory reg entries + kernel's own */
+#define PLAT_MAX_POOLS	16	/* shared-dma-pool regions */
+#define PLAT_MAX_NODES	16	/* NUMA node ids 0..15 */
+#define PLAT_MAX_ZONES	(PLAT_MAX_NODES * 3)
+#define PLAT_NAME_MAX	64	/* node names and the model, NUL included */
+#define PLAT_NO_NODE	(-1)	/* no numa-node-id property */
+
+enum plat_zone_type { PLAT_ZONE_DMA, PLAT_ZONE_DMA32, PLAT_ZONE_NORMAL, PLAT_NR_ZONE_TYPES };
+
+struct plat_hart {
+	uint64_t ph_hartid;		/* reg of the cpu node */
+	int ph_node;			/* numa-node-id or PLAT_NO_NODE */
+	bool ph_enabled;		/* status absent, "okay" or "ok" */
+	uint8_t ph_mmu_levels;		/* 3 sv39, 4 sv48, 5 sv57; 0 unknown/none */
+};
+
+struct plat_mem {
+	uint64_t pm_base;
+	uint64_t pm_size;
+	int pm_node;			/* numa-node-id or PLAT_NO_NODE */
+};
+
+struct plat_resv {
+	uint64_t pr_base;
+	uint64_t pr_size;
+	char pr_name[PLAT_NAME_MAX];	/* "" for /memreserve/ entries */
+	bool pr_has_name;		/* false for /memreserve/ (JSON null) */
+	bool pr_no_map;			/* "no-map" property present */
+	bool pr_kernel;			/* added by the kernel (image, blob), not in the DTB */
+};
+
+struct plat_pool {
+	uint64_t pp_base;
+	uint64_t pp_size;
+	char pp_name[PLAT_NAME_MAX];	/* node name with unit address */
+	bool pp_reusable;		/* "reusable" property present */
+};
+
+struct plat_zone {
+	int pz_node;			/* PLAT_NO_NODE counts as node 0 */
+	enum plat_zone_type pz_type;
+	uint64_t pz_base;		/* lowest usable address in the zone */
+	uint64_t pz_end;		/* end (exclusive) of its highest usable range */
+	uint64_t pz_pages;		/* usable 4 KiB pages */
+};
+
+struct plat_map {
+	char pm_model[PLAT_NAME_MAX * 2];
+	bool pm_has_model;
+
+	unsigned pm_nharts;
+	struct plat_hart pm_harts[PLAT_MAX_HARTS];
+	unsigned pm_nmem;
+	struct plat_mem pm_mem[PLAT_MAX_MEM];
+	unsigned pm_nresv;
+	struct plat_resv pm_resv[PLAT_MAX_RESV];
+	unsigned pm_npools;
+	struct plat_pool pm_pools[PLAT_MAX_POOLS];
+
+	bool pm_has_dma_limit;
+	uint64_t pm_dma_limit;		/* lowest dma-ranges window end, CPU physical */
+
+	unsigned pm_ndist;		/* 0 when the tree has no distance map */
+	uint8_t pm_dist[PLAT_MAX_NODES][PLAT_MAX_NODES];
+
+	unsigned pm_nnodes;		/* highest node id seen + 1 (at least 1) */
+	unsigned pm_nzones;
+	struct plat_zone pm_zones[PLAT_MAX_ZONES];
+};
+
+/*
+ * Check that `fdt` (a buffer of `bufsize` bytes, which may be longer than the
+ * blob) is a structurally valid FDT: header, block offsets and sizes inside
+ * the blob, every tag, name and property inside the structure block, string
+ * offsets inside the strings block.  Returns 0, or -1 with a one-line reason.
+ */
+int plat_fdt_check(const void *fdt, size_t bufsize, char *err, size_t errlen);
+
+/* Validate and parse; fills *pm (zones included).  0, or -1 with a reason. */
+int plat_parse(const void *fdt, size_t bufsize, struct plat_map *pm, char *err, size_t errlen);
+
+/* Add a range the kernel reserves itself (its image, the blob); recomputes zones. */
+int plat_add_reserved(struct plat_map *pm, uint64_t base, uint64_t size, const char *name);
+
+/* Recompute pm_zones from memory, reservations and the DMA limit. */
+void plat_compute_zones(struct plat_map *pm);
+
+/* NUMA distance between two nodes (10 on the diagonal, 20 elsewhere when no map). */
+unsigned plat_distance(const struct plat_map *pm, int a, int b);
+
+/* Human-readable dump (boot log and the console's `mem`) through `out`. */
+void plat_print(const struct plat_map *pm, int (*out)(const char *fmt, ...));
+
+const char *plat_zone_name(enum plat_zone_type t);	/* "DMA", "DMA32", "NORMAL" */
+
+#endif /* KERNEL_PLATFORM_H */

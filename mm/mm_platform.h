@@ -1,0 +1,53 @@
+/*
+ * mm_platform.h - the only door between mm/ and the machine it runs on.
+ *
+ * mm/ is portable C.  It knows nothing about RISC-V, QEMU or threads; everything
+ * it needs from its host comes through the names below, which an environment
+ * header "mm_env.h" supplies.  Two environments exist:
+ *
+ *   kernel/mm_env.h      the kernel: spinlocks from arch/riscv, harts via tp,
+ *                        interrupt masking with sstatus.SIE, printk/panic.
+ *   tests/host/mm_env.h  the host: pthread-backed spinlocks, one "hart" per
+ *                        registered thread, printf/abort.
+ *
+ * The build picks one with -I (like libfdt_env.h for libfdt).  Every name an
+ * environment must provide:
+ *
+ *   Types      spinlock_t, irqflags_t, paddr_t (physical address, uint64_t)
+ *   Locks      spin_init(l, name), spin_lock(l), spin_unlock(l), spin_held(l)
+ *              (held *by the calling hart*), spin_trylock(l)
+ *   Interrupts irqflags_t irq_save(void), void irq_restore(irqflags_t)
+ *              (local hart only; the per-hart fast paths run between them)
+ *   Harts      unsigned cpu_id(void)       dense id of the caller, 0..MM_MAX_CPUS-1
+ *              unsigned cpu_count(void)    harts online
+ *              int cpu_node(unsigned cpu)  NUMA node of a hart
+ *              void cpu_call_all(void (*fn)(void *), void *arg)
+ *                         run fn(arg) on every online hart (each on itself,
+ *                         interrupts off) and return when all have finished
+ *   Memory     void *phys_to_virt(paddr_t), paddr_t virt_to_phys(const void *)
+ *   Output     printk(fmt, ...)            printf-like, %d %u %x %lx %llx %p %s %c %zu
+ *              panic(fmt, ...)             never returns
+ *   Checks     ASSERT(expr)                invariant, compiled out when !MM_DEBUG
+ *              VERIFY(expr)                always on; panics naming expr, file, line
+ *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE
+ *
+ * Atomics are the compiler's __atomic builtins, which are portable.
+ * String functions (memset, memcpy, memmove, memcmp, strlen, strcmp) are the
+ * usual names: libc on the host, kernel/lib on the kernel.
+ */
+#ifndef MM_PLATFORM_H
+#define MM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm_env.h"
+
+#define MM_PAGE_SHIFT	12
+#define MM_PAGE_SIZE	((uint64_t)1 << MM_PAGE_SHIFT)
+
+/* Pad a per-hart structure so two harts never share a cache line. */
+#define MM_CACHE_ALIGNED __attribute__((aligned(MM_CACHE_LINE)))
+
+#endif /* MM_PLATFORM_H */

@@ -1,0 +1,113 @@
+/*
+ * host_env.c - the host implementation of the mm/ platform interface
+ * (tests/host/mm_env.h): pthread spinlocks with owners, thread-local hart ids,
+ * and a panic that can be caught by tests (host_panic_expect()).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+
+#include "mm_env.h"
+#include "host_env.h"
+
+__thread int host_cpu = -1;
+__thread int host_irq_depth;
+
+static unsigned host_ncpus = 1;
+static int host_nodes[MM_MAX_CPUS];
+
+/* A test that expects a panic arms this jump buffer (see host_env.h). */
+__thread jmp_buf *host_panic_jmp;
+__thread char host_panic_msg[512];
+
+void host_cpu_register(unsigned cpu, int node)
+{
+	if (cpu >= MM_MAX_CPUS) {
+		fprintf(stderr, "host_cpu_register: cpu %u >= MM_MAX_CPUS\n", cpu);
+		abort();
+	}
+	host_cpu = (int)cpu;
+	host_nodes[cpu] = node;
+}
+
+void host_cpus_online(unsigned ncpus) { host_ncpus = ncpus; }
+void host_cpu_set_node(unsigned cpu, int node) { host_nodes[cpu] = node; }
+
+unsigned cpu_id(void)
+{
+	if (host_cpu < 0) {
+		/* An unregistered thread is hart 0: keeps single-threaded tests short. */
+		host_cpu = 0;
+	}
+	return (unsigned)host_cpu;
+}
+
+unsigned cpu_count(void) { return host_ncpus; }
+int cpu_node(unsigned cpu) { return cpu < MM_MAX_CPUS ? host_nodes[cpu] : 0; }
+
+void cpu_call_all(void (*fn)(void *), void *arg)
+{
+	int saved = host_cpu;
+
+	for (unsigned c = 0; c < host_ncpus; c++) {
+		host_cpu = (int)c;
+		irqflags_t f = irq_save();
+		fn(arg);
+		irq_restore(f);
+	}
+	host_cpu = saved;
+}
+
+void spin_init(spinlock_t *l, const char *name)
+{
+	pthread_spin_init(&l->sl_lock, PTHREAD_PROCESS_PRIVATE);
+	l->sl_name = name;
+	l->sl_owner = -1;
+}
+
+void spin_lock(spinlock_t *l)
+{
+	if (spin_held(l))
+		panic("spin_lock: %s already held by this hart %d", l->sl_name, l->sl_owner);
+	pthread_spin_lock(&l->sl_lock);
+	__atomic_store_n(&l->sl_owner, (int)cpu_id(), __ATOMIC_RELAXED);
+}
+
+bool spin_trylock(spinlock_t *l)
+{
+	if (pthread_spin_trylock(&l->sl_lock) != 0)
+		return false;
+	__atomic_store_n(&l->sl_owner, (int)cpu_id(), __ATOMIC_RELAXED);
+	return true;
+}
+
+void spin_unlock(spinlock_t *l)
+{
+	if (!spin_held(l))
+		panic("spin_unlock: %s not held by hart %u", l->sl_name, cpu_id());
+	__atomic_store_n(&l->sl_owner, -1, __ATOMIC_RELAXED);
+	pthread_spin_unlock(&l->sl_lock);
+}
+
+bool spin_held(const spinlock_t *l)
+{
+	return __atomic_load_n(&l->sl_owner, __ATOMIC_RELAXED) == (int)cpu_id();
+}
+
+void host_panic(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(host_panic_msg, sizeof(host_panic_msg), "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	vsnprintf(host_panic_msg + n, sizeof(host_panic_msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (host_panic_jmp) {
+		jmp_buf *jb = host_panic_jmp;
+
+		host_panic_jmp = NULL;
+		longjmp(*jb, 1);
+	}
+	fprintf(stderr, "panic: %s\n", host_panic_msg);
+	abort();
+}
