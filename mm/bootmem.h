@@ -19,7 +19,12 @@
 /* Forget everything (host tests call this between cases). */
 void bootmem_reset(void);
 
-/* Add usable memory [base, base+size) on `node`.  0, or -1 if the table is full. */
+/*
+ * Add usable memory [base, base+size) on `node` (a negative node, i.e. no
+ * numa-node-id, counts as node 0).  Reservations recorded earlier are taken
+ * out of it, so add and reserve may come in any order.  0, or -1 if the table
+ * is full.
+ */
 int bootmem_add(paddr_t base, uint64_t size, int node);
 
 /* Remove [base, base+size) from the free ranges (reservations).  Idempotent. */
@@ -48,5 +53,17 @@ struct bootmem_stats {
 	unsigned bs_nranges;
 };
 void bootmem_get_stats(struct bootmem_stats *st);
+
+/* Bytes still free on `node` (BOOTMEM_ANY_NODE: on all nodes). */
+uint64_t bootmem_free_bytes(int node);
+
+/* Visit each free range without closing bootmem (dumps and tests). */
+void bootmem_walk(void (*fn)(paddr_t base, uint64_t size, int node, void *arg), void *arg);
+
+/* True once bootmem_hand_over has run. */
+bool bootmem_is_closed(void);
+
+/* Print the free ranges through printk. */
+void bootmem_dump(void);
 
 #endif /* MM_BOOTMEM_H */
