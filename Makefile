@@ -16,6 +16,7 @@ MEM	?= 1G
 BOARD	?=
 ARGS	?=
 FW	?= default
+NUMA	?=
 
 # ---------------------------------------------------------------- toolchains
 CROSS	?= riscv64-unknown-elf-
@@ -152,7 +153,7 @@ $(HOST)/libqprof.so: tools/qprof.c | $(DEPS)
 
 # ---------------------------------------------------------------- running
 QEMU_RUN = $(PYTHON) tools/qemu.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --mem $(MEM) \
-	   --fw $(FW) $(if $(BOARD),--board $(BOARD)) --args "$(ARGS)"
+	   --fw $(FW) $(if $(BOARD),--board $(BOARD)) $(if $(NUMA),--numa $(NUMA)) --args "$(ARGS)"
 
 run: all
 	$(QEMU_RUN) --interactive
@@ -160,8 +161,11 @@ run: all
 test: all host-tests
 	$(PYTHON) tools/testrun.py
 
+# Profiling needs a workload: ARGS defaults to ktest here (docs/profiling.md).
 profile: all
-	$(QEMU_RUN) --profile $(HOST)/libqprof.so
+	$(PYTHON) tools/profile.py --kernel $(BUILD)/kernel.elf --plugin $(HOST)/libqprof.so \
+		--smp $(SMP) --mem $(MEM) --fw $(FW) $(if $(BOARD),--board $(BOARD)) \
+		$(if $(NUMA),--numa $(NUMA)) --args "$(or $(ARGS),ktest)"
 
 bench: all host-tests
 	$(PYTHON) tools/bench.py

@@ -1,0 +1,66 @@
+/*
+ * entry.S - where OpenSBI enters the kernel.
+ *
+ * _start: the boot hart, in S-mode, MMU off, a0 = hartid, a1 = FDT physical
+ * address.  OpenSBI sends exactly one hart here (the lottery winner); should
+ * a second one ever arrive it loses boot_lottery and parks in wfi.
+ *
+ * secondary_entry: harts started with SBI HSM hart_start, a0 = hartid,
+ * a1 = opaque = the physical address of its struct hart_boot (kernel/smp.c).
+ */
+#include "arch/riscv/trap.h"
+
+	.section .text.entry, "ax"
+	.globl _start
+_start:
+	csrw	sie, zero		/* no interrupts until we ask */
+	csrw	sip, zero
+	la	t0, boot_lottery	/* first hart in wins, the rest park */
+	li	t1, 1
+	amoswap.w.aq t1, t1, (t0)
+	bnez	t1, park
+	mv	s2, a0			/* keep hartid and FDT across the bss clear */
+	mv	s1, a1
+	la	t0, __bss_start		/* zero .bss: stacks and harts[] live there */
+	la	t1, __bss_end
+1:	bgeu	t0, t1, 2f
+	sd	zero, 0(t0)
+	addi	t0, t0, 8
+	j	1b
+2:	la	sp, boot_stack_top	/* boot hart runs on a stack in .bss */
+	la	tp, harts		/* harts[0] is the boot hart's (cpu 0) */
+	li	fp, 0			/* end of the frame-pointer chain (fp is s0) */
+	mv	a0, s2
+	mv	a1, s1
+	call	kmain			/* never returns */
+park:
+	wfi
+	j	park
+
+	.globl secondary_entry
+secondary_entry:
+	csrw	sie, zero
+	csrw	sip, zero
+	ld	sp, 16(a1)		/* hart_boot.hb_stack_top (kernel/smp.c) */
+	li	fp, 0
+	la	t0, kernel_satp		/* join the boot hart's page tables */
+	ld	t0, 0(t0)
+	beqz	t0, 3f
+	sfence.vma
+	csrw	satp, t0
+	sfence.vma
+3:	mv	tp, zero		/* smp_secondary_main sets tp */
+	call	smp_secondary_main	/* never returns */
+	j	park
+
+	.section .data
+	.balign 4
+boot_lottery:
+	.word	0
+
+	.section .bss
+	.balign 16
+	.globl boot_stack, boot_stack_top
+boot_stack:
+	.space	16384
+boot_stack_top:

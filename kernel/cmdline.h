@@ -1,0 +1,23 @@
+/*
+ * cmdline.h - the kernel command line (/chosen/bootargs), DESIGN.md §4.
+ */
+#ifndef KERNEL_CMDLINE_H
+#define KERNEL_CMDLINE_H
+
+#include <stdbool.h>
+
+#define CMDLINE_MAX	512
+
+struct cmdline {
+	bool cl_ktest;			/* `ktest` or `ktest=...` given */
+	char cl_ktest_suites[128];	/* suite list after `ktest=`, "" for all */
+	char cl_kmem_debug[64];		/* flags after `kmem_debug=` */
+	unsigned cl_unknown;		/* words reported and ignored */
+};
+
+extern struct cmdline cmdline;
+
+/* Parse `args` into `cl`, reporting unknown words; returns the unknown count. */
+unsigned cmdline_parse(const char *args, struct cmdline *cl);
+
+#endif /* KERNEL_CMDLINE_H */

@@ -1,0 +1,101 @@
+/*
+ * main.c - the boot sequence, in order.
+ *
+ * kmain() runs on the boot hart (whichever hart OpenSBI's lottery picked)
+ * with the MMU off, tp = &harts[0] and a stack in .bss.  Each step below
+ * depends only on the ones above it.
+ */
+#include "arch/riscv/csr.h"
+#include "arch/riscv/mmu.h"
+#include "arch/riscv/trap.h"
+#include "drivers/testdev.h"
+#include "drivers/uart.h"
+#include "kernel/cmdline.h"
+#include "kernel/console.h"
+#include "kernel/devtree.h"
+#include "kernel/hart.h"
+#include "kernel/ktest.h"
+#include "kernel/lib.h"
+#include "kernel/panic.h"
+#include "kernel/platform.h"
+#include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "kernel/timer.h"
+#include "mm/bootmem.h"
+
+struct plat_map boot_plat_map;
+extern char __kernel_start[], __kernel_end[], boot_stack_top[];
+
+/* The boot hart is cpu 0; its node is known once the map is parsed. */
+static void boot_hart_setup(unsigned long hartid)
+{
+	struct hart *h = &harts[0];
+
+	h->h_cpu = 0;
+	h->h_hartid = hartid;
+	h->h_stack_top = (uintptr_t)boot_stack_top;
+	h->h_state = HART_ONLINE;
+}
+
+/* Validate and parse the FDT; add the ranges the kernel itself occupies. */
+static void platform_init(uintptr_t fdt_pa)
+{
+	struct plat_map *pm = &boot_plat_map;
+	char err[128];
+
+	if (plat_parse(dt_fdt, dt_size(), pm, err, sizeof(err)) != 0)
+		panic("fdt: invalid device tree at 0x%lx: %s", fdt_pa, err);
+	if (pm->pm_nmem == 0)
+		panic("fdt: the device tree describes no memory (no enabled device_type "
+		      "\"memory\" node with a non-empty reg)");
+	if (plat_add_reserved(pm, (uintptr_t)__kernel_start,
+			      (uintptr_t)__kernel_end - (uintptr_t)__kernel_start, "kernel") ||
+	    plat_add_reserved(pm, fdt_pa, ALIGN_UP(dt_size(), 4096), "fdt"))
+		panic("fdt: too many reserved ranges to add the kernel's own");
+	for (unsigned i = 0; i < pm->pm_nharts; i++)
+		if (pm->pm_harts[i].ph_hartid == harts[0].h_hartid && pm->pm_harts[i].ph_node > 0)
+			harts[0].h_node = pm->pm_harts[i].ph_node;
+}
+
+/* Hand bootmem every memory range, minus every reservation. */
+static void bootmem_setup(const struct plat_map *pm)
+{
+	for (unsigned i = 0; i < pm->pm_nmem; i++)
+		if (bootmem_add(pm->pm_mem[i].pm_base, pm->pm_mem[i].pm_size,
+				pm->pm_mem[i].pm_node < 0 ? 0 : pm->pm_mem[i].pm_node))
+			panic("bootmem: too many memory ranges (%u)", pm->pm_nmem);
+	for (unsigned i = 0; i < pm->pm_nresv; i++)
+		bootmem_reserve(pm->pm_resv[i].pr_base, pm->pm_resv[i].pr_size);
+	for (unsigned i = 0; i < pm->pm_npools; i++)
+		bootmem_reserve(pm->pm_pools[i].pp_base, pm->pm_pools[i].pp_size);
+}
+
+void kernel_poweroff(void)
+{
+	printk("poweroff\n");
+	smp_stop_others();
+	kernel_exit(0);
+}
+
+void kmain(unsigned long hartid, uintptr_t fdt_pa)
+{
+	boot_hart_setup(hartid);		/* harts[0] = this hart */
+	trap_init_hart();			/* from here a fault gives a report */
+	dt_init(fdt_pa);			/* header check, or panic */
+	uart_init();				/* console on /chosen/stdout-path */
+	testdev_init();				/* QEMU exit with a status */
+	printk("\nkmem: SMP RISC-V kernel, boot hart %lu, FDT at 0x%lx\n", hartid, fdt_pa);
+	timer_init(dt_timebase_hz());
+	platform_init(fdt_pa);			/* full FDT check + platform map */
+	plat_print(&boot_plat_map, printk);
+	bootmem_setup(&boot_plat_map);		/* early allocator over usable RAM */
+	mmu_init(&boot_plat_map);		/* Sv39/Sv48, direct map + image */
+	printk("mmu: Sv%u paging on\n", mmu_levels() == 4 ? 48 : 39);
+	cmdline_parse(dt_bootargs(), &cmdline);	/* reports unknown words */
+	smp_boot_secondaries(&boot_plat_map);	/* every enabled hart, bounded wait */
+	smp_print_harts();
+	arch_irq_enable();
+	if (cmdline.cl_ktest)
+		kernel_exit(ktest_run(cmdline.cl_ktest_suites) ? 1 : 0);
+	console_run();
+}

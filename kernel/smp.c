@@ -1,0 +1,322 @@
+/*
+ * smp.c - bringing harts online, IPIs and cross-hart calls.
+ *
+ * Start-up.  The boot hart (cpu 0) starts every other enabled hart in /cpus
+ * with SBI HSM hart_start, handing each a struct hart_boot with its stack.
+ * A started hart announces itself (STARTING -> ARRIVED) and waits in wfi.
+ * The boot hart waits at most SMP_START_TIMEOUT_US for all of them; a hart
+ * that has not arrived by then is marked FAILED (a compare-and-swap, so a
+ * latecomer sees FAILED and parks for good) and reported.  The arrived harts
+ * then get dense cpu ids in hart-id order and are released (GO).
+ *
+ * IPIs.  The sender sets a reason bit in the target's h_ipi_pending and
+ * raises the SBI IPI; the target clears sip.SSIP *before* taking the bits,
+ * so a reason set after the exchange always comes with a fresh SSIP.
+ *
+ * Cross-calls.  One call is in flight at a time (xcall_lock).  The caller
+ * runs the function itself, then waits in wfi for the others; the last one
+ * to finish wakes it.  While waiting for xcall_lock a hart keeps serving
+ * IPIs, so two harts calling at once cannot deadlock.  Never cross-call while
+ * holding a lock that another hart may spin on with interrupts off.
+ */
+#include "arch/riscv/csr.h"
+#include "arch/riscv/sbi.h"
+#include "arch/riscv/spinlock.h"
+#include "arch/riscv/trap.h"
+#include "kernel/hart.h"
+#include "kernel/lib.h"
+#include "kernel/platform.h"
+#include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "kernel/timer.h"
+#include "mm/bootmem.h"
+
+enum { HB_UNUSED, HB_STARTING, HB_ARRIVED, HB_GO, HB_FAILED };
+
+/* Handed to a starting hart as the SBI opaque argument (entry.S reads +16). */
+struct hart_boot {
+	unsigned long hb_hartid;	/* +0 */
+	unsigned long hb_cpu;		/* +8: dense id, valid at GO */
+	uintptr_t hb_stack_top;		/* +16: loaded into sp by entry.S */
+	volatile int hb_state;		/* +24: HB_* */
+	int hb_node;			/* NUMA node of the hart */
+};
+
+struct hart harts[MAX_CPUS];
+unsigned ncpus = 1;
+unsigned ncpus_possible = 1;
+unsigned smp_nfailed;
+
+static struct hart_boot hart_boot[MAX_CPUS];
+static spinlock_t xcall_lock = SPINLOCK_INIT("xcall");
+static struct {
+	void (*xc_fn)(void *);		/* function to run */
+	void *xc_arg;			/* its argument */
+	unsigned xc_caller;		/* cpu waiting for completion */
+	volatile unsigned xc_pending;	/* harts still to finish */
+} xcall;
+
+extern char secondary_entry[];
+
+void smp_send_ipi(unsigned cpu, unsigned reason)
+{
+	__atomic_fetch_or(&harts[cpu].h_ipi_pending, reason, __ATOMIC_SEQ_CST);
+	sbi_send_ipi(1UL, harts[cpu].h_hartid);
+}
+
+void smp_stop_self(void)
+{
+	arch_irq_disable();
+	csr_write(sie, 0);
+	this_hart()->h_state = HART_STOPPED;
+	for (;;)
+		arch_wfi();
+}
+
+/* Act on the reason bits of this hart's pending IPIs. */
+static void smp_handle_bits(void)
+{
+	struct hart *h = this_hart();
+	unsigned bits = __atomic_exchange_n(&h->h_ipi_pending, 0, __ATOMIC_SEQ_CST);
+
+	h->h_nipis++;
+	if (bits & IPI_STOP)
+		smp_stop_self();
+	if (bits & IPI_CALL) {
+		xcall.xc_fn(xcall.xc_arg);
+		if (__atomic_sub_fetch(&xcall.xc_pending, 1, __ATOMIC_SEQ_CST) == 0)
+			smp_send_ipi(xcall.xc_caller, IPI_WAKE);
+	}
+}
+
+void smp_handle_ipi(void)
+{
+	csr_clear(sip, SIE_SSIE);
+	smp_handle_bits();
+}
+
+bool smp_poll_ipi(void)
+{
+	if (!(csr_read(sip) & SIE_SSIE))
+		return false;
+	smp_handle_ipi();
+	return true;
+}
+
+void smp_idle(void)
+{
+	arch_irq_enable();
+	for (;;)
+		arch_wfi();
+}
+
+/* Take xcall_lock with interrupts off, serving IPIs while it is busy. */
+static unsigned long xcall_begin(void)
+{
+	unsigned long flags = arch_irq_save();
+
+	while (!spin_trylock(&xcall_lock))
+		smp_poll_ipi();
+	return flags;
+}
+
+/* Wait in wfi until every target has run the call, then release the lock. */
+static void xcall_finish(unsigned long flags)
+{
+	while (__atomic_load_n(&xcall.xc_pending, __ATOMIC_ACQUIRE))
+		if (!smp_poll_ipi())
+			arch_wfi();
+	spin_unlock(&xcall_lock);
+	arch_irq_restore(flags);
+}
+
+void cpu_call_all(void (*fn)(void *), void *arg)
+{
+	unsigned long flags = xcall_begin();
+	unsigned self = this_cpu();
+
+	xcall.xc_fn = fn;
+	xcall.xc_arg = arg;
+	xcall.xc_caller = self;
+	__atomic_store_n(&xcall.xc_pending, ncpus - 1, __ATOMIC_SEQ_CST);
+	for (unsigned c = 0; c < ncpus; c++)
+		if (c != self)
+			smp_send_ipi(c, IPI_CALL);
+	fn(arg);
+	xcall_finish(flags);
+}
+
+void cpu_call_one(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	unsigned long flags;
+
+	if (cpu == this_cpu()) {
+		flags = arch_irq_save();
+		fn(arg);
+		arch_irq_restore(flags);
+		return;
+	}
+	flags = xcall_begin();
+	xcall.xc_fn = fn;
+	xcall.xc_arg = arg;
+	xcall.xc_caller = this_cpu();
+	__atomic_store_n(&xcall.xc_pending, 1, __ATOMIC_SEQ_CST);
+	smp_send_ipi(cpu, IPI_CALL);
+	xcall_finish(flags);
+}
+
+void smp_stop_others(void)
+{
+	uint64_t deadline = arch_rdtime() + timer_hz() / 20;	/* 50 ms */
+
+	for (unsigned c = 0; c < ncpus; c++)
+		if (c != this_cpu() && harts[c].h_state == HART_ONLINE)
+			smp_send_ipi(c, IPI_STOP);
+	for (unsigned c = 0; c < ncpus; c++)
+		while (c != this_cpu() && harts[c].h_state == HART_ONLINE &&
+		       arch_rdtime() < deadline)
+			arch_cpu_relax();
+}
+
+/* First code a secondary hart runs in C (entry.S), MMU already on. */
+void smp_secondary_main(unsigned long hartid, struct hart_boot *hb)
+{
+	int expected = HB_STARTING;
+
+	(void)hartid;
+	if (!__atomic_compare_exchange_n(&hb->hb_state, &expected, HB_ARRIVED, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		for (;;)	/* too late: the boot hart gave up on us */
+			arch_wfi();
+	csr_write(sie, SIE_SSIE);
+	while (__atomic_load_n(&hb->hb_state, __ATOMIC_ACQUIRE) != HB_GO) {
+		arch_wfi();
+		csr_clear(sip, SIE_SSIE);
+	}
+	__asm__ volatile("mv tp, %0" :: "r"(&harts[hb->hb_cpu]));
+	trap_init_hart();
+	__atomic_store_n(&this_hart()->h_state, HART_ONLINE, __ATOMIC_RELEASE);
+	smp_idle();
+}
+
+/* Give a hart a node-local stack and ask SBI to start it; false on failure. */
+static bool smp_start_one(struct hart_boot *hb, const struct plat_hart *ph)
+{
+	void *stack = bootmem_alloc_or_panic(HART_STACK_SIZE, 16,
+					     ph->ph_node < 0 ? 0 : ph->ph_node, "hart stack");
+	struct sbiret r;
+
+	hb->hb_hartid = ph->ph_hartid;
+	hb->hb_node = ph->ph_node < 0 ? 0 : ph->ph_node;
+	hb->hb_stack_top = (uintptr_t)stack + HART_STACK_SIZE;
+	__atomic_store_n(&hb->hb_state, HB_STARTING, __ATOMIC_SEQ_CST);
+	r = sbi_hart_start(ph->ph_hartid, (uintptr_t)secondary_entry, (uintptr_t)hb);
+	if (r.error == 0)
+		return true;
+	printk("smp: hart %lu: SBI hart_start failed (error %ld, HSM state %s)\n",
+	       ph->ph_hartid, r.error, sbi_hsm_state_name(sbi_hart_status(ph->ph_hartid).value));
+	hb->hb_state = HB_FAILED;
+	return false;
+}
+
+/* Nap until no slot in [0, n) is in `state`, or the deadline passes. */
+static void smp_wait_slots(unsigned n, int state, uint64_t deadline_us)
+{
+	for (;;) {
+		unsigned busy = 0;
+
+		for (unsigned i = 0; i < n; i++)
+			busy += __atomic_load_n(&hart_boot[i].hb_state, __ATOMIC_ACQUIRE) == state;
+		if (!busy || timer_now_us() >= deadline_us)
+			return;
+		timer_nap_us(1000);
+	}
+}
+
+/* Give up on harts that never arrived (a latecomer then sees FAILED). */
+static void smp_reap_missing(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct hart_boot *hb = &hart_boot[i];
+		int expected = HB_STARTING;
+
+		if (__atomic_compare_exchange_n(&hb->hb_state, &expected, HB_FAILED, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			printk("smp: hart %lu did not come online within %u ms (HSM state: %s); "
+			       "continuing without it\n", hb->hb_hartid,
+			       SMP_START_TIMEOUT_US / 1000,
+			       sbi_hsm_state_name(sbi_hart_status(hb->hb_hartid).value));
+		}
+		if (hb->hb_state == HB_FAILED)
+			smp_nfailed++;
+	}
+}
+
+/* Number the arrived harts densely in hart-id order and let them go. */
+static void smp_release(unsigned n)
+{
+	unsigned cpu = 1;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct hart_boot *hb = &hart_boot[i];
+		struct hart *h;
+
+		if (hb->hb_state != HB_ARRIVED)
+			continue;
+		h = &harts[cpu];
+		h->h_cpu = cpu;
+		h->h_hartid = hb->hb_hartid;
+		h->h_node = hb->hb_node;
+		h->h_stack_top = hb->hb_stack_top;
+		h->h_state = HART_STARTING;
+		hb->hb_cpu = cpu++;
+		__atomic_store_n(&hb->hb_state, HB_GO, __ATOMIC_RELEASE);
+		sbi_send_ipi(1UL, hb->hb_hartid);
+	}
+	for (unsigned c = 1; c < cpu; c++) {
+		uint64_t deadline = timer_now_us() + SMP_START_TIMEOUT_US;
+
+		while (__atomic_load_n(&harts[c].h_state, __ATOMIC_ACQUIRE) != HART_ONLINE &&
+		       timer_now_us() < deadline)
+			timer_nap_us(1000);
+		if (harts[c].h_state != HART_ONLINE)
+			panic("smp: cpu %u (hart %lu) arrived but never came online", c,
+			      harts[c].h_hartid);
+	}
+	ncpus = cpu;
+}
+
+void smp_boot_secondaries(const struct plat_map *pm)
+{
+	unsigned long self = this_hart()->h_hartid;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < pm->pm_nharts; i++) {
+		const struct plat_hart *ph = &pm->pm_harts[i];
+
+		if (!ph->ph_enabled || ph->ph_hartid == self)
+			continue;
+		if (n + 1 >= MAX_CPUS) {
+			printk("smp: hart %lu not started: MAX_CPUS is %d\n",
+			       (unsigned long)ph->ph_hartid, MAX_CPUS);
+			continue;
+		}
+		ncpus_possible++;
+		smp_start_one(&hart_boot[n++], ph);
+	}
+	smp_wait_slots(n, HB_STARTING, timer_now_us() + SMP_START_TIMEOUT_US);
+	smp_reap_missing(n);
+	smp_release(n);
+}
+
+void smp_print_harts(void)
+{
+	printk("%u of %u harts online", ncpus, ncpus_possible);
+	if (smp_nfailed)
+		printk(" (%u never arrived)", smp_nfailed);
+	printk("\n cpu  hart  node  state    traps      ipis\n");
+	for (unsigned c = 0; c < ncpus; c++)
+		printk(" %3u %5lu %5d  %-7s %6lu %9lu\n", c, harts[c].h_hartid, harts[c].h_node,
+		       harts[c].h_state == HART_ONLINE ? "online" : "other",
+		       (unsigned long)harts[c].h_ntraps, (unsigned long)harts[c].h_nipis);
+}

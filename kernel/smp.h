@@ -1,0 +1,31 @@
+/*
+ * smp.h - starting harts, IPIs and cross-hart calls.
+ */
+#ifndef KERNEL_SMP_H
+#define KERNEL_SMP_H
+
+#include <stdbool.h>
+
+struct plat_map;
+
+#define IPI_CALL	(1u << 0)	/* run the pending cross-call */
+#define IPI_WAKE	(1u << 1)	/* just wake from wfi */
+#define IPI_STOP	(1u << 2)	/* stop for good (panic, poweroff) */
+
+#define SMP_START_TIMEOUT_US	1000000	/* how long a hart may take to arrive */
+
+void smp_boot_secondaries(const struct plat_map *pm);
+void smp_send_ipi(unsigned cpu, unsigned reason);
+bool smp_poll_ipi(void);		/* handle a pending IPI now; true if one was */
+void smp_handle_ipi(void);		/* from the trap handler */
+void smp_stop_others(void);
+void smp_stop_self(void) __attribute__((noreturn));
+void smp_idle(void) __attribute__((noreturn));
+void cpu_call_all(void (*fn)(void *), void *arg);
+void cpu_call_one(unsigned cpu, void (*fn)(void *), void *arg);
+void smp_print_harts(void);
+
+/* Secondary harts that never arrived, for the boot report and tests. */
+extern unsigned smp_nfailed;
+
+#endif /* KERNEL_SMP_H */
