@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Boot the kernel under the qprof QEMU plugin and print its report.
+
+    tools/profile.py [--smp N] [--mem SIZE] [--numa N] [--board NAME] [--fw default|jump]
+                     [--args "ktest"] [--top N] [--timeout S] [--raw] [-v]
+
+The plugin (tools/qprof.c, built as build/host/libqprof.so) writes a
+line-oriented record to build/profile/qprof.log; the kernel console goes to
+build/profile/console.log.  This script joins the two: the kernel's
+"prof: region NAME cpu C hart H iters K" lines are paired, per hart and in
+order, with the plugin's region windows on the vCPU of the same index (on
+QEMU virt, vCPU i is hart i).  The report format is described in
+docs/profiling.md and is kept stable: scripts may parse it.
+
+Exit status: 0 when the plugin report is complete, 1 when it is missing or
+cut off, 2 on bad usage.  A kernel that exits non-zero (a failed ktest) only
+adds a "warning" line: the profile is still valid.
+"""
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu  # noqa: E402  (tools/qemu.py: the one place QEMU arguments are built)
+
+TOP = qemu.TOP
+REGION_RE = re.compile(r"prof: region (.+) cpu (\d+) hart (\d+) iters (\d+)\s*$")
+
+
+def parse_cmdline():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kernel", default=os.path.join(TOP, "build/kernel.elf"))
+    ap.add_argument("--plugin", default=os.path.join(TOP, "build/host/libqprof.so"))
+    ap.add_argument("--smp", type=int, default=4)
+    ap.add_argument("--mem", default="1G")
+    ap.add_argument("--numa", type=int, default=0, help="NUMA nodes (0: none)")
+    ap.add_argument("--board", default="", help="dts/ board name (dts/NAME.qemu, build/dts/NAME.dtb)")
+    ap.add_argument("--fw", default="default", choices=["default", "jump"])
+    ap.add_argument("--args", default="ktest", help="kernel command line (default: ktest)")
+    ap.add_argument("--top", type=int, default=10, help="functions listed per hart")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds before QEMU is stopped")
+    ap.add_argument("--outdir", default=os.path.join(TOP, "build/profile"))
+    ap.add_argument("--raw", action="store_true", help="also print the plugin's raw record")
+    ap.add_argument("-v", "--verbose", action="store_true", help="echo the console")
+    return ap.parse_args()
+
+
+def qemu_command(opt, log):
+    """The project's standard QEMU invocation (tools/qemu.py) plus the plugin."""
+    plugin = ["-plugin", "%s,top=%d" % (opt.plugin, max(opt.top, 1)), "-d", "plugin", "-D", log]
+    return qemu.command(opt.kernel, smp=opt.smp, mem=opt.mem, fw=opt.fw,
+                        board=opt.board or None, numa=opt.numa, bootargs=opt.args,
+                        extra=plugin)
+
+
+def run_qemu(cmd, console_path, timeout, verbose):
+    """Run QEMU, teeing the console to a file; returns (exit status, timed out)."""
+    with open(console_path, "wb") as con:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        os.set_blocking(proc.stdout.fileno(), False)
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        while proc.poll() is None:
+            if not timed_out and time.monotonic() > deadline:
+                # SIGTERM lets QEMU exit cleanly, so the plugin still reports.
+                timed_out = True
+                proc.send_signal(signal.SIGTERM)
+                deadline = time.monotonic() + 10
+            elif timed_out and time.monotonic() > deadline:
+                proc.kill()
+            pump(proc.stdout, con, verbose)
+            time.sleep(0.02)
+        pump(proc.stdout, con, verbose)
+    return proc.returncode, timed_out
+
+
+def pump(src, dst, verbose):
+    """Copy what the console produced so far."""
+    data = src.read()
+    if data:
+        dst.write(data)
+        if verbose:
+            sys.stdout.write(data.decode("utf-8", "replace"))
+            sys.stdout.flush()
+
+
+def parse_plugin(path):
+    """Parse the plugin record (docs/profiling.md, 'Raw record')."""
+    rep = {"vcpus": {}, "funcs": {}, "windows": [], "warn": [], "total": None,
+           "functotal": [], "complete": False}
+    if not os.path.exists(path):
+        return rep
+    with open(path, errors="replace") as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            if w[0] == "vcpu" and len(w) >= 12:
+                rep["vcpus"][int(w[1])] = kv(w[2:])
+            elif w[0] == "func" and len(w) >= 5:
+                rep["funcs"].setdefault(int(w[1]), []).append((int(w[3]), w[4]))
+            elif w[0] == "window" and len(w) >= 13:
+                rep["windows"].append({"vcpu": int(w[1]), "seq": int(w[2]),
+                                       "region": None if w[3] == "-" else int(w[3]),
+                                       "role": w[4], **kv(w[5:])})
+            elif w[0] == "warn":
+                rep["warn"].append(" ".join(w[1:]))
+            elif w[0] == "total":
+                rep["total"] = kv(w[1:])
+            elif w[0] == "functotal" and len(w) >= 4:
+                rep["functotal"].append((int(w[2]), w[3]))
+            elif w[0] == "qprof" and w[1:2] == ["end"]:
+                rep["complete"] = True
+    return rep
+
+
+def kv(words):
+    """['insns', '5', 'lr', '0'] -> {'insns': 5, 'lr': 0}"""
+    return {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)}
+
+
+def parse_console(path):
+    """Region lines per hart, in order: {hart: [(name, cpu, iters)]}; and ktest totals."""
+    regions, ok, notok = {}, 0, 0
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    for line in text.splitlines():
+        m = REGION_RE.search(line)
+        if m:
+            regions.setdefault(int(m.group(3)), []).append(
+                (m.group(1), int(m.group(2)), int(m.group(4))))
+        if re.match(r"\s*ok \d+ ", line):
+            ok += 1
+        elif re.match(r"\s*not ok \d+ ", line):
+            notok += 1
+    return regions, ok, notok
+
+
+def atomics(c):
+    return c["amo"] + c["lr"] + c["sc"]
+
+
+def print_top(funcs, total):
+    for rank, (n, name) in enumerate(funcs, 1):
+        pct = 100.0 * n / total if total else 0.0
+        print("  top %d %6.2f%% %d %s" % (rank, pct, n, name))
+
+
+def region_lines(rep, regions):
+    """Join each hart's region windows with its console lines."""
+    out = []
+    by_key = {}
+    for w in rep["windows"]:
+        if w["region"] is not None:
+            by_key.setdefault((w["vcpu"], w["region"]), {})[w["role"]] = w
+    for hart in sorted(set(regions) | {v for v, _ in by_key}):
+        lines = regions.get(hart, [])
+        nreg = max([r + 1 for v, r in by_key if v == hart] + [len(lines)])
+        for r in range(nreg):
+            name, iters = (lines[r][0], lines[r][2]) if r < len(lines) else ("#%d" % r, 0)
+            out.append(region_line(name, hart, iters, by_key.get((hart, r), {})))
+    return out
+
+
+def region_line(name, hart, iters, wins):
+    """One 'region' report line (format in docs/profiling.md)."""
+    cal, mea = wins.get("calib"), wins.get("measure")
+    if cal is None or mea is None:
+        return "region %s: incomplete (hart %d, windows seen: %s)" % (
+            name, hart, ",".join(sorted(wins)) or "none")
+    if iters == 0:
+        return "region %s: 0 iterations (hart %d)" % (name, hart)
+    gross = mea["insns"] / iters
+    harness = cal["insns"] / iters
+    net_at = (atomics(mea) - atomics(cal)) / iters
+    return ("region %s: %.2f instructions/op, %.2f atomics/op over %d iterations "
+            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op)"
+            % (name, gross - harness, net_at, iters, hart, gross, harness,
+               (mea["amo"] - cal["amo"]) / iters, (mea["lr"] - cal["lr"]) / iters,
+               (mea["sc"] - cal["sc"]) / iters))
+
+
+def print_report(opt, rep, regions, status, timed_out, ok, notok):
+    print("== qprof report ==")
+    print('kernel %s smp %d mem %s numa %d board %s fw %s args "%s" qemu-exit %d%s' % (
+        os.path.relpath(opt.kernel, TOP), opt.smp, opt.mem, opt.numa, opt.board or "-",
+        opt.fw, opt.args, status, " timeout" if timed_out else ""))
+    if ok or notok:
+        print("ktest ok %d not-ok %d" % (ok, notok))
+    for v in sorted(rep["vcpus"]):
+        c = rep["vcpus"][v]
+        print("hart %d insns %d atomics %d (amo %d lr %d sc %d)" % (
+            v, c["insns"], atomics(c), c["amo"], c["lr"], c["sc"]))
+        print_top(rep["funcs"].get(v, [])[:opt.top], c["insns"])
+    if rep["total"]:
+        t = rep["total"]
+        print("all insns %d atomics %d (amo %d lr %d sc %d)" % (
+            t["insns"], atomics(t), t["amo"], t["lr"], t["sc"]))
+        print_top(rep["functotal"][:opt.top], t["insns"])
+    for line in region_lines(rep, regions):
+        print(line)
+    for w in rep["windows"]:
+        if w["region"] is None:
+            print("window hart %d #%d: %d instructions, %d atomics (amo %d lr %d sc %d)" % (
+                w["vcpu"], w["seq"], w["insns"], atomics(w), w["amo"], w["lr"], w["sc"]))
+    for msg in rep["warn"]:
+        print("warning plugin vcpu %s" % msg)
+    if status != 0 or timed_out:
+        print("warning qemu exit status %d%s" % (
+            status, " after timeout: stopped with SIGTERM" if timed_out else ""))
+    if not rep["complete"]:
+        print("warning plugin report missing or incomplete")
+    print("== end ==")
+
+
+def main():
+    opt = parse_cmdline()
+    for path in (opt.kernel, opt.plugin):
+        if not os.path.exists(path):
+            print("profile.py: %s not found (run make)" % path, file=sys.stderr)
+            return 2
+    os.makedirs(opt.outdir, exist_ok=True)
+    log = os.path.join(opt.outdir, "qprof.log")
+    console = os.path.join(opt.outdir, "console.log")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = qemu_command(opt, log)
+    print("profile: " + " ".join(cmd), flush=True)
+    status, timed_out = run_qemu(cmd, console, opt.timeout, opt.verbose)
+    rep = parse_plugin(log)
+    regions, ok, notok = parse_console(console)
+    if opt.raw and os.path.exists(log):
+        with open(log) as f:
+            sys.stdout.write(f.read())
+    print_report(opt, rep, regions, status, timed_out, ok, notok)
+    print("profile: console in %s, plugin record in %s" % (
+        os.path.relpath(console), os.path.relpath(log)))
+    return 0 if rep["complete"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
