@@ -104,7 +104,7 @@ def parse_plugin(path):
             if w[0] == "vcpu" and len(w) >= 12:
                 rep["vcpus"][int(w[1])] = kv(w[2:])
             elif w[0] == "func" and len(w) >= 5:
-                rep["funcs"].setdefault(int(w[1]), []).append((int(w[3]), w[4]))
+                rep["funcs"].setdefault(int(w[1]), []).append((int(w[3]), " ".join(w[4:])))
             elif w[0] == "window" and len(w) >= 13:
                 rep["windows"].append({"vcpu": int(w[1]), "seq": int(w[2]),
                                        "region": None if w[3] == "-" else int(w[3]),
@@ -114,7 +114,7 @@ def parse_plugin(path):
             elif w[0] == "total":
                 rep["total"] = kv(w[1:])
             elif w[0] == "functotal" and len(w) >= 4:
-                rep["functotal"].append((int(w[2]), w[3]))
+                rep["functotal"].append((int(w[2]), " ".join(w[3:])))
             elif w[0] == "qprof" and w[1:2] == ["end"]:
                 rep["complete"] = True
     return rep
@@ -126,7 +126,7 @@ def kv(words):
 
 
 def parse_console(path):
-    """Region lines per hart, in order: {hart: [(name, cpu, iters)]}; and ktest totals."""
+    """Region lines per hart, in order: {hart: [(name, cpu, iters)]}; and KTAP case totals."""
     regions, ok, notok = {}, 0, 0
     with open(path, "rb") as f:
         text = f.read().decode("utf-8", "replace")
@@ -135,9 +135,9 @@ def parse_console(path):
         if m:
             regions.setdefault(int(m.group(3)), []).append(
                 (m.group(1), int(m.group(2)), int(m.group(4))))
-        if re.match(r"\s*ok \d+ ", line):
+        if re.match(r"\s+ok \d+ ", line):        # KTAP cases are indented
             ok += 1
-        elif re.match(r"\s*not ok \d+ ", line):
+        elif re.match(r"\s+not ok \d+ ", line):
             notok += 1
     return regions, ok, notok
 
@@ -192,7 +192,7 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
         os.path.relpath(opt.kernel, TOP), opt.smp, opt.mem, opt.numa, opt.board or "-",
         opt.fw, opt.args, status, " timeout" if timed_out else ""))
     if ok or notok:
-        print("ktest ok %d not-ok %d" % (ok, notok))
+        print("ktest cases ok %d not-ok %d" % (ok, notok))
     for v in sorted(rep["vcpus"]):
         c = rep["vcpus"][v]
         print("hart %d insns %d atomics %d (amo %d lr %d sc %d)" % (

@@ -27,8 +27,10 @@
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * - qp_funcs[] interns symbol names; id 0 is "[unknown]" (no ELF symbol,
- *   e.g. OpenSBI), id 1 is "[overflow]" (table full).  Ids never change.
+ * - qp_funcs[] interns symbol names; id 0 is "[unknown]", id 1 is
+ *   "[overflow]" (table full).  Ids never change.  Code without an ELF
+ *   symbol (OpenSBI, assembly lacking .type/.size) is accounted to a name
+ *   "[nosym@0xBASE]" per 2 MiB region, so firmware and kernel stay apart.
  * - qp_vcpus[i] belongs to vCPU i (vcpu_index).  Only that vCPU's thread
  *   writes it, so its counters need no atomics; the struct is cache-line
  *   aligned so vCPUs never share a line.
@@ -161,6 +163,8 @@ QP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 #define QP_FUNC_UNKNOWN	0		/* instruction without an ELF symbol */
 #define QP_FUNC_OVERFLOW 1		/* symbol table full */
 #define QP_TB_MARKS	4		/* marks per TB: 1 in practice (entry at index 0) */
+#define QP_NOSYM_SHIFT	21		/* unsymbolised code is grouped by 2 MiB region */
+#define QP_MAX_NOSYM	64		/* distinct such regions named; then "[unknown]" */
 
 enum qp_atomic { QP_LR, QP_SC, QP_AMO, QP_NATOMIC };
 enum qp_mark_kind { QP_MARK_BEGIN, QP_MARK_END, QP_MARK_REGION, QP_NMARKKINDS };
@@ -242,6 +246,9 @@ static pthread_mutex_t qp_func_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *qp_funcs[QP_MAX_FUNCS];	/* id -> name (QEMU-owned strings) */
 static uint32_t qp_func_hash[QP_HASH_SIZE];	/* name hash -> id + 1, 0 = empty */
 static uint32_t qp_nfuncs;			/* ids in use */
+static uint64_t qp_nosym_base[QP_MAX_NOSYM];	/* region base of each "[nosym ...]" name */
+static char *qp_nosym_name[QP_MAX_NOSYM];	/* "[nosym@0xBASE]", allocated once */
+static unsigned qp_nnosym;			/* entries in use */
 
 /* ------------------------------------------------------------------------
  * Translation time.
@@ -283,6 +290,31 @@ static uint32_t qp_func_id(const char *name)
 	}
 	pthread_mutex_unlock(&qp_func_lock);
 	return id;
+}
+
+/*
+ * The name to account an instruction without an ELF symbol to:
+ * "[nosym@0xBASE]" for its 2 MiB region (on QEMU virt, 0x80000000 is
+ * OpenSBI and 0x80200000 the kernel's assembly without .type/.size).
+ */
+static const char *qp_nosym(uint64_t vaddr)
+{
+	uint64_t base = vaddr >> QP_NOSYM_SHIFT << QP_NOSYM_SHIFT;
+	const char *name = "[unknown]";
+	unsigned i;
+
+	pthread_mutex_lock(&qp_func_lock);
+	for (i = 0; i < qp_nnosym && qp_nosym_base[i] != base; i++)
+		;
+	if (i == qp_nnosym && i < QP_MAX_NOSYM &&
+	    asprintf(&qp_nosym_name[i], "[nosym@0x%" PRIx64 "]", base) > 0) {
+		qp_nosym_base[i] = base;
+		qp_nnosym++;
+	}
+	if (i < qp_nnosym)
+		name = qp_nosym_name[i];
+	pthread_mutex_unlock(&qp_func_lock);
+	return name;
 }
 
 /* Classify one instruction: enum qp_atomic, or QP_NATOMIC if not atomic. */
@@ -378,8 +410,10 @@ static void qp_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 
 		name = qemu_plugin_insn_symbol(insn);
-		qp_add_to_seg(rec, name, prev, i);
 		kind = qp_mark_kind(name);
+		if (name == NULL || name[0] == '\0')
+			name = qp_nosym(qemu_plugin_insn_vaddr(insn));
+		qp_add_to_seg(rec, name, prev, i);
 		if (kind >= 0 && rec->tb_segs[rec->tb_nsegs - 1].sg_insns == 1 &&
 		    qp_is_entry(kind, insn))
 			qp_add_mark(rec, kind, i);
