@@ -3,6 +3,7 @@
 
     tools/profile.py [--smp N] [--mem SIZE] [--numa N] [--board NAME] [--fw default|jump]
                      [--args "ktest"] [--top N] [--timeout S] [--raw] [-v]
+    tools/profile.py --selftest
 
 The plugin (tools/qprof.c, built as build/host/libqprof.so) writes a
 line-oriented record to build/profile/qprof.log; the kernel console goes to
@@ -47,6 +48,8 @@ def parse_cmdline():
     ap.add_argument("--outdir", default=os.path.join(TOP, "build/profile"))
     ap.add_argument("--raw", action="store_true", help="also print the plugin's raw record")
     ap.add_argument("-v", "--verbose", action="store_true", help="echo the console")
+    ap.add_argument("--selftest", action="store_true",
+                    help="check the plugin's counts on tools/qprof_selftest.S instead")
     return ap.parse_args()
 
 
@@ -219,8 +222,51 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
     print("== end ==")
 
 
+def selftest_expect(n):
+    """Windows hart with parameter n must show, in order, under the default markers."""
+    def win(insns, at, region, role):
+        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role}
+    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure"),
+            win(5 * (n + 7) + 4, n + 7, None, "raw")]
+
+
+def selftest(opt):
+    """Build tools/qprof_selftest.S, run it under the plugin, check every window."""
+    elf = os.path.join(opt.outdir, "qprof_selftest.elf")
+    log = os.path.join(opt.outdir, "qprof_selftest.log")
+    subprocess.check_call(["riscv64-unknown-elf-gcc", "-march=rv64imac", "-misa-spec=2.2",
+                           "-mabi=lp64", "-nostdlib", "-static", "-Wl,-Ttext=0x80000000",
+                           "-Wl,--no-warn-rwx-segments", "-o", elf,
+                           os.path.join(TOP, "tools/qprof_selftest.S")])
+    passed = failed = 0
+    for mode in ([], ["-singlestep"]):
+        for markers, fallin in (("", False), (",begin=prof_begin2,end=prof_end2", True)):
+            if os.path.exists(log):
+                os.remove(log)
+            subprocess.run(["qemu-system-riscv64"] + mode + [
+                "-M", "virt", "-smp", "2", "-m", "128M", "-nographic", "-bios", "none",
+                "-kernel", elf, "-no-reboot", "-plugin", opt.plugin + markers,
+                "-d", "plugin", "-D", log], stdin=subprocess.DEVNULL, timeout=60, check=True)
+            rep = parse_plugin(log)
+            for hart, n in ((0, 1000), (1, 777)):
+                want = ([{"insns": 3 * n + 3, "amo": 0, "lr": 0, "sc": 0, "region": 0,
+                          "role": "calib"}] if fallin else selftest_expect(n))
+                got = [{k: w[k] for k in want[0]} for w in rep["windows"] if w["vcpu"] == hart]
+                ok = got == want and rep["complete"] and not rep["warn"]
+                passed, failed = passed + ok, failed + (not ok)
+                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", " ".join(mode) or "tb",
+                                                   " fall-in marker" if fallin else "", hart))
+                if not ok:
+                    print("  want %s\n  got  %s warn %s" % (want, got, rep["warn"]))
+    print("qprof selftest: %d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
 def main():
     opt = parse_cmdline()
+    if opt.selftest:
+        os.makedirs(opt.outdir, exist_ok=True)
+        return selftest(opt)
     for path in (opt.kernel, opt.plugin):
         if not os.path.exists(path):
             print("profile.py: %s not found (run make)" % path, file=sys.stderr)
