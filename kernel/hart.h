@@ -35,7 +35,7 @@ struct hart {
 
 	/* private to the hart */
 	struct panic_catch *h_panic_catch;	/* armed by KTEST_EXPECT_PANIC */
-	int h_irq_depth;		/* nesting of trap handling */
+	bool h_in_xcall;		/* running a cross-call function */
 	uint64_t h_ntraps;		/* statistics: traps taken */
 	uint64_t h_nipis;		/* statistics: IPIs received */
 	void *h_mm;			/* mm/ per-hart state (opaque here) */

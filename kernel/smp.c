@@ -16,8 +16,10 @@
  * Cross-calls.  One call is in flight at a time (xcall_lock).  The caller
  * runs the function itself, then waits in wfi for the others; the last one
  * to finish wakes it.  While waiting for xcall_lock a hart keeps serving
- * IPIs, so two harts calling at once cannot deadlock.  Never cross-call while
- * holding a lock that another hart may spin on with interrupts off.
+ * IPIs, so two harts calling at once cannot deadlock.  A cross-call function
+ * must not cross-call itself (that panics: it would wait on xcall_lock held
+ * by its own caller), and nobody may cross-call while holding a lock that
+ * another hart may spin on with interrupts off.
  */
 #include "arch/riscv/csr.h"
 #include "arch/riscv/sbi.h"
@@ -83,7 +85,9 @@ static void smp_handle_bits(void)
 	if (bits & IPI_STOP)
 		smp_stop_self();
 	if (bits & IPI_CALL) {
+		h->h_in_xcall = true;
 		xcall.xc_fn(xcall.xc_arg);
+		h->h_in_xcall = false;
 		if (__atomic_sub_fetch(&xcall.xc_pending, 1, __ATOMIC_SEQ_CST) == 0)
 			smp_send_ipi(xcall.xc_caller, IPI_WAKE);
 	}
@@ -114,6 +118,10 @@ void smp_idle(void)
 static unsigned long xcall_begin(void)
 {
 	unsigned long flags = arch_irq_save();
+
+	if (this_hart()->h_in_xcall)
+		panic("cpu_call: nested cross-call from inside a cross-call on cpu %u "
+		      "(would deadlock on xcall_lock)", this_cpu());
 
 	while (!spin_trylock(&xcall_lock))
 		smp_poll_ipi();

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""The test runner behind `make test`.
+
+Runs, in order:
+  1. every host unit test program (build/host/tests/test_*, cmocka),
+  2. the host checks listed in HOST_CHECKS (scripts that print their own
+     'N passed, N failed' line),
+  3. the QEMU boot matrix: build/kernel.elf booted with `ktest` on every
+     configuration in boot_matrix(), each with a timeout; the KTAP output is
+     parsed and every case counted,
+  4. the bad-input boots (a DTB without memory, a DTB listing harts that do
+     not exist, an unknown command-line word), each with its expected outcome,
+and ends with one line 'N passed, N failed, N skipped'.  Exit status 1 on
+any failure, crash, timeout or missing result.  Full logs go to
+build/test-logs/.
+
+  testrun.py [--only host|boot] [--filter SUBSTR] [-j JOBS] [--list]
+"""
+import argparse
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu  # noqa: E402
+
+TOP = qemu.TOP
+BUILD = os.path.join(TOP, "build")
+LOGS = os.path.join(BUILD, "test-logs")
+KERNEL = os.path.join(BUILD, "kernel.elf")
+BOOT_TIMEOUT = 240          # seconds per boot (the slowest, -smp 8, takes far less)
+HOST_TIMEOUT = 600          # seconds per host test program
+
+# Host-side checks that are scripts rather than cmocka programs:
+# (name, command).  Each must print a 'N passed, N failed' line.
+HOST_CHECKS = [
+    ("fdtinfo-corpus", [sys.executable, os.path.join(TOP, "tools", "fdtcheck.py"), "--test"]),
+]
+
+
+class Result:
+    """Counts for one test program or boot, plus what went wrong."""
+
+    def __init__(self, name):
+        self.name, self.passed, self.failed, self.skipped = name, 0, 0, 0
+        self.problems, self.seconds, self.log = [], 0.0, None
+
+    def problem(self, text):
+        self.problems.append(text)
+        self.failed += 1
+
+    def line(self):
+        s = "%-34s %4d passed, %d failed, %d skipped (%.1f s)" % (
+            self.name, self.passed, self.failed, self.skipped, self.seconds)
+        return s + "".join("\n    FAIL: " + p for p in self.problems)
+
+
+def save_log(name, text):
+    os.makedirs(LOGS, exist_ok=True)
+    path = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run(cmd, timeout, stdin=subprocess.DEVNULL):
+    """Run cmd; returns (exit status or None on timeout, output text, seconds)."""
+    start = time.time()
+    try:
+        p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout, cwd=TOP)
+        return p.returncode, p.stdout.decode("utf-8", "replace"), time.time() - start
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        return None, out, time.time() - start
+
+
+# ------------------------------------------------------------------ host tests
+
+def parse_cmocka(r, out):
+    failed_names = set()
+    for line in out.splitlines():
+        if line.startswith("[       OK ]"):
+            r.passed += 1
+        elif line.startswith("[  SKIPPED ]") and "test(s)" not in line:
+            r.skipped += 1
+        elif (line.startswith("[  FAILED  ]") or line.startswith("[  ERROR   ]")) \
+                and "test(s)" not in line:
+            name = line[12:].strip()
+            if name not in failed_names:
+                failed_names.add(name)
+                r.problem("case " + name)
+
+
+def host_test(path):
+    r = Result("host " + os.path.basename(path))
+    status, out, r.seconds = run([path], HOST_TIMEOUT)
+    r.log = save_log(r.name, out)
+    parse_cmocka(r, out)
+    if status is None:
+        r.problem("timed out after %d s" % HOST_TIMEOUT)
+    elif status != 0 and r.failed == 0:
+        r.problem("exit status %d with no failed case reported (crash?)" % status)
+    elif r.passed + r.failed + r.skipped == 0:
+        r.problem("ran no test")
+    return r
+
+
+def host_check(name, cmd):
+    r = Result("check " + name)
+    status, out, r.seconds = run(cmd, HOST_TIMEOUT)
+    r.log = save_log(r.name, out)
+    m = None
+    for m in re.finditer(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", out, re.M):
+        pass
+    if m:
+        r.passed, r.failed = int(m.group(1)), int(m.group(2))
+        r.skipped = int(m.group(3) or 0)
+        if r.failed:
+            r.problems.append("%d failed (see %s)" % (r.failed, r.log))
+    if status is None:
+        r.problem("timed out")
+    elif status != 0 and r.failed == 0:
+        r.problem("exit status %d" % status)
+    elif not m:
+        r.problem("no 'N passed, N failed' line")
+    return r
+
+
+# ------------------------------------------------------------------ boots
+
+KTAP_CASE = re.compile(r"^  (ok|not ok) (\d+) (\S+)(.*)$")
+KTAP_SUITE = re.compile(r"^(ok|not ok) (\d+) (\S+)(.*)$")
+
+
+def parse_ktap(r, out):
+    """Count nested cases; check the version line, the plan and the suite lines."""
+    lines = out.splitlines()
+    try:
+        start = lines.index("KTAP version 1")
+    except ValueError:
+        r.problem("no 'KTAP version 1' line")
+        return
+    if start + 1 >= len(lines) or not re.match(r"^1\.\.(\d+)$", lines[start + 1]):
+        r.problem("no KTAP plan after the version line")
+        return
+    plan, suites = int(lines[start + 1][3:]), 0
+    for line in lines[start + 2:]:
+        m = KTAP_CASE.match(line)
+        if m:
+            if "# SKIP" in m.group(4):
+                r.skipped += 1
+            elif m.group(1) == "ok":
+                r.passed += 1
+            else:
+                r.problem("case " + m.group(3))
+            continue
+        if KTAP_SUITE.match(line):
+            suites += 1
+    if suites != plan:
+        r.problem("plan says %d suites, %d reported (crash or hang mid-run?)" % (plan, suites))
+
+
+def boot(cfg):
+    """Boot one configuration and judge it by its expectations."""
+    r = Result("boot " + cfg["name"])
+    cmd = qemu.command(KERNEL, smp=cfg.get("smp", 4), mem=cfg.get("mem", "1G"),
+                       fw=cfg.get("fw", "default"), board=cfg.get("board"),
+                       dtb=cfg.get("dtb"), numa=cfg.get("numa", 0),
+                       bootargs=cfg.get("args", "ktest"), extra=cfg.get("extra", ()))
+    status, out, r.seconds = run(cmd, cfg.get("timeout", BOOT_TIMEOUT))
+    r.log = save_log(r.name, " ".join(cmd) + "\n" + out)
+    expect = cfg.get("expect_status", 0)
+    if status is None:
+        r.problem("timed out after %d s (hang?) - log %s" % (cfg.get("timeout", BOOT_TIMEOUT), r.log))
+        return r
+    if cfg.get("ktap", True):
+        parse_ktap(r, out)
+    for text in cfg.get("expect_output", []):
+        if text in out:
+            r.passed += 1
+        else:
+            r.problem("output lacks %r" % text)
+    if "KERNEL PANIC" in out and expect == 0:
+        r.problem("kernel panicked - log %s" % r.log)
+    if (status == 0) != (expect == 0):
+        r.problem("QEMU exit status %d, expected %s - log %s"
+                  % (status, "0" if expect == 0 else "non-zero", r.log))
+    elif not cfg.get("ktap", True):
+        r.passed += 1
+    return r
+
+
+def make_bad_dtbs():
+    """DTBs for the bad-input boots, from QEMU's own tree: without a memory
+    node, and listing more harts than QEMU will run."""
+    d = os.path.join(BUILD, "test-dtb")
+    os.makedirs(d, exist_ok=True)
+    nomem, extra = os.path.join(d, "nomem.dtb"), os.path.join(d, "extraharts.dtb")
+    subprocess.run([qemu.QEMU, "-M", "virt,dumpdtb=" + nomem, "-smp", "2", "-m", "256M",
+                    "-nographic"], check=True, capture_output=True)
+    subprocess.run(["fdtput", "-r", nomem, "/memory@80000000"], check=True)
+    subprocess.run([qemu.QEMU, "-M", "virt,dumpdtb=" + extra, "-smp", "4", "-m", "256M",
+                    "-nographic"], check=True, capture_output=True)
+    return nomem, extra
+
+
+def boot_matrix():
+    m = [
+        {"name": "smp1-128M", "smp": 1, "mem": "128M"},
+        {"name": "smp2-1G", "smp": 2, "mem": "1G"},
+        {"name": "smp4-1G", "smp": 4, "mem": "1G"},
+        {"name": "smp8-1G", "smp": 8, "mem": "1G"},
+        {"name": "smp4-6G", "smp": 4, "mem": "6G"},
+        {"name": "numa2-smp4-2G", "smp": 4, "mem": "2G", "numa": 2},
+        {"name": "fwjump-smp4-512M", "smp": 4, "mem": "512M", "fw": "jump"},
+    ]
+    for b in qemu.boards():
+        m.append({"name": "board-" + b, "board": b})
+    nomem, extra = make_bad_dtbs()
+    m += [
+        {"name": "bad-dtb-no-memory", "smp": 2, "mem": "256M", "dtb": nomem,
+         "ktap": False, "expect_status": 1, "timeout": 60,
+         "expect_output": ["describes no memory", "KERNEL PANIC"]},
+        {"name": "bad-dtb-extra-harts", "smp": 2, "mem": "256M", "dtb": extra,
+         "expect_output": ["did not come online", "2 of 4 harts online"]},
+        {"name": "bad-cmdline-word", "smp": 1, "mem": "128M", "args": "ktest=ktest bogus_word",
+         "expect_output": ["unknown word 'bogus_word' ignored"]},
+        {"name": "bad-ktest-suite-name", "smp": 1, "mem": "128M", "args": "ktest=no_such_suite",
+         "ktap": False, "expect_status": 1, "expect_output": ["no suite named 'no_such_suite'"]},
+    ]
+    return m
+
+
+# ------------------------------------------------------------------ main
+
+def main():
+    ap = argparse.ArgumentParser(description="make test")
+    ap.add_argument("--only", choices=["host", "boot"])
+    ap.add_argument("--filter", default="")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--list", action="store_true")
+    o = ap.parse_args()
+
+    jobs = []
+    if o.only in (None, "host"):
+        tdir = os.path.join(BUILD, "host", "tests")
+        progs = sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []
+        jobs += [("host " + p, host_test, (os.path.join(tdir, p),)) for p in progs
+                 if p.startswith("test_") and os.access(os.path.join(tdir, p), os.X_OK)]
+        jobs += [("check " + n, host_check, (n, c)) for n, c in HOST_CHECKS
+                 if os.path.exists(c[1])]
+    if o.only in (None, "boot"):
+        jobs += [("boot " + c["name"], boot, (c,)) for c in boot_matrix()]
+    jobs = [j for j in jobs if o.filter in j[0]]
+    if o.list:
+        print("\n".join(j[0] for j in jobs))
+        return 0
+
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, o.jobs)) as pool:
+        futures = [pool.submit(fn, *args) for _, fn, args in jobs]
+        for fut in futures:
+            r = fut.result()
+            print(r.line(), flush=True)
+            results.append(r)
+    if not results:
+        print("testrun: nothing ran", file=sys.stderr)
+        print("0 passed, 1 failed")
+        return 1
+    passed = sum(r.passed for r in results)
+    failed = sum(r.failed for r in results)
+    skipped = sum(r.skipped for r in results)
+    print("logs in %s" % os.path.relpath(LOGS, TOP))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
