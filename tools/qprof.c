@@ -282,9 +282,10 @@ static uint32_t qp_func_id(const char *name)
 	if (id != 0) {
 		id--;
 	} else if (qp_nfuncs < QP_MAX_FUNCS) {
-		id = qp_nfuncs++;
+		id = qp_nfuncs;
 		qp_funcs[id] = name;
 		qp_func_hash[slot] = id + 1;
+		__atomic_store_n(&qp_nfuncs, id + 1, __ATOMIC_RELEASE);	/* for the report */
 	} else {
 		id = QP_FUNC_OVERFLOW;
 	}
