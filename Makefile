@@ -63,6 +63,15 @@ DTBS	:= $(patsubst dts/%.dts,$(BUILD)/dts/%.dtb,$(DTS))
 
 DEPS	:= $(BUILD)/.deps-ok
 
+# `make V=1` shows full commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz
 all: kernel host-tools dtbs
 
@@ -97,16 +106,19 @@ kernel: $(BUILD)/kernel.elf
 
 $(BUILD)/k/%.S.o: %.S | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(KCC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
+	$(call say,AS,$<)
+	$(Q)$(KCC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
 
 $(BUILD)/k/%.c.o: %.c | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(KCC) $(KCFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(KCC) $(KCFLAGS) -c $< -o $@
 
 # Third-party libfdt: warnings are not ours to fix, so no -Werror.
 $(BUILD)/k/libfdt/%.c.o: $(BUILD)/libfdt-src/%.c | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(KCC) $(KCOMMON) -Wall $(KINC) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(KCC) $(KCOMMON) -Wall $(KINC) -c $< -o $@
 
 $(BUILD)/libfdt-src/%.c: | $(DEPS) ;
 
@@ -114,21 +126,23 @@ $(BUILD)/libfdt-src/%.c: | $(DEPS) ;
 # addresses do not move when its contents change (see arch/riscv/kernel.ld).
 $(BUILD)/k/ksyms0.o: tools/ksyms.py | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(PYTHON) tools/ksyms.py --empty > $(BUILD)/k/ksyms0.S
-	$(KCC) $(KCFLAGS) -c $(BUILD)/k/ksyms0.S -o $@
+	$(Q)$(PYTHON) tools/ksyms.py --empty > $(BUILD)/k/ksyms0.S
+	$(Q)$(KCC) $(KCFLAGS) -c $(BUILD)/k/ksyms0.S -o $@
 
 $(BUILD)/kernel.elf: $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms0.o arch/riscv/kernel.ld tools/ksyms.py
-	$(KCC) $(KARCH) $(KLDFLAGS) -o $(BUILD)/k/kernel.pass1.elf $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms0.o -lgcc
-	$(KNM) -n $(BUILD)/k/kernel.pass1.elf | $(PYTHON) tools/ksyms.py > $(BUILD)/k/ksyms.S
-	$(KCC) $(KCFLAGS) -c $(BUILD)/k/ksyms.S -o $(BUILD)/k/ksyms.o
-	$(KCC) $(KARCH) $(KLDFLAGS) -o $@ $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms.o -lgcc
-	$(PYTHON) tools/ksyms.py --check $(BUILD)/k/kernel.pass1.elf $@
+	$(call say,LD,$@)
+	$(Q)$(KCC) $(KARCH) $(KLDFLAGS) -o $(BUILD)/k/kernel.pass1.elf $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms0.o -lgcc
+	$(Q)$(KNM) -n $(BUILD)/k/kernel.pass1.elf | $(PYTHON) tools/ksyms.py > $(BUILD)/k/ksyms.S
+	$(Q)$(KCC) $(KCFLAGS) -c $(BUILD)/k/ksyms.S -o $(BUILD)/k/ksyms.o
+	$(Q)$(KCC) $(KARCH) $(KLDFLAGS) -o $@ $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms.o -lgcc
+	$(Q)$(PYTHON) tools/ksyms.py --check $(BUILD)/k/kernel.pass1.elf $@
 
 # ---------------------------------------------------------------- device trees
 dtbs: $(DTBS)
 $(BUILD)/dts/%.dtb: dts/%.dts | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(DTC) -q -I dts -O dtb -o $@ $<
+	$(call say,DTC,$<)
+	$(Q)$(DTC) -q -I dts -O dtb -o $@ $<
 
 # ---------------------------------------------------------------- host side
 host-tools: $(HOST)/fdtinfo $(HOST)/libqprof.so
@@ -136,11 +150,13 @@ host-tests: $(H_TESTS)
 
 $(HOST)/obj/%.c.o: %.c | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(HCC) $(HCFLAGS) -c $< -o $@
+	$(call say,HOSTCC,$<)
+	$(Q)$(HCC) $(HCFLAGS) -c $< -o $@
 
 $(HOST)/tests/%: tests/host/%.c $(H_PORTABLE_OBJS)
 	@mkdir -p $(dir $@)
-	$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
 
 $(HOST)/fdtinfo: tools/fdtinfo.c $(H_PORTABLE_OBJS)
 	@mkdir -p $(dir $@)

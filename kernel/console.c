@@ -198,3 +198,18 @@ static int cmd_poweroff(int argc, char **argv)
 	kernel_poweroff();
 }
 CONSOLE_CMD(con_cmd_poweroff, "poweroff", "stop every hart and exit QEMU (status 0)", cmd_poweroff);
+
+/* An address no mapping covers: below all RAM and devices on virt. */
+static volatile uintptr_t con_bad_address = 0x8;
+
+static int cmd_crash(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "fault") == 0)
+		return *(volatile int *)con_bad_address;	/* load page fault */
+	if (argc > 1 && strcmp(argv[1], "panic") == 0)
+		panic("console: crash requested by the user");
+	printk("usage: crash fault|panic  (shows the panic report; ends the session)\n");
+	return -1;
+}
+CONSOLE_CMD(con_cmd_crash, "crash", "crash fault|panic: show a panic report and exit QEMU 1",
+	    cmd_crash);

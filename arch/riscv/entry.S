@@ -12,6 +12,7 @@
 
 	.section .text.entry, "ax"
 	.globl _start
+	.type _start, @function
 _start:
 	csrw	sie, zero		/* no interrupts until we ask */
 	csrw	sip, zero
@@ -36,8 +37,10 @@ _start:
 park:
 	wfi
 	j	park
+	.size _start, .-_start
 
 	.globl secondary_entry
+	.type secondary_entry, @function
 secondary_entry:
 	csrw	sie, zero
 	csrw	sip, zero
@@ -52,6 +55,7 @@ secondary_entry:
 3:	mv	tp, zero		/* smp_secondary_main sets tp */
 	call	smp_secondary_main	/* never returns */
 	j	park
+	.size secondary_entry, .-secondary_entry
 
 	.section .data
 	.balign 4

@@ -4,6 +4,7 @@
  */
 	.section .text
 	.globl arch_setjmp
+	.type arch_setjmp, @function
 arch_setjmp:
 	sd	ra, 0(a0)
 	sd	sp, 8(a0)
@@ -21,8 +22,10 @@ arch_setjmp:
 	sd	s11, 104(a0)
 	li	a0, 0
 	ret
+	.size arch_setjmp, .-arch_setjmp
 
 	.globl arch_longjmp
+	.type arch_longjmp, @function
 arch_longjmp:
 	ld	ra, 0(a0)
 	ld	sp, 8(a0)
@@ -41,3 +44,4 @@ arch_longjmp:
 	seqz	a0, a1		/* a0 = (val == 0) */
 	add	a0, a0, a1	/* so a0 = val, or 1 when val is 0 */
 	ret
+	.size arch_longjmp, .-arch_longjmp

@@ -11,6 +11,7 @@
 	.section .text
 	.balign 4
 	.globl trap_vector
+	.type trap_vector, @function
 trap_vector:
 	addi	sp, sp, -TF_SIZE
 	sd	x1, 1*8(sp)
@@ -100,3 +101,4 @@ trap_vector:
 	ld	x31, 31*8(sp)
 	addi	sp, sp, TF_SIZE
 	sret
+	.size trap_vector, .-trap_vector
