@@ -38,6 +38,7 @@ HOST_TIMEOUT = 600          # seconds per host test program
 # (name, command).  Each must print a 'N passed, N failed' line.
 HOST_CHECKS = [
     ("fdtinfo-corpus", [sys.executable, os.path.join(TOP, "tools", "fdtcheck.py"), "--test"]),
+    ("qprof-selftest", [sys.executable, os.path.join(TOP, "tools", "profile.py"), "--selftest"]),
 ]
 
 
@@ -114,7 +115,8 @@ def host_check(name, cmd):
     status, out, r.seconds = run(cmd, HOST_TIMEOUT)
     r.log = save_log(r.name, out)
     m = None
-    for m in re.finditer(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", out, re.M):
+    for m in re.finditer(r"^(?:[\w -]+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$",
+                         out, re.M):
         pass
     if m:
         r.passed, r.failed = int(m.group(1)), int(m.group(2))
