@@ -301,8 +301,8 @@ static bool bootmem_find(uint64_t size, uint64_t align, int node, paddr_t limit,
 	return false;
 }
 
-bool bootmem_alloc(uint64_t size, uint64_t align, int node, bool exact,
-		   paddr_t limit, paddr_t *pa)
+bool bootmem_alloc_nozero(uint64_t size, uint64_t align, int node, bool exact,
+			  paddr_t limit, paddr_t *pa)
 {
 	paddr_t at;
 
@@ -322,11 +322,19 @@ bool bootmem_alloc(uint64_t size, uint64_t align, int node, bool exact,
 	/* Table full: fail and leave the memory free (carve changes nothing then). */
 	if (bootmem_record(at, at + size, BM_ALLOCATED) != 0 || bootmem_carve(at, at + size) < 0)
 		return false;
-	memset(phys_to_virt(at), 0, size);
 	bootmem.bm_stats.bs_allocated += size;
 	bootmem.bm_stats.bs_nallocs++;
 	bootmem.bm_stats.bs_nranges = bootmem.bm_nfree;
 	*pa = at;
+	return true;
+}
+
+bool bootmem_alloc(uint64_t size, uint64_t align, int node, bool exact,
+		   paddr_t limit, paddr_t *pa)
+{
+	if (!bootmem_alloc_nozero(size, align, node, exact, limit, pa))
+		return false;
+	memset(phys_to_virt(*pa), 0, size ? size : 1);
 	return true;
 }
 

@@ -38,6 +38,13 @@ int bootmem_reserve(paddr_t base, uint64_t size);
 bool bootmem_alloc(uint64_t size, uint64_t align, int node, bool exact,
 		   paddr_t limit, paddr_t *pa);
 
+/*
+ * bootmem_alloc without the zeroing, for large areas the caller initialises
+ * itself (page descriptors: their owners fill them in parallel).
+ */
+bool bootmem_alloc_nozero(uint64_t size, uint64_t align, int node, bool exact,
+			  paddr_t limit, paddr_t *pa);
+
 /* Convenience: bootmem_alloc on any node, panics with the size on failure. */
 void *bootmem_alloc_or_panic(uint64_t size, uint64_t align, int node, const char *what);
 

@@ -1,0 +1,277 @@
+/*
+ * page.h - the physical page allocator (public interface).
+ *
+ * Memory is split into NUMA nodes and, per node, into zones (DMA, DMA32,
+ * NORMAL); each zone keeps buddy free lists for blocks of 2^0..2^10 pages and
+ * every hart keeps a small cache of single pages per zone in front of them.
+ * The theory statement is in mm/buddy.c (buddy), mm/zone.c (nodes, zones,
+ * watermarks, fallback), mm/pcp.c (per-hart caches) and mm/page_init.c
+ * (descriptors and boot).
+ *
+ *   paddr_t pa = page_alloc(order, flags);    PAGE_NOADDR on failure
+ *   int err    = page_free(pa, order);        0, or a PAGE_E* code (misuse)
+ *
+ * PAGE_NOADDR is all ones, which is never page aligned, so it cannot be
+ * mistaken for memory (address 0 can be valid RAM on some boards).
+ * Flags choose where the memory may come from:
+ *
+ *   zone     PAGE_ANY (default)  any zone, highest first (NORMAL, DMA32, DMA)
+ *            PAGE_DMA32          below 4 GiB: DMA32, then DMA
+ *            PAGE_DMA            inside the DMA window: the DMA zones if the
+ *                                platform has any, else DMA32; never above
+ *                                dma_limit
+ *   node     PAGE_NODE(n)        prefer node n (default: the calling hart's)
+ *            PAGE_THISNODE       only the preferred node, no fallback
+ *   urgency  PAGE_URGENT         may dip into the reserve below the min
+ *                                watermark; never waits (no cross-hart drain)
+ *   content  PAGE_ZERO           zero the block before returning it
+ *
+ * Fallback: the preferred node's allowed zones from highest to lowest, then
+ * the other nodes' in order of NUMA distance.
+ */
+#ifndef MM_PAGE_H
+#define MM_PAGE_H
+
+#include "mm/mm_platform.h"
+
+#define PAGE_MAX_ORDER		10			/* 2^10 pages = 4 MiB blocks */
+#define PAGE_NR_ORDERS		(PAGE_MAX_ORDER + 1)
+#define PAGE_NOADDR		((paddr_t)-1)		/* allocation failed */
+
+/* Allocation flags. */
+#define PAGE_ANY		0x0u	/* any zone */
+#define PAGE_DMA32		0x1u	/* below 4 GiB */
+#define PAGE_DMA		0x2u	/* inside the DMA window */
+#define PAGE_ZONE_MASK		0x3u
+#define PAGE_THISNODE		0x4u	/* no fallback to other nodes */
+#define PAGE_URGENT		0x8u	/* may use the reserve below min */
+#define PAGE_ZERO		0x10u	/* zero the memory */
+#define PAGE_NODE_SHIFT		16
+#define PAGE_NODE_MASK		(0xffu << PAGE_NODE_SHIFT)
+#define PAGE_NODE(n)		((((unsigned)(n)) + 1u) << PAGE_NODE_SHIFT)
+#define PAGE_FLAGS_VALID	(PAGE_ZONE_MASK | PAGE_THISNODE | PAGE_URGENT | \
+				 PAGE_ZERO | PAGE_NODE_MASK)
+
+/* page_free results: 0 or one of these (the misuse is also printed and counted). */
+#define PAGE_EALIGN		(-1)	/* address not aligned to the block size */
+#define PAGE_ENOTALLOC		(-2)	/* not the first page of an allocated block */
+#define PAGE_EDOUBLE		(-3)	/* the block is already free */
+#define PAGE_EORDER		(-4)	/* allocated with another order */
+
+/* Zone types, lowest addresses first (the same order as the platform map's). */
+enum page_zone_type { PAGE_ZONE_DMA, PAGE_ZONE_DMA32, PAGE_ZONE_NORMAL, PAGE_NR_ZONE_TYPES };
+
+/*
+ * The machine as mm sees it: zones (one row per node and type, as the
+ * platform map computes them), the NUMA distance matrix and the DMA limit.
+ * Usable free memory is not described here: it comes from bootmem.
+ */
+struct page_zone_desc {
+	int pzd_node;			/* NUMA node (negative counts as 0) */
+	enum page_zone_type pzd_type;	/* DMA, DMA32 or NORMAL */
+	paddr_t pzd_base;		/* lowest usable address of the zone */
+	paddr_t pzd_end;		/* end (exclusive) of its highest usable range */
+	uint64_t pzd_pages;		/* usable pages inside (0: the whole span) */
+};
+
+struct page_layout {
+	unsigned pl_nzones;			/* rows in pl_zones */
+	const struct page_zone_desc *pl_zones;	/* any order */
+	unsigned pl_nnodes;			/* nodes 0..n-1 (0: from the zones) */
+	const uint8_t *pl_dist;			/* distance matrix, NULL: 10 local, 20 remote */
+	unsigned pl_dist_stride;		/* bytes between rows of pl_dist */
+	paddr_t pl_dma_limit;			/* no DMA above this; 0 = no limit */
+	paddr_t pl_dma32_limit;			/* end of DMA32 (0 = 4 GiB; tests move it) */
+};
+
+/*
+ * Build nodes and zones, take every free range from bootmem (which closes
+ * it) and initialise the page descriptors, each node's by harts of that node
+ * in parallel (cpu_call_all: every hart must be online and idle-callable).
+ * Returns 0, or -1 with a message when the layout is unusable.
+ */
+int page_init(const struct page_layout *pl);
+
+/* Forget everything (host tests, between cases). */
+void page_fini(void);
+
+/* Flush every hart's page cache to the buddy lists (all harts, cpu_call_all). */
+void page_drain_all(void);
+/* Flush the calling hart's page caches. */
+void page_drain_local(void);
+
+/* Totals, in pages: free in the buddy lists, and held in per-hart caches. */
+uint64_t page_free_count(void);
+uint64_t page_cached_count(void);
+
+/* Linux /proc/buddyinfo and /proc/zoneinfo text, through `out`. */
+void page_buddyinfo(int (*out)(const char *fmt, ...));
+void page_zoneinfo(int (*out)(const char *fmt, ...));
+
+/* Allocator-wide misuse and failure counters. */
+struct page_stats {
+	uint64_t ps_alloc_fail;		/* page_alloc returned PAGE_NOADDR */
+	uint64_t ps_bad_order;		/* page_alloc with order > PAGE_MAX_ORDER */
+	uint64_t ps_misaligned;		/* page_free: PAGE_EALIGN */
+	uint64_t ps_not_alloc;		/* page_free: PAGE_ENOTALLOC */
+	uint64_t ps_double_free;	/* page_free: PAGE_EDOUBLE */
+	uint64_t ps_wrong_order;	/* page_free: PAGE_EORDER */
+	uint64_t ps_drain_all;		/* cross-hart drains */
+};
+void page_get_stats(struct page_stats *st);
+
+/* One zone, for the console, tests and tools (index 0..page_zone_count()-1). */
+struct page_zone_info {
+	int pzi_node;				/* NUMA node */
+	enum page_zone_type pzi_type;		/* DMA, DMA32, NORMAL */
+	paddr_t pzi_base, pzi_end;		/* span */
+	uint64_t pzi_spanned;			/* pages in the span */
+	uint64_t pzi_present;			/* usable pages (platform map) */
+	uint64_t pzi_managed;			/* pages given to the buddy at boot */
+	uint64_t pzi_free;			/* pages in the buddy lists now */
+	uint64_t pzi_cached;			/* pages in per-hart caches now */
+	uint64_t pzi_nr_free[PAGE_NR_ORDERS];	/* free blocks per order */
+	uint64_t pzi_min, pzi_low, pzi_high;	/* watermarks */
+	unsigned pzi_batch, pzi_pcp_high;	/* per-hart cache sizing */
+};
+unsigned page_zone_count(void);
+int page_zone_info(unsigned zi, struct page_zone_info *info);
+const char *page_zone_name(enum page_zone_type t);	/* "DMA", "DMA32", "Normal" */
+
+/* The node and zone type of the memory at pa; -1 if it is not managed. */
+int page_node_of(paddr_t pa);
+int page_zone_type_of(paddr_t pa);
+
+/*
+ * Page descriptors.  One per 4 KiB page of every section of memory, placed
+ * on the node of the memory it describes.  Only the allocator writes them;
+ * the upper layers may keep a word of their own in pg_owner while they hold
+ * the page.
+ */
+struct page {
+	struct page *pg_next;		/* free list / cache link (free blocks only) */
+	struct page *pg_prev;		/* free list back link (buddy lists only) */
+	paddr_t pg_pa;			/* physical address (constant) */
+	uint8_t pg_state;		/* PG_* in page_impl.h */
+	uint8_t pg_order;		/* order of the block this page heads */
+	uint8_t pg_zone;		/* index of its zone, PAGE_NO_ZONE if unmanaged */
+	uint8_t pg_spare;		/* unused: keeps the descriptor at 32 bytes */
+	uint32_t pg_owner;		/* free for the layer that owns the page */
+};
+
+/* Descriptor of the page containing pa, or NULL outside described memory. */
+struct page *page_lookup(paddr_t pa);
+
+/*
+ * Check every invariant of every zone and cache (host tests and ktest, with
+ * the other harts quiet).  0, or -1 with the first problem in why.
+ */
+int page_check(char *why, size_t whylen);
+
+/* ---- the fast paths are inline; what they touch is declared below ---- */
+
+paddr_t page_alloc_slow(unsigned order, unsigned flags);
+int page_free_slow(paddr_t pa, unsigned order);
+void page_pcp_overflow(unsigned zi);
+
+#define PG_ALLOCATED	3		/* see page_impl.h: head of an allocated block */
+#define PG_CACHED	4		/* see page_impl.h: free in a per-hart cache */
+
+/* A hart's cache of free pages of one zone: touched only by its hart, irqs off. */
+struct page_pcp {
+	struct page *pc_head;		/* LIFO list through pg_next */
+	unsigned pc_count;		/* pages on the list */
+	unsigned pc_high;		/* drain pc_batch pages above this */
+	unsigned pc_batch;		/* pages moved per refill or drain */
+	unsigned pc_zone;		/* zone index (constant) */
+	uint64_t pc_allocs;		/* statistics: pages handed out */
+	uint64_t pc_frees;		/* pages taken back */
+	uint64_t pc_refills;		/* batches taken from the buddy */
+	uint64_t pc_drains;		/* batches returned to the buddy */
+} MM_CACHE_ALIGNED;
+
+/*
+ * Per-hart state: the caches of every zone, plus one always-empty slot that
+ * ph_first names when a class has no zone (so the fast path needs no test).
+ */
+struct page_hart {
+	unsigned ph_cpu;		/* dense hart id */
+	int ph_node;			/* its NUMA node */
+	uint8_t ph_first[4];		/* first zone of the local zonelist per PAGE_DMA* class */
+	struct page_pcp ph_pcp[];	/* [nzones + 1]; the last is never filled */
+} MM_CACHE_ALIGNED;
+
+/* Where descriptors live: one map per 128 MiB section, NULL for holes. */
+#define PAGE_SECT_SHIFT		27
+#define PAGE_SECT_PAGES		(1ull << (PAGE_SECT_SHIFT - MM_PAGE_SHIFT))
+struct page_mem {
+	paddr_t pm_base;		/* first section's address (section aligned) */
+	uint64_t pm_nsect;		/* entries in pm_sect */
+	struct page **pm_sect;		/* descriptor map per section */
+	struct page_hart *pm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
+};
+extern struct page_mem page_mem;
+
+static inline struct page *page_lookup_inline(paddr_t pa)
+{
+	uint64_t off = pa - page_mem.pm_base;
+	uint64_t s = off >> PAGE_SECT_SHIFT;
+	struct page *map;
+
+	if (s >= page_mem.pm_nsect || (map = page_mem.pm_sect[s]) == NULL)
+		return NULL;
+	return &map[(off >> MM_PAGE_SHIFT) & (PAGE_SECT_PAGES - 1)];
+}
+
+/* Allocate 2^order pages.  Order 0 with only zone flags is served from this hart's cache. */
+static inline paddr_t page_alloc(unsigned order, unsigned flags)
+{
+	struct page_hart *ph;
+	struct page_pcp *pc;
+	struct page *pg;
+	irqflags_t f;
+	unsigned zi;
+
+	if (__builtin_expect(order != 0 || (flags & ~PAGE_ZONE_MASK) != 0, 0))
+		return page_alloc_slow(order, flags);
+	f = irq_save();
+	ph = page_mem.pm_hart[cpu_id()];
+	zi = ph->ph_first[flags];
+	pc = &ph->ph_pcp[zi];
+	pg = pc->pc_head;
+	if (__builtin_expect(pg == NULL, 0)) {
+		/* Empty: refill (or fall back, or fail) out of line. */
+		irq_restore(f);
+		return page_alloc_slow(order, flags);
+	}
+	pc->pc_head = pg->pg_next;
+	pc->pc_count--;
+	pc->pc_allocs++;
+	pg->pg_state = PG_ALLOCATED;
+	irq_restore(f);
+	return pg->pg_pa;
+}
+
+/* Free 2^order pages at pa.  A valid order-0 free goes to this hart's cache. */
+static inline int page_free(paddr_t pa, unsigned order)
+{
+	struct page *pg = page_lookup_inline(pa);
+	struct page_pcp *pc;
+	irqflags_t f;
+
+	if (__builtin_expect(order != 0 || pg == NULL || pg->pg_pa != pa ||
+			     pg->pg_state != PG_ALLOCATED || pg->pg_order != 0, 0))
+		return page_free_slow(pa, order);
+	f = irq_save();
+	pc = &page_mem.pm_hart[cpu_id()]->ph_pcp[pg->pg_zone];
+	pg->pg_state = PG_CACHED;
+	pg->pg_next = pc->pc_head;
+	pc->pc_head = pg;
+	pc->pc_frees++;
+	if (__builtin_expect(++pc->pc_count > pc->pc_high, 0))
+		page_pcp_overflow(pg->pg_zone);
+	irq_restore(f);
+	return 0;
+}
+
+#endif /* MM_PAGE_H */

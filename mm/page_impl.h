@@ -1,0 +1,148 @@
+/*
+ * page_impl.h - the page allocator's private structures, flags and lock order.
+ *
+ * Only mm/buddy.c, mm/zone.c, mm/pcp.c, mm/page_init.c and mm/page_dump.c
+ * include this; everyone else uses mm/page.h.
+ *
+ * Lock order
+ * ----------
+ *   1. a hart's page caches (struct page_pcp): not a lock, but "interrupts
+ *      off on the owning hart"; may take a zone lock inside.
+ *   2. z_lock of one zone.  A leaf: never two zone locks at once, never
+ *      printk or cpu_call_all while holding one.
+ * Nothing that can sleep or wait for another hart (page_drain_all) runs
+ * with interrupts off or a zone lock held.
+ */
+#ifndef MM_PAGE_IMPL_H
+#define MM_PAGE_IMPL_H
+
+#include "mm/mm_platform.h"
+#include "mm/page.h"
+
+/* Page states (pg_state).  Only the first page of a block carries its state. */
+#define PG_RESERVED	0	/* not managed: hole, firmware, kernel, bootmem */
+#define PG_TAIL		1	/* inside a block headed by a lower page */
+#define PG_FREE		2	/* heads a free block on a buddy list */
+/*      PG_ALLOCATED	3	   heads an allocated block (page.h) */
+/*      PG_CACHED	4	   free order-0 page in a per-hart cache (page.h) */
+
+#define PAGE_MAX_ZONES	(MM_MAX_NODES * PAGE_NR_ZONE_TYPES)
+#define PAGE_NO_ZONE	0xffu	/* pg_zone of unmanaged pages; empty zonelist slot */
+#define PAGE_NR_CLASSES	3	/* zonelists per node: ANY, DMA32, DMA */
+#define PAGE_MAX_PIECES	(2 * 256 + 2 * PAGE_MAX_ZONES)	/* free ranges cut at zone ends */
+
+/* Watermark levels an allocation must leave free (page_zone_mark). */
+enum page_mark { PAGE_MARK_LOW, PAGE_MARK_MIN, PAGE_MARK_URGENT };
+
+#define PAGE_BLOCK_BYTES(order)	(MM_PAGE_SIZE << (order))
+
+/* Buddy list of free blocks of one order. */
+struct page_free_area {
+	struct page *fa_head;		/* first block, NULL when empty */
+	uint64_t fa_count;		/* blocks on the list */
+};
+
+/* Per-zone statistics (under z_lock; names in page_dump.c). */
+struct page_zone_stats {
+	uint64_t zs_allocs;		/* blocks handed out by the buddy */
+	uint64_t zs_frees;		/* blocks given back to the buddy */
+	uint64_t zs_splits;		/* blocks split in two */
+	uint64_t zs_merges;		/* buddies coalesced */
+	uint64_t zs_refused;		/* requests refused by a watermark */
+	uint64_t zs_urgent;		/* allocations that went below min */
+	uint64_t zs_fallback;		/* served although not the first choice */
+	uint64_t zs_remote;		/* served to a request preferring another node */
+	uint64_t zs_refills;		/* per-hart cache refills */
+	uint64_t zs_drains;		/* per-hart cache drains */
+};
+
+struct page_zone {
+	/* identity and sizing: constant after page_init */
+	unsigned z_index;		/* index in page_state.ps_zone */
+	int z_node;			/* NUMA node */
+	enum page_zone_type z_type;	/* DMA, DMA32, NORMAL */
+	paddr_t z_base, z_end;		/* span */
+	uint64_t z_spanned;		/* pages in the span */
+	uint64_t z_present;		/* usable pages (platform map) */
+	uint64_t z_managed;		/* pages handed to the buddy at boot */
+	uint64_t z_min, z_low, z_high;	/* watermarks, pages */
+	unsigned z_batch;		/* per-hart cache batch */
+	unsigned z_pcp_high;		/* per-hart cache high-water mark */
+
+	/* buddy layer: protected by z_lock */
+	spinlock_t z_lock;		/* the zone lock (leaf) */
+	uint64_t z_free;		/* pages on the free lists */
+	struct page_free_area z_area[PAGE_NR_ORDERS];	/* free lists per order */
+	struct page_zone_stats z_stats;	/* statistics */
+} MM_CACHE_ALIGNED;
+
+/* A NUMA node: its zones and its fallback lists (constant after page_init). */
+struct page_node {
+	unsigned pn_nharts;				/* harts on this node */
+	uint8_t pn_zone[PAGE_NR_ZONE_TYPES];		/* zone index per type, or PAGE_NO_ZONE */
+	uint8_t pn_nzl[PAGE_NR_CLASSES];		/* lengths of the zonelists */
+	uint8_t pn_zl[PAGE_NR_CLASSES][PAGE_MAX_ZONES];	/* zonelist per PAGE_DMA* class */
+};
+
+/* A free range cut to one zone, waiting for the descriptor workers. */
+struct page_piece {
+	paddr_t pp_base, pp_end;	/* page aligned */
+	unsigned pp_zone;		/* zone it belongs to */
+};
+
+/* Boot-time bookkeeping of one 128 MiB section. */
+struct page_sect {
+	int psc_node;			/* node its descriptors live on */
+	unsigned psc_owner;		/* hart that initialises them */
+};
+
+/* Everything the allocator knows, besides page_mem (page.h). */
+struct page_state {
+	bool ps_ready;					/* page_init succeeded */
+	unsigned ps_nzones;				/* zones in use */
+	struct page_zone ps_zone[PAGE_MAX_ZONES];	/* sorted by node, then type */
+	unsigned ps_nnodes;				/* nodes 0..n-1 */
+	struct page_node ps_node[MM_MAX_NODES];		/* per node */
+	uint8_t ps_dist[MM_MAX_NODES][MM_MAX_NODES];	/* NUMA distances */
+	paddr_t ps_dma_limit;				/* 0: none */
+	bool ps_has_dma_zone;				/* some node has a DMA zone */
+	struct page_stats ps_stats;			/* misuse and failures (atomics) */
+
+	/* boot only */
+	unsigned ps_npieces;				/* free ranges to initialise */
+	struct page_piece ps_piece[PAGE_MAX_PIECES];	/* sorted by base */
+	struct page_sect *ps_sect;			/* per-section boot data */
+	uint64_t ps_unzoned;				/* free pages outside every zone */
+	uint64_t ps_inited;				/* descriptors initialised */
+};
+extern struct page_state page_state;
+
+static inline struct page_zone *page_zone_of(const struct page *pg)
+{
+	return &page_state.ps_zone[pg->pg_zone];
+}
+
+static inline void page_stat_inc(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+/* buddy.c: the free lists of one zone; z_lock held. */
+struct page *buddy_alloc(struct page_zone *zp, unsigned order);
+void buddy_free(struct page_zone *zp, struct page *pg, unsigned order);
+void buddy_add_range(struct page_zone *zp, struct page *first, paddr_t base, paddr_t end);
+int buddy_classify(const struct page *pg, paddr_t pa, unsigned order);
+int buddy_check_zone(struct page_zone *zp, char *why, size_t whylen);
+
+/* zone.c: watermarks, zonelists, taking pages from one zone. */
+void zone_setup(void);
+bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mark mark,
+		       uint64_t extra);
+
+/* pcp.c: per-hart caches. */
+void pcp_setup(void);
+struct page *pcp_take(struct page_zone *zp, enum page_mark mark);
+void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n);
+int pcp_check(char *why, size_t whylen);
+
+#endif /* MM_PAGE_IMPL_H */

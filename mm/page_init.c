@@ -1,0 +1,485 @@
+/*
+ * page_init.c - page descriptors and the start of the page allocator.
+ *
+ * 1. Overview and vocabulary
+ * --------------------------
+ * page_init turns the platform's description (struct page_layout: zones per
+ * node, distances, DMA limit) and bootmem's free ranges into running zones.
+ * Physical memory is cut into 128 MiB *sections*; every section that meets
+ * a zone gets a *map*: an array of one struct page per 4 KiB page, allocated
+ * by bootmem on the node of the memory it describes.  A *piece* is a free
+ * range from bootmem cut at zone boundaries.
+ *
+ * 2. Data structures and invariants
+ * ---------------------------------
+ * page_mem.pm_sect[(pa - pm_base) >> 27] is the map of the section holding
+ * pa (NULL for a section with no zone), so page_lookup is a subtraction, a
+ * shift, a bounds check and an index: the free fast path uses it inline.
+ * pm_base is section aligned, hence a block (at most 4 MiB, aligned) never
+ * crosses a section and its descriptors are contiguous.  After page_init
+ * every descriptor of a mapped section is initialised: pages of a piece are
+ * managed by their zone (PG_FREE heads and PG_TAIL), all others are
+ * PG_RESERVED with pg_zone PAGE_NO_ZONE.  A zone's z_managed is the number of
+ * pages of its pieces; z_present comes from the platform map; z_spanned is
+ * its span.  The difference present - managed is what the kernel, firmware
+ * and bootmem (these maps included) hold.
+ *
+ * 3. Locking
+ * ----------
+ * page_init runs once on the boot hart, before any page_alloc.  The only
+ * parallel part is the descriptor fill: cpu_call_all runs page_init_worker
+ * on every hart; each section has one owner hart chosen beforehand (the
+ * harts of the section's node in turn, the boot hart for a node without
+ * harts), so no two harts write one map.  Owners give their pieces to the
+ * buddy lists under the zone lock; a block's buddy is always in the same
+ * section, so merges never look at a map another hart is filling.
+ *
+ * 4. Per-hart layer
+ * -----------------
+ * page_init allocates each online hart's struct page_hart (pcp.c) on the
+ * hart's node.  Harts that come online later have no cache and must not
+ * allocate pages: call page_init after all harts are up.
+ *
+ * 5. Failure semantics
+ * --------------------
+ * An unusable layout (overlapping zones, a DMA zone above dma_limit, too
+ * many nodes, sections or pieces, no memory for the maps) makes page_init
+ * print the reason and return -1; bootmem may then be closed, so the caller
+ * panics.
+ *
+ * 6. Debugging and statistics
+ * ---------------------------
+ * page_check walks every zone's lists and every cache.  ps_inited counts
+ * descriptors initialised, ps_unzoned the free pages that fell in no zone
+ * (reported at boot: a platform map and bootmem that disagree).
+ */
+#include "mm/mm_platform.h"
+#include "mm/page_impl.h"
+#include "mm/bootmem.h"
+
+struct page_mem page_mem;
+struct page_state page_state;
+
+#define PAGE_SECT_BYTES		(1ull << PAGE_SECT_SHIFT)
+#define PAGE_MAX_SECTS		(1ull << 20)	/* 128 TiB of span: a sanity bound */
+
+struct page *page_lookup(paddr_t pa)
+{
+	return page_lookup_inline(pa);
+}
+
+/* Copy one zone row in; -1 on a row that cannot be used. */
+static int page_import_zone(const struct page_zone_desc *d, paddr_t dma32_limit)
+{
+	int node = d->pzd_node < 0 ? 0 : d->pzd_node;
+	paddr_t base = (d->pzd_base + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+	paddr_t end = d->pzd_end & ~(MM_PAGE_SIZE - 1);
+	struct page_zone *zp;
+
+	if (node >= MM_MAX_NODES || (unsigned)d->pzd_type >= PAGE_NR_ZONE_TYPES || base >= end) {
+		printk("page_init: zone node %d type %d [0x%llx-0x%llx) unusable\n", d->pzd_node,
+		       (int)d->pzd_type, (unsigned long long)d->pzd_base,
+		       (unsigned long long)d->pzd_end);
+		return -1;
+	}
+	if (d->pzd_type != PAGE_ZONE_NORMAL && end > dma32_limit) {
+		printk("page_init: %s zone of node %d ends at 0x%llx, above 0x%llx\n",
+		       page_zone_name(d->pzd_type), node, (unsigned long long)end,
+		       (unsigned long long)dma32_limit);
+		return -1;
+	}
+	zp = &page_state.ps_zone[page_state.ps_nzones++];
+	zp->z_node = node;
+	zp->z_type = d->pzd_type;
+	zp->z_base = base;
+	zp->z_end = end;
+	zp->z_spanned = (end - base) >> MM_PAGE_SHIFT;
+	zp->z_present = d->pzd_pages ? d->pzd_pages : zp->z_spanned;
+	return 0;
+}
+
+/* Sort zones by (node, type), index them, and refuse overlaps and duplicates. */
+static int page_sort_zones(void)
+{
+	struct page_zone *z = page_state.ps_zone;
+	unsigned n = page_state.ps_nzones;
+
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && (z[j].z_node < z[j - 1].z_node ||
+			(z[j].z_node == z[j - 1].z_node && z[j].z_type < z[j - 1].z_type)); j--) {
+			struct page_zone t = z[j];
+
+			z[j] = z[j - 1];
+			z[j - 1] = t;
+		}
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			if (z[i].z_base < z[j].z_end && z[j].z_base < z[i].z_end) {
+				printk("page_init: zones [0x%llx-0x%llx) and [0x%llx-0x%llx) overlap\n",
+				       (unsigned long long)z[i].z_base, (unsigned long long)z[i].z_end,
+				       (unsigned long long)z[j].z_base, (unsigned long long)z[j].z_end);
+				return -1;
+			}
+	for (unsigned i = 0; i < n; i++) {
+		z[i].z_index = i;
+		spin_init(&z[i].z_lock, "zone");
+		page_state.ps_node[z[i].z_node].pn_zone[z[i].z_type] = (uint8_t)i;
+	}
+	return 0;
+}
+
+/* Nodes, distances and the DMA limit. */
+static int page_import_nodes(const struct page_layout *pl)
+{
+	unsigned n = pl->pl_nnodes;
+
+	for (unsigned i = 0; i < page_state.ps_nzones; i++)
+		if ((unsigned)page_state.ps_zone[i].z_node + 1 > n)
+			n = (unsigned)page_state.ps_zone[i].z_node + 1;
+	for (unsigned c = 0; c < cpu_count(); c++)
+		if (cpu_node(c) >= 0 && (unsigned)cpu_node(c) + 1 > n)
+			n = (unsigned)cpu_node(c) + 1;
+	if (n > MM_MAX_NODES) {
+		printk("page_init: %u nodes, at most %u supported\n", n, MM_MAX_NODES);
+		return -1;
+	}
+	page_state.ps_nnodes = n ? n : 1;
+	for (unsigned a = 0; a < MM_MAX_NODES; a++)
+		for (unsigned b = 0; b < MM_MAX_NODES; b++)
+			page_state.ps_dist[a][b] = a == b ? 10 : 20;
+	for (unsigned a = 0; pl->pl_dist != NULL && a < pl->pl_nnodes; a++)
+		for (unsigned b = 0; b < pl->pl_nnodes; b++)
+			page_state.ps_dist[a][b] = pl->pl_dist[a * pl->pl_dist_stride + b];
+	page_state.ps_dma_limit = pl->pl_dma_limit;
+	return 0;
+}
+
+/* Check the DMA zones against dma_limit and note whether any exists. */
+static int page_check_dma(void)
+{
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		const struct page_zone *zp = &page_state.ps_zone[i];
+
+		if (zp->z_type != PAGE_ZONE_DMA)
+			continue;
+		page_state.ps_has_dma_zone = true;
+		if (page_state.ps_dma_limit != 0 && zp->z_end > page_state.ps_dma_limit) {
+			printk("page_init: DMA zone of node %d ends at 0x%llx, above dma_limit 0x%llx\n",
+			       zp->z_node, (unsigned long long)zp->z_end,
+			       (unsigned long long)page_state.ps_dma_limit);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Zones from the layout. */
+static int page_import(const struct page_layout *pl)
+{
+	paddr_t dma32_limit = pl->pl_dma32_limit ? pl->pl_dma32_limit : (paddr_t)1 << 32;
+
+	for (unsigned n = 0; n < MM_MAX_NODES; n++)
+		memset(page_state.ps_node[n].pn_zone, PAGE_NO_ZONE,
+		       sizeof(page_state.ps_node[n].pn_zone));
+	if (pl->pl_nzones == 0 || pl->pl_nzones > PAGE_MAX_ZONES) {
+		printk("page_init: %u zones (1..%u supported)\n", pl->pl_nzones, PAGE_MAX_ZONES);
+		return -1;
+	}
+	for (unsigned i = 0; i < pl->pl_nzones; i++)
+		if (page_import_zone(&pl->pl_zones[i], dma32_limit) != 0)
+			return -1;
+	if (page_sort_zones() != 0 || page_import_nodes(pl) != 0)
+		return -1;
+	return page_check_dma();
+}
+
+/* The node whose zone starts lowest in [base, end), or -1 if none meets it. */
+static int page_sect_node(paddr_t base, paddr_t end)
+{
+	int node = -1;
+	paddr_t best = (paddr_t)-1;
+
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		const struct page_zone *zp = &page_state.ps_zone[i];
+		paddr_t lo = zp->z_base > base ? zp->z_base : base;
+
+		if (zp->z_base < end && zp->z_end > base && lo < best) {
+			best = lo;
+			node = zp->z_node;
+		}
+	}
+	return node;
+}
+
+/* The section table and one descriptor map per section that meets a zone. */
+static int page_sect_setup(void)
+{
+	paddr_t lo = (paddr_t)-1, hi = 0, pa;
+
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		lo = page_state.ps_zone[i].z_base < lo ? page_state.ps_zone[i].z_base : lo;
+		hi = page_state.ps_zone[i].z_end > hi ? page_state.ps_zone[i].z_end : hi;
+	}
+	page_mem.pm_base = lo & ~(PAGE_SECT_BYTES - 1);
+	page_mem.pm_nsect = (hi - page_mem.pm_base + PAGE_SECT_BYTES - 1) >> PAGE_SECT_SHIFT;
+	if (page_mem.pm_nsect > PAGE_MAX_SECTS ||
+	    !bootmem_alloc(page_mem.pm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
+		printk("page_init: no room for %llu section entries\n",
+		       (unsigned long long)page_mem.pm_nsect);
+		return -1;
+	}
+	page_mem.pm_sect = phys_to_virt(pa);
+	page_state.ps_sect = bootmem_alloc_or_panic(page_mem.pm_nsect * sizeof(struct page_sect),
+						    64, 0, "page section table");
+	for (uint64_t s = 0; s < page_mem.pm_nsect; s++) {
+		paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT);
+		int node = page_sect_node(sb, sb + PAGE_SECT_BYTES);
+
+		page_state.ps_sect[s].psc_node = node;
+		if (node < 0)
+			continue;
+		if (!bootmem_alloc_nozero(PAGE_SECT_PAGES * sizeof(struct page), MM_PAGE_SIZE, node,
+					  false, 0, &pa)) {
+			printk("page_init: no memory for the descriptors of section 0x%llx\n",
+			       (unsigned long long)sb);
+			return -1;
+		}
+		page_mem.pm_sect[s] = phys_to_virt(pa);
+	}
+	return 0;
+}
+
+/* Every online hart's cache area, on its own node. */
+static void page_hart_setup(void)
+{
+	size_t size = sizeof(struct page_hart) +
+		      (page_state.ps_nzones + 1) * sizeof(struct page_pcp);
+
+	for (unsigned c = 0; c < cpu_count() && c < MM_MAX_CPUS; c++) {
+		int node = cpu_node(c);
+		struct page_hart *ph;
+
+		if (node < 0 || (unsigned)node >= page_state.ps_nnodes)
+			node = 0;
+		ph = bootmem_alloc_or_panic(size, MM_CACHE_LINE, node, "per-hart page caches");
+		ph->ph_cpu = c;
+		ph->ph_node = node;
+		page_mem.pm_hart[c] = ph;
+		page_state.ps_node[node].pn_nharts++;
+	}
+}
+
+/* Record [base, end) of zone zi as a piece (pieces arrive sorted per range). */
+static void page_add_piece(paddr_t base, paddr_t end, unsigned zi)
+{
+	struct page_piece *pp;
+	unsigned i;
+
+	if (page_state.ps_npieces == PAGE_MAX_PIECES) {
+		page_state.ps_unzoned += (end - base) >> MM_PAGE_SHIFT;
+		return;
+	}
+	i = page_state.ps_npieces++;
+	while (i > 0 && page_state.ps_piece[i - 1].pp_base > base) {
+		page_state.ps_piece[i] = page_state.ps_piece[i - 1];
+		i--;
+	}
+	pp = &page_state.ps_piece[i];
+	pp->pp_base = base;
+	pp->pp_end = end;
+	pp->pp_zone = zi;
+	page_state.ps_zone[zi].z_managed += (end - base) >> MM_PAGE_SHIFT;
+}
+
+/* bootmem_hand_over callback: cut a free range at zone boundaries. */
+static void page_take_range(paddr_t base, uint64_t size, int node, void *arg)
+{
+	paddr_t lo = (base + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+	paddr_t hi = (base + size) & ~(MM_PAGE_SIZE - 1);
+	uint64_t covered = 0;
+
+	(void)node;
+	(void)arg;
+	if (lo >= hi)
+		return;
+	/* Zones never overlap, so each address belongs to at most one. */
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		const struct page_zone *zp = &page_state.ps_zone[i];
+		paddr_t a = lo > zp->z_base ? lo : zp->z_base;
+		paddr_t b = hi < zp->z_end ? hi : zp->z_end;
+
+		if (a < b) {
+			page_add_piece(a, b, i);
+			covered += (b - a) >> MM_PAGE_SHIFT;
+		}
+	}
+	page_state.ps_unzoned += ((hi - lo) >> MM_PAGE_SHIFT) - covered;
+}
+
+/* Give each mapped section an owner: the harts of its node in turn. */
+static void page_assign_owners(void)
+{
+	unsigned next[MM_MAX_NODES] = { 0 };
+
+	for (uint64_t s = 0; s < page_mem.pm_nsect; s++) {
+		int node = page_state.ps_sect[s].psc_node;
+		unsigned nh, pick, seen = 0;
+
+		if (node < 0)
+			continue;
+		nh = page_state.ps_node[node].pn_nharts;
+		page_state.ps_sect[s].psc_owner = cpu_id();
+		if (nh == 0)
+			continue;
+		pick = next[node]++ % nh;
+		for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+			const struct page_hart *ph = page_mem.pm_hart[c];
+
+			if (ph != NULL && ph->ph_node == node && seen++ == pick) {
+				page_state.ps_sect[s].psc_owner = c;
+				break;
+			}
+		}
+	}
+}
+
+/* Write n descriptors from pg on: addresses from pa, one state and zone. */
+static void page_fill(struct page *pg, paddr_t pa, uint64_t n, uint8_t state, uint8_t zone)
+{
+	for (uint64_t i = 0; i < n; i++, pg++, pa += MM_PAGE_SIZE) {
+		pg->pg_next = NULL;
+		pg->pg_prev = NULL;
+		pg->pg_pa = pa;
+		pg->pg_state = state;
+		pg->pg_order = 0;
+		pg->pg_zone = zone;
+		pg->pg_spare = 0;
+		pg->pg_owner = 0;
+	}
+}
+
+/* Index of the first piece that ends after `base` (binary search). */
+static unsigned page_first_piece(paddr_t base)
+{
+	unsigned lo = 0, hi = page_state.ps_npieces;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (page_state.ps_piece[mid].pp_end <= base)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Initialise every descriptor of section s, then free its pieces to the buddy. */
+static void page_init_section(uint64_t s)
+{
+	paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
+	struct page *map = page_mem.pm_sect[s];
+	unsigned first = page_first_piece(sb), i;
+	paddr_t pa = sb;
+
+	for (i = first; i < page_state.ps_npieces && page_state.ps_piece[i].pp_base < se; i++) {
+		const struct page_piece *pp = &page_state.ps_piece[i];
+		paddr_t a = pp->pp_base > sb ? pp->pp_base : sb, b = pp->pp_end < se ? pp->pp_end : se;
+
+		page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (a - pa) >> MM_PAGE_SHIFT,
+			  PG_RESERVED, PAGE_NO_ZONE);
+		page_fill(&map[(a - sb) >> MM_PAGE_SHIFT], a, (b - a) >> MM_PAGE_SHIFT,
+			  PG_TAIL, (uint8_t)pp->pp_zone);
+		pa = b;
+	}
+	page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (se - pa) >> MM_PAGE_SHIFT,
+		  PG_RESERVED, PAGE_NO_ZONE);
+	/* Only now may merges look at any descriptor of the section. */
+	for (i = first; i < page_state.ps_npieces && page_state.ps_piece[i].pp_base < se; i++) {
+		const struct page_piece *pp = &page_state.ps_piece[i];
+		paddr_t a = pp->pp_base > sb ? pp->pp_base : sb, b = pp->pp_end < se ? pp->pp_end : se;
+		struct page_zone *zp = &page_state.ps_zone[pp->pp_zone];
+
+		spin_lock(&zp->z_lock);
+		buddy_add_range(zp, &map[(a - sb) >> MM_PAGE_SHIFT], a, b);
+		spin_unlock(&zp->z_lock);
+	}
+	__atomic_fetch_add(&page_state.ps_inited, PAGE_SECT_PAGES, __ATOMIC_RELAXED);
+}
+
+/* cpu_call_all callback: initialise the sections this hart owns. */
+static void page_init_worker(void *arg)
+{
+	unsigned me = cpu_id();
+
+	(void)arg;
+	for (uint64_t s = 0; s < page_mem.pm_nsect; s++)
+		if (page_mem.pm_sect[s] != NULL && page_state.ps_sect[s].psc_owner == me)
+			page_init_section(s);
+}
+
+/* Point each hart's fast path at the first zone of its node's zonelists. */
+static void page_hart_first_zones(void)
+{
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		struct page_hart *ph = page_mem.pm_hart[c];
+		const struct page_node *pn;
+
+		if (ph == NULL)
+			continue;
+		pn = &page_state.ps_node[ph->ph_node];
+		for (unsigned cls = 0; cls < PAGE_NR_CLASSES; cls++)
+			ph->ph_first[cls] = pn->pn_nzl[cls] ? pn->pn_zl[cls][0] :
+					    (uint8_t)page_state.ps_nzones;
+		ph->ph_first[PAGE_ZONE_MASK] = (uint8_t)page_state.ps_nzones;
+	}
+}
+
+int page_init(const struct page_layout *pl)
+{
+	VERIFY(!page_state.ps_ready);
+	if (page_import(pl) != 0 || page_sect_setup() != 0)
+		return -1;
+	page_hart_setup();
+	bootmem_hand_over(page_take_range, NULL);
+	if (page_state.ps_unzoned != 0)
+		printk("page_init: %llu free pages outside every zone are not used\n",
+		       (unsigned long long)page_state.ps_unzoned);
+	page_assign_owners();
+	cpu_call_all(page_init_worker, NULL);
+	zone_setup();
+	pcp_setup();
+	page_hart_first_zones();
+	page_state.ps_ready = true;
+	return 0;
+}
+
+void page_fini(void)
+{
+	memset(&page_state, 0, sizeof(page_state));
+	memset(&page_mem, 0, sizeof(page_mem));
+}
+
+uint64_t page_free_count(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < page_state.ps_nzones; i++)
+		n += __atomic_load_n(&page_state.ps_zone[i].z_free, __ATOMIC_RELAXED);
+	return n;
+}
+
+int page_check(char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		struct page_zone *zp = &page_state.ps_zone[i];
+		int rc;
+
+		spin_lock(&zp->z_lock);
+		rc = buddy_check_zone(zp, why, whylen);
+		spin_unlock(&zp->z_lock);
+		if (rc != 0)
+			return rc;
+	}
+	return pcp_check(why, whylen);
+}

@@ -1,0 +1,264 @@
+/*
+ * pcp.c - per-hart page caches in front of the buddy lists.
+ *
+ * 1. Overview and vocabulary
+ * --------------------------
+ * Most page traffic is single pages.  Every hart keeps, for every zone, a
+ * *cache* (struct page_pcp, page.h): a LIFO list of free order-0 pages.
+ * page_alloc and page_free (inline in page.h) serve order 0 from it with no
+ * lock and no atomic instruction, interrupts disabled only on the local hart
+ * around the few loads and stores.  An empty cache is *refilled* with a
+ * *batch* of pages from the zone's buddy lists under the zone lock; a cache
+ * above its *high* mark is *drained* by a batch back to the buddy lists.  The
+ * idea and the sizing follow Linux's per-cpu pagesets (mm/page_alloc.c,
+ * zone_batchsize): the batch is about a quarter of a thousandth of the zone,
+ * capped at 1 MiB / 4, rounded to 2^n - 1 pages (odd, so consecutive
+ * batches do not fall into the same cache-colour pattern), and high is six
+ * batches.
+ *
+ * 2. Data structures and invariants
+ * ---------------------------------
+ * page_mem.pm_hart[cpu] points at the hart's struct page_hart, allocated on
+ * the hart's node by bootmem: a small header (its node, and per class the
+ * first zone of its local zonelist) and ph_pcp[nzones + 1], one cache line
+ * per zone.  The extra last slot is always empty: a class with no zone
+ * names it, so the fast path never tests for "no zone".  Every page on a
+ * cache is PG_CACHED, order 0, of that zone; pc_count is the list length.
+ * Cached pages are not in z_free: a zone's free count plus all caches'
+ * counts is what it could hand out.
+ *
+ * 3. Locking
+ * ----------
+ * A cache is touched only by its own hart, with interrupts off on that hart
+ * (irq_save/irq_restore), so no lock and no atomic is needed: the DESIGN.md
+ * per-hart rule.  Refill and drain take the zone lock inside that region
+ * (order: cache, then zone).  Another hart's caches are emptied only by
+ * asking that hart (page_drain_all runs pcp_drain_hart on every hart through
+ * cpu_call_all).
+ *
+ * 4. Per-hart layer
+ * -----------------
+ * This file is the per-hart layer.  The fast paths are inline in page.h;
+ * the refill is reached through page_alloc_slow -> zone_walk -> pcp_take,
+ * and the drain through page_pcp_overflow, both out of line.
+ *
+ * 5. Failure semantics
+ * --------------------
+ * A refill takes a full batch only when the zone stays above the caller's
+ * watermark afterwards, else a single page, else nothing (the caller tries
+ * the next zone).  page_drain_all is the only cross-hart operation: the
+ * allocator calls it when a request that may wait is about to fail, and
+ * callers that count pages (leak checks, tests) call it first.
+ *
+ * 6. Debugging and statistics
+ * ---------------------------
+ * Each cache counts pages handed out and taken back, refills and drains
+ * (plain increments: the hart owns the cache); zones count refills and
+ * drains too.  page_check verifies every cache list.
+ */
+#include "mm/mm_platform.h"
+#include "mm/page_impl.h"
+
+/* Linux-style batch for a zone of `managed` pages: 2^n - 1, at least 1. */
+static unsigned pcp_batch_for(uint64_t managed)
+{
+	uint64_t batch = managed / 1024, cap = (1ull << 20) / MM_PAGE_SIZE, p = 1;
+
+	if (batch > cap)
+		batch = cap;
+	batch /= 4;
+	if (batch < 1)
+		batch = 1;
+	batch += batch / 2;
+	while (p * 2 <= batch)
+		p *= 2;
+	return p > 1 ? (unsigned)(p - 1) : 1;
+}
+
+void pcp_setup(void)
+{
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		struct page_zone *zp = &page_state.ps_zone[i];
+
+		zp->z_batch = pcp_batch_for(zp->z_managed);
+		zp->z_pcp_high = 6 * zp->z_batch;
+	}
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		struct page_hart *ph = page_mem.pm_hart[c];
+
+		if (ph == NULL)
+			continue;
+		for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+			ph->ph_pcp[i].pc_batch = page_state.ps_zone[i].z_batch;
+			ph->ph_pcp[i].pc_high = page_state.ps_zone[i].z_pcp_high;
+			ph->ph_pcp[i].pc_zone = i;
+		}
+		ph->ph_pcp[page_state.ps_nzones].pc_zone = PAGE_NO_ZONE;
+	}
+}
+
+/* Fill an empty cache from the zone, respecting the caller's watermark. */
+static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark mark)
+{
+	unsigned n = pc->pc_batch;
+
+	spin_lock(&zp->z_lock);
+	if (!zone_watermark_ok(zp, 0, mark, n - 1))
+		n = zone_watermark_ok(zp, 0, mark, 0) ? 1 : 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct page *pg = buddy_alloc(zp, 0);
+
+		if (pg == NULL)
+			break;
+		pg->pg_state = PG_CACHED;
+		pg->pg_next = pc->pc_head;
+		pc->pc_head = pg;
+		pc->pc_count++;
+	}
+	if (pc->pc_head != NULL) {
+		zp->z_stats.zs_refills++;
+		pc->pc_refills++;
+	} else {
+		zp->z_stats.zs_refused++;
+	}
+	spin_unlock(&zp->z_lock);
+}
+
+struct page *pcp_take(struct page_zone *zp, enum page_mark mark)
+{
+	irqflags_t f = irq_save();
+	struct page_pcp *pc = &page_mem.pm_hart[cpu_id()]->ph_pcp[zp->z_index];
+	struct page *pg = pc->pc_head;
+
+	if (pg == NULL) {
+		pcp_refill(zp, pc, mark);
+		pg = pc->pc_head;
+	}
+	if (pg != NULL) {
+		ASSERT(pg->pg_state == PG_CACHED && pg->pg_zone == zp->z_index);
+		pc->pc_head = pg->pg_next;
+		pc->pc_count--;
+		pc->pc_allocs++;
+		pg->pg_state = PG_ALLOCATED;
+		pg->pg_order = 0;
+	}
+	irq_restore(f);
+	return pg;
+}
+
+/*
+ * Give the n coldest pages of this hart's cache of zone zi back to the
+ * buddy (the list is LIFO, so the coldest are at its end).  Interrupts off.
+ */
+void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
+{
+	struct page_pcp *pc = &ph->ph_pcp[zi];
+	struct page_zone *zp = &page_state.ps_zone[zi];
+	struct page *pg, **cut = &pc->pc_head;
+
+	ASSERT(irqs_disabled());
+	if (n > pc->pc_count)
+		n = pc->pc_count;
+	if (n == 0)
+		return;
+	for (unsigned keep = pc->pc_count - n; keep > 0; keep--)
+		cut = &(*cut)->pg_next;
+	pg = *cut;
+	*cut = NULL;
+	pc->pc_count -= n;
+	pc->pc_drains++;
+	spin_lock(&zp->z_lock);
+	while (pg != NULL) {
+		struct page *next = pg->pg_next;
+
+		ASSERT(pg->pg_state == PG_CACHED && pg->pg_zone == zi);
+		buddy_free(zp, pg, 0);
+		pg = next;
+	}
+	zp->z_stats.zs_drains++;
+	spin_unlock(&zp->z_lock);
+}
+
+void page_pcp_overflow(unsigned zi)
+{
+	struct page_hart *ph = page_mem.pm_hart[cpu_id()];
+
+	pcp_drain_zone(ph, zi, ph->ph_pcp[zi].pc_batch);
+}
+
+/* Empty every cache of the calling hart (cpu_call_all callback too). */
+static void pcp_drain_hart(void *arg)
+{
+	struct page_hart *ph = page_mem.pm_hart[cpu_id()];
+	irqflags_t f;
+
+	(void)arg;
+	if (ph == NULL)
+		return;
+	f = irq_save();
+	for (unsigned zi = 0; zi < page_state.ps_nzones; zi++)
+		pcp_drain_zone(ph, zi, ph->ph_pcp[zi].pc_count);
+	irq_restore(f);
+}
+
+void page_drain_local(void)
+{
+	pcp_drain_hart(NULL);
+}
+
+void page_drain_all(void)
+{
+	page_stat_inc(&page_state.ps_stats.ps_drain_all);
+	cpu_call_all(pcp_drain_hart, NULL);
+}
+
+/* Pages held in caches: a racy snapshot, exact when the harts are quiet. */
+uint64_t page_cached_count(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		const struct page_hart *ph = page_mem.pm_hart[c];
+
+		if (ph == NULL)
+			continue;
+		for (unsigned zi = 0; zi < page_state.ps_nzones; zi++)
+			n += __atomic_load_n(&ph->ph_pcp[zi].pc_count, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+/* Check one hart's cache of one zone. */
+static int pcp_check_one(const struct page_hart *ph, unsigned zi, char *why, size_t whylen)
+{
+	const struct page_pcp *pc = &ph->ph_pcp[zi];
+	unsigned n = 0;
+
+	for (const struct page *pg = pc->pc_head; pg != NULL; pg = pg->pg_next, n++) {
+		if (pg->pg_state != PG_CACHED || pg->pg_zone != zi || n > pc->pc_count) {
+			snprintf(why, whylen, "cpu %u zone %u cache: bad page 0x%llx (state %u)",
+				 ph->ph_cpu, zi, (unsigned long long)pg->pg_pa, pg->pg_state);
+			return -1;
+		}
+	}
+	if (n != pc->pc_count) {
+		snprintf(why, whylen, "cpu %u zone %u cache holds %u pages, count says %u",
+			 ph->ph_cpu, zi, n, pc->pc_count);
+		return -1;
+	}
+	return 0;
+}
+
+int pcp_check(char *why, size_t whylen)
+{
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		const struct page_hart *ph = page_mem.pm_hart[c];
+
+		if (ph == NULL)
+			continue;
+		for (unsigned zi = 0; zi <= page_state.ps_nzones; zi++)
+			if (pcp_check_one(ph, zi, why, whylen) != 0)
+				return -1;
+	}
+	return 0;
+}
