@@ -1,0 +1,91 @@
+/*
+ * fuzz_platform.c - libFuzzer target for kernel/platform.c.
+ *
+ * Feeds arbitrary bytes to plat_parse() (which checks the blob structurally
+ * and then reads it with libfdt, compiled here from the upstream sources with
+ * the same sanitizers), and on success exercises plat_add_reserved(),
+ * plat_print() and checks the map's invariants.  Any crash, sanitizer report
+ * or broken invariant (abort) is a finding.  Built and run by tests/fuzz/fuzz.mk.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/platform.h"
+
+static struct plat_map fz_map;
+
+/* plat_print's sink: format into a buffer so every argument is read. */
+static int fz_out(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* Abort when `cond` is false: libFuzzer reports it as a crash. */
+static void fz_check(int cond, const char *what)
+{
+	if (!cond) {
+		fprintf(stderr, "fuzz_platform: invariant broken: %s\n", what);
+		abort();
+	}
+}
+
+/* The invariants plat_parse() promises (kernel/platform.c section 2). */
+static void fz_invariants(const struct plat_map *pm)
+{
+	uint64_t mem_pages = 0, zone_pages = 0;
+
+	for (unsigned i = 0; i < pm->pm_nmem; i++) {
+		fz_check(pm->pm_mem[i].pm_size != 0, "memory size 0");
+		fz_check(i == 0 || pm->pm_mem[i - 1].pm_base <= pm->pm_mem[i].pm_base, "memory order");
+		mem_pages += pm->pm_mem[i].pm_size >> 12;
+	}
+	for (unsigned i = 1; i < pm->pm_nharts; i++)
+		fz_check(pm->pm_harts[i - 1].ph_hartid <= pm->pm_harts[i].ph_hartid, "hart order");
+	for (unsigned i = 1; i < pm->pm_nresv; i++)
+		fz_check(pm->pm_resv[i - 1].pr_base <= pm->pm_resv[i].pr_base, "reserved order");
+	for (unsigned i = 0; i < pm->pm_nzones; i++) {
+		const struct plat_zone *pz = &pm->pm_zones[i];
+
+		fz_check(pz->pz_pages > 0 && pz->pz_base < pz->pz_end, "empty zone");
+		fz_check(((pz->pz_base | pz->pz_end) & 4095) == 0, "zone alignment");
+		fz_check(pz->pz_pages <= (pz->pz_end - pz->pz_base) >> 12, "zone pages");
+		fz_check(pz->pz_node >= 0 && pz->pz_node < PLAT_MAX_NODES, "zone node");
+		fz_check(i == 0 || pm->pm_zones[i - 1].pz_base < pz->pz_base, "zone order");
+		zone_pages += pz->pz_pages;
+	}
+	fz_check(zone_pages <= mem_pages + pm->pm_nmem, "more usable pages than memory");
+	fz_check(pm->pm_nnodes >= 1 && pm->pm_nnodes <= PLAT_MAX_NODES, "node count");
+	fz_check(pm->pm_ndist == 0 || pm->pm_ndist == pm->pm_nnodes, "distance size");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char err[256];
+	/* An exact-size heap copy: aligned like a real blob, and ASan sees overreads. */
+	uint8_t *blob = malloc(size ? size : 1);
+
+	memcpy(blob, data, size);
+	if (plat_parse(blob, size, &fz_map, err, sizeof(err)) == 0) {
+		fz_invariants(&fz_map);
+		plat_print(&fz_map, fz_out);
+		plat_add_reserved(&fz_map, size > 48 ? (uint64_t)data[40] << 28 : 0x80000000,
+				  0x200000, "kernel");
+		plat_add_reserved(&fz_map, (uint64_t)(uintptr_t)blob & ~4095ull, size, "fdt");
+		fz_invariants(&fz_map);
+		(void)plat_distance(&fz_map, -1, 15);
+	} else {
+		fz_check(strlen(err) > 0 && strchr(err, '\n') == NULL, "one-line reason");
+	}
+	free(blob);
+	return 0;
+}
