@@ -1,0 +1,381 @@
+/*
+ * test_pcp.c - host tests of the per-hart page caches (mm/pcp.c and the
+ * inline fast paths in mm/page.h), single- and multi-threaded, plus the
+ * buddyinfo/zoneinfo dumps.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <cmocka.h>
+
+#include "mm/mm_platform.h"
+#include "mm/page.h"
+#include "mm/page_impl.h"
+#include "host_env.h"
+#include "page_sim.h"
+
+static char why[256];
+
+static int boot_two(void **state)
+{
+	(void)state;
+	return sim_boot(&sim_two_nodes);
+}
+
+static void expect_clean(void)
+{
+	sim_become(&sim_two_nodes, 0);
+	page_drain_all();
+	if (page_check(why, sizeof(why)) != 0)
+		fail_msg("page_check: %s", why);
+	assert_int_equal(page_cached_count(), 0);
+	assert_int_equal(page_free_count(), sim_managed());
+}
+
+/* The calling hart's cache of the zone holding pa. */
+static struct page_pcp *my_pcp(paddr_t pa)
+{
+	return &page_mem.pm_hart[cpu_id()]->ph_pcp[page_lookup(pa)->pg_zone];
+}
+
+/* A free then an alloc on one hart is a cache hit: same page, buddy untouched. */
+static void pcp_test_hit_reuses_page_without_buddy(void **state)
+{
+	paddr_t a = page_alloc(0, 0), b;
+	struct page_zone_info before, after;
+	unsigned zi = page_lookup(a)->pg_zone;
+
+	(void)state;
+	page_zone_info(zi, &before);
+	assert_int_equal(page_free(a, 0), 0);
+	b = page_alloc(0, 0);
+	page_zone_info(zi, &after);
+	assert_int_equal(a, b);
+	assert_int_equal(before.pzi_free, after.pzi_free);
+	page_free(b, 0);
+	expect_clean();
+}
+
+/* An empty cache is refilled with one batch from the buddy. */
+static void pcp_test_refill_takes_a_batch(void **state)
+{
+	paddr_t a = page_alloc(0, 0);
+	struct page_pcp *pc = my_pcp(a);
+
+	(void)state;
+	assert_true(pc->pc_batch > 1);
+	assert_int_equal(pc->pc_count, pc->pc_batch - 1);
+	assert_int_equal(pc->pc_refills, 1);
+	page_free(a, 0);
+	expect_clean();
+}
+
+/* A cache above its high mark drains one batch back to the buddy. */
+static void pcp_test_overflow_drains_a_batch(void **state)
+{
+	static paddr_t pa[4096];
+	struct page_pcp *pc;
+	unsigned n;
+
+	(void)state;
+	pa[0] = page_alloc(0, 0);
+	pc = my_pcp(pa[0]);
+	n = pc->pc_high + 2 * pc->pc_batch;
+	for (unsigned i = 1; i < n; i++)
+		pa[i] = page_alloc(0, 0);
+	page_drain_local();
+	for (unsigned i = 0; i < n; i++) {
+		page_free(pa[i], 0);
+		assert_true(pc->pc_count <= pc->pc_high);
+	}
+	assert_true(pc->pc_drains >= 2);
+	assert_true(pc->pc_count > pc->pc_high - pc->pc_batch);
+	expect_clean();
+}
+
+/* Batch and high follow the zone size (Linux's zone_batchsize), high = 6 batches. */
+static void pcp_test_sizes_scale_with_zone(void **state)
+{
+	struct page_zone_info z16, z64, z128;
+
+	(void)state;
+	page_zone_info(0, &z16);	/* 16 MiB DMA */
+	page_zone_info(2, &z64);	/* 64 MiB NORMAL, node 0 */
+	page_zone_info(3, &z128);	/* 128 MiB NORMAL, node 1 */
+	assert_true(z16.pzi_batch <= z64.pzi_batch && z64.pzi_batch <= z128.pzi_batch);
+	assert_true(z16.pzi_batch < z128.pzi_batch);
+	assert_int_equal(z128.pzi_batch, 7);	/* 32768 pages: 32/4 = 8, +4 -> 8, -1 */
+	assert_int_equal(z128.pzi_pcp_high, 6 * z128.pzi_batch);
+	for (unsigned i = 0; i < 4; i++) {
+		struct page_zone_info zi;
+
+		page_zone_info(i, &zi);
+		assert_true(zi.pzi_batch >= 1 && zi.pzi_batch <= 63);
+		assert_int_equal((zi.pzi_batch + 1) & zi.pzi_batch, 0);	/* 2^n - 1 */
+	}
+	expect_clean();
+}
+
+/* page_drain_all empties every hart's caches, not only the caller's. */
+static void pcp_test_drain_all_empties_every_hart(void **state)
+{
+	paddr_t pa[4];
+
+	(void)state;
+	for (unsigned c = 0; c < 4; c++) {
+		sim_become(&sim_two_nodes, c);
+		pa[c] = page_alloc(0, 0);
+		page_free(pa[c], 0);
+	}
+	assert_true(page_cached_count() >= 4);
+	sim_become(&sim_two_nodes, 0);
+	page_drain_all();
+	assert_int_equal(page_cached_count(), 0);
+	expect_clean();
+}
+
+/* A high-order allocation that fails while pages sit in caches drains them and succeeds. */
+static void pcp_test_high_order_failure_drains_caches(void **state)
+{
+	static paddr_t pa[70000];
+	static bool block_seen[64];
+	struct page_stats st0, st1;
+	const unsigned fl = PAGE_NODE(1) | PAGE_THISNODE;
+	unsigned n = 0, pinned = 0;
+	paddr_t big;
+
+	(void)state;
+	/* Take all of node 1 as single pages. */
+	sim_become(&sim_two_nodes, 2);
+	while ((pa[n] = page_alloc(0, fl | PAGE_URGENT)) != PAGE_NOADDR)
+		n++;
+	/* One page of every 4 MiB block goes to hart 3's cache (fewer than its high mark)... */
+	sim_become(&sim_two_nodes, 3);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned b = (unsigned)((pa[i] - sim_base) >> 22) % 64;
+
+		if (!block_seen[b]) {
+			block_seen[b] = true;
+			page_free(pa[i], 0);
+			pa[i] = PAGE_NOADDR;
+			pinned++;
+		}
+	}
+	assert_int_equal(page_cached_count(), pinned);
+	/* ...and everything else goes back to the buddy through hart 2. */
+	sim_become(&sim_two_nodes, 2);
+	for (unsigned i = 0; i < n; i++)
+		if (pa[i] != PAGE_NOADDR)
+			page_free(pa[i], 0);
+	page_drain_local();
+	assert_int_equal(page_cached_count(), pinned);
+	page_get_stats(&st0);
+	big = page_alloc(PAGE_MAX_ORDER, fl);
+	page_get_stats(&st1);
+	assert_int_not_equal(big, PAGE_NOADDR);
+	assert_int_equal(st1.ps_drain_all, st0.ps_drain_all + 1);
+	assert_int_equal(page_cached_count(), 0);
+	page_free(big, PAGE_MAX_ORDER);
+	expect_clean();
+}
+
+/* Pages freed on one hart land in that hart's cache whatever hart allocated them. */
+static void pcp_test_free_goes_to_freeing_hart(void **state)
+{
+	paddr_t a;
+	struct page_pcp *pc;
+	unsigned before;
+
+	(void)state;
+	sim_become(&sim_two_nodes, 0);
+	a = page_alloc(0, 0);
+	sim_become(&sim_two_nodes, 1);
+	pc = my_pcp(a);
+	before = pc->pc_count;
+	page_free(a, 0);
+	assert_int_equal(pc->pc_count, before + 1);
+	expect_clean();
+}
+
+/* A double free of a cached page is caught even from another hart. */
+static void pcp_test_double_free_of_cached_page(void **state)
+{
+	paddr_t a = page_alloc(0, 0);
+
+	(void)state;
+	assert_int_equal(page_free(a, 0), 0);
+	sim_become(&sim_two_nodes, 3);
+	assert_int_equal(page_free(a, 0), PAGE_EDOUBLE);
+	expect_clean();
+}
+
+/* buddyinfo and zoneinfo print every zone in the Linux formats. */
+static void pcp_test_dumps_have_linux_format(void **state)
+{
+	paddr_t a = page_alloc(0, 0);
+
+	(void)state;
+	sim_dump_len = 0;
+	page_buddyinfo(sim_out);
+	assert_non_null(strstr(sim_dump, "Node 0, zone      DMA "));
+	assert_non_null(strstr(sim_dump, "Node 0, zone    DMA32 "));
+	assert_non_null(strstr(sim_dump, "Node 1, zone   Normal "));
+	sim_dump_len = 0;
+	page_zoneinfo(sim_out);
+	assert_non_null(strstr(sim_dump, "Node 0, zone   Normal\n  pages free     "));
+	assert_non_null(strstr(sim_dump, "        managed  "));
+	assert_non_null(strstr(sim_dump, "  pagesets\n    cpu: 0\n              count: "));
+	assert_non_null(strstr(sim_dump, "              batch: "));
+	assert_non_null(strstr(sim_dump, "nr_pcp_refills "));
+	page_free(a, 0);
+	expect_clean();
+}
+
+/* ---- real threads, one hart each ---- */
+
+#define MT_THREADS	4
+#define MT_STEPS	1000000
+#define MT_SLOTS	256
+
+/* A hand-off mailbox: pages allocated on one hart and freed on another. */
+static struct {
+	pthread_mutex_t mb_lock;
+	paddr_t mb_pa[1024];
+	unsigned mb_order[1024];
+	unsigned mb_n;
+} mbox = { PTHREAD_MUTEX_INITIALIZER, { 0 }, { 0 }, 0 };
+
+static uint64_t mt_rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Stamp a block with its owner and check the stamp before freeing. */
+static void stamp(paddr_t pa, unsigned order, uint64_t v)
+{
+	uint64_t *p = phys_to_virt(pa);
+
+	for (unsigned i = 0; i < (1u << order); i++)
+		p[i * (PG / 8)] = v;
+}
+
+static bool stamp_ok(paddr_t pa, unsigned order, uint64_t v)
+{
+	const uint64_t *p = phys_to_virt(pa);
+
+	for (unsigned i = 0; i < (1u << order); i++)
+		if (p[i * (PG / 8)] != v)
+			return false;
+	return true;
+}
+
+static atomic_int mt_errors;
+
+/* Hand a block to the mailbox, or free it here when the mailbox is full. */
+static void mt_pass_or_free(paddr_t pa, unsigned order)
+{
+	pthread_mutex_lock(&mbox.mb_lock);
+	if (mbox.mb_n < 1024) {
+		mbox.mb_pa[mbox.mb_n] = pa;
+		mbox.mb_order[mbox.mb_n++] = order;
+		pa = PAGE_NOADDR;
+	}
+	pthread_mutex_unlock(&mbox.mb_lock);
+	if (pa != PAGE_NOADDR && page_free(pa, order) != 0)
+		atomic_fetch_add(&mt_errors, 1);
+}
+
+/* Free one block from the mailbox (allocated by some other hart), if any. */
+static void mt_take_from_mailbox(void)
+{
+	paddr_t pa = PAGE_NOADDR;
+	unsigned order = 0;
+
+	pthread_mutex_lock(&mbox.mb_lock);
+	if (mbox.mb_n > 0) {
+		pa = mbox.mb_pa[--mbox.mb_n];
+		order = mbox.mb_order[mbox.mb_n];
+	}
+	pthread_mutex_unlock(&mbox.mb_lock);
+	if (pa != PAGE_NOADDR && page_free(pa, order) != 0)
+		atomic_fetch_add(&mt_errors, 1);
+}
+
+/* One hart: random order-0 (mostly) traffic with stamps, frees here and elsewhere. */
+static void *mt_worker(void *arg)
+{
+	unsigned cpu = (unsigned)(uintptr_t)arg;
+	uint64_t seed = 0x1234567ull * (cpu + 1), me = 0xabc0000000000000ull | cpu;
+	paddr_t slot[MT_SLOTS];
+	unsigned sorder[MT_SLOTS];
+
+	sim_become(&sim_two_nodes, cpu);
+	for (unsigned i = 0; i < MT_SLOTS; i++)
+		slot[i] = PAGE_NOADDR;
+	for (unsigned step = 0; step < MT_STEPS; step++) {
+		unsigned i = (unsigned)(mt_rnd(&seed) % MT_SLOTS), r = (unsigned)(mt_rnd(&seed) % 100);
+
+		if (slot[i] == PAGE_NOADDR) {
+			sorder[i] = r < 90 ? 0 : (unsigned)(r % 4);
+			slot[i] = page_alloc(sorder[i], r % 7 == 0 ? PAGE_DMA32 : 0);
+			if (slot[i] != PAGE_NOADDR)
+				stamp(slot[i], sorder[i], me ^ slot[i]);
+		} else {
+			if (!stamp_ok(slot[i], sorder[i], me ^ slot[i]))
+				atomic_fetch_add(&mt_errors, 1);	/* someone else got our page */
+			stamp(slot[i], sorder[i], 0);
+			if (r < 20)
+				mt_pass_or_free(slot[i], sorder[i]);
+			else if (page_free(slot[i], sorder[i]) != 0)
+				atomic_fetch_add(&mt_errors, 1);
+			slot[i] = PAGE_NOADDR;
+		}
+		if (r >= 95)
+			mt_take_from_mailbox();
+	}
+	for (unsigned i = 0; i < MT_SLOTS; i++)
+		if (slot[i] != PAGE_NOADDR && page_free(slot[i], sorder[i]) != 0)
+			atomic_fetch_add(&mt_errors, 1);
+	return NULL;
+}
+
+/* Four threads as four harts: no page is ever given twice, and nothing is lost. */
+static void pcp_test_threads_never_share_pages(void **state)
+{
+	pthread_t th[MT_THREADS];
+
+	(void)state;
+	atomic_store(&mt_errors, 0);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, mt_worker, (void *)(uintptr_t)t), 0);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		pthread_join(th[t], NULL);
+	while (mbox.mb_n > 0)
+		mt_take_from_mailbox();
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	expect_clean();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(pcp_test_hit_reuses_page_without_buddy, boot_two),
+		cmocka_unit_test_setup(pcp_test_refill_takes_a_batch, boot_two),
+		cmocka_unit_test_setup(pcp_test_overflow_drains_a_batch, boot_two),
+		cmocka_unit_test_setup(pcp_test_sizes_scale_with_zone, boot_two),
+		cmocka_unit_test_setup(pcp_test_drain_all_empties_every_hart, boot_two),
+		cmocka_unit_test_setup(pcp_test_high_order_failure_drains_caches, boot_two),
+		cmocka_unit_test_setup(pcp_test_free_goes_to_freeing_hart, boot_two),
+		cmocka_unit_test_setup(pcp_test_double_free_of_cached_page, boot_two),
+		cmocka_unit_test_setup(pcp_test_dumps_have_linux_format, boot_two),
+		cmocka_unit_test_setup(pcp_test_threads_never_share_pages, boot_two),
+	};
+
+	return cmocka_run_group_tests(tests, sim_map, NULL);
+}
