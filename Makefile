@@ -139,7 +139,7 @@ $(BUILD)/kernel.elf: $(K_OBJS) $(LIBFDT_OBJS) $(BUILD)/k/ksyms0.o arch/riscv/ker
 
 # ---------------------------------------------------------------- device trees
 dtbs: $(DTBS)
-$(BUILD)/dts/%.dtb: dts/%.dts | $(DEPS)
+$(BUILD)/dts/%.dtb: dts/%.dts $(wildcard dts/*.dtsi) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,DTC,$<)
 	$(Q)$(DTC) -q -I dts -O dtb -o $@ $<
