@@ -1,0 +1,378 @@
+/*
+ * test_page.c - the page allocator on the real machine: zones against the
+ * platform map, DMA placement, NUMA placement, fragmentation and drains,
+ * exhaustion, misuse.  Runs on every boot of the matrix and every board.
+ */
+#include "kernel/console.h"
+#include "kernel/hart.h"
+#include "kernel/ktest.h"
+#include "kernel/lib.h"
+#include "kernel/mm_init.h"
+#include "kernel/platform.h"
+#include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "mm/page.h"
+
+extern struct plat_map boot_plat_map;
+
+/* Per-zone free counts after a full drain. */
+static void page_free_per_zone(uint64_t *out)
+{
+	struct page_zone_info zi;
+
+	page_drain_all();
+	for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++)
+		out[i] = zi.pzi_free;
+}
+
+/* The allocator's zone for (node, type), or -1. */
+static int page_find_zone(int node, enum page_zone_type type, struct page_zone_info *zi)
+{
+	for (unsigned i = 0; page_zone_info(i, zi) == 0; i++)
+		if (zi->pzi_node == node && zi->pzi_type == type)
+			return (int)i;
+	return -1;
+}
+
+/* Pages of the kernel's own reservations (image, blob) inside [base, end). */
+static uint64_t page_kernel_resv_pages(uint64_t base, uint64_t end)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < boot_plat_map.pm_nresv; i++) {
+		const struct plat_resv *r = &boot_plat_map.pm_resv[i];
+		uint64_t lo = ALIGN_DOWN(r->pr_base, MM_PAGE_SIZE);
+		uint64_t hi = ALIGN_UP(r->pr_base + r->pr_size, MM_PAGE_SIZE);
+
+		if (!r->pr_kernel)
+			continue;
+		lo = MAX(lo, base);
+		hi = MIN(hi, end);
+		if (lo < hi)
+			n += (hi - lo) >> MM_PAGE_SHIFT;
+	}
+	return n;
+}
+
+/*
+ * The zones equal the blob's zones (what fdtinfo computes: the map without
+ * the kernel's own reservations) less the kernel-reserved pages.
+ */
+static void page_test_zones_match_platform_map(struct ktest *t)
+{
+	static struct plat_map dtb;
+	struct page_zone_info zi;
+	unsigned k = 0;
+
+	dtb = boot_plat_map;
+	for (unsigned i = 0; i < dtb.pm_nresv; i++)
+		if (!dtb.pm_resv[i].pr_kernel)
+			dtb.pm_resv[k++] = dtb.pm_resv[i];
+	dtb.pm_nresv = k;
+	plat_compute_zones(&dtb);
+	for (unsigned i = 0; i < dtb.pm_nzones; i++) {
+		const struct plat_zone *pz = &dtb.pm_zones[i];
+		int node = pz->pz_node < 0 ? 0 : pz->pz_node;
+		uint64_t kern = page_kernel_resv_pages(pz->pz_base, pz->pz_end);
+		enum page_zone_type type = (enum page_zone_type)pz->pz_type;
+
+		if (page_find_zone(node, type, &zi) < 0) {
+			KEXPECT_EQ(t, pz->pz_pages, kern);	/* only if the kernel took it all */
+			continue;
+		}
+		KEXPECT_EQ(t, zi.pzi_present, pz->pz_pages - kern);
+		KEXPECT_LE(t, zi.pzi_managed, zi.pzi_present);
+		KEXPECT_GE(t, zi.pzi_base, pz->pz_base);
+		KEXPECT_LE(t, zi.pzi_end, pz->pz_end);
+	}
+	/* And nothing else: every allocator zone is one of the map's. */
+	for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++) {
+		bool found = false;
+
+		for (unsigned j = 0; j < boot_plat_map.pm_nzones; j++) {
+			const struct plat_zone *pz = &boot_plat_map.pm_zones[j];
+
+			found |= (pz->pz_node < 0 ? 0 : pz->pz_node) == zi.pzi_node &&
+				 (int)pz->pz_type == (int)zi.pzi_type && pz->pz_base == zi.pzi_base &&
+				 pz->pz_end == zi.pzi_end && pz->pz_pages == zi.pzi_present;
+		}
+		KEXPECT_TRUE(t, found);
+	}
+}
+
+/* PAGE_DMA memory lies inside the DMA window and below 4 GiB, in the right zone. */
+static void page_test_dma_inside_window(struct ktest *t)
+{
+	bool has_dma = false, has_low = false;
+	paddr_t pa[16];
+
+	for (unsigned i = 0; i < boot_plat_map.pm_nzones; i++) {
+		has_dma |= boot_plat_map.pm_zones[i].pz_type == PLAT_ZONE_DMA;
+		has_low |= boot_plat_map.pm_zones[i].pz_type != PLAT_ZONE_NORMAL;
+	}
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned order = i % 4;
+
+		pa[i] = page_alloc(order, PAGE_DMA);
+		if (!has_low) {
+			KEXPECT_EQ(t, pa[i], PAGE_NOADDR);
+			continue;
+		}
+		KASSERT_NE(t, pa[i], PAGE_NOADDR);
+		KEXPECT_LE(t, pa[i] + (MM_PAGE_SIZE << order), 1ull << 32);
+		if (boot_plat_map.pm_has_dma_limit)
+			KEXPECT_LE(t, pa[i] + (MM_PAGE_SIZE << order), boot_plat_map.pm_dma_limit);
+		KEXPECT_EQ(t, page_zone_type_of(pa[i]), has_dma ? PAGE_ZONE_DMA : PAGE_ZONE_DMA32);
+	}
+	for (unsigned i = 0; i < 16; i++)
+		if (pa[i] != PAGE_NOADDR)
+			KEXPECT_EQ(t, page_free(pa[i], i % 4), 0);
+}
+
+struct page_local_probe {
+	int plp_node[MAX_CPUS][2];	/* node of the order-0 and order-2 blocks */
+	int plp_hart_node[MAX_CPUS];	/* the hart's own node */
+};
+
+/* On each hart: allocate with default flags, note where it landed, free. */
+static void page_local_fn(void *arg)
+{
+	struct page_local_probe *p = arg;
+	unsigned c = this_cpu();
+	paddr_t a = page_alloc(0, 0), b = page_alloc(2, 0);
+
+	p->plp_node[c][0] = a == PAGE_NOADDR ? -2 : page_node_of(a);
+	p->plp_node[c][1] = b == PAGE_NOADDR ? -2 : page_node_of(b);
+	p->plp_hart_node[c] = this_hart()->h_node;
+	if (a != PAGE_NOADDR)
+		page_free(a, 0);
+	if (b != PAGE_NOADDR)
+		page_free(b, 2);
+}
+
+/* Default allocations land on the calling hart's node (when it has memory). */
+static void page_test_default_on_local_node(struct ktest *t)
+{
+	static struct page_local_probe p;
+
+	cpu_call_all(page_local_fn, &p);
+	for (unsigned c = 0; c < ncpus; c++) {
+		struct page_zone_info zi;
+		bool has_mem = false;
+
+		for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++)
+			has_mem |= zi.pzi_node == p.plp_hart_node[c] && zi.pzi_free > zi.pzi_low + 64;
+		if (!has_mem)
+			continue;
+		KEXPECT_EQ(t, p.plp_node[c][0], p.plp_hart_node[c]);
+		KEXPECT_EQ(t, p.plp_node[c][1], p.plp_hart_node[c]);
+	}
+}
+
+#define FRAG_BLOCKS	2048
+static paddr_t frag_pa[FRAG_BLOCKS];
+static uint8_t frag_order[FRAG_BLOCKS];
+
+/* On each hart: free the blocks whose index falls to it (cross-hart frees). */
+static void page_frag_free_fn(void *arg)
+{
+	unsigned c = this_cpu();
+
+	(void)arg;
+	for (unsigned i = c; i < FRAG_BLOCKS; i += ncpus)
+		if (frag_pa[i] != PAGE_NOADDR && (i * 7) % 3 != 0) {
+			page_free(frag_pa[i], frag_order[i]);
+			frag_pa[i] = PAGE_NOADDR;
+		}
+	/* Leave some pages of our own in this hart's cache. */
+	for (unsigned i = 0; i < 16; i++) {
+		paddr_t a = page_alloc(0, 0);
+
+		if (a != PAGE_NOADDR)
+			page_free(a, 0);
+	}
+}
+
+/*
+ * After a fragmenting workload (mixed orders, frees on other harts) is freed
+ * and the caches drained, every zone's free count is back and a max-order
+ * allocation succeeds on every node.
+ */
+static void page_test_fragment_free_drain_restores(struct ktest *t)
+{
+	static uint64_t before[PLAT_MAX_ZONES], after[PLAT_MAX_ZONES];
+	uint64_t seed = 12345;
+
+	page_free_per_zone(before);
+	for (unsigned i = 0; i < FRAG_BLOCKS; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		frag_order[i] = (uint8_t)((seed >> 33) % 6);
+		frag_pa[i] = page_alloc(frag_order[i], (seed >> 40) % 5 == 0 ? PAGE_DMA32 : 0);
+	}
+	cpu_call_all(page_frag_free_fn, NULL);
+	for (unsigned i = FRAG_BLOCKS; i-- > 0;)
+		if (frag_pa[i] != PAGE_NOADDR)
+			KEXPECT_EQ(t, page_free(frag_pa[i], frag_order[i]), 0);
+	page_free_per_zone(after);
+	for (unsigned i = 0; i < page_zone_count(); i++)
+		KEXPECT_EQ(t, after[i], before[i]);
+	KEXPECT_EQ(t, page_cached_count(), 0);
+	for (unsigned n = 0; n < boot_plat_map.pm_nnodes; n++) {
+		paddr_t big;
+		struct page_zone_info zi;
+		bool has_mem = false;
+
+		for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++)
+			has_mem |= zi.pzi_node == (int)n && zi.pzi_nr_free[PAGE_MAX_ORDER] > 0;
+		if (!has_mem)
+			continue;
+		big = page_alloc(PAGE_MAX_ORDER, PAGE_NODE(n) | PAGE_THISNODE);
+		KEXPECT_NE(t, big, PAGE_NOADDR);
+		if (big != PAGE_NOADDR)
+			page_free(big, PAGE_MAX_ORDER);
+	}
+	{
+		char why[128];
+
+		KEXPECT_EQ(t, page_check(why, sizeof(why)), 0);
+	}
+}
+
+/* A chain of blocks threaded through their own first words. */
+struct page_chain {
+	paddr_t pc_next;		/* next block, PAGE_NOADDR at the end */
+	unsigned pc_order;		/* this block's order */
+};
+
+/* Allocate `order` blocks with flags until failure, chained onto *head. */
+static uint64_t page_grab_all(unsigned order, unsigned flags, paddr_t *head)
+{
+	uint64_t n = 0;
+	paddr_t pa;
+
+	while ((pa = page_alloc(order, flags)) != PAGE_NOADDR) {
+		struct page_chain *pc = phys_to_virt(pa);
+
+		pc->pc_next = *head;
+		pc->pc_order = order;
+		*head = pa;
+		n++;
+	}
+	return n;
+}
+
+/* Free every block of the chain; returns how many frees failed. */
+static unsigned page_release_all(paddr_t head)
+{
+	unsigned bad = 0;
+
+	while (head != PAGE_NOADDR) {
+		const struct page_chain *pc = phys_to_virt(head);
+		paddr_t next = pc->pc_next;
+
+		bad += page_free(head, pc->pc_order) != 0;
+		head = next;
+	}
+	return bad;
+}
+
+/* Exhaustion returns PAGE_NOADDR (no panic), urgent gets the reserve, and nothing is lost. */
+static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
+{
+	static uint64_t before[PLAT_MAX_ZONES], after[PLAT_MAX_ZONES];
+	struct page_stats st0, st1;
+	paddr_t head = PAGE_NOADDR;
+	uint64_t big, small, urgent;
+
+	page_free_per_zone(before);
+	page_get_stats(&st0);
+	big = page_grab_all(9, 0, &head);
+	small = page_grab_all(0, 0, &head);
+	KEXPECT_EQ(t, page_alloc(0, 0), PAGE_NOADDR);
+	KEXPECT_EQ(t, page_alloc(3, PAGE_DMA32), PAGE_NOADDR);
+	urgent = page_grab_all(0, PAGE_URGENT, &head);
+	page_get_stats(&st1);
+	ktest_log(t, "exhausted with %llu 2 MiB blocks, %llu pages, %llu urgent pages",
+		  (unsigned long long)big, (unsigned long long)small, (unsigned long long)urgent);
+	KEXPECT_GT(t, big, 0);
+	KEXPECT_GT(t, urgent, 0);
+	KEXPECT_GE(t, st1.ps_alloc_fail, st0.ps_alloc_fail + 4);
+	KEXPECT_EQ(t, page_free_count(), 0);
+	KEXPECT_EQ(t, page_release_all(head), 0);
+	page_free_per_zone(after);
+	for (unsigned i = 0; i < page_zone_count(); i++)
+		KEXPECT_EQ(t, after[i], before[i]);
+}
+
+/* A misuse returns its code and changes no count. */
+static void page_expect_misuse(struct ktest *t, paddr_t pa, unsigned order, int code)
+{
+	uint64_t free0 = page_free_count(), cached0 = page_cached_count();
+
+	KEXPECT_EQ(t, page_free(pa, order), code);
+	KEXPECT_EQ(t, page_free_count(), free0);
+	KEXPECT_EQ(t, page_cached_count(), cached0);
+}
+
+/* Double free, free of never-allocated memory, wrong order and misalignment are caught. */
+static void page_test_misuse_detected(struct ktest *t)
+{
+	paddr_t a = page_alloc(0, 0), b = page_alloc(2, 0), c = page_alloc(1, 0);
+	paddr_t image = ALIGN_DOWN((paddr_t)(uintptr_t)&mm_boot_info, MM_PAGE_SIZE);
+	struct page_stats st0, st1;
+	char why[128];
+
+	KASSERT_NE(t, a, PAGE_NOADDR);
+	KASSERT_NE(t, b, PAGE_NOADDR);
+	KASSERT_NE(t, c, PAGE_NOADDR);
+	page_get_stats(&st0);
+	KEXPECT_EQ(t, page_free(a, 0), 0);
+	page_expect_misuse(t, a, 0, PAGE_EDOUBLE);
+	page_expect_misuse(t, image, 0, PAGE_ENOTALLOC);
+	page_expect_misuse(t, 0x1000, 0, PAGE_ENOTALLOC);
+	page_expect_misuse(t, b + MM_PAGE_SIZE, 0, PAGE_ENOTALLOC);
+	page_expect_misuse(t, b, 1, PAGE_EORDER);
+	page_expect_misuse(t, b, 3, PAGE_EORDER);
+	page_expect_misuse(t, b + 16, 2, PAGE_EALIGN);
+	KEXPECT_EQ(t, page_free(c, 1), 0);
+	page_expect_misuse(t, c, 1, PAGE_EDOUBLE);
+	page_get_stats(&st1);
+	KEXPECT_EQ(t, st1.ps_double_free, st0.ps_double_free + 2);
+	KEXPECT_EQ(t, st1.ps_not_alloc, st0.ps_not_alloc + 3);
+	KEXPECT_EQ(t, st1.ps_wrong_order, st0.ps_wrong_order + 2);
+	KEXPECT_EQ(t, st1.ps_misaligned, st0.ps_misaligned + 1);
+	KEXPECT_EQ(t, page_free(b, 2), 0);
+	KEXPECT_EQ(t, page_alloc(PAGE_MAX_ORDER + 1, 0), PAGE_NOADDR);
+	KTEST_EXPECT_PANIC(t, page_alloc(0, PAGE_DMA | PAGE_DMA32), "invalid flags");
+	page_drain_all();
+	KEXPECT_EQ(t, page_check(why, sizeof(why)), 0);
+}
+
+/* The console commands run and print every zone. */
+static void page_test_console_commands(struct ktest *t)
+{
+	char b[] = "buddyinfo", z[] = "zoneinfo", s[] = "pagestat";
+
+	KEXPECT_EQ(t, console_exec(b), 0);
+	KEXPECT_EQ(t, console_exec(z), 0);
+	KEXPECT_EQ(t, console_exec(s), 0);
+}
+
+static const struct ktest_case page_cases[] = {
+	KTEST_CASE(page_test_zones_match_platform_map),
+	KTEST_CASE(page_test_dma_inside_window),
+	KTEST_CASE(page_test_default_on_local_node),
+	KTEST_CASE(page_test_fragment_free_drain_restores),
+	KTEST_CASE(page_test_exhaustion_fails_and_loses_nothing),
+	KTEST_CASE(page_test_misuse_detected),
+	KTEST_CASE(page_test_console_commands),
+	KTEST_END,
+};
+
+/* Skip the suite when the boot did not start the page allocator. */
+static int page_suite_init(void)
+{
+	return page_zone_count() == 0;
+}
+
+KTEST_SUITE_INIT(page_suite, "page", page_cases, page_suite_init);
