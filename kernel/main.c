@@ -15,6 +15,7 @@
 #include "kernel/devtree.h"
 #include "kernel/hart.h"
 #include "kernel/ktest.h"
+#include "kernel/mm_init.h"
 #include "kernel/lib.h"
 #include "kernel/panic.h"
 #include "kernel/platform.h"
@@ -94,6 +95,7 @@ void kmain(unsigned long hartid, uintptr_t fdt_pa)
 	cmdline_parse(dt_bootargs(), &cmdline);	/* reports unknown words */
 	smp_boot_secondaries(&boot_plat_map);	/* every enabled hart, bounded wait */
 	smp_print_harts();
+	mm_pages_init(&boot_plat_map);		/* zones, buddy, per-hart page caches */
 	arch_irq_enable();
 	if (cmdline.cl_ktest)
 		kernel_exit(ktest_run(cmdline.cl_ktest_suites) ? 1 : 0);

@@ -241,8 +241,30 @@ static void smp_wait_slots(unsigned n, int state, uint64_t deadline_us)
 	}
 }
 
+/* Is a hart that has not arrived yet at least running, per SBI HSM? */
+static bool smp_hart_running(const struct hart_boot *hb)
+{
+	return sbi_hart_status(hb->hb_hartid).value == SBI_HSM_STARTED;
+}
+
+/* Nap until every hart still STARTING but running (per HSM) arrives, or the
+ * slow deadline passes. */
+static void smp_wait_slow(unsigned n, uint64_t deadline_us)
+{
+	for (;;) {
+		unsigned slow = 0;
+
+		for (unsigned i = 0; i < n; i++)
+			slow += hart_boot[i].hb_state == HB_STARTING &&
+				smp_hart_running(&hart_boot[i]);
+		if (!slow || timer_now_us() >= deadline_us)
+			return;
+		timer_nap_us(1000);
+	}
+}
+
 /* Give up on harts that never arrived (a latecomer then sees FAILED). */
-static void smp_reap_missing(unsigned n)
+static void smp_reap_missing(unsigned n, uint64_t waited_us)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct hart_boot *hb = &hart_boot[i];
@@ -250,9 +272,9 @@ static void smp_reap_missing(unsigned n)
 
 		if (__atomic_compare_exchange_n(&hb->hb_state, &expected, HB_FAILED, false,
 						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-			printk("smp: hart %lu did not come online within %u ms (HSM state: %s); "
+			printk("smp: hart %lu did not come online within %lu ms (HSM state: %s); "
 			       "continuing without it\n", hb->hb_hartid,
-			       SMP_START_TIMEOUT_US / 1000,
+			       (unsigned long)(waited_us / 1000),
 			       sbi_hsm_state_name(sbi_hart_status(hb->hb_hartid).value));
 		}
 		if (hb->hb_state == HB_FAILED)
@@ -282,7 +304,7 @@ static void smp_release(unsigned n)
 		sbi_send_ipi(1UL, hb->hb_hartid);
 	}
 	for (unsigned c = 1; c < cpu; c++) {
-		uint64_t deadline = timer_now_us() + SMP_START_TIMEOUT_US;
+		uint64_t deadline = timer_now_us() + SMP_START_SLOW_US;
 
 		while (__atomic_load_n(&harts[c].h_state, __ATOMIC_ACQUIRE) != HART_ONLINE &&
 		       timer_now_us() < deadline)
@@ -297,6 +319,7 @@ static void smp_release(unsigned n)
 void smp_boot_secondaries(const struct plat_map *pm)
 {
 	unsigned long self = this_hart()->h_hartid;
+	uint64_t start = timer_now_us();
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < pm->pm_nharts; i++) {
@@ -312,8 +335,9 @@ void smp_boot_secondaries(const struct plat_map *pm)
 		ncpus_possible++;
 		smp_start_one(&hart_boot[n++], ph);
 	}
-	smp_wait_slots(n, HB_STARTING, timer_now_us() + SMP_START_TIMEOUT_US);
-	smp_reap_missing(n);
+	smp_wait_slots(n, HB_STARTING, start + SMP_START_TIMEOUT_US);
+	smp_wait_slow(n, start + SMP_START_SLOW_US);
+	smp_reap_missing(n, timer_now_us() - start);
 	smp_release(n);
 }
 

@@ -12,7 +12,14 @@ struct plat_map;
 #define IPI_WAKE	(1u << 1)	/* just wake from wfi */
 #define IPI_STOP	(1u << 2)	/* stop for good (panic, poweroff) */
 
-#define SMP_START_TIMEOUT_US	1000000	/* how long a hart may take to arrive */
+/*
+ * How long a hart may take to arrive.  A hart that SBI reports as still
+ * "start pending" at the first deadline is given up; one that SBI reports as
+ * "started" is running but slow (a loaded host under MTTCG) and gets until
+ * the second deadline.
+ */
+#define SMP_START_TIMEOUT_US	1000000
+#define SMP_START_SLOW_US	15000000
 
 void smp_boot_secondaries(const struct plat_map *pm);
 void smp_send_ipi(unsigned cpu, unsigned reason);
