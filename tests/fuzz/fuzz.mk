@@ -6,14 +6,15 @@
 # from kernel/platform.c plus the upstream libfdt sources extracted by
 # tools/deps.sh into build/libfdt-src (their libfdt_env.h is the host's
 # /usr/include one), seeds it with the DTB corpus of tools/dtbcorpus.sh
-# (trimmed to totalsize) and runs FUZZ_RUNS executions.  Exit status non-zero
+# (trimmed to totalsize; blobs above FUZZ_MAXLEN are left out: the large arm64
+# trees run at ~800 executions/s against ~3500 for the rest) and runs
+# FUZZ_RUNS executions.  Exit status non-zero
 # on any crash, sanitizer report or broken invariant.
 
 BUILD	?= build
 CLANG	?= clang
 FUZZ_RUNS ?= 1000000
-FUZZ_MAXLEN ?= 131072
-FUZZ_JOBS ?= 1
+FUZZ_MAXLEN ?= 16384
 FZ	:= $(BUILD)/fuzz
 LIBFDT_DIR := $(BUILD)/libfdt-src
 LIBFDT_SRCS := $(addprefix $(LIBFDT_DIR)/,fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c \
@@ -25,7 +26,7 @@ FZ_FLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,
 .PHONY: run seeds
 run: $(FZ)/fuzz_platform seeds
 	@mkdir -p $(FZ)/work
-	$(FZ)/fuzz_platform -runs=$(FUZZ_RUNS) -max_len=$(FUZZ_MAXLEN) -jobs=$(FUZZ_JOBS) \
+	$(FZ)/fuzz_platform -runs=$(FUZZ_RUNS) -max_len=$(FUZZ_MAXLEN) \
 		-print_final_stats=1 -artifact_prefix=$(FZ)/ $(FZ)/work $(FZ)/seeds
 
 $(FZ)/fuzz_platform: $(FZ_SRCS) $(LIBFDT_SRCS) kernel/platform.h tests/fuzz/fuzz.mk
@@ -38,6 +39,7 @@ seeds:
 	@rm -rf $(FZ)/seeds && mkdir -p $(FZ)/seeds
 	@for f in $(BUILD)/dtb-corpus/*.dtb; do \
 		n=$$(od -An -tu1 -j4 -N4 "$$f" | awk '{print $$1*16777216+$$2*65536+$$3*256+$$4}'); \
+		[ "$$n" -le $(FUZZ_MAXLEN) ] || continue; \
 		head -c "$$n" "$$f" > $(FZ)/seeds/$$(basename "$$f"); \
 	done
 	@echo "fuzz: $$(ls $(FZ)/seeds | wc -l) seeds"
