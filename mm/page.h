@@ -177,67 +177,90 @@ void page_pcp_overflow(unsigned zi);
 #define PG_ALLOCATED	3		/* see page_impl.h: head of an allocated block */
 #define PG_CACHED	4		/* see page_impl.h: free in a per-hart cache */
 
-/* A hart's cache of free pages of one zone: touched only by its hart, irqs off. */
+/*
+ * A hart's cache of free pages of one zone: touched only by its hart, irqs
+ * off.  The list length is kept as the room left below the high mark, so the
+ * free path's overflow test is a sign test (pcp_count() gives the length).
+ * Pages handed out are not counted on the fast path; they follow from
+ * conservation: allocs = frees + refilled - drained - count.
+ */
 struct page_pcp {
 	struct page *pc_head;		/* LIFO list through pg_next */
-	unsigned pc_count;		/* pages on the list */
-	unsigned pc_high;		/* drain pc_batch pages above this */
+	long pc_room;			/* pc_high - pages on the list: drain below 0 */
+	unsigned long pc_high;		/* drain pc_batch pages above this many */
 	unsigned pc_batch;		/* pages moved per refill or drain */
 	unsigned pc_zone;		/* zone index (constant) */
-	uint64_t pc_allocs;		/* statistics: pages handed out */
-	uint64_t pc_frees;		/* pages taken back */
-	uint64_t pc_refills;		/* batches taken from the buddy */
-	uint64_t pc_drains;		/* batches returned to the buddy */
+	uint64_t pc_frees;		/* statistics: pages taken back */
+	uint64_t pc_refilled;		/* pages brought in from the buddy */
+	uint64_t pc_drained;		/* pages given back to the buddy */
 } MM_CACHE_ALIGNED;
+
+/* Pages on a cache's list. */
+static inline unsigned long pcp_count(const struct page_pcp *pc)
+{
+	return pc->pc_high - (unsigned long)__atomic_load_n(&pc->pc_room, __ATOMIC_RELAXED);
+}
 
 /*
  * Per-hart state: the caches of every zone, plus one always-empty slot that
- * ph_first names when a class has no zone (so the fast path needs no test).
+ * ph_first points at when a class has no zone, and for the invalid class 3
+ * (so the fast path needs no test: the slow path sorts it out).
  */
 struct page_hart {
+	struct page_pcp *ph_first[4];	/* cache of the first zone of the local
+					   zonelist, per PAGE_ZONE_MASK value */
 	unsigned ph_cpu;		/* dense hart id */
 	int ph_node;			/* its NUMA node */
-	uint8_t ph_first[4];		/* first zone of the local zonelist per PAGE_DMA* class */
 	struct page_pcp ph_pcp[];	/* [nzones + 1]; the last is never filled */
 } MM_CACHE_ALIGNED;
 
-/* Where descriptors live: one map per 128 MiB section, NULL for holes. */
+/*
+ * Where descriptors live: one map per 128 MiB section.  pm_sect[s] holds the
+ * map's address minus (first pfn of the section) * sizeof(struct page), so
+ * adding pfn * sizeof(struct page) gives the descriptor; 0 marks a hole.
+ */
 #define PAGE_SECT_SHIFT		27
 #define PAGE_SECT_PAGES		(1ull << (PAGE_SECT_SHIFT - MM_PAGE_SHIFT))
 struct page_mem {
 	paddr_t pm_base;		/* first section's address (section aligned) */
 	uint64_t pm_nsect;		/* entries in pm_sect */
-	struct page **pm_sect;		/* descriptor map per section */
+	uintptr_t *pm_sect;		/* biased descriptor map per section, 0: none */
 	struct page_hart *pm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
 };
 extern struct page_mem page_mem;
 
+/*
+ * The calling hart's struct page_hart.  An environment that keeps a per-hart
+ * pointer for mm (MM_CPU_PTR: one load through tp in the kernel) saves the
+ * cpu_id() lookup on the fast paths.
+ */
+#ifdef MM_CPU_PTR
+#define page_this_hart()	((struct page_hart *)MM_CPU_PTR())
+#else
+#define page_this_hart()	(page_mem.pm_hart[cpu_id()])
+#endif
+
 static inline struct page *page_lookup_inline(paddr_t pa)
 {
-	uint64_t off = pa - page_mem.pm_base;
-	uint64_t s = off >> PAGE_SECT_SHIFT;
-	struct page *map;
+	uint64_t s = (pa - page_mem.pm_base) >> PAGE_SECT_SHIFT;
+	uintptr_t map;
 
-	if (s >= page_mem.pm_nsect || (map = page_mem.pm_sect[s]) == NULL)
+	if (s >= page_mem.pm_nsect || (map = page_mem.pm_sect[s]) == 0)
 		return NULL;
-	return &map[(off >> MM_PAGE_SHIFT) & (PAGE_SECT_PAGES - 1)];
+	return (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
 }
 
 /* Allocate 2^order pages.  Order 0 with only zone flags is served from this hart's cache. */
 static inline paddr_t page_alloc(unsigned order, unsigned flags)
 {
-	struct page_hart *ph;
 	struct page_pcp *pc;
 	struct page *pg;
 	irqflags_t f;
-	unsigned zi;
 
 	if (__builtin_expect(order != 0 || (flags & ~PAGE_ZONE_MASK) != 0, 0))
 		return page_alloc_slow(order, flags);
 	f = irq_save();
-	ph = page_mem.pm_hart[cpu_id()];
-	zi = ph->ph_first[flags];
-	pc = &ph->ph_pcp[zi];
+	pc = page_this_hart()->ph_first[flags];
 	pg = pc->pc_head;
 	if (__builtin_expect(pg == NULL, 0)) {
 		/* Empty: refill (or fall back, or fail) out of line. */
@@ -245,8 +268,7 @@ static inline paddr_t page_alloc(unsigned order, unsigned flags)
 		return page_alloc_slow(order, flags);
 	}
 	pc->pc_head = pg->pg_next;
-	pc->pc_count--;
-	pc->pc_allocs++;
+	pc->pc_room++;
 	pg->pg_state = PG_ALLOCATED;
 	irq_restore(f);
 	return pg->pg_pa;
@@ -255,20 +277,26 @@ static inline paddr_t page_alloc(unsigned order, unsigned flags)
 /* Free 2^order pages at pa.  A valid order-0 free goes to this hart's cache. */
 static inline int page_free(paddr_t pa, unsigned order)
 {
-	struct page *pg = page_lookup_inline(pa);
+	uint64_t s = (pa - page_mem.pm_base) >> PAGE_SECT_SHIFT;
 	struct page_pcp *pc;
+	struct page *pg;
+	uintptr_t map;
 	irqflags_t f;
 
-	if (__builtin_expect(order != 0 || pg == NULL || pg->pg_pa != pa ||
-			     pg->pg_state != PG_ALLOCATED || pg->pg_order != 0, 0))
+	/* page_lookup_inline, spelled out so a hole costs one test, not two. */
+	if (__builtin_expect(order != 0 || s >= page_mem.pm_nsect ||
+			     (map = page_mem.pm_sect[s]) == 0 || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
+		return page_free_slow(pa, order);
+	pg = (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
+	if (__builtin_expect(pg->pg_state != PG_ALLOCATED || pg->pg_order != 0, 0))
 		return page_free_slow(pa, order);
 	f = irq_save();
-	pc = &page_mem.pm_hart[cpu_id()]->ph_pcp[pg->pg_zone];
+	pc = &page_this_hart()->ph_pcp[pg->pg_zone];
 	pg->pg_state = PG_CACHED;
 	pg->pg_next = pc->pc_head;
 	pc->pc_head = pg;
 	pc->pc_frees++;
-	if (__builtin_expect(++pc->pc_count > pc->pc_high, 0))
+	if (__builtin_expect(--pc->pc_room < 0, 0))
 		page_pcp_overflow(pg->pg_zone);
 	irq_restore(f);
 	return 0;

@@ -69,8 +69,7 @@ static uint64_t page_zone_cached(unsigned zi)
 
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
 		if (page_mem.pm_hart[c] != NULL)
-			n += __atomic_load_n(&page_mem.pm_hart[c]->ph_pcp[zi].pc_count,
-					     __ATOMIC_RELAXED);
+			n += pcp_count(&page_mem.pm_hart[c]->ph_pcp[zi]);
 	return n;
 }
 
@@ -127,12 +126,15 @@ static void page_zoneinfo_pagesets(unsigned zi, int (*out)(const char *fmt, ...)
 			continue;
 		pc = &ph->ph_pcp[zi];
 		out("    cpu: %u\n", c);
-		out("              count: %u\n", __atomic_load_n(&pc->pc_count, __ATOMIC_RELAXED));
-		out("              high:  %u\n", pc->pc_high);
+		unsigned long count = pcp_count(pc);
+
+		out("              count: %lu\n", count);
+		out("              high:  %lu\n", pc->pc_high);
 		out("              batch: %u\n", pc->pc_batch);
-		out("              allocs: %llu frees: %llu refills: %llu drains: %llu\n",
-		    (unsigned long long)pc->pc_allocs, (unsigned long long)pc->pc_frees,
-		    (unsigned long long)pc->pc_refills, (unsigned long long)pc->pc_drains);
+		out("              allocs: %llu frees: %llu refilled: %llu drained: %llu\n",
+		    (unsigned long long)(pc->pc_frees + pc->pc_refilled - pc->pc_drained - count),
+		    (unsigned long long)pc->pc_frees, (unsigned long long)pc->pc_refilled,
+		    (unsigned long long)pc->pc_drained);
 	}
 }
 

@@ -122,6 +122,17 @@ static inline struct page_zone *page_zone_of(const struct page *pg)
 	return &page_state.ps_zone[pg->pg_zone];
 }
 
+/* Publish hart c's page_hart through the environment's per-hart pointer, if any. */
+static inline void page_set_hart_ptr(unsigned c, struct page_hart *ph)
+{
+#ifdef MM_CPU_PTR_SET
+	MM_CPU_PTR_SET(c, ph);
+#else
+	(void)c;
+	(void)ph;
+#endif
+}
+
 static inline void page_stat_inc(uint64_t *counter)
 {
 	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);

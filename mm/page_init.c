@@ -12,9 +12,10 @@
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_mem.pm_sect[(pa - pm_base) >> 27] is the map of the section holding
- * pa (NULL for a section with no zone), so page_lookup is a subtraction, a
- * shift, a bounds check and an index: the free fast path uses it inline.
+ * page_mem.pm_sect[(pa - pm_base) >> 27] locates the map of the section
+ * holding pa (0 for a section with no zone); it is stored biased by the
+ * section's first pfn, so page_lookup is a subtraction, a shift, a bounds
+ * check, a load and an add: the free fast path uses it inline.
  * pm_base is section aligned, hence a block (at most 4 MiB, aligned) never
  * crosses a section and its descriptors are contiguous.  After page_init
  * every descriptor of a mapped section is initialised: pages of a piece are
@@ -228,7 +229,7 @@ static int page_sect_setup(void)
 		       (unsigned long long)page_mem.pm_nsect);
 		return -1;
 	}
-	page_mem.pm_sect = phys_to_virt(pa);
+	page_mem.pm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
 	page_state.ps_sect = bootmem_alloc_or_panic(page_mem.pm_nsect * sizeof(struct page_sect),
 						    64, 0, "page section table");
 	for (uint64_t s = 0; s < page_mem.pm_nsect; s++) {
@@ -244,9 +245,21 @@ static int page_sect_setup(void)
 			       (unsigned long long)sb);
 			return -1;
 		}
-		page_mem.pm_sect[s] = phys_to_virt(pa);
+		page_mem.pm_sect[s] = (uintptr_t)phys_to_virt(pa) -
+				      (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
 	}
 	return 0;
+}
+
+/* The unbiased descriptor map of section s, or NULL. */
+static struct page *page_sect_map(uint64_t s)
+{
+	paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT);
+
+	if (page_mem.pm_sect[s] == 0)
+		return NULL;
+	return (struct page *)(page_mem.pm_sect[s] +
+			       (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page));
 }
 
 /* Every online hart's cache area, on its own node. */
@@ -265,6 +278,7 @@ static void page_hart_setup(void)
 		ph->ph_cpu = c;
 		ph->ph_node = node;
 		page_mem.pm_hart[c] = ph;
+		page_set_hart_ptr(c, ph);
 		page_state.ps_node[node].pn_nharts++;
 	}
 }
@@ -378,7 +392,7 @@ static unsigned page_first_piece(paddr_t base)
 static void page_init_section(uint64_t s)
 {
 	paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
-	struct page *map = page_mem.pm_sect[s];
+	struct page *map = page_sect_map(s);
 	unsigned first = page_first_piece(sb), i;
 	paddr_t pa = sb;
 
@@ -414,7 +428,7 @@ static void page_init_worker(void *arg)
 
 	(void)arg;
 	for (uint64_t s = 0; s < page_mem.pm_nsect; s++)
-		if (page_mem.pm_sect[s] != NULL && page_state.ps_sect[s].psc_owner == me)
+		if (page_mem.pm_sect[s] != 0 && page_state.ps_sect[s].psc_owner == me)
 			page_init_section(s);
 }
 
@@ -429,9 +443,9 @@ static void page_hart_first_zones(void)
 			continue;
 		pn = &page_state.ps_node[ph->ph_node];
 		for (unsigned cls = 0; cls < PAGE_NR_CLASSES; cls++)
-			ph->ph_first[cls] = pn->pn_nzl[cls] ? pn->pn_zl[cls][0] :
-					    (uint8_t)page_state.ps_nzones;
-		ph->ph_first[PAGE_ZONE_MASK] = (uint8_t)page_state.ps_nzones;
+			ph->ph_first[cls] = &ph->ph_pcp[pn->pn_nzl[cls] ? pn->pn_zl[cls][0] :
+							page_state.ps_nzones];
+		ph->ph_first[PAGE_ZONE_MASK] = &ph->ph_pcp[page_state.ps_nzones];
 	}
 }
 
@@ -456,6 +470,9 @@ int page_init(const struct page_layout *pl)
 
 void page_fini(void)
 {
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
+		if (page_mem.pm_hart[c] != NULL)
+			page_set_hart_ptr(c, NULL);
 	memset(&page_state, 0, sizeof(page_state));
 	memset(&page_mem, 0, sizeof(page_mem));
 }

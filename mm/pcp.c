@@ -23,7 +23,8 @@
  * first zone of its local zonelist) and ph_pcp[nzones + 1], one cache line
  * per zone.  The extra last slot is always empty: a class with no zone
  * names it, so the fast path never tests for "no zone".  Every page on a
- * cache is PG_CACHED, order 0, of that zone; pc_count is the list length.
+ * cache is PG_CACHED, order 0, of that zone; pc_high - pc_room is the list
+ * length (pcp_count), and pc_room < 0 means "drain a batch".
  * Cached pages are not in z_free: a zone's free count plus all caches'
  * counts is what it could hand out.
  *
@@ -52,9 +53,10 @@
  *
  * 6. Debugging and statistics
  * ---------------------------
- * Each cache counts pages handed out and taken back, refills and drains
- * (plain increments: the hart owns the cache); zones count refills and
- * drains too.  page_check verifies every cache list.
+ * Each cache counts pages taken back, pages refilled and pages drained
+ * (plain increments: the hart owns the cache); pages handed out follow by
+ * conservation, which keeps one increment off the allocation fast path.
+ * Zones count refill and drain batches.  page_check verifies every cache list.
  */
 #include "mm/mm_platform.h"
 #include "mm/page_impl.h"
@@ -91,6 +93,7 @@ void pcp_setup(void)
 		for (unsigned i = 0; i < page_state.ps_nzones; i++) {
 			ph->ph_pcp[i].pc_batch = page_state.ps_zone[i].z_batch;
 			ph->ph_pcp[i].pc_high = page_state.ps_zone[i].z_pcp_high;
+			ph->ph_pcp[i].pc_room = (long)ph->ph_pcp[i].pc_high;
 			ph->ph_pcp[i].pc_zone = i;
 		}
 		ph->ph_pcp[page_state.ps_nzones].pc_zone = PAGE_NO_ZONE;
@@ -113,11 +116,11 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 		pg->pg_state = PG_CACHED;
 		pg->pg_next = pc->pc_head;
 		pc->pc_head = pg;
-		pc->pc_count++;
+		pc->pc_room--;
+		pc->pc_refilled++;
 	}
 	if (pc->pc_head != NULL) {
 		zp->z_stats.zs_refills++;
-		pc->pc_refills++;
 	} else {
 		zp->z_stats.zs_refused++;
 	}
@@ -127,7 +130,7 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 struct page *pcp_take(struct page_zone *zp, enum page_mark mark)
 {
 	irqflags_t f = irq_save();
-	struct page_pcp *pc = &page_mem.pm_hart[cpu_id()]->ph_pcp[zp->z_index];
+	struct page_pcp *pc = &page_this_hart()->ph_pcp[zp->z_index];
 	struct page *pg = pc->pc_head;
 
 	if (pg == NULL) {
@@ -137,8 +140,7 @@ struct page *pcp_take(struct page_zone *zp, enum page_mark mark)
 	if (pg != NULL) {
 		ASSERT(pg->pg_state == PG_CACHED && pg->pg_zone == zp->z_index);
 		pc->pc_head = pg->pg_next;
-		pc->pc_count--;
-		pc->pc_allocs++;
+		pc->pc_room++;
 		pg->pg_state = PG_ALLOCATED;
 		pg->pg_order = 0;
 	}
@@ -155,18 +157,19 @@ void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
 	struct page_pcp *pc = &ph->ph_pcp[zi];
 	struct page_zone *zp = &page_state.ps_zone[zi];
 	struct page *pg, **cut = &pc->pc_head;
+	unsigned long count = pcp_count(pc);
 
 	ASSERT(irqs_disabled());
-	if (n > pc->pc_count)
-		n = pc->pc_count;
+	if (n > count)
+		n = (unsigned)count;
 	if (n == 0)
 		return;
-	for (unsigned keep = pc->pc_count - n; keep > 0; keep--)
+	for (unsigned long keep = count - n; keep > 0; keep--)
 		cut = &(*cut)->pg_next;
 	pg = *cut;
 	*cut = NULL;
-	pc->pc_count -= n;
-	pc->pc_drains++;
+	pc->pc_room += n;
+	pc->pc_drained += n;
 	spin_lock(&zp->z_lock);
 	while (pg != NULL) {
 		struct page *next = pg->pg_next;
@@ -181,7 +184,7 @@ void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
 
 void page_pcp_overflow(unsigned zi)
 {
-	struct page_hart *ph = page_mem.pm_hart[cpu_id()];
+	struct page_hart *ph = page_this_hart();
 
 	pcp_drain_zone(ph, zi, ph->ph_pcp[zi].pc_batch);
 }
@@ -189,7 +192,7 @@ void page_pcp_overflow(unsigned zi)
 /* Empty every cache of the calling hart (cpu_call_all callback too). */
 static void pcp_drain_hart(void *arg)
 {
-	struct page_hart *ph = page_mem.pm_hart[cpu_id()];
+	struct page_hart *ph = page_mem.pm_hart[cpu_id()];	/* NULL if it came up late */
 	irqflags_t f;
 
 	(void)arg;
@@ -197,7 +200,7 @@ static void pcp_drain_hart(void *arg)
 		return;
 	f = irq_save();
 	for (unsigned zi = 0; zi < page_state.ps_nzones; zi++)
-		pcp_drain_zone(ph, zi, ph->ph_pcp[zi].pc_count);
+		pcp_drain_zone(ph, zi, (unsigned)pcp_count(&ph->ph_pcp[zi]));
 	irq_restore(f);
 }
 
@@ -223,7 +226,7 @@ uint64_t page_cached_count(void)
 		if (ph == NULL)
 			continue;
 		for (unsigned zi = 0; zi < page_state.ps_nzones; zi++)
-			n += __atomic_load_n(&ph->ph_pcp[zi].pc_count, __ATOMIC_RELAXED);
+			n += pcp_count(&ph->ph_pcp[zi]);
 	}
 	return n;
 }
@@ -232,18 +235,18 @@ uint64_t page_cached_count(void)
 static int pcp_check_one(const struct page_hart *ph, unsigned zi, char *why, size_t whylen)
 {
 	const struct page_pcp *pc = &ph->ph_pcp[zi];
-	unsigned n = 0;
+	unsigned long n = 0;
 
 	for (const struct page *pg = pc->pc_head; pg != NULL; pg = pg->pg_next, n++) {
-		if (pg->pg_state != PG_CACHED || pg->pg_zone != zi || n > pc->pc_count) {
+		if (pg->pg_state != PG_CACHED || pg->pg_zone != zi || n > pcp_count(pc)) {
 			snprintf(why, whylen, "cpu %u zone %u cache: bad page 0x%llx (state %u)",
 				 ph->ph_cpu, zi, (unsigned long long)pg->pg_pa, pg->pg_state);
 			return -1;
 		}
 	}
-	if (n != pc->pc_count) {
-		snprintf(why, whylen, "cpu %u zone %u cache holds %u pages, count says %u",
-			 ph->ph_cpu, zi, n, pc->pc_count);
+	if (n != pcp_count(pc)) {
+		snprintf(why, whylen, "cpu %u zone %u cache holds %lu pages, count says %lu",
+			 ph->ph_cpu, zi, n, pcp_count(pc));
 		return -1;
 	}
 	return 0;

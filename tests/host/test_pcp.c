@@ -67,8 +67,8 @@ static void pcp_test_refill_takes_a_batch(void **state)
 
 	(void)state;
 	assert_true(pc->pc_batch > 1);
-	assert_int_equal(pc->pc_count, pc->pc_batch - 1);
-	assert_int_equal(pc->pc_refills, 1);
+	assert_int_equal(pcp_count(pc), pc->pc_batch - 1);
+	assert_int_equal(pc->pc_refilled, pc->pc_batch);
 	page_free(a, 0);
 	expect_clean();
 }
@@ -89,10 +89,10 @@ static void pcp_test_overflow_drains_a_batch(void **state)
 	page_drain_local();
 	for (unsigned i = 0; i < n; i++) {
 		page_free(pa[i], 0);
-		assert_true(pc->pc_count <= pc->pc_high);
+		assert_true(pcp_count(pc) <= pc->pc_high);
 	}
-	assert_true(pc->pc_drains >= 2);
-	assert_true(pc->pc_count > pc->pc_high - pc->pc_batch);
+	assert_true(pc->pc_drained >= 2 * pc->pc_batch);
+	assert_true(pcp_count(pc) > pc->pc_high - pc->pc_batch);
 	expect_clean();
 }
 
@@ -194,9 +194,9 @@ static void pcp_test_free_goes_to_freeing_hart(void **state)
 	a = page_alloc(0, 0);
 	sim_become(&sim_two_nodes, 1);
 	pc = my_pcp(a);
-	before = pc->pc_count;
+	before = pcp_count(pc);
 	page_free(a, 0);
-	assert_int_equal(pc->pc_count, before + 1);
+	assert_int_equal(pcp_count(pc), before + 1);
 	expect_clean();
 }
 

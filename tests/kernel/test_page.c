@@ -10,8 +10,10 @@
 #include "kernel/mm_init.h"
 #include "kernel/platform.h"
 #include "kernel/printk.h"
+#include "kernel/prof.h"
 #include "kernel/smp.h"
 #include "mm/page.h"
+#include "mm/page_impl.h"	/* the buddy-direct measurement only */
 
 extern struct plat_map boot_plat_map;
 
@@ -358,6 +360,57 @@ static void page_test_console_commands(struct ktest *t)
 	KEXPECT_EQ(t, console_exec(s), 0);
 }
 
+#define PAGE_PROF_ITERS	10000
+
+/* One order-0 allocate + free through the per-hart cache (page_alloc/page_free). */
+static void page_prof_pcp(void *arg, unsigned long i)
+{
+	(void)arg;
+	(void)i;
+	page_free(page_alloc(0, 0), 0);
+}
+
+/* One order-0 allocate + free straight from the buddy lists, under the zone lock. */
+static void page_prof_buddy(void *arg, unsigned long i)
+{
+	struct page_zone *zp = arg;
+	struct page *pg;
+
+	(void)i;
+	spin_lock(&zp->z_lock);
+	pg = buddy_alloc(zp, 0);
+	spin_unlock(&zp->z_lock);
+	spin_lock(&zp->z_lock);
+	buddy_free(zp, pg, 0);
+	spin_unlock(&zp->z_lock);
+}
+
+/*
+ * The two fast-path measurements (docs/page_alloc.md): instructions per
+ * order-0 pair through the cache and through the buddy.  Here only their
+ * effect is checked: every pair gives its page back.
+ */
+static void page_test_measure_alloc_free_pairs(struct ktest *t)
+{
+	paddr_t warm = page_alloc(0, 0);
+	struct page_stats st0, st1;
+	struct page_zone *zp;
+	uint64_t free0, cached0;
+
+	KASSERT_NE(t, warm, PAGE_NOADDR);
+	page_free(warm, 0);			/* the cache now holds a page */
+	page_get_stats(&st0);
+	cached0 = page_cached_count();
+	prof_region("page_pcp_alloc_free", PAGE_PROF_ITERS, page_prof_pcp, NULL);
+	page_get_stats(&st1);
+	KEXPECT_EQ(t, page_cached_count(), cached0);
+	KEXPECT_EQ(t, st1.ps_double_free + st1.ps_not_alloc, st0.ps_double_free + st0.ps_not_alloc);
+	zp = &page_state.ps_zone[page_lookup(warm)->pg_zone];
+	free0 = page_free_count();
+	prof_region("page_buddy_alloc_free", PAGE_PROF_ITERS, page_prof_buddy, zp);
+	KEXPECT_EQ(t, page_free_count(), free0);
+}
+
 static const struct ktest_case page_cases[] = {
 	KTEST_CASE(page_test_zones_match_platform_map),
 	KTEST_CASE(page_test_dma_inside_window),
@@ -366,6 +419,7 @@ static const struct ktest_case page_cases[] = {
 	KTEST_CASE(page_test_exhaustion_fails_and_loses_nothing),
 	KTEST_CASE(page_test_misuse_detected),
 	KTEST_CASE(page_test_console_commands),
+	KTEST_CASE(page_test_measure_alloc_free_pairs),
 	KTEST_END,
 };
 
