@@ -31,6 +31,10 @@ static inline unsigned cpu_count(void) { return ncpus; }
 static inline int cpu_node(unsigned cpu) { return harts[cpu].h_node; }
 void cpu_call_all(void (*fn)(void *), void *arg);	/* kernel/smp.c */
 
+/* Optional: mm's per-hart pointer (struct hart.h_mm), one load through tp. */
+#define MM_CPU_PTR()		(this_hart()->h_mm)
+#define MM_CPU_PTR_SET(cpu, p)	(harts[(cpu)].h_mm = (p))
+
 /* RAM is identity-mapped (see arch/riscv/mmu.c): VA == PA. */
 static inline void *phys_to_virt(paddr_t pa) { return (void *)(uintptr_t)pa; }
 static inline paddr_t virt_to_phys(const void *va) { return (paddr_t)(uintptr_t)va; }
