@@ -121,6 +121,8 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 	}
 	if (pc->pc_head != NULL) {
 		zp->z_stats.zs_refills++;
+		if (mark == PAGE_MARK_URGENT && zp->z_free < zp->z_min)
+			zp->z_stats.zs_urgent++;
 	} else {
 		zp->z_stats.zs_refused++;
 	}
