@@ -439,6 +439,51 @@ static void buddy_test_fallback_follows_distance(void **state)
 	assert_int_equal(sim_boot(&sim_two_nodes), 0);
 }
 
+/* A node without harts is initialised by the boot hart and serves requests naming it. */
+static void buddy_test_node_without_harts(void **state)
+{
+	struct sim_machine m = sim_two_nodes;
+	struct page_zone_info zi;
+	paddr_t pa;
+
+	(void)state;
+	m.sm_ncpus = 2;
+	m.sm_cpu_node[0] = m.sm_cpu_node[1] = 0;
+	assert_int_equal(sim_boot(&m), 0);
+	page_zone_info(3, &zi);
+	assert_int_equal(zi.pzi_node, 1);
+	assert_int_equal(zi.pzi_free, zi.pzi_managed);
+	assert_true(zi.pzi_nr_free[PAGE_MAX_ORDER] > 0);
+	pa = page_alloc(PAGE_MAX_ORDER, PAGE_NODE(1) | PAGE_THISNODE);
+	assert_int_equal(page_node_of(pa), 1);
+	page_free(pa, PAGE_MAX_ORDER);
+	expect_clean();
+	assert_int_equal(sim_boot(&sim_two_nodes), 0);
+}
+
+/* A hart on a node without memory allocates from the nearest node that has some. */
+static void buddy_test_hart_on_memoryless_node(void **state)
+{
+	static const uint8_t dist[9] = { 10, 20, 40, 20, 10, 20, 40, 20, 10 };
+	struct sim_machine m = sim_two_nodes;
+	paddr_t pa;
+
+	(void)state;
+	m.sm_ncpus = 3;
+	m.sm_cpu_node[2] = 2;		/* node 2 has harts but no memory */
+	m.sm_dist = dist;
+	m.sm_nnodes = 3;
+	assert_int_equal(sim_boot(&m), 0);
+	sim_become(&m, 2);
+	pa = page_alloc(0, 0);
+	assert_int_equal(page_node_of(pa), 1);	/* distance 20 beats 40 */
+	page_free(pa, 0);
+	assert_int_equal(page_alloc(0, PAGE_THISNODE), PAGE_NOADDR);
+	sim_become(&m, 0);
+	expect_clean();
+	assert_int_equal(sim_boot(&sim_two_nodes), 0);
+}
+
 /* ---- randomized test against a reference model ---- */
 
 #define R_MAX_HELD	4096
@@ -450,6 +495,7 @@ struct held_block {
 
 static struct held_block rh[R_MAX_HELD];	/* blocks the model says we hold */
 static unsigned nrh;				/* how many */
+static uint64_t rh_pages;			/* pages in them */
 static uint8_t *owned;				/* per simulated page: 1 if held */
 static uint64_t rstate = 0x9e3779b97f4a7c15ull;
 
@@ -512,6 +558,7 @@ static void random_alloc(void)
 	}
 	rh[nrh].pa = pa;
 	rh[nrh++].order = order;
+	rh_pages += 1ull << order;
 }
 
 /* Free a random held block (from a random hart). */
@@ -524,23 +571,14 @@ static void random_free(void)
 	i = (unsigned)(rnd() % nrh);
 	assert_int_equal(page_free(rh[i].pa, rh[i].order), 0);
 	model_mark(rh[i].pa, rh[i].order, 0);
+	rh_pages -= 1ull << rh[i].order;
 	rh[i] = rh[--nrh];
-}
-
-/* Pages held by the model. */
-static uint64_t model_pages(void)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < nrh; i++)
-		n += 1ull << rh[i].order;
-	return n;
 }
 
 /* 2 million random operations over all flags and harts, checked after each. */
 static void buddy_test_random_matches_model(void **state)
 {
-	uint64_t managed = sim_managed(), held_pages = 0;
+	uint64_t managed = sim_managed();
 	struct snapshot before, after;
 	struct page_stats st;
 
@@ -557,15 +595,12 @@ static void buddy_test_random_matches_model(void **state)
 			random_alloc();
 		else
 			random_free();
-		if (step % 64 == 0)
-			held_pages = model_pages();
-		/* Counts: free + cached + held == managed, always. */
-		if (step % 64 == 0 &&
-		    page_free_count() + page_cached_count() + held_pages != managed)
+		/* Counts: free + cached + held == managed, after every step. */
+		if (page_free_count() + page_cached_count() + rh_pages != managed)
 			fail_msg("step %u: free %llu + cached %llu + held %llu != managed %llu", step,
 				 (unsigned long long)page_free_count(),
 				 (unsigned long long)page_cached_count(),
-				 (unsigned long long)held_pages, (unsigned long long)managed);
+				 (unsigned long long)rh_pages, (unsigned long long)managed);
 		if (step % 50000 == 0 && page_check(why, sizeof(why)) != 0)
 			fail_msg("step %u: %s", step, why);
 	}
@@ -604,6 +639,8 @@ int main(void)
 		cmocka_unit_test_setup(buddy_test_dma_without_dma_zone, boot_two),
 		cmocka_unit_test_setup(buddy_test_bad_layout_refused, boot_two),
 		cmocka_unit_test_setup(buddy_test_fallback_follows_distance, boot_two),
+		cmocka_unit_test_setup(buddy_test_node_without_harts, boot_two),
+		cmocka_unit_test_setup(buddy_test_hart_on_memoryless_node, boot_two),
 		cmocka_unit_test_setup(buddy_test_random_matches_model, boot_two),
 	};
 
