@@ -101,9 +101,10 @@ static int cmd_zoneinfo(int argc, char **argv)
 	return 0;
 }
 
-/* `pagestat`: allocator-wide failures and misuse counters, boot timing. */
+/* `pagestat`: allocator-wide failures and misuse counters, boot timing, bootmem. */
 static int cmd_pagestat(int argc, char **argv)
 {
+	struct bootmem_stats bs;
 	struct page_stats st;
 
 	(void)argc;
@@ -120,6 +121,10 @@ static int cmd_pagestat(int argc, char **argv)
 	printk("descriptor init: %llu pages, %u harts, %llu us\n",
 	       (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
 	       (unsigned long long)mm_boot_info.mbi_init_us);
+	bootmem_get_stats(&bs);
+	printk("bootmem: added %llu reserved %llu allocated %llu bytes in %llu allocations\n",
+	       (unsigned long long)bs.bs_added, (unsigned long long)bs.bs_reserved,
+	       (unsigned long long)bs.bs_allocated, (unsigned long long)bs.bs_nallocs);
 	return 0;
 }
 
