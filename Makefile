@@ -162,6 +162,13 @@ $(HOST)/fdtinfo: tools/fdtinfo.c $(H_PORTABLE_OBJS)
 	@mkdir -p $(dir $@)
 	$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
 
+# Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
+$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/host/firstfit.c $(wildcard mm/vmem*.c) \
+		    tests/host/host_env.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
+		$(filter %.c,$^) -o $@
+
 # The QEMU TCG plugin: no sanitizers (it runs inside QEMU), no link against QEMU.
 $(HOST)/libqprof.so: tools/qprof.c | $(DEPS)
 	@mkdir -p $(dir $@)
@@ -183,7 +190,7 @@ profile: all
 		--smp $(SMP) --mem $(MEM) --fw $(FW) $(if $(BOARD),--board $(BOARD)) \
 		$(if $(NUMA),--numa $(NUMA)) --args "$(or $(ARGS),ktest)"
 
-bench: all host-tests
+bench: all host-tests $(HOST)/bench_vmem
 	$(PYTHON) tools/bench.py
 
 fuzz: | $(DEPS)

@@ -1,0 +1,111 @@
+/*
+ * firstfit.c - address-ordered first-fit resource map (see firstfit.h).
+ * Single-threaded, no locking: it is only the benchmark's baseline.
+ */
+#include <stdlib.h>
+
+#include "firstfit.h"
+
+/* A descriptor from the spare list, or a new one. */
+static struct ff_range *ff_get(struct ff_map *fm)
+{
+	struct ff_range *fr = fm->fm_spare;
+
+	if (fr != NULL) {
+		fm->fm_spare = fr->fr_next;
+		return fr;
+	}
+	fr = malloc(sizeof(*fr));
+	if (fr == NULL)
+		abort();
+	return fr;
+}
+
+/* Put a descriptor on the spare list. */
+static void ff_put(struct ff_map *fm, struct ff_range *fr)
+{
+	fr->fr_next = fm->fm_spare;
+	fm->fm_spare = fr;
+}
+
+void ff_init(struct ff_map *fm, uintptr_t base, size_t size)
+{
+	fm->fm_head = NULL;
+	fm->fm_spare = NULL;
+	fm->fm_searched = 0;
+	if (size != 0)
+		ff_free(fm, base, size);
+}
+
+void ff_fini(struct ff_map *fm)
+{
+	struct ff_range *fr, *next;
+
+	for (fr = fm->fm_head; fr != NULL; fr = next) {
+		next = fr->fr_next;
+		free(fr);
+	}
+	for (fr = fm->fm_spare; fr != NULL; fr = next) {
+		next = fr->fr_next;
+		free(fr);
+	}
+	fm->fm_head = fm->fm_spare = NULL;
+}
+
+uintptr_t ff_alloc(struct ff_map *fm, size_t size)
+{
+	struct ff_range **pp, *fr;
+
+	for (pp = &fm->fm_head; (fr = *pp) != NULL; pp = &fr->fr_next) {
+		uintptr_t addr = fr->fr_start;
+
+		fm->fm_searched++;
+		if (fr->fr_end - fr->fr_start < size)
+			continue;
+		fr->fr_start += size;
+		if (fr->fr_start == fr->fr_end) {
+			*pp = fr->fr_next;
+			ff_put(fm, fr);
+		}
+		return addr;
+	}
+	return 0;
+}
+
+void ff_free(struct ff_map *fm, uintptr_t addr, size_t size)
+{
+	struct ff_range **pp = &fm->fm_head, *prev = NULL, *next, *fr;
+	uintptr_t end = addr + size;
+
+	while ((next = *pp) != NULL && next->fr_start < addr) {
+		prev = next;
+		pp = &next->fr_next;
+	}
+	if (prev != NULL && prev->fr_end == addr) {
+		prev->fr_end = end;
+		if (next != NULL && next->fr_start == end) {
+			prev->fr_end = next->fr_end;
+			prev->fr_next = next->fr_next;
+			ff_put(fm, next);
+		}
+		return;
+	}
+	if (next != NULL && next->fr_start == end) {
+		next->fr_start = addr;
+		return;
+	}
+	fr = ff_get(fm);
+	fr->fr_start = addr;
+	fr->fr_end = end;
+	fr->fr_next = next;
+	*pp = fr;
+}
+
+size_t ff_count(const struct ff_map *fm)
+{
+	size_t n = 0;
+
+	for (const struct ff_range *fr = fm->fm_head; fr != NULL; fr = fr->fr_next)
+		n++;
+	return n;
+}
