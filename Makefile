@@ -120,7 +120,10 @@ $(BUILD)/k/libfdt/%.c.o: $(BUILD)/libfdt-src/%.c | $(DEPS)
 	$(call say,CC,$<)
 	$(Q)$(KCC) $(KCOMMON) -Wall $(KINC) -c $< -o $@
 
+# The sources appear when tools/deps.sh extracts them; they are not
+# intermediate files for make to delete afterwards.
 $(BUILD)/libfdt-src/%.c: | $(DEPS) ;
+.PRECIOUS: $(BUILD)/libfdt-src/%.c
 
 # Two-pass link: the symbol table is placed after .data, so text and rodata
 # addresses do not move when its contents change (see arch/riscv/kernel.ld).
@@ -172,7 +175,8 @@ $(HOST)/bench_vmem: tests/host/bench_vmem.c tests/host/firstfit.c $(wildcard mm/
 # The QEMU TCG plugin: no sanitizers (it runs inside QEMU), no link against QEMU.
 $(HOST)/libqprof.so: tools/qprof.c | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -pthread $< -o $@
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -pthread $< -o $@
 
 # ---------------------------------------------------------------- running
 QEMU_RUN = $(PYTHON) tools/qemu.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --mem $(MEM) \
