@@ -975,6 +975,16 @@ size_t vmem_size(vmem_t *vmp, int typemask)
 	return size;
 }
 
+bool vmem_is_allocated(vmem_t *vmp, uintptr_t addr, size_t size)
+{
+	irqflags_t fl = vmem_lock(vmp);
+	struct vmem_seg *vsp = vmem_hash_find(vmp, addr);
+	bool ok = vsp != NULL && vmem_seg_size(vsp) == size;
+
+	vmem_unlock(vmp, fl);
+	return ok;
+}
+
 int vmem_lookup(vmem_t *vmp, uintptr_t addr, uintptr_t *startp, uintptr_t *endp)
 {
 	irqflags_t fl = irq_save();

@@ -102,6 +102,9 @@ void vmem_walk(vmem_t *vmp, int typemask,
  */
 int vmem_lookup(vmem_t *vmp, uintptr_t addr, uintptr_t *startp, uintptr_t *endp);
 
+/* True if [addr, addr + size) is exactly one live segment-layer allocation. */
+bool vmem_is_allocated(vmem_t *vmp, uintptr_t addr, size_t size);
+
 const char *vmem_name(const vmem_t *vmp);
 size_t vmem_quantum(const vmem_t *vmp);
 
