@@ -534,6 +534,21 @@ static int plat_cpu_node(struct plat_ctx *c, int depth)
 	return 0;
 }
 
+
+/* Append a reservation row (the caller checked there is room). */
+static struct plat_resv *plat_resv_append(struct plat_map *pm, uint64_t base, uint64_t size,
+					  const char *name)
+{
+	struct plat_resv *pr = &pm->pm_resv[pm->pm_nresv++];
+
+	memset(pr, 0, sizeof(*pr));
+	pr->pr_base = base;
+	pr->pr_size = size;
+	pr->pr_has_name = name != NULL;
+	if (name != NULL)
+		plat_strcpy(pr->pr_name, name, sizeof(pr->pr_name));
+	return pr;
+}
 /* Append a reserved row. */
 static int plat_resv_row(struct plat_ctx *c, int off, uint64_t base, uint64_t size,
 			 const char *name, bool no_map)
@@ -544,13 +559,7 @@ static int plat_resv_row(struct plat_ctx *c, int off, uint64_t base, uint64_t si
 	if (pm->pm_nresv == PLAT_MAX_RESV)
 		return plat_nfail(c, off, "more than %d reserved ranges (PLAT_MAX_RESV)",
 				  PLAT_MAX_RESV);
-	pr = &pm->pm_resv[pm->pm_nresv++];
-	memset(pr, 0, sizeof(*pr));
-	pr->pr_base = base;
-	pr->pr_size = size;
-	pr->pr_has_name = name != NULL;
-	if (name != NULL)
-		plat_strcpy(pr->pr_name, name, sizeof(pr->pr_name));
+	pr = plat_resv_append(pm, base, size, name);
 	pr->pr_no_map = no_map;
 	return 0;
 }
@@ -1042,13 +1051,7 @@ int plat_add_reserved(struct plat_map *pm, uint64_t base, uint64_t size, const c
 		return 0;
 	if (size > UINT64_MAX - base || pm->pm_nresv >= PLAT_MAX_RESV)
 		return -1;
-	pr = &pm->pm_resv[pm->pm_nresv++];
-	memset(pr, 0, sizeof(*pr));
-	pr->pr_base = base;
-	pr->pr_size = size;
-	pr->pr_has_name = name != NULL;
-	if (name != NULL)
-		plat_strcpy(pr->pr_name, name, sizeof(pr->pr_name));
+	pr = plat_resv_append(pm, base, size, name);
 	pr->pr_kernel = true;
 	plat_compute_zones(pm);
 	return 0;
