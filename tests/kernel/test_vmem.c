@@ -1,0 +1,133 @@
+/*
+ * test_vmem.c - vmem in the kernel: the same arenas the host tests check,
+ * built with the kernel's spinlocks and page source; misuse panics; the
+ * console command; and the instruction-count regions for docs/vmem.md
+ * (instant fit and best fit alloc+free pairs with 10, 1,000 and 100,000 free
+ * segments, measured by `make profile ARGS=ktest=vmem`).
+ */
+#include "kernel/kheap.h"
+#include "kernel/ktest.h"
+#include "kernel/lib.h"
+#include "kernel/prof.h"
+#include "mm/vmem.h"
+
+int console_exec(char *line);
+
+static int vmem_suite_init(void)
+{
+	kheap_init();		/* sets vmem's page source */
+	return 0;
+}
+
+/* Allocate, free, coalesce, and pass vmem_check with the kernel's locks. */
+static void vmem_test_alloc_free_coalesce(struct ktest *t)
+{
+	vmem_t *vmp = vmem_create("kt_basic", 0x10000, 0x100000, 0x1000, NULL, NULL, NULL, 0, 0);
+	uintptr_t a[32];
+	char err[128];
+
+	KASSERT_NOT_NULL(t, vmp);
+	for (int i = 0; i < 32; i++)
+		KEXPECT_NE(t, a[i] = vmem_alloc(vmp, 0x1000 * (size_t)(i % 4 + 1), VM_NOSLEEP), 0);
+	for (int i = 0; i < 32; i++)
+		vmem_free(vmp, a[i], 0x1000 * (size_t)(i % 4 + 1));
+	KEXPECT_TRUE(t, vmem_check(vmp, err, sizeof(err)));
+	KEXPECT_EQ(t, vmem_size(vmp, VMEM_FREE), 0x100000);
+	vmem_destroy(vmp);
+}
+
+/* Bad frees and constraints panic naming the arena; the arena stays usable. */
+static void vmem_test_misuse_panics(struct ktest *t)
+{
+	vmem_t *vmp = vmem_create("kt_misuse", 0x10000, 0x10000, 0x1000, NULL, NULL, NULL, 0, 0);
+	uintptr_t a = vmem_alloc(vmp, 0x2000, 0);
+	char err[128];
+
+	KTEST_EXPECT_PANIC(t, vmem_free(vmp, a, 0x1000), "wrong size");
+	KTEST_EXPECT_PANIC(t, vmem_free(vmp, a + 0x1000, 0x1000), "wrong address");
+	KTEST_EXPECT_PANIC(t, vmem_xalloc(vmp, 0x1000, 0x3000, 0, 0, 0, 0, 0), "power of two");
+	KTEST_EXPECT_PANIC(t, vmem_add(vmp, 0x18000, 0x10000, 0), "overlaps");
+	vmem_free(vmp, a, 0x2000);
+	KTEST_EXPECT_PANIC(t, vmem_free(vmp, a, 0x2000), "double free");
+	KEXPECT_TRUE(t, vmem_check(vmp, err, sizeof(err)));
+	vmem_destroy(vmp);
+}
+
+/* The `vmem` console command prints every arena and one in full. */
+static void vmem_test_console_command(struct ktest *t)
+{
+	char all[] = "vmem", one[] = "vmem kheap_va", bad[] = "vmem no_such_arena";
+
+	KEXPECT_EQ(t, console_exec(all), 0);
+	KEXPECT_EQ(t, console_exec(one), 0);
+	KEXPECT_NE(t, console_exec(bad), 0);
+}
+
+/* ---------------------------------------------------- measurement */
+
+#define KB_Q	4096ul
+#define KB_BASE	0x100000000ul
+
+struct kb_ctx {
+	vmem_t *kb_vmp;			/* the arena */
+	int kb_policy;			/* VM_INSTANTFIT or VM_BESTFIT */
+};
+
+/* One alloc+free pair of 2 quanta (what prof_region counts). */
+static void kb_pair(void *arg, unsigned long i)
+{
+	struct kb_ctx *kb = arg;
+	uintptr_t a = vmem_alloc(kb->kb_vmp, 2 * KB_Q, kb->kb_policy | VM_NOSLEEP);
+
+	(void)i;
+	vmem_free(kb->kb_vmp, a, 2 * KB_Q);
+}
+
+/* n one-quantum holes below one large free segment (the host bench's layout). */
+static vmem_t *kb_layout(unsigned long n)
+{
+	vmem_t *vmp = vmem_create("kt_bench", KB_BASE, (2 * n + 1024) * KB_Q, KB_Q, NULL, NULL,
+				  NULL, 0, VM_PANIC);
+
+	for (unsigned long i = 0; i < n; i++) {
+		uintptr_t a = KB_BASE + 2 * i * KB_Q;
+
+		vmem_xalloc(vmp, KB_Q, 0, 0, 0, a, a + KB_Q, VM_NEXTFIT | VM_PANIC);
+		vmem_xalloc(vmp, KB_Q, 0, 0, 0, a + KB_Q, a + 2 * KB_Q, VM_NEXTFIT | VM_PANIC);
+		vmem_xfree(vmp, a, KB_Q);
+	}
+	return vmp;
+}
+
+/* Instruction-count regions: instant and best fit at 10, 1,000, 100,000 free segments. */
+static void vmem_test_prof_pairs(struct ktest *t)
+{
+	static const unsigned long counts[] = { 10, 1000, 100000 };
+	static const char *names[2][3] = {
+		{ "vmem_instant_10", "vmem_instant_1000", "vmem_instant_100000" },
+		{ "vmem_best_10", "vmem_best_1000", "vmem_best_100000" },
+	};
+
+	for (int c = 0; c < 3; c++) {
+		struct kb_ctx kb = { kb_layout(counts[c]), VM_INSTANTFIT };
+		struct vmem_kstat vk;
+
+		vmem_stats(kb.kb_vmp, &vk);
+		KEXPECT_EQ(t, vk.vk_nfree_seg, counts[c] + 1);
+		prof_region(names[0][c], 1000, kb_pair, &kb);
+		kb.kb_policy = VM_BESTFIT;
+		prof_region(names[1][c], 1000, kb_pair, &kb);
+		for (unsigned long i = 0; i < counts[c]; i++)
+			vmem_xfree(kb.kb_vmp, KB_BASE + (2 * i + 1) * KB_Q, KB_Q);
+		vmem_destroy(kb.kb_vmp);
+	}
+}
+
+static const struct ktest_case vmem_cases[] = {
+	KTEST_CASE(vmem_test_alloc_free_coalesce),
+	KTEST_CASE(vmem_test_misuse_panics),
+	KTEST_CASE(vmem_test_console_command),
+	KTEST_CASE(vmem_test_prof_pairs),
+	KTEST_END,
+};
+KTEST_SUITE_INIT(vmem_suite, "vmem", vmem_cases, vmem_suite_init);
