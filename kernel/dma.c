@@ -11,7 +11,10 @@
  *    are full the call fails (NULL) and nothing else is tried, as Linux does
  *    for a device with a dedicated pool.  Without pools: a block of 2^order
  *    pages from the page allocator with PAGE_DMA (inside the DMA window).
- * 3. Freeing goes to the pool that contains the address, else to the page
+ * 3. Bus addresses.  A device sees CPU physical address pa at pa - offset,
+ *    the offset of the dma-ranges window that sets the platform's DMA limit
+ *    (0 without one).
+ * 4. Freeing goes to the pool that contains the address, else to the page
  *    allocator; a wrong address or size panics in vmem_free or is reported by
  *    page_free.
  */
@@ -31,6 +34,7 @@ struct dma_pool {
 static struct dma_pool dma_pools[PLAT_MAX_POOLS];	/* the pools found */
 static unsigned dma_npools;				/* how many */
 static int dma_state;					/* 0, 1 initialising, 2 ready */
+static uint64_t dma_offset;	/* CPU minus device address (platform map's dma-ranges) */
 
 /* Make sure every page of the region is reachable at VA == PA. */
 static void dma_map_region(uint64_t base, uint64_t size)
@@ -73,6 +77,7 @@ void dma_init(const struct plat_map *pm)
 		return;
 	if (__atomic_compare_exchange_n(&dma_state, &expected, 1, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE)) {
+		dma_offset = pm->pm_has_dma_limit ? pm->pm_dma_offset : 0;
 		for (unsigned i = 0; i < pm->pm_npools && i < PLAT_MAX_POOLS; i++)
 			dma_pool_create(&pm->pm_pools[i]);
 		__atomic_store_n(&dma_state, 2, __ATOMIC_RELEASE);
@@ -113,7 +118,7 @@ void *dma_alloc_coherent(size_t size, uint64_t *bus, int vmflag)
 	if (pa == 0)
 		return NULL;
 	memset(phys_to_virt(pa), 0, len);
-	*bus = pa;
+	*bus = pa - dma_offset;
 	return phys_to_virt(pa);
 }
 
@@ -122,7 +127,7 @@ void dma_free_coherent(void *cpu, size_t size, uint64_t bus)
 	size_t len = ALIGN_UP(size, MMU_PAGE_SIZE);
 	paddr_t pa = virt_to_phys(cpu);
 
-	if (pa != bus)
+	if (pa - dma_offset != bus)
 		panic("dma_free_coherent(%p, 0x%zx, 0x%llx): bus address does not match", cpu,
 		      size, (unsigned long long)bus);
 	for (unsigned i = 0; i < dma_npools; i++) {

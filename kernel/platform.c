@@ -678,7 +678,7 @@ static int plat_dma_node(struct plat_ctx *c, int depth)
 	int off = c->pc_stack[depth].pl_off, len, r;
 	const uint8_t *d = fdt_getprop(c->pc_fdt, off, "dma-ranges", &len);
 	long long ca, pa, sz;
-	uint64_t end = 0, base, size;
+	uint64_t end = 0, base, size, offset = 0;
 	bool any = false;
 
 	if (d == NULL || len == 0)
@@ -696,13 +696,16 @@ static int plat_dma_node(struct plat_ctx *c, int depth)
 			return -1;
 		if (r > 0 || size > UINT64_MAX - base)
 			continue;	/* untranslatable: ignored */
-		if (!any || base + size > end)
+		if (!any || base + size > end) {
 			end = base + size;
+			offset = base - plat_cells(e, ca);	/* CPU minus device address */
+		}
 		any = true;
 	}
 	if (any && (!pm->pm_has_dma_limit || end < pm->pm_dma_limit)) {
 		pm->pm_has_dma_limit = true;
 		pm->pm_dma_limit = end;
+		pm->pm_dma_offset = offset;
 	}
 	return 0;
 }
@@ -1137,7 +1140,8 @@ static void plat_print_dma_numa(const struct plat_map *pm, plat_out_t out)
 		    (unsigned long long)(pm->pm_pools[i].pp_base + pm->pm_pools[i].pp_size - 1),
 		    pm->pm_pools[i].pp_name, pm->pm_pools[i].pp_reusable ? " reusable" : "");
 	if (pm->pm_has_dma_limit)
-		out("  dma limit: 0x%llx\n", (unsigned long long)pm->pm_dma_limit);
+		out("  dma limit: 0x%llx (device address = CPU address - 0x%llx)\n",
+		    (unsigned long long)pm->pm_dma_limit, (unsigned long long)pm->pm_dma_offset);
 	else
 		out("  dma limit: none\n");
 	out("  numa: %u node%s%s\n", pm->pm_nnodes, pm->pm_nnodes == 1 ? "" : "s",

@@ -78,6 +78,8 @@ struct plat_map {
 
 	bool pm_has_dma_limit;
 	uint64_t pm_dma_limit;		/* lowest dma-ranges window end, CPU physical */
+	uint64_t pm_dma_offset;		/* CPU minus device address in that window
+					   (mod 2^64); devices see pa - offset */
 
 	unsigned pm_ndist;		/* 0 when the tree has no distance map */
 	uint8_t pm_dist[PLAT_MAX_NODES][PLAT_MAX_NODES];

@@ -151,17 +151,34 @@ static void mmu_map_range(uintptr_t va, uint64_t pa, uint64_t size, unsigned pro
 	}
 }
 
-/* Identity-map [lo, hi) RW, minus the 2 MiB-aligned window around the image. */
-static void mmu_map_ram(uint64_t lo, uint64_t hi, uint64_t win_lo, uint64_t win_hi)
+/*
+ * Identity-map [lo, hi) RW, leaving holes for the 2 MiB window around the
+ * image (mapped by section below) and for every no-map reservation (the
+ * device tree forbids any mapping there; a driver that owns one, such as a
+ * no-map DMA pool, maps it itself).  Holes are taken in turn from `hole`.
+ */
+static void mmu_map_ram(const struct plat_map *pm, uint64_t lo, uint64_t hi, unsigned hole,
+			uint64_t win_lo, uint64_t win_hi)
 {
-	if (hi <= win_lo || lo >= win_hi) {
-		mmu_map_range(lo, lo, hi - lo, MMU_PROT_R | MMU_PROT_W);
+	for (; hole <= pm->pm_nresv; hole++) {
+		uint64_t h_lo = win_lo, h_hi = win_hi;
+
+		if (hole < pm->pm_nresv) {
+			if (!pm->pm_resv[hole].pr_no_map)
+				continue;
+			h_lo = ALIGN_DOWN(pm->pm_resv[hole].pr_base, MMU_PAGE_SIZE);
+			h_hi = ALIGN_UP(pm->pm_resv[hole].pr_base + pm->pm_resv[hole].pr_size,
+					MMU_PAGE_SIZE);
+		}
+		if (h_hi <= lo || h_lo >= hi)
+			continue;
+		if (lo < h_lo)
+			mmu_map_ram(pm, lo, h_lo, hole + 1, win_lo, win_hi);
+		if (hi > h_hi)
+			mmu_map_ram(pm, h_hi, hi, hole + 1, win_lo, win_hi);
 		return;
 	}
-	if (lo < win_lo)
-		mmu_map_range(lo, lo, win_lo - lo, MMU_PROT_R | MMU_PROT_W);
-	if (hi > win_hi)
-		mmu_map_range(win_hi, win_hi, hi - win_hi, MMU_PROT_R | MMU_PROT_W);
+	mmu_map_range(lo, lo, hi - lo, MMU_PROT_R | MMU_PROT_W);
 }
 
 /* The image by section, and the rest of its 2 MiB window (if RAM) read-write. */
@@ -205,7 +222,7 @@ static void mmu_build(const struct plat_map *pm, unsigned levels)
 			panic("mmu: RAM up to 0x%lx lies beyond the %u-level identity map (0x%lx)",
 			      (unsigned long)hi, levels, (unsigned long)va_limit);
 		if (lo < hi)
-			mmu_map_ram(lo, hi, win_lo, win_hi);
+			mmu_map_ram(pm, lo, hi, 0, win_lo, win_hi);
 	}
 	mmu_map_image(pm, win_lo, win_hi);
 	for (unsigned i = 0; i < mmu_nmmio; i++) {

@@ -3,8 +3,9 @@
  * allows it).
  *
  * Layout of the kernel address space:
- *   - all RAM found in the FDT is identity-mapped (VA == PA), read-write and
- *     never executable, with 1 GiB / 2 MiB pages where alignment allows;
+ *   - all RAM found in the FDT, except no-map reservations, is identity-mapped
+ *     (VA == PA), read-write and never executable, with 1 GiB / 2 MiB pages
+ *     where alignment allows;
  *   - the kernel image sits inside that map with 4 KiB pages and per-section
  *     rights: text R-X, rodata R--, data and bss RW-;
  *   - device registers that drivers registered with mmu_early_mmio() are

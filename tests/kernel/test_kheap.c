@@ -164,33 +164,37 @@ static void kheap_test_bad_free_panics(struct ktest *t)
 	KTEST_EXPECT_PANIC(t, kheap_free(p, 2 * MMU_PAGE_SIZE), "not a live heap allocation");
 }
 
-/* DMA memory is zeroed, inside a pool when the board has one (else inside the DMA window), and a full pool fails cleanly. */
+/* DMA memory is zeroed, its bus address is the CPU address less the window's
+ * offset, it lies inside a pool when the board has one (else inside the DMA
+ * window), and a full pool fails cleanly. */
 static void kheap_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
 {
-	uint64_t bus, bus2;
+	uint64_t bus, bus2, offset = boot_plat_map.pm_has_dma_limit ? boot_plat_map.pm_dma_offset : 0;
 	uint8_t *p = dma_alloc_coherent(10000, &bus, VM_NOSLEEP);
 	vmem_t *pool = dma_pool_arena(0);
+	uintptr_t s, e, pa = virt_to_phys(p);
+	size_t free;
+	void *rest;
 
 	KASSERT_NOT_NULL(t, p);
-	KEXPECT_EQ(t, bus, (uintptr_t)p);
+	KEXPECT_EQ(t, bus, pa - offset);
 	KEXPECT_EQ(t, p[0] | p[9999], 0);
 	p[5] = 1;
 	if (pool == NULL) {
 		if (boot_plat_map.pm_has_dma_limit)
-			KEXPECT_LE(t, bus + 10000, boot_plat_map.pm_dma_limit);
+			KEXPECT_LE(t, pa + 10000, boot_plat_map.pm_dma_limit);
 		dma_free_coherent(p, 10000, bus);
 		ktest_log(t, "no shared-dma-pool on this board: DMA zone fallback checked");
 		return;
 	}
-	uintptr_t s, e;
-	KEXPECT_EQ(t, vmem_lookup(pool, bus, &s, &e), VMEM_ALLOC);
+	KEXPECT_EQ(t, vmem_lookup(pool, pa, &s, &e), VMEM_ALLOC);
 	/* Fill the pool, then one more must fail without a panic. */
-	size_t free = vmem_size(pool, VMEM_FREE);
-	void *rest = dma_alloc_coherent(free, &bus2, VM_NOSLEEP);
+	free = vmem_size(pool, VMEM_FREE);
+	rest = dma_alloc_coherent(free, &bus2, VM_NOSLEEP);
 	KEXPECT_NOT_NULL(t, rest);
 	KEXPECT_NULL(t, dma_alloc_coherent(MMU_PAGE_SIZE, &bus2, VM_NOSLEEP));
 	if (rest != NULL)
-		dma_free_coherent(rest, free, (uintptr_t)rest);
+		dma_free_coherent(rest, free, virt_to_phys(rest) - offset);
 	dma_free_coherent(p, 10000, bus);
 	KEXPECT_EQ(t, vmem_size(pool, VMEM_ALLOC), 0);
 }

@@ -7,7 +7,10 @@
 #include "kernel/hart.h"
 #include "kernel/ktest.h"
 #include "kernel/lib.h"
+#include "kernel/platform.h"
 #include "kernel/smp.h"
+
+extern struct plat_map boot_plat_map;
 
 #define MMU_TEST_VA	(MMU_HEAP_BASE + MMU_HEAP_SIZE - 16 * MMU_PAGE_SIZE)
 
@@ -112,11 +115,52 @@ static void mmu_test_shootdown_all_harts(struct ktest *t)
 	mmu_tlb_shootdown(MMU_TEST_VA, MMU_PAGE_SIZE);
 }
 
+/* Is [base, base+size) inside a shared-dma-pool (which its driver maps)? */
+static bool mmu_is_pool(uint64_t base, uint64_t size)
+{
+	for (unsigned i = 0; i < boot_plat_map.pm_npools; i++) {
+		const struct plat_pool *pp = &boot_plat_map.pm_pools[i];
+
+		if (base >= pp->pp_base && base + size <= pp->pp_base + pp->pp_size)
+			return true;
+	}
+	return false;
+}
+
+/* One no-map range: not in the tables, and touching it faults. */
+static void mmu_check_unmapped(struct ktest *t, const struct plat_resv *pr)
+{
+	uint64_t pa;
+	unsigned prot;
+
+	KEXPECT_FALSE(t, mmu_translate(pr->pr_base, &pa, &prot));
+	KEXPECT_FALSE(t, mmu_translate(pr->pr_base + pr->pr_size - 1, &pa, &prot));
+	KTEST_EXPECT_PANIC(t, (void)*(volatile uint8_t *)(uintptr_t)pr->pr_base, "load page fault");
+}
+
+/* No-map reservations (other than DMA pools) are absent from the direct map. */
+static void mmu_test_no_map_unmapped(struct ktest *t)
+{
+	unsigned checked = 0;
+
+	for (unsigned i = 0; i < boot_plat_map.pm_nresv; i++) {
+		const struct plat_resv *pr = &boot_plat_map.pm_resv[i];
+
+		if (!pr->pr_no_map || mmu_is_pool(pr->pr_base, pr->pr_size))
+			continue;
+		mmu_check_unmapped(t, pr);
+		checked++;
+	}
+	if (!checked)
+		ktest_skip(t, "no no-map reservation outside a DMA pool on this board");
+}
+
 static const struct ktest_case mmu_cases[] = {
 	KTEST_CASE(mmu_test_image_rights),
 	KTEST_CASE(mmu_test_image_rights_enforced),
 	KTEST_CASE(mmu_test_map_unmap),
 	KTEST_CASE(mmu_test_shootdown_all_harts),
+	KTEST_CASE(mmu_test_no_map_unmapped),
 	KTEST_END,
 };
 KTEST_SUITE(mmu_suite, "mmu", mmu_cases);
