@@ -46,7 +46,7 @@ HLDLIBS	:= -lcmocka -lfdt -lm
 # ---------------------------------------------------------------- sources
 # Adding a file to one of these directories is enough to build it.
 K_ASM	:= $(wildcard arch/riscv/*.S)
-K_C	:= $(wildcard arch/riscv/*.c kernel/*.c mm/*.c drivers/*.c tests/kernel/*.c)
+K_C	:= $(wildcard arch/riscv/*.c kernel/*.c mm/*.c drivers/*.c tests/kernel/*.c tests/common/*.c)
 K_OBJS	:= $(patsubst %,$(BUILD)/k/%.o,$(K_ASM) $(K_C))
 LIBFDT_C := fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c fdt_strerror.c fdt_empty_tree.c \
 	    fdt_addresses.c
@@ -163,13 +163,15 @@ $(HOST)/tests/%: tests/host/%.c $(H_PORTABLE_OBJS)
 
 $(HOST)/fdtinfo: tools/fdtinfo.c $(H_PORTABLE_OBJS)
 	@mkdir -p $(dir $@)
-	$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
 
 # Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
-$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/host/firstfit.c $(wildcard mm/vmem*.c) \
+$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) \
 		    tests/host/host_env.c | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
 		$(filter %.c,$^) -o $@
 
 # The QEMU TCG plugin: no sanitizers (it runs inside QEMU), no link against QEMU.

@@ -19,7 +19,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "firstfit.h"
+#include "tests/common/firstfit.h"
 #include "mm/vmem_impl.h"
 
 #define Q	4096ul			/* quantum: a page, as for a heap arena */
@@ -87,12 +87,15 @@ static void vmem_unlayout(vmem_t *vmp, bool mixed, size_t n)
 	}
 }
 
+/* Descriptors for the first-fit map: one per hole plus the tail. */
+static struct ff_range ff_descs[100000 + 16];
+
 /* The same layout in the first-fit map, built top-down so each free is O(1). */
 static void ff_layout(struct ff_map *fm, bool mixed, size_t n)
 {
 	uintptr_t a = BASE + layout_size(mixed, n) - TAIL;
 
-	ff_init(fm, 0, 0);
+	ff_init(fm, ff_descs, sizeof(ff_descs) / sizeof(ff_descs[0]), 0, 0);
 	ff_free(fm, a, TAIL);
 	for (size_t i = n; i-- > 0;) {
 		size_t h = hole_quanta(mixed, i) * Q;
@@ -180,7 +183,6 @@ static void scenario(const char *name, bool mixed, size_t request)
 		       (unsigned long)vk.vk_nfree_seg, ti, si, tb, sb, tf, sf);
 		tmin = ti < tmin ? ti : tmin;
 		tmax = ti > tmax ? ti : tmax;
-		ff_fini(&fm);
 		vmem_unlayout(vmp, mixed, n);
 		vmem_destroy(vmp);
 	}

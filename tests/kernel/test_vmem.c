@@ -10,6 +10,7 @@
 #include "kernel/lib.h"
 #include "kernel/prof.h"
 #include "mm/vmem.h"
+#include "tests/common/firstfit.h"
 
 int console_exec(char *line);
 
@@ -123,11 +124,52 @@ static void vmem_test_prof_pairs(struct ktest *t)
 	}
 }
 
+/* One first-fit alloc+free pair of 2 quanta. */
+static void kb_ff_pair(void *arg, unsigned long i)
+{
+	struct ff_map *fm = arg;
+	uintptr_t a = ff_alloc(fm, 2 * KB_Q);
+
+	(void)i;
+	ff_free(fm, a, 2 * KB_Q);
+}
+
+/* The same layout in the first-fit map, built top-down so each insert is O(1). */
+static bool kb_ff_layout(struct ff_map *fm, struct ff_range *descs, unsigned long n)
+{
+	ff_init(fm, descs, n + 16, 0, 0);
+	if (ff_free(fm, KB_BASE + 2 * n * KB_Q, 1024 * KB_Q))
+		return false;
+	for (unsigned long i = n; i-- > 0;)
+		if (ff_free(fm, KB_BASE + 2 * i * KB_Q, KB_Q))
+			return false;
+	return ff_count(fm) == n + 1;
+}
+
+/* The paper's baseline in the kernel: first fit grows with the free segments. */
+static void vmem_test_prof_firstfit(struct ktest *t)
+{
+	static const unsigned long counts[] = { 10, 1000, 100000 }, iters[] = { 1000, 100, 10 };
+	static const char *names[] = { "firstfit_10", "firstfit_1000", "firstfit_100000" };
+	size_t bytes = (100000 + 16) * sizeof(struct ff_range);
+	struct ff_range *descs = kheap_alloc(bytes, VM_NOSLEEP);
+	struct ff_map fm;
+
+	KASSERT_NOT_NULL(t, descs);
+	for (int c = 0; c < 3; c++) {
+		KEXPECT_TRUE(t, kb_ff_layout(&fm, descs, counts[c]));
+		prof_region(names[c], iters[c], kb_ff_pair, &fm);
+		KEXPECT_EQ(t, ff_count(&fm), counts[c] + 1);
+	}
+	kheap_free(descs, bytes);
+}
+
 static const struct ktest_case vmem_cases[] = {
 	KTEST_CASE(vmem_test_alloc_free_coalesce),
 	KTEST_CASE(vmem_test_misuse_panics),
 	KTEST_CASE(vmem_test_console_command),
 	KTEST_CASE(vmem_test_prof_pairs),
+	KTEST_CASE(vmem_test_prof_firstfit),
 	KTEST_END,
 };
 KTEST_SUITE_INIT(vmem_suite, "vmem", vmem_cases, vmem_suite_init);

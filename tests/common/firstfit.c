@@ -2,22 +2,15 @@
  * firstfit.c - address-ordered first-fit resource map (see firstfit.h).
  * Single-threaded, no locking: it is only the benchmark's baseline.
  */
-#include <stdlib.h>
+#include "tests/common/firstfit.h"
 
-#include "firstfit.h"
-
-/* A descriptor from the spare list, or a new one. */
+/* A descriptor from the spare list, or NULL when the caller's array is used up. */
 static struct ff_range *ff_get(struct ff_map *fm)
 {
 	struct ff_range *fr = fm->fm_spare;
 
-	if (fr != NULL) {
+	if (fr != NULL)
 		fm->fm_spare = fr->fr_next;
-		return fr;
-	}
-	fr = malloc(sizeof(*fr));
-	if (fr == NULL)
-		abort();
 	return fr;
 }
 
@@ -28,28 +21,16 @@ static void ff_put(struct ff_map *fm, struct ff_range *fr)
 	fm->fm_spare = fr;
 }
 
-void ff_init(struct ff_map *fm, uintptr_t base, size_t size)
+void ff_init(struct ff_map *fm, struct ff_range *descs, size_t ndescs, uintptr_t base,
+	     size_t size)
 {
 	fm->fm_head = NULL;
 	fm->fm_spare = NULL;
 	fm->fm_searched = 0;
+	for (size_t i = ndescs; i-- > 0;)
+		ff_put(fm, &descs[i]);
 	if (size != 0)
 		ff_free(fm, base, size);
-}
-
-void ff_fini(struct ff_map *fm)
-{
-	struct ff_range *fr, *next;
-
-	for (fr = fm->fm_head; fr != NULL; fr = next) {
-		next = fr->fr_next;
-		free(fr);
-	}
-	for (fr = fm->fm_spare; fr != NULL; fr = next) {
-		next = fr->fr_next;
-		free(fr);
-	}
-	fm->fm_head = fm->fm_spare = NULL;
 }
 
 uintptr_t ff_alloc(struct ff_map *fm, size_t size)
@@ -72,7 +53,7 @@ uintptr_t ff_alloc(struct ff_map *fm, size_t size)
 	return 0;
 }
 
-void ff_free(struct ff_map *fm, uintptr_t addr, size_t size)
+int ff_free(struct ff_map *fm, uintptr_t addr, size_t size)
 {
 	struct ff_range **pp = &fm->fm_head, *prev = NULL, *next, *fr;
 	uintptr_t end = addr + size;
@@ -88,17 +69,20 @@ void ff_free(struct ff_map *fm, uintptr_t addr, size_t size)
 			prev->fr_next = next->fr_next;
 			ff_put(fm, next);
 		}
-		return;
+		return 0;
 	}
 	if (next != NULL && next->fr_start == end) {
 		next->fr_start = addr;
-		return;
+		return 0;
 	}
 	fr = ff_get(fm);
+	if (fr == NULL)
+		return -1;
 	fr->fr_start = addr;
 	fr->fr_end = end;
 	fr->fr_next = next;
 	*pp = fr;
+	return 0;
 }
 
 size_t ff_count(const struct ff_map *fm)

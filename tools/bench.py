@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""`make bench`: every benchmark whose numbers are recorded in docs/.
+
+  1. host: build/host/bench_vmem (ns per vmem alloc+free pair, instant fit,
+     best fit and an address-ordered first-fit list, 10 / 1,000 / 100,000
+     free segments);
+  2. in-kernel, under the QEMU plugin: instructions and atomics per
+     operation for every prof_region of the `page` and `vmem` suites
+     (order-0 page pair through the per-hart cache and through the buddy;
+     vmem pairs against first fit);
+  3. page-descriptor initialisation of a 16 GiB guest, 1 hart versus 8 harts
+     on 2 NUMA nodes (wall time printed by the kernel, and the plugin's
+     instructions in page_init_worker per hart).
+
+Numbers depend on the host for wall time; instruction counts do not.
+Results and their interpretation: docs/page_alloc.md, docs/vmem.md.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu  # noqa: E402
+
+TOP = qemu.TOP
+PROFILE = [sys.executable, os.path.join(TOP, "tools", "profile.py")]
+
+
+def section(title):
+    print("\n== %s ==" % title, flush=True)
+
+
+def host_vmem():
+    section("host: vmem pair cost (build/host/bench_vmem)")
+    return subprocess.call([os.path.join(TOP, "build", "host", "bench_vmem")])
+
+
+def kernel_regions():
+    section("in-kernel: instructions per operation (QEMU plugin, -smp 4 -m 1G)")
+    out = subprocess.run(PROFILE + ["--smp", "4", "--mem", "1G", "--args", "ktest=page,vmem"],
+                         capture_output=True, text=True)
+    lines = [l for l in out.stdout.splitlines() if l.startswith(("region", "ktest cases"))]
+    print("\n".join(lines))
+    return 0 if lines and out.returncode == 0 else 1
+
+
+def page_init(smp, numa):
+    """Boot a 16 GiB guest; return the kernel's page-init line and per-hart instructions."""
+    args = ["--smp", str(smp), "--mem", "16G", "--args", "ktest=lib"]
+    if numa:
+        args += ["--numa", str(numa)]
+    out = subprocess.run(PROFILE + args + ["--top", "40"], capture_output=True, text=True)
+    console = os.path.join(TOP, "build", "profile", "console.log")
+    text = open(console, errors="replace").read() if os.path.exists(console) else ""
+    m = re.search(r"^page: .*$", text, re.M)
+    log = os.path.join(TOP, "build", "profile", "qprof.log")
+    per_hart = {}
+    if os.path.exists(log):
+        for line in open(log):
+            f = line.split()
+            # raw record: "func VCPU RANK INSNS SYMBOL" (docs/profiling.md)
+            if len(f) == 5 and f[0] == "func" and f[4] == "page_init_worker":
+                per_hart[f[1]] = int(f[3])
+    return (m.group(0) if m else "page: (no line; see build/profile)"), per_hart
+
+
+def descriptor_init():
+    section("in-kernel: page descriptor initialisation, 16 GiB guest")
+    for smp, numa in ((1, 0), (8, 2)):
+        line, per_hart = page_init(smp, numa)
+        most = max(per_hart.values()) if per_hart else 0
+        print("%d hart(s), %s: %s; page_init_worker instructions, busiest hart: %d (%d harts)"
+              % (smp, "%d nodes" % numa if numa else "1 node", line, most, len(per_hart)))
+    return 0
+
+
+def main():
+    failed = 0
+    for step in (host_vmem, kernel_regions, descriptor_init):
+        failed += step() != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
