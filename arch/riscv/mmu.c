@@ -12,7 +12,8 @@
  * the tables are rebuilt for Sv39.  Secondary harts load kernel_satp in
  * entry.S.
  *
- * Locking.  mmu_lock serialises changes after boot (heap map/unmap).  Walks
+ * Locking.  mmu_lock serialises changes after boot (heap map/unmap); it is
+ * taken after any allocator lock and before printk_lock (docs/kernel.md).  Walks
  * that only read (mmu_translate) take it too, so they never see a table being
  * built.  TLB shootdown is done by the caller after unmapping, outside the
  * lock, through SBI RFENCE, which returns after every target has flushed.
