@@ -14,10 +14,10 @@
  *    only then returns the pages: no hart can still reach them.
  * 3. Locking.  vmem's arena lock, then (inside mmu) the page-table lock; the
  *    page allocator has its own.  Nothing here holds a lock across a call.
- * 4. Faults.  kheap_init installs kheap_fault_explain as the trap fault hook:
- *    a fault in the heap window prints the allocation whose guard page was
- *    hit, or the freed allocation (from a ring of the last KHEAP_RECENT
- *    frees, with the caller that freed it), before the trap handler panics.
+ * 4. Faults.  kheap_init adds kheap_fault_explain to the trap fault hooks:
+ *    a fault in the heap window names, in the panic message, the allocation
+ *    whose guard page was hit, or the freed allocation (from a ring of the
+ *    last KHEAP_RECENT frees, with the caller that freed it).
  * 5. Failure.  kheap_alloc returns NULL when address space or pages run out
  *    (VM_PANIC: panics); a free of something that is not exactly a live
  *    allocation panics with its arguments before touching any mapping.
@@ -85,7 +85,7 @@ void kheap_init(void)
 		vmem_page_source_set(&kheap_pgsrc);
 		kheap_va = vmem_create("kheap_va", MMU_HEAP_BASE, KHEAP_VA_SIZE, KHEAP_PAGE,
 				       NULL, NULL, NULL, 0, VM_PANIC);
-		trap_set_fault_hook(kheap_fault_explain);
+		trap_add_fault_hook(kheap_fault_explain);
 		__atomic_store_n(&kheap_state, 2, __ATOMIC_RELEASE);
 	}
 	while (__atomic_load_n(&kheap_state, __ATOMIC_ACQUIRE) != 2)
@@ -183,7 +183,7 @@ static const struct kheap_freed *kheap_recent_find(uintptr_t addr)
 	return NULL;
 }
 
-bool kheap_fault_explain(uintptr_t addr)
+bool kheap_fault_explain(uintptr_t addr, char *buf, size_t len)
 {
 	uintptr_t s = 0, e = 0;
 	const struct kheap_freed *kf;
@@ -206,7 +206,7 @@ bool kheap_fault_explain(uintptr_t addr)
 	else
 		snprintf(kheap_explained, sizeof(kheap_explained), "unallocated heap address%s",
 			 type < 0 ? " (heap arena busy)" : "");
-	printk("kheap: fault at 0x%lx: %s\n", addr, kheap_explained);
+	strlcpy(buf, kheap_explained, len);
 	return true;
 }
 

@@ -29,7 +29,7 @@ void *kheap_alloc(size_t size, int vmflag);
 void kheap_free(void *p, size_t size);
 
 /* Print what the heap knows about addr; false if addr is not heap space. */
-bool kheap_fault_explain(uintptr_t addr);
+bool kheap_fault_explain(uintptr_t addr, char *buf, size_t len);
 
 /* The virtual-address arena (for dumps and tests). */
 vmem_t *kheap_arena(void);

@@ -17,7 +17,7 @@
 #include "kernel/panic.h"
 
 extern char trap_vector[];
-static trap_fault_hook_t trap_fault_hook;
+static trap_fault_hook_t trap_fault_hooks[TRAP_MAX_FAULT_HOOKS];
 
 static const char *const exc_names[] = {
 	"instruction address misaligned", "instruction access fault",
@@ -34,9 +34,27 @@ void trap_init_hart(void)
 	csr_write(sie, SIE_SSIE | SIE_STIE);
 }
 
-void trap_set_fault_hook(trap_fault_hook_t fn)
+void trap_add_fault_hook(trap_fault_hook_t fn)
 {
-	trap_fault_hook = fn;
+	for (unsigned i = 0; i < TRAP_MAX_FAULT_HOOKS; i++) {
+		if (trap_fault_hooks[i] == fn)
+			return;
+		if (trap_fault_hooks[i] == NULL) {
+			trap_fault_hooks[i] = fn;
+			return;
+		}
+	}
+	panic("trap_add_fault_hook(%p): all %d slots taken", (void *)fn, TRAP_MAX_FAULT_HOOKS);
+}
+
+/* Ask the hooks in turn to explain a fault at addr; true if one did. */
+static bool trap_explain(uintptr_t addr, char *buf, size_t len)
+{
+	for (unsigned i = 0; i < TRAP_MAX_FAULT_HOOKS && trap_fault_hooks[i]; i++)
+		if (trap_fault_hooks[i](addr, buf, len))
+			return true;
+	buf[0] = 0;
+	return false;
 }
 
 const char *trap_cause_name(unsigned long scause)
@@ -74,13 +92,14 @@ static void trap_exception(struct trap_frame *tf)
 {
 	unsigned long cause = tf->tf_scause;
 	bool is_fault = cause == 5 || cause == 7 || cause == 12 || cause == 13 || cause == 15;
+	char why[192] = "";
 
 	panic_set_frame(tf);
-	if (is_fault && trap_fault_hook)
-		trap_fault_hook(tf->tf_stval);
-	panic("unexpected trap on cpu %u (hart %lu): %s at pc 0x%lx, address 0x%lx",
+	if (is_fault)
+		trap_explain(tf->tf_stval, why, sizeof(why));
+	panic("unexpected trap on cpu %u (hart %lu): %s at pc 0x%lx, address 0x%lx%s%s",
 	      this_cpu(), this_hart()->h_hartid, trap_cause_name(cause),
-	      tf->tf_regs[0], tf->tf_stval);
+	      tf->tf_regs[0], tf->tf_stval, why[0] ? ": " : "", why);
 }
 
 void trap_handler(struct trap_frame *tf)

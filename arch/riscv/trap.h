@@ -16,6 +16,7 @@
 
 #ifndef __ASSEMBLY__
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct trap_frame {
@@ -38,11 +39,14 @@ const char *trap_cause_name(unsigned long scause);
 /*
  * A fault hook lets a subsystem explain a kernel fault on an address it owns
  * (e.g. the mapped heap naming the allocation behind a guard page).  It
- * prints what it knows and returns true if the address was its own; the trap
- * still ends in panic.
+ * writes one line into buf and returns true if the address was its own; the
+ * line becomes part of the panic message, and the trap still ends in panic.
  */
-typedef bool (*trap_fault_hook_t)(uintptr_t addr);
-void trap_set_fault_hook(trap_fault_hook_t fn);
+typedef bool (*trap_fault_hook_t)(uintptr_t addr, char *buf, size_t len);
+#define TRAP_MAX_FAULT_HOOKS	4
+/* Add a hook (asked in the order added until one claims the address);
+ * panics when all TRAP_MAX_FAULT_HOOKS slots are taken. */
+void trap_add_fault_hook(trap_fault_hook_t fn);
 
 #endif /* __ASSEMBLY__ */
 #endif /* ARCH_RISCV_TRAP_H */

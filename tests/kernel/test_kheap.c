@@ -108,6 +108,7 @@ static void kheap_test_overrun_panics_naming_allocation(struct ktest *t)
 	KASSERT_NOT_NULL(t, p);
 	KTEST_EXPECT_PANIC(t, *past = 1, "store/AMO page fault");
 	KEXPECT_TRUE(t, ktest_msg_has(kheap_fault_last(), "guard page of heap allocation"));
+	KTEST_EXPECT_PANIC(t, *past = 2, "guard page of heap allocation");
 	kheap_free(p, 2 * MMU_PAGE_SIZE);
 }
 
@@ -143,6 +144,7 @@ static void kheap_test_use_after_free_panics_on_every_hart(struct ktest *t)
 	kheap_free(p, MMU_PAGE_SIZE);
 	KTEST_EXPECT_PANIC(t, (void)*kh_remote_p, "load page fault");
 	KEXPECT_TRUE(t, ktest_msg_has(kheap_fault_last(), "use after free"));
+	KTEST_EXPECT_PANIC(t, (void)*kh_remote_p, "use after free: heap allocation");
 	if (other != cpu_id())
 		cpu_call_one(other, kh_remote_touch_freed, NULL);
 	else
