@@ -1110,7 +1110,7 @@ static void plat_print_harts(const struct plat_map *pm, plat_out_t out)
 /* Memory ranges and reserved ranges, one per line, inclusive ends. */
 static void plat_print_ranges(const struct plat_map *pm, plat_out_t out)
 {
-	out("  memory: %u ranges\n", pm->pm_nmem);
+	out("  memory: %u range%s\n", pm->pm_nmem, pm->pm_nmem == 1 ? "" : "s");
 	for (unsigned i = 0; i < pm->pm_nmem; i++) {
 		const struct plat_mem *m = &pm->pm_mem[i];
 
@@ -1120,7 +1120,7 @@ static void plat_print_ranges(const struct plat_map *pm, plat_out_t out)
 		    (unsigned long long)(m->pm_size >> 20), m->pm_node < 0 ? 0 : m->pm_node,
 		    m->pm_node < 0 ? " (none given)" : "");
 	}
-	out("  reserved: %u ranges\n", pm->pm_nresv);
+	out("  reserved: %u range%s\n", pm->pm_nresv, pm->pm_nresv == 1 ? "" : "s");
 	for (unsigned i = 0; i < pm->pm_nresv; i++) {
 		const struct plat_resv *pr = &pm->pm_resv[i];
 
