@@ -58,7 +58,8 @@ static struct {
 	volatile unsigned xc_pending;	/* harts still to finish */
 } xcall;
 
-extern char secondary_entry[];
+extern char secondary_entry[], park_entry[];
+static unsigned smp_nparked;	/* harts beyond MAX_CPUS, parked in wfi */
 
 void smp_send_ipi(unsigned cpu, unsigned reason)
 {
@@ -227,6 +228,16 @@ static bool smp_start_one(struct hart_boot *hb, const struct plat_hart *ph)
 	return false;
 }
 
+/* A hart beyond MAX_CPUS: start it in a wfi loop so it does not spin in SBI. */
+static void smp_park_one(const struct plat_hart *ph)
+{
+	struct sbiret r = sbi_hart_start(ph->ph_hartid, (uintptr_t)park_entry, 0);
+
+	printk("smp: hart %lu parked in wfi, unused: MAX_CPUS is %d%s\n",
+	       (unsigned long)ph->ph_hartid, MAX_CPUS, r.error ? " (hart_start failed)" : "");
+	smp_nparked++;
+}
+
 /* Nap until no slot in [0, n) is in `state`, or the deadline passes. */
 static void smp_wait_slots(unsigned n, int state, uint64_t deadline_us)
 {
@@ -327,12 +338,11 @@ void smp_boot_secondaries(const struct plat_map *pm)
 
 		if (!ph->ph_enabled || ph->ph_hartid == self)
 			continue;
+		ncpus_possible++;
 		if (n + 1 >= MAX_CPUS) {
-			printk("smp: hart %lu not started: MAX_CPUS is %d\n",
-			       (unsigned long)ph->ph_hartid, MAX_CPUS);
+			smp_park_one(ph);
 			continue;
 		}
-		ncpus_possible++;
 		smp_start_one(&hart_boot[n++], ph);
 	}
 	smp_wait_slots(n, HB_STARTING, start + SMP_START_TIMEOUT_US);
@@ -346,6 +356,8 @@ void smp_print_harts(void)
 	printk("%u of %u harts online", ncpus, ncpus_possible);
 	if (smp_nfailed)
 		printk(" (%u never arrived)", smp_nfailed);
+	if (smp_nparked)
+		printk(" (%u parked beyond MAX_CPUS)", smp_nparked);
 	printk("\n cpu  hart  node  state    traps      ipis\n");
 	for (unsigned c = 0; c < ncpus; c++)
 		printk(" %3u %5lu %5d  %-7s %6lu %9lu\n", c, harts[c].h_hartid, harts[c].h_node,

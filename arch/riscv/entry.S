@@ -57,6 +57,21 @@ secondary_entry:
 	j	park
 	.size secondary_entry, .-secondary_entry
 
+/*
+ * park_entry: for harts the kernel will not use (beyond MAX_CPUS).  Started
+ * so that they wait in S-mode wfi instead of spinning inside OpenSBI, which
+ * would steal a host core from the harts that work (PLATFORM.md).  No stack.
+ */
+	.globl park_entry
+	.type park_entry, @function
+	.balign 4
+park_entry:
+	csrw	sie, zero
+	csrw	sip, zero
+1:	wfi
+	j	1b
+	.size park_entry, .-park_entry
+
 	.section .data
 	.balign 4
 boot_lottery:

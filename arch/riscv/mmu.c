@@ -12,8 +12,9 @@
  * the tables are rebuilt for Sv39.  Secondary harts load kernel_satp in
  * entry.S.
  *
- * Locking.  mmu_lock serialises changes after boot (heap map/unmap); it is
- * taken after any allocator lock and before printk_lock (docs/kernel.md).  Walks
+ * Locking.  mmu_lock serialises changes after boot (heap map/unmap).  Order
+ * (docs/kernel.md): vmem arena lock, mmu_lock, zone lock (a table page is
+ * allocated while mmu_lock is held), printk_lock.  Walks
  * that only read (mmu_translate) take it too, so they never see a table being
  * built.  TLB shootdown is done by the caller after unmapping, outside the
  * lock, through SBI RFENCE, which returns after every target has flushed.
@@ -320,13 +321,37 @@ bool mmu_translate(uintptr_t va, uint64_t *pa, unsigned *prot)
 	return true;
 }
 
+/*
+ * Ask SBI to flush [va, va+size) on every other online hart whose hart id
+ * lies in [base, base + 64): one RFENCE call per 64-hart window, so OpenSBI
+ * signals all of them at once and waits once.  Returns the next window base
+ * above `base` that still has a target, or ~0 when there is none.
+ */
+static unsigned long mmu_rfence_window(unsigned long base, uintptr_t va, size_t size)
+{
+	unsigned long mask = 0, next = ~0UL;
+
+	for (unsigned c = 0; c < ncpus; c++) {
+		unsigned long id = harts[c].h_hartid;
+
+		if (c == this_cpu() || harts[c].h_state != HART_ONLINE || id < base)
+			continue;
+		if (id - base < 64)
+			mask |= 1UL << (id - base);
+		else if (id - id % 64 < next)
+			next = id - id % 64;
+	}
+	if (mask)
+		sbi_remote_sfence_vma(mask, base, va, size);
+	return next;
+}
+
 void mmu_tlb_shootdown(uintptr_t va, size_t size)
 {
 	for (uintptr_t p = va; p < va + size; p += MMU_PAGE_SIZE)
 		__asm__ volatile("sfence.vma %0" :: "r"(p) : "memory");
-	for (unsigned c = 0; c < ncpus; c++)
-		if (c != this_cpu() && harts[c].h_state == HART_ONLINE)
-			sbi_remote_sfence_vma(1UL, harts[c].h_hartid, va, size);
+	for (unsigned long base = 0; base != ~0UL;)
+		base = mmu_rfence_window(base, va, size);
 	__atomic_fetch_add(&mmu_st.ms_shootdowns, 1, __ATOMIC_RELAXED);
 }
 
