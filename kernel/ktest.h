@@ -44,12 +44,12 @@ struct ktest {
 };
 
 struct ktest_case {
-	const char *kc_name;
-	void (*kc_fn)(struct ktest *t);
+	const char *kc_name;			/* <suite>_test_<behaviour> */
+	void (*kc_fn)(struct ktest *t);		/* the case; NULL ends a table */
 };
 
 struct ktest_suite {
-	const char *ks_name;
+	const char *ks_name;			/* what ktest=NAME selects */
 	const struct ktest_case *ks_cases;	/* terminated by a {NULL, NULL} entry */
 	int (*ks_init)(void);			/* optional; non-zero skips the suite */
 };

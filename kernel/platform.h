@@ -64,29 +64,30 @@ struct plat_zone {
 };
 
 struct plat_map {
-	char pm_model[PLAT_NAME_MAX * 2];
-	bool pm_has_model;
+	char pm_model[PLAT_NAME_MAX * 2];	/* root "model" */
+	bool pm_has_model;			/* false: JSON null */
 
+	/* each list sorted by base (harts by hart id); counts of used entries */
 	unsigned pm_nharts;
-	struct plat_hart pm_harts[PLAT_MAX_HARTS];
+	struct plat_hart pm_harts[PLAT_MAX_HARTS];	/* /cpus children, device_type cpu */
 	unsigned pm_nmem;
-	struct plat_mem pm_mem[PLAT_MAX_MEM];
+	struct plat_mem pm_mem[PLAT_MAX_MEM];		/* memory reg entries */
 	unsigned pm_nresv;
-	struct plat_resv pm_resv[PLAT_MAX_RESV];
+	struct plat_resv pm_resv[PLAT_MAX_RESV];	/* memreserve, reserved-memory, kernel */
 	unsigned pm_npools;
-	struct plat_pool pm_pools[PLAT_MAX_POOLS];
+	struct plat_pool pm_pools[PLAT_MAX_POOLS];	/* shared-dma-pool children */
 
-	bool pm_has_dma_limit;
+	bool pm_has_dma_limit;			/* some enabled node has dma-ranges */
 	uint64_t pm_dma_limit;		/* lowest dma-ranges window end, CPU physical */
 	uint64_t pm_dma_offset;		/* CPU minus device address in that window
 					   (mod 2^64); devices see pa - offset */
 
 	unsigned pm_ndist;		/* 0 when the tree has no distance map */
-	uint8_t pm_dist[PLAT_MAX_NODES][PLAT_MAX_NODES];
+	uint8_t pm_dist[PLAT_MAX_NODES][PLAT_MAX_NODES];	/* [from][to], valid below pm_ndist */
 
 	unsigned pm_nnodes;		/* highest node id seen + 1 (at least 1) */
-	unsigned pm_nzones;
-	struct plat_zone pm_zones[PLAT_MAX_ZONES];
+	unsigned pm_nzones;		/* non-empty zones */
+	struct plat_zone pm_zones[PLAT_MAX_ZONES];	/* by node, then DMA, DMA32, NORMAL */
 };
 
 /*

@@ -9,7 +9,7 @@
 
 struct sbiret {
 	long error;	/* SBI_SUCCESS (0) or a negative SBI_ERR_* */
-	long value;
+	long value;	/* the call's result when error is 0 */
 };
 
 #define SBI_SUCCESS		0
