@@ -87,7 +87,7 @@ struct plat_map {
 
 	unsigned pm_nnodes;		/* highest node id seen + 1 (at least 1) */
 	unsigned pm_nzones;		/* non-empty zones */
-	struct plat_zone pm_zones[PLAT_MAX_ZONES];	/* by node, then DMA, DMA32, NORMAL */
+	struct plat_zone pm_zones[PLAT_MAX_ZONES];	/* sorted by base */
 };
 
 /*
