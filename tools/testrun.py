@@ -7,7 +7,9 @@ Runs, in order:
      'N passed, N failed' line),
   3. the QEMU boot matrix: build/kernel.elf booted with `ktest` on every
      configuration in boot_matrix(), each with a timeout; the KTAP output is
-     parsed and every case counted,
+     parsed and every case counted, and the zones the kernel printed are
+     checked against build/host/fdtinfo on the same blob (less what the
+     kernel and OpenSBI reserved on top of it),
   4. the bad-input boots (a DTB without memory, a DTB listing harts that do
      not exist, an unknown command-line word), each with its expected outcome,
 and ends with one line 'N passed, N failed, N skipped'.  Exit status 1 on
@@ -18,6 +20,7 @@ build/test-logs/.
 """
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import subprocess
@@ -169,6 +172,69 @@ def parse_ktap(r, out):
         r.problem("plan says %d suites, %d reported (crash or hang mid-run?)" % (plan, suites))
 
 
+ZONE_LINE = re.compile(r"^    node (\d+) (DMA|DMA32|NORMAL)\s+\[0x([0-9a-f]+)-0x([0-9a-f]+)\) (\d+) pages")
+RESV_LINE = re.compile(r"^    \[0x([0-9a-f]+)-0x([0-9a-f]+)\] (\S+)")
+PAGE = 4096
+
+
+def boot_dtb(cfg):
+    """The blob QEMU hands to OpenSBI for this configuration."""
+    if cfg.get("dtb"):
+        return cfg["dtb"]
+    if cfg.get("board"):
+        return os.path.join(BUILD, "dts", cfg["board"] + ".dtb")
+    path = os.path.join(BUILD, "test-dtb", cfg["name"] + ".dtb")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cmd = qemu.command(KERNEL, smp=cfg.get("smp", 4), mem=cfg.get("mem", "1G"),
+                       numa=cfg.get("numa", 0))
+    m = cmd.index("-M")
+    cmd[m + 1] += ",dumpdtb=" + path
+    subprocess.run(cmd, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return path
+
+
+def kernel_map(out):
+    """Zones and reserved ranges from the map the kernel printed at boot."""
+    zones, resv, section = {}, [], None
+    for line in out.splitlines():
+        if line.startswith("  zones:") or line.startswith("  reserved:"):
+            section = line.split(":")[0].strip()
+        elif not line.startswith("    "):
+            section = None if not line.startswith("  ") else section
+        m = ZONE_LINE.match(line)
+        if m and section == "zones":
+            zones[(int(m.group(1)), m.group(2))] = int(m.group(5))
+        m = RESV_LINE.match(line)
+        if m and section == "reserved":
+            resv.append((int(m.group(1), 16), int(m.group(2), 16) + 1, m.group(3)))
+    return zones, resv
+
+
+def check_zones(r, cfg, out):
+    """End to end: the kernel's zones are fdtinfo's zones for the same blob,
+    less the pages of what the kernel and OpenSBI reserved on top of it."""
+    tool = os.path.join(BUILD, "host", "fdtinfo")
+    info = json.loads(subprocess.run([tool, boot_dtb(cfg)], check=True, capture_output=True,
+                                     text=True).stdout)
+    kzones, kresv = kernel_map(out)
+    known = {(int(x["base"], 16), int(x["base"], 16) + int(x["size"], 16))
+             for x in info["reserved"]}
+    extra = [(a, b) for a, b, _ in kresv if (a, b) not in known]
+    expect = {}
+    for z in info["zones"]:
+        lo, hi = int(z["base"], 16), int(z["end"], 16)
+        taken = sum(max(0, min(b, hi) - max(a, lo)) for a, b in extra) // PAGE
+        if z["pages"] - taken > 0:
+            expect[(z["node"], z["zone"])] = z["pages"] - taken
+    if not kzones:
+        r.problem("no zone lines in the boot log")
+    elif kzones != expect:
+        r.problem("kernel zones %s != fdtinfo zones less kernel/OpenSBI reservations %s"
+                  % (sorted(kzones.items()), sorted(expect.items())))
+    else:
+        r.passed += 1
+
+
 def boot(cfg):
     """Boot one configuration and judge it by its expectations."""
     r = Result("boot " + cfg["name"])
@@ -184,6 +250,8 @@ def boot(cfg):
         return r
     if cfg.get("ktap", True):
         parse_ktap(r, out)
+    if cfg.get("check_zones", cfg.get("ktap", True)) and status == 0:
+        check_zones(r, cfg, out)
     for text in cfg.get("expect_output", []):
         if text in out:
             r.passed += 1
