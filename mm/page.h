@@ -132,6 +132,7 @@ struct page_zone_info {
 	uint64_t pzi_cached;			/* pages in per-hart caches now */
 	uint64_t pzi_nr_free[PAGE_NR_ORDERS];	/* free blocks per order */
 	uint64_t pzi_min, pzi_low, pzi_high;	/* watermarks */
+	uint64_t pzi_lowmem[3];			/* protection against PAGE_ANY, _DMA32, _DMA */
 	unsigned pzi_batch, pzi_pcp_high;	/* per-hart cache sizing */
 };
 unsigned page_zone_count(void);

@@ -91,6 +91,7 @@ int page_zone_info(unsigned zi, struct page_zone_info *info)
 	info->pzi_min = zp->z_min;
 	info->pzi_low = zp->z_low;
 	info->pzi_high = zp->z_high;
+	memcpy(info->pzi_lowmem, zp->z_lowmem, sizeof(info->pzi_lowmem));
 	info->pzi_batch = zp->z_batch;
 	info->pzi_pcp_high = zp->z_pcp_high;
 	spin_lock(&zp->z_lock);
@@ -158,6 +159,11 @@ static void page_zoneinfo_zone(unsigned zi, int (*out)(const char *fmt, ...))
 	out("        spanned  %llu\n", (unsigned long long)info.pzi_spanned);
 	out("        present  %llu\n", (unsigned long long)info.pzi_present);
 	out("        managed  %llu\n", (unsigned long long)info.pzi_managed);
+	/* Linux's order: requests whose highest zone is DMA, DMA32, NORMAL. */
+	out("        protection: (%llu, %llu, %llu)\n",
+	    (unsigned long long)info.pzi_lowmem[PAGE_DMA],
+	    (unsigned long long)info.pzi_lowmem[PAGE_DMA32],
+	    (unsigned long long)info.pzi_lowmem[PAGE_ANY]);
 	out("      nr_free_pages %llu\n", (unsigned long long)info.pzi_free);
 	out("      nr_pcp_pages %llu\n", (unsigned long long)info.pzi_cached);
 	for (unsigned k = 0; k < sizeof(page_zone_stat_names) / sizeof(page_zone_stat_names[0]); k++)

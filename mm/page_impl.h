@@ -27,6 +27,14 @@
 /*      PG_CACHED	4	   free order-0 page in a per-hart cache (page.h) */
 
 #define PAGE_MAX_ZONES	(MM_MAX_NODES * PAGE_NR_ZONE_TYPES)
+
+/*
+ * A low zone keeps 1/PAGE_LOWMEM_RATIO of the managed pages of the higher
+ * zones of its node (those a request's class allows) out of reach of that
+ * request, so ordinary allocations cannot use up the DMA and DMA32 zones that
+ * only they can serve.  256 is Linux's default for DMA and DMA32.
+ */
+#define PAGE_LOWMEM_RATIO	256
 #define PAGE_NO_ZONE	0xffu	/* pg_zone of unmanaged pages; empty zonelist slot */
 #define PAGE_NR_CLASSES	3	/* zonelists per node: ANY, DMA32, DMA */
 #define PAGE_MAX_PIECES	(2 * 256 + 2 * PAGE_MAX_ZONES)	/* free ranges cut at zone ends */
@@ -66,6 +74,9 @@ struct page_zone {
 	uint64_t z_present;		/* usable pages (platform map) */
 	uint64_t z_managed;		/* pages handed to the buddy at boot */
 	uint64_t z_min, z_low, z_high;	/* watermarks, pages */
+	uint64_t z_lowmem[PAGE_NR_CLASSES];	/* pages kept back from requests of each
+					   class that could use a higher zone of this node
+					   (Linux's lowmem_reserve; 0 for the highest) */
 	unsigned z_batch;		/* per-hart cache batch */
 	unsigned z_pcp_high;		/* per-hart cache high-water mark */
 
@@ -152,7 +163,7 @@ bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mar
 
 /* pcp.c: per-hart caches. */
 void pcp_setup(void);
-struct page *pcp_take(struct page_zone *zp, enum page_mark mark);
+struct page *pcp_take(struct page_zone *zp, enum page_mark mark, unsigned cls);
 void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n);
 int pcp_check(char *why, size_t whylen);
 

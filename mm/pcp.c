@@ -100,14 +100,16 @@ void pcp_setup(void)
 	}
 }
 
-/* Fill an empty cache from the zone, respecting the caller's watermark. */
-static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark mark)
+/* Fill an empty cache from the zone, respecting the caller's watermark plus
+ * the zone's protection `keep` against the caller's class. */
+static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark mark,
+		       uint64_t keep)
 {
 	unsigned n = pc->pc_batch;
 
 	spin_lock(&zp->z_lock);
-	if (!zone_watermark_ok(zp, 0, mark, n - 1))
-		n = zone_watermark_ok(zp, 0, mark, 0) ? 1 : 0;
+	if (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))
+		n = zone_watermark_ok(zp, 0, mark, keep) ? 1 : 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct page *pg = buddy_alloc(zp, 0);
 
@@ -129,14 +131,14 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 	spin_unlock(&zp->z_lock);
 }
 
-struct page *pcp_take(struct page_zone *zp, enum page_mark mark)
+struct page *pcp_take(struct page_zone *zp, enum page_mark mark, unsigned cls)
 {
 	irqflags_t f = irq_save();
 	struct page_pcp *pc = &page_this_hart()->ph_pcp[zp->z_index];
 	struct page *pg = pc->pc_head;
 
 	if (pg == NULL) {
-		pcp_refill(zp, pc, mark);
+		pcp_refill(zp, pc, mark, zp->z_lowmem[cls]);
 		pg = pc->pc_head;
 	}
 	if (pg != NULL) {

@@ -27,6 +27,11 @@
  * stay above low after it, then walks it again down to min.  The pages
  * below min are the *reserve*: only PAGE_URGENT requests take them (down to
  * zero).  There is no reclaim, so high is advisory (shown by zoneinfo).
+ * On top of the watermark, a lower zone keeps *protection* pages
+ * (z_lowmem, Linux's lowmem_reserve) away from requests that could have used
+ * a higher zone of the same node: a PAGE_ANY request falling back into DMA32
+ * or DMA must leave 1/256 of the node's higher zones' pages there, so the
+ * memory only DMA-limited devices can use is not spent on anything else.
  *
  * 3. Locking
  * ----------
@@ -84,13 +89,15 @@ bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mar
 	return free >= need && free - need >= floor;
 }
 
-/* Take a block of `order` from the buddy lists of zp if the watermark allows. */
-static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum page_mark mark)
+/* Take a block of `order` from the buddy lists of zp if the watermark (plus
+ * the zone's protection against class cls) allows. */
+static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum page_mark mark,
+				    unsigned cls)
 {
 	struct page *pg = NULL;
 
 	spin_lock(&zp->z_lock);
-	if (zone_watermark_ok(zp, order, mark, 0))
+	if (zone_watermark_ok(zp, order, mark, zp->z_lowmem[cls]))
 		pg = buddy_alloc(zp, order);
 	else
 		zp->z_stats.zs_refused++;
@@ -114,7 +121,7 @@ static struct page *zone_walk(int node, unsigned order, unsigned flags, enum pag
 			break;	/* the list starts with the node's own zones */
 		if (zp->z_free == 0 && order > 0)
 			continue;
-		pg = order == 0 ? pcp_take(zp, mark) : zone_take_block(zp, order, mark);
+		pg = order == 0 ? pcp_take(zp, mark, cls) : zone_take_block(zp, order, mark, cls);
 		if (pg == NULL)
 			continue;
 		if (i > 0)
@@ -259,6 +266,30 @@ static void zone_set_watermarks(void)
 	}
 }
 
+/* May zone zp serve class cls?  (Defined below, with the zonelists.) */
+static bool zone_in_class(const struct page_zone *zp, unsigned cls);
+
+/* Each zone's protection: the class-allowed higher zones of its node / ratio. */
+static void zone_set_lowmem(void)
+{
+	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
+		struct page_zone *zp = &page_state.ps_zone[i];
+
+		for (unsigned cls = 0; cls < PAGE_NR_CLASSES; cls++) {
+			uint64_t higher = 0;
+
+			for (unsigned j = 0; j < page_state.ps_nzones; j++) {
+				const struct page_zone *up = &page_state.ps_zone[j];
+
+				if (up->z_node == zp->z_node && up->z_type > zp->z_type &&
+				    zone_in_class(up, cls))
+					higher += up->z_managed;
+			}
+			zp->z_lowmem[cls] = higher / PAGE_LOWMEM_RATIO;
+		}
+	}
+}
+
 /* Nodes in order of distance from `from` (itself first, ties by id). */
 static void zone_node_order(unsigned from, uint8_t *order)
 {
@@ -322,6 +353,7 @@ static void zone_build_lists(unsigned from)
 void zone_setup(void)
 {
 	zone_set_watermarks();
+	zone_set_lowmem();
 	for (unsigned n = 0; n < page_state.ps_nnodes; n++)
 		zone_build_lists(n);
 }

@@ -247,6 +247,40 @@ static void buddy_test_exhaustion_fails_and_loses_nothing(void **state)
 	expect_clean();
 }
 
+/*
+ * Ordinary requests that fall back into node 0's DMA zone leave it its
+ * protection (1/256 of the node's DMA32 and NORMAL pages), which DMA
+ * requests can still have; DMA32 requests are held back by the DMA32 pages
+ * only, DMA requests not at all.
+ */
+static void buddy_test_lowmem_protects_dma(void **state)
+{
+	struct page_zone_info dma, dma32, normal;
+	unsigned n, in_dma = 0, d;
+
+	(void)state;
+	page_zone_info(0, &dma);
+	page_zone_info(1, &dma32);
+	page_zone_info(2, &normal);
+	assert_int_equal(dma.pzi_type, PAGE_ZONE_DMA);
+	assert_int_equal(dma.pzi_lowmem[PAGE_ANY], (dma32.pzi_managed + normal.pzi_managed) / 256);
+	assert_int_equal(dma.pzi_lowmem[PAGE_DMA32], dma32.pzi_managed / 256);
+	assert_int_equal(dma.pzi_lowmem[PAGE_DMA], 0);
+	assert_int_equal(dma32.pzi_lowmem[PAGE_ANY], normal.pzi_managed / 256);
+	assert_int_equal(normal.pzi_lowmem[PAGE_ANY], 0);
+	n = exhaust(0, PAGE_THISNODE, held, 70000);
+	for (unsigned i = 0; i < n; i++)
+		in_dma += sim_in_zone(held[i], PG, 0, PAGE_ZONE_DMA);
+	page_zone_info(0, &dma);
+	assert_true(in_dma > 0);				/* it did fall back */
+	assert_true(dma.pzi_free >= dma.pzi_min + dma.pzi_lowmem[PAGE_ANY]);
+	d = exhaust(0, PAGE_DMA | PAGE_THISNODE, held + n, 70000 - n);
+	assert_true(d >= dma.pzi_lowmem[PAGE_ANY]);		/* the protected pages */
+	for (unsigned i = 0; i < n + d; i++)
+		assert_int_equal(page_free(held[i], 0), 0);
+	expect_clean();
+}
+
 /* After a fragmenting workload is freed, a max-order allocation succeeds everywhere. */
 static void buddy_test_max_order_after_fragmentation(void **state)
 {
@@ -630,6 +664,7 @@ int main(void)
 		cmocka_unit_test_setup(buddy_test_fallback_order, boot_two),
 		cmocka_unit_test_setup(buddy_test_thisnode_fails_instead_of_fallback, boot_two),
 		cmocka_unit_test_setup(buddy_test_exhaustion_fails_and_loses_nothing, boot_two),
+		cmocka_unit_test_setup(buddy_test_lowmem_protects_dma, boot_two),
 		cmocka_unit_test_setup(buddy_test_max_order_after_fragmentation, boot_two),
 		cmocka_unit_test_setup(buddy_test_double_free_detected, boot_two),
 		cmocka_unit_test_setup(buddy_test_free_never_allocated_detected, boot_two),

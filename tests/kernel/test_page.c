@@ -278,26 +278,36 @@ static unsigned page_release_all(paddr_t head)
 	return bad;
 }
 
-/* Exhaustion returns PAGE_NOADDR (no panic), urgent gets the reserve, and nothing is lost. */
+/* Exhaustion returns PAGE_NOADDR (no panic), urgent gets the reserve, the low zones keep
+ * their protection for requests limited to them, and nothing is lost. */
 static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 {
 	static uint64_t before[PLAT_MAX_ZONES], after[PLAT_MAX_ZONES];
 	struct page_stats st0, st1;
 	paddr_t head = PAGE_NOADDR;
-	uint64_t big, small, urgent;
+	uint64_t big, small, urgent, kept, protection = 0;
+	struct page_zone_info zi;
 
 	page_free_per_zone(before);
 	page_get_stats(&st0);
 	big = page_grab_all(9, 0, &head);
 	small = page_grab_all(0, 0, &head);
 	KEXPECT_EQ(t, page_alloc(0, 0), PAGE_NOADDR);
-	KEXPECT_EQ(t, page_alloc(3, PAGE_DMA32), PAGE_NOADDR);
 	urgent = page_grab_all(0, PAGE_URGENT, &head);
+	KEXPECT_EQ(t, page_alloc(0, PAGE_URGENT), PAGE_NOADDR);
+	/* What is left is the low zones' protection: only requests limited to them get it. */
+	kept = page_grab_all(0, PAGE_DMA32 | PAGE_URGENT, &head);
+	kept += page_grab_all(0, PAGE_DMA | PAGE_URGENT, &head);
+	KEXPECT_EQ(t, page_alloc(0, PAGE_DMA | PAGE_URGENT), PAGE_NOADDR);
+	for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++)
+		protection += zi.pzi_lowmem[PAGE_ANY];
 	page_get_stats(&st1);
-	ktest_log(t, "exhausted with %llu 2 MiB blocks, %llu pages, %llu urgent pages",
-		  (unsigned long long)big, (unsigned long long)small, (unsigned long long)urgent);
+	ktest_log(t, "exhausted with %llu 2 MiB blocks, %llu pages, %llu urgent pages, "
+		  "%llu protected low pages", (unsigned long long)big, (unsigned long long)small,
+		  (unsigned long long)urgent, (unsigned long long)kept);
 	KEXPECT_GT(t, big, 0);
 	KEXPECT_GT(t, urgent, 0);
+	KEXPECT_EQ(t, kept, protection);
 	KEXPECT_GE(t, st1.ps_alloc_fail, st0.ps_alloc_fail + 4);
 	KEXPECT_EQ(t, page_free_count(), 0);
 	KEXPECT_EQ(t, page_release_all(head), 0);
