@@ -396,16 +396,55 @@ static void page_prof_buddy(void *arg, unsigned long i)
 }
 
 /*
+ * Put the zone in a known state for the buddy measurement: hold order-0
+ * pages until freeing one leaves it a free order-0 block whose buddy is
+ * held, at the head of the order-0 list.  Each measured pair then takes it
+ * (no split) and gives it back (no merge): the cost does not depend on what
+ * earlier tests left behind.  Returns that page, or NULL.
+ */
+static struct page *page_prof_buddy_setup(struct page_zone *zp, struct page **holds,
+					  unsigned *nholds)
+{
+	struct page *spare = NULL;
+
+	spin_lock(&zp->z_lock);
+	for (*nholds = 0; *nholds < 8 && spare == NULL; (*nholds)++) {
+		holds[*nholds] = buddy_alloc(zp, 0);
+		spare = buddy_alloc(zp, 0);
+		if (holds[*nholds] == NULL || spare == NULL)
+			break;
+		buddy_free(zp, spare, 0);
+		if (spare->pg_state != PG_FREE || spare->pg_order != 0 ||
+		    zp->z_area[0].fa_head != spare)
+			spare = NULL;
+	}
+	spin_unlock(&zp->z_lock);
+	return spare;
+}
+
+/* Give back what page_prof_buddy_setup held. */
+static void page_prof_buddy_release(struct page_zone *zp, struct page **holds, unsigned n)
+{
+	spin_lock(&zp->z_lock);
+	for (unsigned i = 0; i < n; i++)
+		if (holds[i] != NULL)
+			buddy_free(zp, holds[i], 0);
+	spin_unlock(&zp->z_lock);
+}
+
+/*
  * The two fast-path measurements (docs/page_alloc.md): instructions per
- * order-0 pair through the cache and through the buddy.  Here only their
- * effect is checked: every pair gives its page back.
+ * order-0 pair through the cache and through the buddy (no split, no merge).
+ * Here only their effect is checked: every pair gives its page back.
  */
 static void page_test_measure_alloc_free_pairs(struct ktest *t)
 {
 	paddr_t warm = page_alloc(0, 0);
 	struct page_stats st0, st1;
 	struct page_zone *zp;
+	struct page *holds[8], *spare;
 	uint64_t free0, cached0;
+	unsigned nholds;
 
 	KASSERT_NE(t, warm, PAGE_NOADDR);
 	page_free(warm, 0);			/* the cache now holds a page */
@@ -417,7 +456,11 @@ static void page_test_measure_alloc_free_pairs(struct ktest *t)
 	KEXPECT_EQ(t, st1.ps_double_free + st1.ps_not_alloc, st0.ps_double_free + st0.ps_not_alloc);
 	zp = &page_state.ps_zone[page_lookup(warm)->pg_zone];
 	free0 = page_free_count();
+	spare = page_prof_buddy_setup(zp, holds, &nholds);
+	KASSERT_NOT_NULL(t, spare);
 	prof_region("page_buddy_alloc_free", PAGE_PROF_ITERS, page_prof_buddy, zp);
+	KEXPECT_EQ(t, zp->z_area[0].fa_head, spare);		/* the same block each time */
+	page_prof_buddy_release(zp, holds, nholds);
 	KEXPECT_EQ(t, page_free_count(), free0);
 }
 
