@@ -18,6 +18,7 @@
 #define MM_MAX_CPUS	MAX_CPUS
 #define MM_MAX_NODES	16
 #define MM_CACHE_LINE	64
+#define MM_FAST_CLZ	0	/* rv64imac has no Zbb: clz/ctz would be libgcc calls */
 
 typedef uint64_t paddr_t;
 typedef unsigned long irqflags_t;

@@ -30,6 +30,9 @@
  *   Checks     ASSERT(expr)                invariant, compiled out when !MM_DEBUG
  *              VERIFY(expr)                always on; panics naming expr, file, line
  *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE
+ *   Bits       MM_FAST_CLZ: 1 when __builtin_clzll/ctzll are single
+ *              instructions; 0 makes mm_highbit/mm_lowbit below use a short
+ *              inline search instead of libgcc's out-of-line helpers
  *
  * Atomics are the compiler's __atomic builtins, which are portable.
  * String functions (memset, memcpy, memmove, memcmp, strlen, strcmp) are the
@@ -49,5 +52,32 @@
 
 /* Pad a per-hart structure so two harts never share a cache line. */
 #define MM_CACHE_ALIGNED __attribute__((aligned(MM_CACHE_LINE)))
+
+/* floor(log2(x)) for x > 0: the index of the highest set bit. */
+static inline unsigned mm_highbit(uint64_t x)
+{
+#if MM_FAST_CLZ
+	return 63u - (unsigned)__builtin_clzll(x);
+#else
+	unsigned n = 0;
+
+	for (unsigned s = 32; s != 0; s >>= 1)	/* unrolled by the compiler */
+		if (x >> s) {
+			x >>= s;
+			n += s;
+		}
+	return n;
+#endif
+}
+
+/* Index of the lowest set bit of x > 0. */
+static inline unsigned mm_lowbit(uint64_t x)
+{
+#if MM_FAST_CLZ
+	return (unsigned)__builtin_ctzll(x);
+#else
+	return mm_highbit(x & -x);
+#endif
+}
 
 #endif /* MM_PLATFORM_H */

@@ -100,9 +100,9 @@ struct vmem {
 };
 
 /* Lowest set bit of a non-zero word. */
-static inline unsigned vmem_lowbit(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
+static inline unsigned vmem_lowbit(uint64_t x) { return mm_lowbit(x); }
 /* floor(log2(x)) for x > 0. */
-static inline unsigned vmem_highbit(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+static inline unsigned vmem_highbit(uint64_t x) { return mm_highbit(x); }
 static inline bool vmem_ispow2(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 static inline size_t vmem_seg_size(const struct vmem_seg *vsp) { return vsp->vs_end - vsp->vs_start; }
 

@@ -22,6 +22,7 @@
 #define MM_MAX_CPUS	64
 #define MM_MAX_NODES	8
 #define MM_CACHE_LINE	64
+#define MM_FAST_CLZ	1	/* x86-64: lzcnt/bsr and tzcnt/bsf */
 
 typedef uint64_t paddr_t;
 typedef unsigned long irqflags_t;
