@@ -35,14 +35,21 @@
 
 enum { HB_UNUSED, HB_STARTING, HB_ARRIVED, HB_GO, HB_FAILED };
 
-/* Handed to a starting hart as the SBI opaque argument (entry.S reads +16). */
+/* Handed to a starting hart as the SBI opaque argument (entry.S uses the offsets). */
 struct hart_boot {
 	unsigned long hb_hartid;	/* +0 */
 	unsigned long hb_cpu;		/* +8: dense id, valid at GO */
 	uintptr_t hb_stack_top;		/* +16: loaded into sp by entry.S */
 	volatile int hb_state;		/* +24: HB_* */
-	int hb_node;			/* NUMA node of the hart */
+	int hb_node;			/* +28: NUMA node of the hart */
+	volatile long hb_progress;	/* +32: 0 not seen, 1 entry.S, 2 C, -1 trapped */
+	unsigned long hb_scause;	/* +40: an early trap's cause ... */
+	unsigned long hb_sepc;		/* +48: ... pc ... */
+	unsigned long hb_stval;		/* +56: ... and address (secondary_early_trap) */
 };
+_Static_assert(__builtin_offsetof(struct hart_boot, hb_stack_top) == 16, "entry.S HB_STACK_TOP");
+_Static_assert(__builtin_offsetof(struct hart_boot, hb_progress) == 32, "entry.S HB_PROGRESS");
+_Static_assert(__builtin_offsetof(struct hart_boot, hb_stval) == 56, "entry.S HB_STVAL");
 
 struct hart harts[MAX_CPUS];
 unsigned ncpus = 1;
@@ -193,6 +200,7 @@ void smp_secondary_main(unsigned long hartid, struct hart_boot *hb)
 	int expected = HB_STARTING;
 
 	(void)hartid;
+	hb->hb_progress = 2;
 	if (!__atomic_compare_exchange_n(&hb->hb_state, &expected, HB_ARRIVED, false,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		for (;;)	/* too late: the boot hart gave up on us */
@@ -274,6 +282,19 @@ static void smp_wait_slow(unsigned n, uint64_t deadline_us)
 	}
 }
 
+/* How far a hart that never arrived got (entry.S and secondary_early_trap). */
+static void smp_report_progress(const struct hart_boot *hb)
+{
+	if (hb->hb_progress < 0)
+		printk("smp: hart %lu trapped while starting: scause 0x%lx (%s) sepc 0x%lx "
+		       "stval 0x%lx\n", hb->hb_hartid, hb->hb_scause,
+		       trap_cause_name(hb->hb_scause), hb->hb_sepc, hb->hb_stval);
+	else
+		printk("smp: hart %lu got to %s\n", hb->hb_hartid,
+		       hb->hb_progress == 0 ? "nothing of ours (never entered the kernel)" :
+		       hb->hb_progress == 1 ? "secondary_entry" : "smp_secondary_main");
+}
+
 /* Give up on harts that never arrived (a latecomer then sees FAILED). */
 static void smp_reap_missing(unsigned n, uint64_t waited_us)
 {
@@ -287,6 +308,7 @@ static void smp_reap_missing(unsigned n, uint64_t waited_us)
 			       "continuing without it\n", hb->hb_hartid,
 			       (unsigned long)(waited_us / 1000),
 			       sbi_hsm_state_name(sbi_hart_status(hb->hb_hartid).value));
+			smp_report_progress(hb);
 		}
 		if (hb->hb_state == HB_FAILED)
 			smp_nfailed++;

@@ -7,7 +7,17 @@
  *
  * secondary_entry: harts started with SBI HSM hart_start, a0 = hartid,
  * a1 = opaque = the physical address of its struct hart_boot (kernel/smp.c).
+ * Until the hart has its struct hart, a trap goes to secondary_early_trap,
+ * which records scause/sepc/stval in the hart_boot and parks, so that the
+ * boot hart can report why a started hart never arrived.
  */
+
+/* struct hart_boot offsets (kernel/smp.c checks them at compile time) */
+#define HB_STACK_TOP	16
+#define HB_PROGRESS	32
+#define HB_SCAUSE	40
+#define HB_SEPC		48
+#define HB_STVAL	56
 #include "arch/riscv/trap.h"
 
 	.section .text.entry, "ax"
@@ -44,7 +54,12 @@ park:
 secondary_entry:
 	csrw	sie, zero
 	csrw	sip, zero
-	ld	sp, 16(a1)		/* hart_boot.hb_stack_top (kernel/smp.c) */
+	csrw	sscratch, a1		/* for secondary_early_trap */
+	la	t0, secondary_early_trap
+	csrw	stvec, t0
+	li	t0, 1			/* progress 1: in the kernel */
+	sd	t0, HB_PROGRESS(a1)
+	ld	sp, HB_STACK_TOP(a1)
 	li	fp, 0
 	la	t0, kernel_satp		/* join the boot hart's page tables */
 	ld	t0, 0(t0)
@@ -56,6 +71,22 @@ secondary_entry:
 	call	smp_secondary_main	/* never returns */
 	j	park
 	.size secondary_entry, .-secondary_entry
+
+	.balign 4
+	.type secondary_early_trap, @function
+secondary_early_trap:
+	csrr	t0, sscratch		/* this hart's struct hart_boot */
+	csrr	t1, scause
+	sd	t1, HB_SCAUSE(t0)
+	csrr	t1, sepc
+	sd	t1, HB_SEPC(t0)
+	csrr	t1, stval
+	sd	t1, HB_STVAL(t0)
+	li	t1, -1			/* progress -1: trapped */
+	sd	t1, HB_PROGRESS(t0)
+	fence	rw, rw
+	j	park
+	.size secondary_early_trap, .-secondary_early_trap
 
 /*
  * park_entry: for harts the kernel will not use (beyond MAX_CPUS).  Started
