@@ -37,6 +37,10 @@ static bool cmdline_word(const char *w, size_t len, struct cmdline *cl)
 		cmdline_value(w, len, 6, cl->cl_ktest_suites, sizeof(cl->cl_ktest_suites));
 		return true;
 	}
+	if (len == 13 && strncmp(w, "smp_via_start", 13) == 0) {
+		cl->cl_smp_via_start = true;
+		return true;
+	}
 	if (len > 11 && strncmp(w, "kmem_debug=", 11) == 0) {
 		cmdline_value(w, len, 11, cl->cl_kmem_debug, sizeof(cl->cl_kmem_debug));
 		return true;

@@ -12,6 +12,8 @@ struct cmdline {
 	bool cl_ktest;			/* `ktest` or `ktest=...` given */
 	char cl_ktest_suites[128];	/* suite list after `ktest=`, "" for all */
 	char cl_kmem_debug[64];		/* flags after `kmem_debug=` */
+	bool cl_smp_via_start;		/* test hook `smp_via_start`: start secondaries
+					   at _start, as OpenSBI's hart_start race does */
 	unsigned cl_unknown;		/* words reported and ignored */
 };
 

@@ -25,6 +25,7 @@
 #include "arch/riscv/sbi.h"
 #include "arch/riscv/spinlock.h"
 #include "arch/riscv/trap.h"
+#include "kernel/cmdline.h"
 #include "kernel/hart.h"
 #include "kernel/lib.h"
 #include "kernel/platform.h"
@@ -42,21 +43,25 @@ struct hart_boot {
 	uintptr_t hb_stack_top;		/* +16: loaded into sp by entry.S */
 	volatile int hb_state;		/* +24: HB_* */
 	int hb_node;			/* +28: NUMA node of the hart */
-	volatile long hb_progress;	/* +32: 0 not seen, 1 entry.S, 2 C, -1 trapped */
+	volatile int hb_progress;	/* +32: 0 not seen, 1 entry.S, 2 C, -1 trapped */
+	volatile int hb_via_start;	/* +36: came in at _start (see entry.S lost_lottery) */
 	unsigned long hb_scause;	/* +40: an early trap's cause ... */
 	unsigned long hb_sepc;		/* +48: ... pc ... */
 	unsigned long hb_stval;		/* +56: ... and address (secondary_early_trap) */
 };
 _Static_assert(__builtin_offsetof(struct hart_boot, hb_stack_top) == 16, "entry.S HB_STACK_TOP");
 _Static_assert(__builtin_offsetof(struct hart_boot, hb_progress) == 32, "entry.S HB_PROGRESS");
+_Static_assert(__builtin_offsetof(struct hart_boot, hb_via_start) == 36, "entry.S HB_VIA_START");
 _Static_assert(__builtin_offsetof(struct hart_boot, hb_stval) == 56, "entry.S HB_STVAL");
+_Static_assert(sizeof(struct hart_boot) == 64, "entry.S HB_SIZE");
+_Static_assert(HB_STARTING == 1 && MAX_CPUS == 64, "entry.S lost_lottery constants");
 
 struct hart harts[MAX_CPUS];
 unsigned ncpus = 1;
 unsigned ncpus_possible = 1;
 unsigned smp_nfailed;
 
-static struct hart_boot hart_boot[MAX_CPUS];
+struct hart_boot hart_boot[MAX_CPUS];	/* global: entry.S searches it */
 static spinlock_t xcall_lock = SPINLOCK_INIT("xcall");
 static struct {
 	void (*xc_fn)(void *);		/* function to run */
@@ -65,7 +70,7 @@ static struct {
 	volatile unsigned xc_pending;	/* harts still to finish */
 } xcall;
 
-extern char secondary_entry[], park_entry[];
+extern char secondary_entry[], park_entry[], _start[];
 static unsigned smp_nparked;	/* harts beyond MAX_CPUS, parked in wfi */
 
 void smp_send_ipi(unsigned cpu, unsigned reason)
@@ -227,7 +232,9 @@ static bool smp_start_one(struct hart_boot *hb, const struct plat_hart *ph)
 	hb->hb_node = ph->ph_node < 0 ? 0 : ph->ph_node;
 	hb->hb_stack_top = (uintptr_t)stack + HART_STACK_SIZE;
 	__atomic_store_n(&hb->hb_state, HB_STARTING, __ATOMIC_SEQ_CST);
-	r = sbi_hart_start(ph->ph_hartid, (uintptr_t)secondary_entry, (uintptr_t)hb);
+	r = sbi_hart_start(ph->ph_hartid,
+			   (uintptr_t)(cmdline.cl_smp_via_start ? _start : secondary_entry),
+			   (uintptr_t)hb);
 	if (r.error == 0)
 		return true;
 	printk("smp: hart %lu: SBI hart_start failed (error %ld, HSM state %s)\n",
@@ -326,6 +333,9 @@ static void smp_release(unsigned n)
 
 		if (hb->hb_state != HB_ARRIVED)
 			continue;
+		if (hb->hb_via_start)
+			printk("smp: hart %lu was sent to _start instead of secondary_entry "
+			       "(OpenSBI 1.1 hart_start race); recovered\n", hb->hb_hartid);
 		h = &harts[cpu];
 		h->h_cpu = cpu;
 		h->h_hartid = hb->hb_hartid;

@@ -15,6 +15,7 @@
 /* struct hart_boot offsets (kernel/smp.c checks them at compile time) */
 #define HB_STACK_TOP	16
 #define HB_PROGRESS	32
+#define HB_VIA_START	36
 #define HB_SCAUSE	40
 #define HB_SEPC		48
 #define HB_STVAL	56
@@ -29,7 +30,7 @@ _start:
 	la	t0, boot_lottery	/* first hart in wins, the rest park */
 	li	t1, 1
 	amoswap.w.aq t1, t1, (t0)
-	bnez	t1, park
+	bnez	t1, lost_lottery
 	mv	s2, a0			/* keep hartid and FDT across the bss clear */
 	mv	s1, a1
 	la	t0, __bss_start		/* zero .bss: stacks and harts[] live there */
@@ -44,6 +45,30 @@ _start:
 	mv	a0, s2
 	mv	a1, s1
 	call	kmain			/* never returns */
+
+/*
+ * A hart that loses the lottery.  OpenSBI 1.1's hart_start marks the target
+ * START_PENDING *before* it stores the start address and argument, so a
+ * target that wakes early (a spurious wfi wake-up) jumps to the previous
+ * stage's address, which is _start, with a stale a1.  a0 (the hart id) is
+ * right, so look the hart up in hart_boot[] (kernel/smp.c) and go the normal
+ * way.  A hart nobody is starting parks.
+ */
+lost_lottery:
+	la	t0, hart_boot
+	li	t1, 64			/* MAX_CPUS */
+1:	ld	t2, 0(t0)		/* hb_hartid */
+	lw	t3, 24(t0)		/* hb_state */
+	addi	t3, t3, -1		/* HB_STARTING? */
+	bne	t2, a0, 2f
+	bnez	t3, 2f
+	mv	a1, t0
+	li	t2, 1
+	sw	t2, HB_VIA_START(a1)
+	j	secondary_entry
+2:	addi	t0, t0, 64		/* sizeof(struct hart_boot) */
+	addi	t1, t1, -1
+	bnez	t1, 1b
 park:
 	wfi
 	j	park
@@ -58,7 +83,7 @@ secondary_entry:
 	la	t0, secondary_early_trap
 	csrw	stvec, t0
 	li	t0, 1			/* progress 1: in the kernel */
-	sd	t0, HB_PROGRESS(a1)
+	sw	t0, HB_PROGRESS(a1)
 	ld	sp, HB_STACK_TOP(a1)
 	li	fp, 0
 	la	t0, kernel_satp		/* join the boot hart's page tables */
@@ -83,7 +108,7 @@ secondary_early_trap:
 	csrr	t1, stval
 	sd	t1, HB_STVAL(t0)
 	li	t1, -1			/* progress -1: trapped */
-	sd	t1, HB_PROGRESS(t0)
+	sw	t1, HB_PROGRESS(t0)
 	fence	rw, rw
 	j	park
 	.size secondary_early_trap, .-secondary_early_trap
