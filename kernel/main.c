@@ -60,6 +60,15 @@ static void platform_init(uintptr_t fdt_pa)
 			harts[0].h_node = pm->pm_harts[i].ph_node;
 }
 
+/* A reservation bootmem cannot record would let that memory be handed out. */
+static void bootmem_reserve_or_panic(uint64_t base, uint64_t size, const char *name)
+{
+	if (bootmem_reserve(base, size) != 0)
+		panic("bootmem: cannot reserve [0x%lx, 0x%lx) '%s': range table full (%d)",
+		      (unsigned long)base, (unsigned long)(base + size), name[0] ? name : "memreserve",
+		      BOOTMEM_MAX_RANGES);
+}
+
 /* Hand bootmem every memory range, minus every reservation. */
 static void bootmem_setup(const struct plat_map *pm)
 {
@@ -68,9 +77,11 @@ static void bootmem_setup(const struct plat_map *pm)
 				pm->pm_mem[i].pm_node < 0 ? 0 : pm->pm_mem[i].pm_node))
 			panic("bootmem: too many memory ranges (%u)", pm->pm_nmem);
 	for (unsigned i = 0; i < pm->pm_nresv; i++)
-		bootmem_reserve(pm->pm_resv[i].pr_base, pm->pm_resv[i].pr_size);
+		bootmem_reserve_or_panic(pm->pm_resv[i].pr_base, pm->pm_resv[i].pr_size,
+					 pm->pm_resv[i].pr_name);
 	for (unsigned i = 0; i < pm->pm_npools; i++)
-		bootmem_reserve(pm->pm_pools[i].pp_base, pm->pm_pools[i].pp_size);
+		bootmem_reserve_or_panic(pm->pm_pools[i].pp_base, pm->pm_pools[i].pp_size,
+					 pm->pm_pools[i].pp_name);
 }
 
 void kernel_poweroff(void)

@@ -34,14 +34,14 @@ struct plat_hart {
 };
 
 struct plat_mem {
-	uint64_t pm_base;
-	uint64_t pm_size;
+	uint64_t pm_base;		/* CPU physical start */
+	uint64_t pm_size;		/* bytes (never 0) */
 	int pm_node;			/* numa-node-id or PLAT_NO_NODE */
 };
 
 struct plat_resv {
-	uint64_t pr_base;
-	uint64_t pr_size;
+	uint64_t pr_base;		/* CPU physical start */
+	uint64_t pr_size;		/* bytes (never 0) */
 	char pr_name[PLAT_NAME_MAX];	/* "" for /memreserve/ entries */
 	bool pr_has_name;		/* false for /memreserve/ (JSON null) */
 	bool pr_no_map;			/* "no-map" property present */
@@ -49,8 +49,8 @@ struct plat_resv {
 };
 
 struct plat_pool {
-	uint64_t pp_base;
-	uint64_t pp_size;
+	uint64_t pp_base;		/* CPU physical start of the pool */
+	uint64_t pp_size;		/* bytes */
 	char pp_name[PLAT_NAME_MAX];	/* node name with unit address */
 	bool pp_reusable;		/* "reusable" property present */
 };

@@ -53,11 +53,11 @@ void bootmem_hand_over(void (*fn)(paddr_t base, uint64_t size, int node, void *a
 
 /* Statistics: bytes added, reserved, allocated; allocation count. */
 struct bootmem_stats {
-	uint64_t bs_added;
-	uint64_t bs_reserved;
-	uint64_t bs_allocated;
-	uint64_t bs_nallocs;
-	unsigned bs_nranges;
+	uint64_t bs_added;		/* bytes given by bootmem_add */
+	uint64_t bs_reserved;		/* bytes removed by bootmem_reserve */
+	uint64_t bs_allocated;		/* bytes handed out by bootmem_alloc */
+	uint64_t bs_nallocs;		/* successful bootmem_alloc calls */
+	unsigned bs_nranges;		/* free ranges now */
 };
 void bootmem_get_stats(struct bootmem_stats *st);
 

@@ -147,8 +147,8 @@ void vmem_stats(vmem_t *vmp, struct vmem_kstat *vk);
  * kernel passes the page allocator.
  */
 struct vmem_page_source {
-	void *(*vps_alloc)(size_t size);
-	void (*vps_free)(void *p, size_t size);
+	void *(*vps_alloc)(size_t size);		/* size bytes, page aligned, or NULL */
+	void (*vps_free)(void *p, size_t size);		/* give back what vps_alloc gave */
 };
 void vmem_page_source_set(const struct vmem_page_source *src);
 
@@ -163,11 +163,11 @@ void vmem_page_source_set(const struct vmem_page_source *src);
  * goes to the segment layer.
  */
 struct vmem_qcache_provider {
-	void *(*qp_create)(const char *name, size_t objsize, vmem_t *vmp);
-	void (*qp_destroy)(void *cache);
-	uintptr_t (*qp_alloc)(void *cache, int vmflag);
-	void (*qp_free)(void *cache, uintptr_t addr);
-	void (*qp_reap)(void *cache);
+	void *(*qp_create)(const char *name, size_t objsize, vmem_t *vmp);	/* one cache */
+	void (*qp_destroy)(void *cache);		/* at vmem_destroy */
+	uintptr_t (*qp_alloc)(void *cache, int vmflag);	/* an object, or 0 */
+	void (*qp_free)(void *cache, uintptr_t addr);	/* back to its cache */
+	void (*qp_reap)(void *cache);			/* return cached objects to the arena */
 };
 /* Install before creating the arenas that should have quantum caches. */
 void vmem_qcache_provider_set(const struct vmem_qcache_provider *qp);

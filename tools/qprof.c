@@ -108,17 +108,18 @@
  */
 typedef uint64_t qemu_plugin_id_t;
 
+/* Passed to qemu_plugin_install; the layout must match QEMU's. */
 typedef struct {
-	const char *target_name;
+	const char *target_name;	/* "riscv64" */
 	struct {
-		int min;
-		int cur;
+		int min;		/* oldest plugin API QEMU accepts */
+		int cur;		/* QEMU's own plugin API version */
 	} version;
-	bool system_emulation;
+	bool system_emulation;		/* true for qemu-system-* */
 	union {
 		struct {
-			int smp_vcpus;
-			int max_vcpus;
+			int smp_vcpus;	/* vCPUs at start */
+			int max_vcpus;	/* vCPUs possible */
 		} system;
 	};
 } qemu_info_t;

@@ -21,10 +21,10 @@
 
 struct trap_frame {
 	unsigned long tf_regs[32];	/* [0] = sepc, [i] = xi for i >= 1 */
-	unsigned long tf_sstatus;
-	unsigned long tf_scause;
-	unsigned long tf_stval;
-	unsigned long tf_pad;
+	unsigned long tf_sstatus;	/* sstatus at the trap (SPP, SPIE) */
+	unsigned long tf_scause;	/* cause; bit 63 set for interrupts */
+	unsigned long tf_stval;		/* faulting address or instruction */
+	unsigned long tf_pad;		/* keeps the frame a multiple of 16 bytes */
 };
 
 #define TF_REG_RA	1
