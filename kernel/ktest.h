@@ -129,9 +129,9 @@ int ktest_run(const char *names);
  * message and longjmps back here instead of stopping the machine.
  */
 struct panic_catch {
-	struct jmp_buf pc_jmp;		/* where panic() returns to */
-	char pc_msg[256];		/* the panic message, formatted */
-	unsigned long pc_sstatus;	/* interrupt state to restore */
+	struct jmp_buf pcat_jmp;		/* where panic() returns to */
+	char pcat_msg[256];		/* the panic message, formatted */
+	unsigned long pcat_sstatus;	/* interrupt state to restore */
 };
 void panic_catch_arm(struct panic_catch *pc);	/* arm on this hart */
 void panic_catch_disarm(void);
@@ -140,17 +140,17 @@ bool ktest_msg_has(const char *msg, const char *substr);
 #define KTEST_EXPECT_PANIC(t, stmt, substr)						\
 	do {										\
 		static struct panic_catch kt_pc_;					\
-		kt_pc_.pc_msg[0] = 0;							\
-		if (arch_setjmp(&kt_pc_.pc_jmp) == 0) {					\
+		kt_pc_.pcat_msg[0] = 0;							\
+		if (arch_setjmp(&kt_pc_.pcat_jmp) == 0) {					\
 			panic_catch_arm(&kt_pc_);					\
 			stmt;								\
 			panic_catch_disarm();						\
 			ktest_fail(t, false, __FILE__, __LINE__,			\
 				   "Expected a panic from: %s", #stmt);			\
-		} else if (!ktest_msg_has(kt_pc_.pc_msg, (substr))) {			\
+		} else if (!ktest_msg_has(kt_pc_.pcat_msg, (substr))) {			\
 			ktest_fail(t, false, __FILE__, __LINE__,			\
 				   "panic message \"%s\" lacks \"%s\"",		\
-				   kt_pc_.pc_msg, (substr));				\
+				   kt_pc_.pcat_msg, (substr));				\
 		}									\
 	} while (0)
 

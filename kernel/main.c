@@ -73,8 +73,8 @@ static void bootmem_reserve_or_panic(uint64_t base, uint64_t size, const char *n
 static void bootmem_setup(const struct plat_map *pm)
 {
 	for (unsigned i = 0; i < pm->pm_nmem; i++)
-		if (bootmem_add(pm->pm_mem[i].pm_base, pm->pm_mem[i].pm_size,
-				pm->pm_mem[i].pm_node < 0 ? 0 : pm->pm_mem[i].pm_node))
+		if (bootmem_add(pm->pm_mem[i].pmr_base, pm->pm_mem[i].pmr_size,
+				pm->pm_mem[i].pmr_node < 0 ? 0 : pm->pm_mem[i].pmr_node))
 			panic("bootmem: too many memory ranges (%u)", pm->pm_nmem);
 	for (unsigned i = 0; i < pm->pm_nresv; i++)
 		bootmem_reserve_or_panic(pm->pm_resv[i].pr_base, pm->pm_resv[i].pr_size,

@@ -57,12 +57,12 @@ void mm_pages_init(const struct plat_map *pm)
 		zd[i].pzd_end = pm->pm_zones[i].pz_end;
 		zd[i].pzd_pages = pm->pm_zones[i].pz_pages;
 	}
-	pl.pl_nzones = pm->pm_nzones;
-	pl.pl_zones = zd;
-	pl.pl_nnodes = pm->pm_nnodes;
-	pl.pl_dist = pm->pm_ndist ? &pm->pm_dist[0][0] : NULL;
-	pl.pl_dist_stride = PLAT_MAX_NODES;
-	pl.pl_dma_limit = pm->pm_has_dma_limit ? pm->pm_dma_limit : 0;
+	pl.lay_nzones = pm->pm_nzones;
+	pl.lay_zones = zd;
+	pl.lay_nnodes = pm->pm_nnodes;
+	pl.lay_dist = pm->pm_ndist ? &pm->pm_dist[0][0] : NULL;
+	pl.lay_dist_stride = PLAT_MAX_NODES;
+	pl.lay_dma_limit = pm->pm_has_dma_limit ? pm->pm_dma_limit : 0;
 	t0 = timer_now_us();
 	if (page_init(&pl) != 0)
 		panic("mm_pages_init: the platform map's zones are unusable (see above)");
@@ -114,10 +114,10 @@ static int cmd_pagestat(int argc, char **argv)
 	       (unsigned long long)page_cached_count());
 	printk("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
 	       "double_free %llu wrong_order %llu drain_all %llu\n",
-	       (unsigned long long)st.ps_alloc_fail, (unsigned long long)st.ps_bad_order,
-	       (unsigned long long)st.ps_misaligned, (unsigned long long)st.ps_not_alloc,
-	       (unsigned long long)st.ps_double_free, (unsigned long long)st.ps_wrong_order,
-	       (unsigned long long)st.ps_drain_all);
+	       (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
+	       (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
+	       (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
+	       (unsigned long long)st.pst_drain_all);
 	printk("descriptor init: %llu pages, %u harts, %llu us\n",
 	       (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
 	       (unsigned long long)mm_boot_info.mbi_init_us);

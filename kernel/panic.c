@@ -32,7 +32,7 @@ void panic_set_frame(struct trap_frame *tf)
 
 void panic_catch_arm(struct panic_catch *pc)
 {
-	pc->pc_sstatus = csr_read(sstatus);
+	pc->pcat_sstatus = csr_read(sstatus);
 	this_hart()->h_panic_catch = pc;
 }
 
@@ -55,10 +55,10 @@ static void panic_to_catch(struct panic_catch *pc, const char *fmt, va_list ap)
 {
 	this_hart()->h_panic_catch = NULL;
 	panic_frame[this_cpu()] = NULL;
-	vsnprintf(pc->pc_msg, sizeof(pc->pc_msg), fmt, ap);
-	if (pc->pc_sstatus & SSTATUS_SIE)
+	vsnprintf(pc->pcat_msg, sizeof(pc->pcat_msg), fmt, ap);
+	if (pc->pcat_sstatus & SSTATUS_SIE)
 		arch_irq_enable();
-	arch_longjmp(&pc->pc_jmp, 1);
+	arch_longjmp(&pc->pcat_jmp, 1);
 }
 
 /* Is fp a plausible frame pointer on this hart's stack? */

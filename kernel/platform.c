@@ -101,16 +101,16 @@ struct plat_level {
 
 /* State of one plat_parse() call. */
 struct plat_ctx {
-	const void *pc_fdt;		/* the checked blob */
-	struct plat_map *pc_pm;		/* being filled */
-	char *pc_err;			/* reason buffer */
-	size_t pc_errlen;		/* its size */
-	int pc_cpus;			/* offset of /cpus, negative when absent */
-	int pc_resv;			/* offset of /reserved-memory, negative when absent */
-	bool pc_has_dist;		/* a distance map was found */
-	int pc_maxnode;			/* highest node id seen, -1 none */
-	bool pc_dist_set[PLAT_MAX_NODES][PLAT_MAX_NODES]; /* explicit matrix entries */
-	struct plat_level pc_stack[PLAT_MAX_DEPTH]; /* root at index 0 */
+	const void *ctx_fdt;		/* the checked blob */
+	struct plat_map *ctx_pm;		/* being filled */
+	char *ctx_err;			/* reason buffer */
+	size_t ctx_errlen;		/* its size */
+	int ctx_cpus;			/* offset of /cpus, negative when absent */
+	int ctx_resv;			/* offset of /reserved-memory, negative when absent */
+	bool ctx_has_dist;		/* a distance map was found */
+	int ctx_maxnode;			/* highest node id seen, -1 none */
+	bool ctx_dist_set[PLAT_MAX_NODES][PLAT_MAX_NODES]; /* explicit matrix entries */
+	struct plat_level ctx_stack[PLAT_MAX_DEPTH]; /* root at index 0 */
 };
 
 /* State of the structure-block walk in plat_fdt_check(). */
@@ -342,16 +342,16 @@ plat_nfail(struct plat_ctx *c, int off, const char *fmt, ...)
 	size_t n;
 	va_list ap;
 
-	if (c->pc_err == NULL || c->pc_errlen == 0)
+	if (c->ctx_err == NULL || c->ctx_errlen == 0)
 		return -1;
-	if (fdt_get_path(c->pc_fdt, off, path, sizeof(path)) != 0)
+	if (fdt_get_path(c->ctx_fdt, off, path, sizeof(path)) != 0)
 		plat_strcpy(path, "(node with a very long path)", sizeof(path));
-	plat_strcpy(c->pc_err, path, c->pc_errlen);
-	n = strlen(c->pc_err);
-	if (n + 2 < c->pc_errlen) {
-		memcpy(c->pc_err + n, ": ", 3);
+	plat_strcpy(c->ctx_err, path, c->ctx_errlen);
+	n = strlen(c->ctx_err);
+	if (n + 2 < c->ctx_errlen) {
+		memcpy(c->ctx_err + n, ": ", 3);
 		va_start(ap, fmt);
-		vsnprintf(c->pc_err + n + 2, c->pc_errlen - n - 2, fmt, ap);
+		vsnprintf(c->ctx_err + n + 2, c->ctx_errlen - n - 2, fmt, ap);
 		va_end(ap);
 	}
 	return -1;
@@ -410,15 +410,15 @@ static long long plat_ncells(const void *fdt, int off, const char *name, long lo
 /* Record a node id in the range of node ids seen. */
 static void plat_seen_node(struct plat_ctx *c, int node)
 {
-	if (node > c->pc_maxnode)
-		c->pc_maxnode = node;
+	if (node > c->ctx_maxnode)
+		c->ctx_maxnode = node;
 }
 
 /* numa-node-id of `off` into *node (PLAT_NO_NODE when absent). */
 static int plat_numa_id(struct plat_ctx *c, int off, int *node)
 {
 	int len;
-	const void *v = fdt_getprop(c->pc_fdt, off, "numa-node-id", &len);
+	const void *v = fdt_getprop(c->ctx_fdt, off, "numa-node-id", &len);
 
 	*node = PLAT_NO_NODE;
 	if (v == NULL)
@@ -437,11 +437,11 @@ static int plat_numa_id(struct plat_ctx *c, int off, int *node)
 static int plat_reg(struct plat_ctx *c, int depth, const uint8_t **regp, int *nentp,
 		    long long *acp, long long *scp)
 {
-	const struct plat_level *p = &c->pc_stack[depth - 1];
-	int off = c->pc_stack[depth].pl_off, len;
+	const struct plat_level *p = &c->ctx_stack[depth - 1];
+	int off = c->ctx_stack[depth].pl_off, len;
 	long long ac = p->pl_ac, sc = p->pl_sc;
 
-	*regp = fdt_getprop(c->pc_fdt, off, "reg", &len);
+	*regp = fdt_getprop(c->ctx_fdt, off, "reg", &len);
 	*nentp = 0;
 	if (*regp == NULL)
 		return 0;
@@ -476,8 +476,8 @@ static int plat_reg_entry(struct plat_ctx *c, int off, const uint8_t *reg, int i
 /* An enabled memory node below the root: one row per non-empty reg entry. */
 static int plat_memory_node(struct plat_ctx *c, int depth)
 {
-	struct plat_map *pm = c->pc_pm;
-	int off = c->pc_stack[depth].pl_off, n, node;
+	struct plat_map *pm = c->ctx_pm;
+	int off = c->ctx_stack[depth].pl_off, n, node;
 	const uint8_t *reg;
 	long long ac, sc;
 	uint64_t base, size;
@@ -514,8 +514,8 @@ static uint8_t plat_mmu_levels(const void *fdt, int off)
 /* A cpu node under /cpus: its hart id is the first reg address. */
 static int plat_cpu_node(struct plat_ctx *c, int depth)
 {
-	struct plat_map *pm = c->pc_pm;
-	int off = c->pc_stack[depth].pl_off, n, node;
+	struct plat_map *pm = c->ctx_pm;
+	int off = c->ctx_stack[depth].pl_off, n, node;
 	const uint8_t *reg;
 	long long ac = 0, sc = 0;
 	struct plat_hart *ph;
@@ -529,8 +529,8 @@ static int plat_cpu_node(struct plat_ctx *c, int depth)
 	ph = &pm->pm_harts[pm->pm_nharts++];
 	ph->ph_hartid = plat_cells(reg, ac);
 	ph->ph_node = node;
-	ph->ph_enabled = plat_node_enabled(c->pc_fdt, off);
-	ph->ph_mmu_levels = plat_mmu_levels(c->pc_fdt, off);
+	ph->ph_enabled = plat_node_enabled(c->ctx_fdt, off);
+	ph->ph_mmu_levels = plat_mmu_levels(c->ctx_fdt, off);
 	return 0;
 }
 
@@ -553,7 +553,7 @@ static struct plat_resv *plat_resv_append(struct plat_map *pm, uint64_t base, ui
 static int plat_resv_row(struct plat_ctx *c, int off, uint64_t base, uint64_t size,
 			 const char *name, bool no_map)
 {
-	struct plat_map *pm = c->pc_pm;
+	struct plat_map *pm = c->ctx_pm;
 	struct plat_resv *pr;
 
 	if (pm->pm_nresv == PLAT_MAX_RESV)
@@ -568,7 +568,7 @@ static int plat_resv_row(struct plat_ctx *c, int off, uint64_t base, uint64_t si
 static int plat_pool(struct plat_ctx *c, int off, const char *name, uint64_t base,
 		     uint64_t size)
 {
-	struct plat_map *pm = c->pc_pm;
+	struct plat_map *pm = c->ctx_pm;
 	struct plat_pool *pp;
 
 	if (pm->pm_npools == PLAT_MAX_POOLS)
@@ -578,17 +578,17 @@ static int plat_pool(struct plat_ctx *c, int off, const char *name, uint64_t bas
 	pp->pp_base = base;
 	pp->pp_size = size;
 	plat_strcpy(pp->pp_name, name, sizeof(pp->pp_name));
-	pp->pp_reusable = fdt_getprop(c->pc_fdt, off, "reusable", NULL) != NULL;
+	pp->pp_reusable = fdt_getprop(c->ctx_fdt, off, "reusable", NULL) != NULL;
 	return 0;
 }
 
 /* An enabled child of /reserved-memory: rows per reg entry, maybe a pool. */
 static int plat_resv_node(struct plat_ctx *c, int depth)
 {
-	int off = c->pc_stack[depth].pl_off, n, namelen;
-	const char *name = fdt_get_name(c->pc_fdt, off, &namelen);
-	bool no_map = fdt_getprop(c->pc_fdt, off, "no-map", NULL) != NULL;
-	bool pool = plat_is_compat(c->pc_fdt, off, "shared-dma-pool");
+	int off = c->ctx_stack[depth].pl_off, n, namelen;
+	const char *name = fdt_get_name(c->ctx_fdt, off, &namelen);
+	bool no_map = fdt_getprop(c->ctx_fdt, off, "no-map", NULL) != NULL;
+	bool pool = plat_is_compat(c->ctx_fdt, off, "shared-dma-pool");
 	const uint8_t *reg;
 	long long ac, sc;
 	uint64_t base, size;
@@ -618,9 +618,9 @@ static int plat_resv_node(struct plat_ctx *c, int depth)
 static int plat_range_shape(struct plat_ctx *c, int lvl, const char *prop, int len,
 			    long long *ca, long long *pa, long long *sz)
 {
-	const struct plat_level *l = &c->pc_stack[lvl];
+	const struct plat_level *l = &c->ctx_stack[lvl];
 
-	*ca = l->pl_ac, *sz = l->pl_sc, *pa = c->pc_stack[lvl - 1].pl_ac;
+	*ca = l->pl_ac, *sz = l->pl_sc, *pa = c->ctx_stack[lvl - 1].pl_ac;
 	if (*ca < 1 || *ca > 4 || *pa < 1 || *pa > 4 || *sz < 0 || *sz > 4)
 		return plat_nfail(c, l->pl_off, "%s: cannot use #address-cells %lld, parent "
 				  "#address-cells %lld, #size-cells %lld (need 1-4, 1-4, 0-4; "
@@ -635,7 +635,7 @@ static int plat_range_shape(struct plat_ctx *c, int lvl, const char *prop, int l
 static int plat_translate_one(struct plat_ctx *c, int lvl, uint64_t *addr)
 {
 	int len;
-	const uint8_t *r = fdt_getprop(c->pc_fdt, c->pc_stack[lvl].pl_off, "ranges", &len);
+	const uint8_t *r = fdt_getprop(c->ctx_fdt, c->ctx_stack[lvl].pl_off, "ranges", &len);
 	long long ca, pa, sz;
 
 	if (r == NULL)
@@ -674,9 +674,9 @@ static int plat_translate(struct plat_ctx *c, int lvl, uint64_t *addr)
 /* A node with dma-ranges in an enabled subtree: lower dma_limit to its window end. */
 static int plat_dma_node(struct plat_ctx *c, int depth)
 {
-	struct plat_map *pm = c->pc_pm;
-	int off = c->pc_stack[depth].pl_off, len, r;
-	const uint8_t *d = fdt_getprop(c->pc_fdt, off, "dma-ranges", &len);
+	struct plat_map *pm = c->ctx_pm;
+	int off = c->ctx_stack[depth].pl_off, len, r;
+	const uint8_t *d = fdt_getprop(c->ctx_fdt, off, "dma-ranges", &len);
 	long long ca, pa, sz;
 	uint64_t end = 0, base, size, offset = 0;
 	bool any = false;
@@ -715,11 +715,11 @@ static int plat_dma_node(struct plat_ctx *c, int depth)
 /* The first numa-distance-map-v1 node: record its explicit entries. */
 static int plat_distance_node(struct plat_ctx *c, int off)
 {
-	struct plat_map *pm = c->pc_pm;
+	struct plat_map *pm = c->ctx_pm;
 	int len;
-	const uint8_t *m = fdt_getprop(c->pc_fdt, off, "distance-matrix", &len);
+	const uint8_t *m = fdt_getprop(c->ctx_fdt, off, "distance-matrix", &len);
 
-	c->pc_has_dist = true;
+	c->ctx_has_dist = true;
 	if (m == NULL)
 		return 0;
 	if (len % 12 != 0)
@@ -736,7 +736,7 @@ static int plat_distance_node(struct plat_ctx *c, int off)
 			return plat_nfail(c, off, "distance-matrix entry %d: distance %u exceeds "
 					  "255", i, d);
 		pm->pm_dist[a][b] = (uint8_t)d;
-		c->pc_dist_set[a][b] = true;
+		c->ctx_dist_set[a][b] = true;
 		plat_seen_node(c, (int)(a > b ? a : b));
 	}
 	return 0;
@@ -745,17 +745,17 @@ static int plat_distance_node(struct plat_ctx *c, int off)
 /* Fill the matrix's missing entries (transpose, else 10/20) once N is known. */
 static void plat_distance_finish(struct plat_ctx *c)
 {
-	struct plat_map *pm = c->pc_pm;
+	struct plat_map *pm = c->ctx_pm;
 	unsigned n = pm->pm_nnodes;
 
-	if (!c->pc_has_dist)
+	if (!c->ctx_has_dist)
 		return;
 	pm->pm_ndist = n;
 	for (unsigned a = 0; a < n; a++)
 		for (unsigned b = 0; b < n; b++) {
-			if (c->pc_dist_set[a][b])
+			if (c->ctx_dist_set[a][b])
 				continue;
-			if (c->pc_dist_set[b][a])
+			if (c->ctx_dist_set[b][a])
 				pm->pm_dist[a][b] = pm->pm_dist[b][a];
 			else
 				pm->pm_dist[a][b] = a == b ? 10 : 20;
@@ -767,35 +767,35 @@ static void plat_distance_finish(struct plat_ctx *c)
 /* Push the level for node `off` at `depth`. */
 static void plat_push(struct plat_ctx *c, int off, int depth)
 {
-	struct plat_level *l = &c->pc_stack[depth];
+	struct plat_level *l = &c->ctx_stack[depth];
 
 	l->pl_off = off;
-	l->pl_ac = plat_ncells(c->pc_fdt, off, "#address-cells", 2);
-	l->pl_sc = plat_ncells(c->pc_fdt, off, "#size-cells", 1);
+	l->pl_ac = plat_ncells(c->ctx_fdt, off, "#address-cells", 2);
+	l->pl_sc = plat_ncells(c->ctx_fdt, off, "#size-cells", 1);
 	l->pl_enabled = depth == 0 ||
-		(c->pc_stack[depth - 1].pl_enabled && plat_node_enabled(c->pc_fdt, off));
+		(c->ctx_stack[depth - 1].pl_enabled && plat_node_enabled(c->ctx_fdt, off));
 }
 
 /* Everything one node can contribute to the map. */
 static int plat_visit(struct plat_ctx *c, int depth)
 {
-	const void *fdt = c->pc_fdt;
-	int off = c->pc_stack[depth].pl_off, parent;
+	const void *fdt = c->ctx_fdt;
+	int off = c->ctx_stack[depth].pl_off, parent;
 
-	if (!c->pc_has_dist && plat_is_compat(fdt, off, "numa-distance-map-v1") &&
+	if (!c->ctx_has_dist && plat_is_compat(fdt, off, "numa-distance-map-v1") &&
 	    plat_distance_node(c, off))
 		return -1;
 	if (depth == 0)
 		return 0;
-	parent = c->pc_stack[depth - 1].pl_off;
+	parent = c->ctx_stack[depth - 1].pl_off;
 	if (depth == 1 && plat_is_type(fdt, off, "memory") && plat_node_enabled(fdt, off) &&
 	    plat_memory_node(c, depth))
 		return -1;
-	if (parent == c->pc_cpus && plat_is_type(fdt, off, "cpu") && plat_cpu_node(c, depth))
+	if (parent == c->ctx_cpus && plat_is_type(fdt, off, "cpu") && plat_cpu_node(c, depth))
 		return -1;
-	if (parent == c->pc_resv && plat_node_enabled(fdt, off) && plat_resv_node(c, depth))
+	if (parent == c->ctx_resv && plat_node_enabled(fdt, off) && plat_resv_node(c, depth))
 		return -1;
-	if (c->pc_stack[depth].pl_enabled && plat_dma_node(c, depth))
+	if (c->ctx_stack[depth].pl_enabled && plat_dma_node(c, depth))
 		return -1;
 	return 0;
 }
@@ -805,31 +805,31 @@ static int plat_walk(struct plat_ctx *c)
 {
 	int off = 0, depth = 0;
 
-	for (; off >= 0 && depth >= 0; off = fdt_next_node(c->pc_fdt, off, &depth)) {
+	for (; off >= 0 && depth >= 0; off = fdt_next_node(c->ctx_fdt, off, &depth)) {
 		if (depth >= PLAT_MAX_DEPTH)
-			return plat_fail(c->pc_err, c->pc_errlen, "nodes nested too deep");
+			return plat_fail(c->ctx_err, c->ctx_errlen, "nodes nested too deep");
 		plat_push(c, off, depth);
 		if (plat_visit(c, depth))
 			return -1;
 	}
 	if (off < 0 && off != -FDT_ERR_NOTFOUND)
-		return plat_fail(c->pc_err, c->pc_errlen, "libfdt: %s", fdt_strerror(off));
+		return plat_fail(c->ctx_err, c->ctx_errlen, "libfdt: %s", fdt_strerror(off));
 	return 0;
 }
 
 /* The root's model, which must be a terminated string that fits. */
 static int plat_model(struct plat_ctx *c)
 {
-	struct plat_map *pm = c->pc_pm;
+	struct plat_map *pm = c->ctx_pm;
 	int len;
-	const char *v = fdt_getprop(c->pc_fdt, 0, "model", &len);
+	const char *v = fdt_getprop(c->ctx_fdt, 0, "model", &len);
 
 	if (v == NULL)
 		return 0;
 	if (len <= 0 || v[len - 1] != '\0')
-		return plat_fail(c->pc_err, c->pc_errlen, "/: model is not a NUL-terminated string");
+		return plat_fail(c->ctx_err, c->ctx_errlen, "/: model is not a NUL-terminated string");
 	if (strlen(v) >= sizeof(pm->pm_model))
-		return plat_fail(c->pc_err, c->pc_errlen, "/: model longer than %zu characters",
+		return plat_fail(c->ctx_err, c->ctx_errlen, "/: model longer than %zu characters",
 				 sizeof(pm->pm_model) - 1);
 	plat_strcpy(pm->pm_model, v, sizeof(pm->pm_model));
 	pm->pm_has_model = true;
@@ -839,7 +839,7 @@ static int plat_model(struct plat_ctx *c)
 /* /memreserve/ entries up to the first of size 0, as libfdt counts them. */
 static int plat_memreserve(struct plat_ctx *c)
 {
-	const uint8_t *b = c->pc_fdt;
+	const uint8_t *b = c->ctx_fdt;
 	uint64_t base, size;
 
 	for (const uint8_t *e = b + plat_be32(b + 16);; e += 16) {
@@ -847,7 +847,7 @@ static int plat_memreserve(struct plat_ctx *c)
 		if (size == 0)
 			return 0;
 		if (size > UINT64_MAX - base)
-			return plat_fail(c->pc_err, c->pc_errlen, "/memreserve/ 0x%llx size 0x%llx "
+			return plat_fail(c->ctx_err, c->ctx_errlen, "/memreserve/ 0x%llx size 0x%llx "
 					 "wraps past 2^64", (unsigned long long)base,
 					 (unsigned long long)size);
 		if (plat_resv_row(c, 0, base, size, NULL, false))
@@ -902,11 +902,11 @@ static int plat_cmp_mem(const void *a, const void *b)
 {
 	const struct plat_mem *x = a, *y = b;
 
-	if (x->pm_base != y->pm_base)
-		return plat_cmp64(x->pm_base, y->pm_base);
-	if (x->pm_size != y->pm_size)
-		return plat_cmp64(x->pm_size, y->pm_size);
-	return (x->pm_node > y->pm_node) - (x->pm_node < y->pm_node);
+	if (x->pmr_base != y->pmr_base)
+		return plat_cmp64(x->pmr_base, y->pmr_base);
+	if (x->pmr_size != y->pmr_size)
+		return plat_cmp64(x->pmr_size, y->pmr_size);
+	return (x->pmr_node > y->pmr_node) - (x->pmr_node < y->pmr_node);
 }
 
 /* Reserved ranges by base. */
@@ -1003,11 +1003,11 @@ void plat_compute_zones(struct plat_map *pm)
 	pm->pm_nzones = 0;
 	for (unsigned i = 0; i < pm->pm_nmem; i++) {
 		const struct plat_mem *m = &pm->pm_mem[i];
-		uint64_t a = plat_max(m->pm_base, covered), b = m->pm_base + m->pm_size;
+		uint64_t a = plat_max(m->pmr_base, covered), b = m->pmr_base + m->pmr_size;
 
 		/* Sorted by base, so earlier ranges cover exactly [.., covered) above a. */
 		if (a < b)
-			plat_zone_subtract(pm, m->pm_node, a, b);
+			plat_zone_subtract(pm, m->pmr_node, a, b);
 		covered = plat_max(covered, b);
 	}
 	plat_sort(pm->pm_zones, pm->pm_nzones, sizeof(pm->pm_zones[0]), plat_cmp_zone);
@@ -1026,10 +1026,10 @@ int plat_parse(const void *fdt, size_t bufsize, struct plat_map *pm, char *err, 
 	if (plat_fdt_check(fdt, bufsize, err, errlen))
 		return -1;
 	memset(c, 0, sizeof(*c));
-	c->pc_fdt = fdt, c->pc_pm = pm, c->pc_err = err, c->pc_errlen = errlen;
-	c->pc_cpus = fdt_path_offset(fdt, "/cpus");
-	c->pc_resv = fdt_path_offset(fdt, "/reserved-memory");
-	c->pc_maxnode = -1;
+	c->ctx_fdt = fdt, c->ctx_pm = pm, c->ctx_err = err, c->ctx_errlen = errlen;
+	c->ctx_cpus = fdt_path_offset(fdt, "/cpus");
+	c->ctx_resv = fdt_path_offset(fdt, "/reserved-memory");
+	c->ctx_maxnode = -1;
 	if (plat_model(c) || plat_memreserve(c) || plat_walk(c)) {
 		memset(pm, 0, sizeof(*pm));
 		pm->pm_nnodes = 1;
@@ -1037,7 +1037,7 @@ int plat_parse(const void *fdt, size_t bufsize, struct plat_map *pm, char *err, 
 	}
 	for (unsigned i = 0; i < pm->pm_nharts; i++)
 		plat_seen_node(c, pm->pm_harts[i].ph_node);
-	pm->pm_nnodes = (unsigned)(c->pc_maxnode + 1 > 0 ? c->pc_maxnode + 1 : 1);
+	pm->pm_nnodes = (unsigned)(c->ctx_maxnode + 1 > 0 ? c->ctx_maxnode + 1 : 1);
 	plat_distance_finish(c);
 	plat_sort(pm->pm_harts, pm->pm_nharts, sizeof(pm->pm_harts[0]), plat_cmp_hart);
 	plat_sort(pm->pm_pools, pm->pm_npools, sizeof(pm->pm_pools[0]), plat_cmp_pool);
@@ -1115,10 +1115,10 @@ static void plat_print_ranges(const struct plat_map *pm, plat_out_t out)
 		const struct plat_mem *m = &pm->pm_mem[i];
 
 		out("    [0x%016llx-0x%016llx] %6llu MiB node %d%s\n",
-		    (unsigned long long)m->pm_base,
-		    (unsigned long long)(m->pm_base + m->pm_size - 1),
-		    (unsigned long long)(m->pm_size >> 20), m->pm_node < 0 ? 0 : m->pm_node,
-		    m->pm_node < 0 ? " (none given)" : "");
+		    (unsigned long long)m->pmr_base,
+		    (unsigned long long)(m->pmr_base + m->pmr_size - 1),
+		    (unsigned long long)(m->pmr_size >> 20), m->pmr_node < 0 ? 0 : m->pmr_node,
+		    m->pmr_node < 0 ? " (none given)" : "");
 	}
 	out("  reserved: %u range%s\n", pm->pm_nresv, pm->pm_nresv == 1 ? "" : "s");
 	for (unsigned i = 0; i < pm->pm_nresv; i++) {

@@ -34,9 +34,9 @@ struct plat_hart {
 };
 
 struct plat_mem {
-	uint64_t pm_base;		/* CPU physical start */
-	uint64_t pm_size;		/* bytes (never 0) */
-	int pm_node;			/* numa-node-id or PLAT_NO_NODE */
+	uint64_t pmr_base;		/* CPU physical start */
+	uint64_t pmr_size;		/* bytes (never 0) */
+	int pmr_node;			/* numa-node-id or PLAT_NO_NODE */
 };
 
 struct plat_resv {

@@ -75,13 +75,13 @@ struct page_zone_desc {
 };
 
 struct page_layout {
-	unsigned pl_nzones;			/* rows in pl_zones */
-	const struct page_zone_desc *pl_zones;	/* any order */
-	unsigned pl_nnodes;			/* nodes 0..n-1 (0: from the zones) */
-	const uint8_t *pl_dist;			/* distance matrix, NULL: 10 local, 20 remote */
-	unsigned pl_dist_stride;		/* bytes between rows of pl_dist */
-	paddr_t pl_dma_limit;			/* no DMA above this; 0 = no limit */
-	paddr_t pl_dma32_limit;			/* end of DMA32 (0 = 4 GiB; tests move it) */
+	unsigned lay_nzones;			/* rows in lay_zones */
+	const struct page_zone_desc *lay_zones;	/* any order */
+	unsigned lay_nnodes;			/* nodes 0..n-1 (0: from the zones) */
+	const uint8_t *lay_dist;			/* distance matrix, NULL: 10 local, 20 remote */
+	unsigned lay_dist_stride;		/* bytes between rows of lay_dist */
+	paddr_t lay_dma_limit;			/* no DMA above this; 0 = no limit */
+	paddr_t lay_dma32_limit;			/* end of DMA32 (0 = 4 GiB; tests move it) */
 };
 
 /*
@@ -110,13 +110,13 @@ void page_zoneinfo(int (*out)(const char *fmt, ...));
 
 /* Allocator-wide misuse and failure counters. */
 struct page_stats {
-	uint64_t ps_alloc_fail;		/* page_alloc returned PAGE_NOADDR */
-	uint64_t ps_bad_order;		/* page_alloc with order > PAGE_MAX_ORDER */
-	uint64_t ps_misaligned;		/* page_free: PAGE_EALIGN */
-	uint64_t ps_not_alloc;		/* page_free: PAGE_ENOTALLOC */
-	uint64_t ps_double_free;	/* page_free: PAGE_EDOUBLE */
-	uint64_t ps_wrong_order;	/* page_free: PAGE_EORDER */
-	uint64_t ps_drain_all;		/* cross-hart drains */
+	uint64_t pst_alloc_fail;		/* page_alloc returned PAGE_NOADDR */
+	uint64_t pst_bad_order;		/* page_alloc with order > PAGE_MAX_ORDER */
+	uint64_t pst_misaligned;		/* page_free: PAGE_EALIGN */
+	uint64_t pst_not_alloc;		/* page_free: PAGE_ENOTALLOC */
+	uint64_t pst_double_free;	/* page_free: PAGE_EDOUBLE */
+	uint64_t pst_wrong_order;	/* page_free: PAGE_EORDER */
+	uint64_t pst_drain_all;		/* cross-hart drains */
 };
 void page_get_stats(struct page_stats *st);
 
@@ -204,29 +204,29 @@ static inline unsigned long pcp_count(const struct page_pcp *pc)
 
 /*
  * Per-hart state: the caches of every zone, plus one always-empty slot that
- * ph_first points at when a class has no zone, and for the invalid class 3
+ * pgh_first points at when a class has no zone, and for the invalid class 3
  * (so the fast path needs no test: the slow path sorts it out).
  */
 struct page_hart {
-	struct page_pcp *ph_first[4];	/* cache of the first zone of the local
+	struct page_pcp *pgh_first[4];	/* cache of the first zone of the local
 					   zonelist, per PAGE_ZONE_MASK value */
-	unsigned ph_cpu;		/* dense hart id */
-	int ph_node;			/* its NUMA node */
-	struct page_pcp ph_pcp[];	/* [nzones + 1]; the last is never filled */
+	unsigned pgh_cpu;		/* dense hart id */
+	int pgh_node;			/* its NUMA node */
+	struct page_pcp pgh_pcp[];	/* [nzones + 1]; the last is never filled */
 } MM_CACHE_ALIGNED;
 
 /*
- * Where descriptors live: one map per 128 MiB section.  pm_sect[s] holds the
+ * Where descriptors live: one map per 128 MiB section.  pgm_sect[s] holds the
  * map's address minus (first pfn of the section) * sizeof(struct page), so
  * adding pfn * sizeof(struct page) gives the descriptor; 0 marks a hole.
  */
 #define PAGE_SECT_SHIFT		27
 #define PAGE_SECT_PAGES		(1ull << (PAGE_SECT_SHIFT - MM_PAGE_SHIFT))
 struct page_mem {
-	paddr_t pm_base;		/* first section's address (section aligned) */
-	uint64_t pm_nsect;		/* entries in pm_sect */
-	uintptr_t *pm_sect;		/* biased descriptor map per section, 0: none */
-	struct page_hart *pm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
+	paddr_t pgm_base;		/* first section's address (section aligned) */
+	uint64_t pgm_nsect;		/* entries in pgm_sect */
+	uintptr_t *pgm_sect;		/* biased descriptor map per section, 0: none */
+	struct page_hart *pgm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
 };
 extern struct page_mem page_mem;
 
@@ -238,15 +238,15 @@ extern struct page_mem page_mem;
 #ifdef MM_CPU_PTR
 #define page_this_hart()	((struct page_hart *)MM_CPU_PTR())
 #else
-#define page_this_hart()	(page_mem.pm_hart[cpu_id()])
+#define page_this_hart()	(page_mem.pgm_hart[cpu_id()])
 #endif
 
 static inline struct page *page_lookup_inline(paddr_t pa)
 {
-	uint64_t s = (pa - page_mem.pm_base) >> PAGE_SECT_SHIFT;
+	uint64_t s = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	uintptr_t map;
 
-	if (s >= page_mem.pm_nsect || (map = page_mem.pm_sect[s]) == 0)
+	if (s >= page_mem.pgm_nsect || (map = page_mem.pgm_sect[s]) == 0)
 		return NULL;
 	return (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
 }
@@ -261,7 +261,7 @@ static inline paddr_t page_alloc(unsigned order, unsigned flags)
 	if (__builtin_expect(order != 0 || (flags & ~PAGE_ZONE_MASK) != 0, 0))
 		return page_alloc_slow(order, flags);
 	f = irq_save();
-	pc = page_this_hart()->ph_first[flags];
+	pc = page_this_hart()->pgh_first[flags];
 	pg = pc->pc_head;
 	if (__builtin_expect(pg == NULL, 0)) {
 		/* Empty: refill (or fall back, or fail) out of line. */
@@ -278,21 +278,21 @@ static inline paddr_t page_alloc(unsigned order, unsigned flags)
 /* Free 2^order pages at pa.  A valid order-0 free goes to this hart's cache. */
 static inline int page_free(paddr_t pa, unsigned order)
 {
-	uint64_t s = (pa - page_mem.pm_base) >> PAGE_SECT_SHIFT;
+	uint64_t s = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	struct page_pcp *pc;
 	struct page *pg;
 	uintptr_t map;
 	irqflags_t f;
 
 	/* page_lookup_inline, spelled out so a hole costs one test, not two. */
-	if (__builtin_expect(order != 0 || s >= page_mem.pm_nsect ||
-			     (map = page_mem.pm_sect[s]) == 0 || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
+	if (__builtin_expect(order != 0 || s >= page_mem.pgm_nsect ||
+			     (map = page_mem.pgm_sect[s]) == 0 || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
 		return page_free_slow(pa, order);
 	pg = (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
 	if (__builtin_expect(pg->pg_state != PG_ALLOCATED || pg->pg_order != 0, 0))
 		return page_free_slow(pa, order);
 	f = irq_save();
-	pc = &page_this_hart()->ph_pcp[pg->pg_zone];
+	pc = &page_this_hart()->pgh_pcp[pg->pg_zone];
 	pg->pg_state = PG_CACHED;
 	pg->pg_next = pc->pc_head;
 	pc->pc_head = pg;

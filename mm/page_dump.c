@@ -59,7 +59,7 @@ const char *page_zone_name(enum page_zone_type t)
 
 unsigned page_zone_count(void)
 {
-	return page_state.ps_nzones;
+	return page_state.pgs_nzones;
 }
 
 /* Pages of zone zi held in the harts' caches (snapshot). */
@@ -68,8 +68,8 @@ static uint64_t page_zone_cached(unsigned zi)
 	uint64_t n = 0;
 
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
-		if (page_mem.pm_hart[c] != NULL)
-			n += pcp_count(&page_mem.pm_hart[c]->ph_pcp[zi]);
+		if (page_mem.pgm_hart[c] != NULL)
+			n += pcp_count(&page_mem.pgm_hart[c]->pgh_pcp[zi]);
 	return n;
 }
 
@@ -77,9 +77,9 @@ int page_zone_info(unsigned zi, struct page_zone_info *info)
 {
 	struct page_zone *zp;
 
-	if (zi >= page_state.ps_nzones)
+	if (zi >= page_state.pgs_nzones)
 		return -1;
-	zp = &page_state.ps_zone[zi];
+	zp = &page_state.pgs_zone[zi];
 	memset(info, 0, sizeof(*info));
 	info->pzi_node = zp->z_node;
 	info->pzi_type = zp->z_type;
@@ -120,12 +120,12 @@ static void page_zoneinfo_pagesets(unsigned zi, int (*out)(const char *fmt, ...)
 {
 	out("  pagesets\n");
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-		const struct page_hart *ph = page_mem.pm_hart[c];
+		const struct page_hart *ph = page_mem.pgm_hart[c];
 		const struct page_pcp *pc;
 
 		if (ph == NULL)
 			continue;
-		pc = &ph->ph_pcp[zi];
+		pc = &ph->pgh_pcp[zi];
 		out("    cpu: %u\n", c);
 		unsigned long count = pcp_count(pc);
 
@@ -142,7 +142,7 @@ static void page_zoneinfo_pagesets(unsigned zi, int (*out)(const char *fmt, ...)
 /* One zone's zoneinfo block. */
 static void page_zoneinfo_zone(unsigned zi, int (*out)(const char *fmt, ...))
 {
-	struct page_zone *zp = &page_state.ps_zone[zi];
+	struct page_zone *zp = &page_state.pgs_zone[zi];
 	struct page_zone_stats st;
 	struct page_zone_info info;
 	const uint64_t *sv = (const uint64_t *)&st;
@@ -174,6 +174,6 @@ static void page_zoneinfo_zone(unsigned zi, int (*out)(const char *fmt, ...))
 
 void page_zoneinfo(int (*out)(const char *fmt, ...))
 {
-	for (unsigned i = 0; i < page_state.ps_nzones; i++)
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++)
 		page_zoneinfo_zone(i, out);
 }

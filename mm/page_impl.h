@@ -66,7 +66,7 @@ struct page_zone_stats {
 
 struct page_zone {
 	/* identity and sizing: constant after page_init */
-	unsigned z_index;		/* index in page_state.ps_zone */
+	unsigned z_index;		/* index in page_state.pgs_zone */
 	int z_node;			/* NUMA node */
 	enum page_zone_type z_type;	/* DMA, DMA32, NORMAL */
 	paddr_t z_base, z_end;		/* span */
@@ -97,8 +97,8 @@ struct page_node {
 
 /* A free range cut to one zone, waiting for the descriptor workers. */
 struct page_piece {
-	paddr_t pp_base, pp_end;	/* page aligned */
-	unsigned pp_zone;		/* zone it belongs to */
+	paddr_t pgp_base, pgp_end;	/* page aligned */
+	unsigned pgp_zone;		/* zone it belongs to */
 };
 
 /* Boot-time bookkeeping of one 128 MiB section. */
@@ -109,28 +109,28 @@ struct page_sect {
 
 /* Everything the allocator knows, besides page_mem (page.h). */
 struct page_state {
-	bool ps_ready;					/* page_init succeeded */
-	unsigned ps_nzones;				/* zones in use */
-	struct page_zone ps_zone[PAGE_MAX_ZONES];	/* sorted by node, then type */
-	unsigned ps_nnodes;				/* nodes 0..n-1 */
-	struct page_node ps_node[MM_MAX_NODES];		/* per node */
-	uint8_t ps_dist[MM_MAX_NODES][MM_MAX_NODES];	/* NUMA distances */
-	paddr_t ps_dma_limit;				/* 0: none */
-	bool ps_has_dma_zone;				/* some node has a DMA zone */
-	struct page_stats ps_stats;			/* misuse and failures (atomics) */
+	bool pgs_ready;					/* page_init succeeded */
+	unsigned pgs_nzones;				/* zones in use */
+	struct page_zone pgs_zone[PAGE_MAX_ZONES];	/* sorted by node, then type */
+	unsigned pgs_nnodes;				/* nodes 0..n-1 */
+	struct page_node pgs_node[MM_MAX_NODES];		/* per node */
+	uint8_t pgs_dist[MM_MAX_NODES][MM_MAX_NODES];	/* NUMA distances */
+	paddr_t pgs_dma_limit;				/* 0: none */
+	bool pgs_has_dma_zone;				/* some node has a DMA zone */
+	struct page_stats pgs_stats;			/* misuse and failures (atomics) */
 
 	/* boot only */
-	unsigned ps_npieces;				/* free ranges to initialise */
-	struct page_piece ps_piece[PAGE_MAX_PIECES];	/* sorted by base */
-	struct page_sect *ps_sect;			/* per-section boot data */
-	uint64_t ps_unzoned;				/* free pages outside every zone */
-	uint64_t ps_inited;				/* descriptors initialised */
+	unsigned pgs_npieces;				/* free ranges to initialise */
+	struct page_piece pgs_piece[PAGE_MAX_PIECES];	/* sorted by base */
+	struct page_sect *pgs_sect;			/* per-section boot data */
+	uint64_t pgs_unzoned;				/* free pages outside every zone */
+	uint64_t pgs_inited;				/* descriptors initialised */
 };
 extern struct page_state page_state;
 
 static inline struct page_zone *page_zone_of(const struct page *pg)
 {
-	return &page_state.ps_zone[pg->pg_zone];
+	return &page_state.pgs_zone[pg->pg_zone];
 }
 
 /* Publish hart c's page_hart through the environment's per-hart pointer, if any. */

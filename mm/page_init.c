@@ -12,11 +12,11 @@
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_mem.pm_sect[(pa - pm_base) >> 27] locates the map of the section
+ * page_mem.pgm_sect[(pa - pgm_base) >> 27] locates the map of the section
  * holding pa (0 for a section with no zone); it is stored biased by the
  * section's first pfn, so page_lookup is a subtraction, a shift, a bounds
  * check, a load and an add: the free fast path uses it inline.
- * pm_base is section aligned, hence a block (at most 4 MiB, aligned) never
+ * pgm_base is section aligned, hence a block (at most 4 MiB, aligned) never
  * crosses a section and its descriptors are contiguous.  After page_init
  * every descriptor of a mapped section is initialised: pages of a piece are
  * managed by their zone (PG_FREE heads and PG_TAIL), all others are
@@ -50,8 +50,8 @@
  *
  * 6. Debugging and statistics
  * ---------------------------
- * page_check walks every zone's lists and every cache.  ps_inited counts
- * descriptors initialised, ps_unzoned the free pages that fell in no zone
+ * page_check walks every zone's lists and every cache.  pgs_inited counts
+ * descriptors initialised, pgs_unzoned the free pages that fell in no zone
  * (reported at boot: a platform map and bootmem that disagree).
  */
 #include "mm/mm_platform.h"
@@ -89,7 +89,7 @@ static int page_import_zone(const struct page_zone_desc *d, paddr_t dma32_limit)
 		       (unsigned long long)dma32_limit);
 		return -1;
 	}
-	zp = &page_state.ps_zone[page_state.ps_nzones++];
+	zp = &page_state.pgs_zone[page_state.pgs_nzones++];
 	zp->z_node = node;
 	zp->z_type = d->pzd_type;
 	zp->z_base = base;
@@ -102,8 +102,8 @@ static int page_import_zone(const struct page_zone_desc *d, paddr_t dma32_limit)
 /* Sort zones by (node, type), index them, and refuse overlaps and duplicates. */
 static int page_sort_zones(void)
 {
-	struct page_zone *z = page_state.ps_zone;
-	unsigned n = page_state.ps_nzones;
+	struct page_zone *z = page_state.pgs_zone;
+	unsigned n = page_state.pgs_nzones;
 
 	for (unsigned i = 1; i < n; i++)
 		for (unsigned j = i; j > 0 && (z[j].z_node < z[j - 1].z_node ||
@@ -124,7 +124,7 @@ static int page_sort_zones(void)
 	for (unsigned i = 0; i < n; i++) {
 		z[i].z_index = i;
 		spin_init(&z[i].z_lock, "zone");
-		page_state.ps_node[z[i].z_node].pn_zone[z[i].z_type] = (uint8_t)i;
+		page_state.pgs_node[z[i].z_node].pn_zone[z[i].z_type] = (uint8_t)i;
 	}
 	return 0;
 }
@@ -132,11 +132,11 @@ static int page_sort_zones(void)
 /* Nodes, distances and the DMA limit. */
 static int page_import_nodes(const struct page_layout *pl)
 {
-	unsigned n = pl->pl_nnodes;
+	unsigned n = pl->lay_nnodes;
 
-	for (unsigned i = 0; i < page_state.ps_nzones; i++)
-		if ((unsigned)page_state.ps_zone[i].z_node + 1 > n)
-			n = (unsigned)page_state.ps_zone[i].z_node + 1;
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++)
+		if ((unsigned)page_state.pgs_zone[i].z_node + 1 > n)
+			n = (unsigned)page_state.pgs_zone[i].z_node + 1;
 	for (unsigned c = 0; c < cpu_count(); c++)
 		if (cpu_node(c) >= 0 && (unsigned)cpu_node(c) + 1 > n)
 			n = (unsigned)cpu_node(c) + 1;
@@ -144,30 +144,30 @@ static int page_import_nodes(const struct page_layout *pl)
 		printk("page_init: %u nodes, at most %u supported\n", n, MM_MAX_NODES);
 		return -1;
 	}
-	page_state.ps_nnodes = n ? n : 1;
+	page_state.pgs_nnodes = n ? n : 1;
 	for (unsigned a = 0; a < MM_MAX_NODES; a++)
 		for (unsigned b = 0; b < MM_MAX_NODES; b++)
-			page_state.ps_dist[a][b] = a == b ? 10 : 20;
-	for (unsigned a = 0; pl->pl_dist != NULL && a < pl->pl_nnodes; a++)
-		for (unsigned b = 0; b < pl->pl_nnodes; b++)
-			page_state.ps_dist[a][b] = pl->pl_dist[a * pl->pl_dist_stride + b];
-	page_state.ps_dma_limit = pl->pl_dma_limit;
+			page_state.pgs_dist[a][b] = a == b ? 10 : 20;
+	for (unsigned a = 0; pl->lay_dist != NULL && a < pl->lay_nnodes; a++)
+		for (unsigned b = 0; b < pl->lay_nnodes; b++)
+			page_state.pgs_dist[a][b] = pl->lay_dist[a * pl->lay_dist_stride + b];
+	page_state.pgs_dma_limit = pl->lay_dma_limit;
 	return 0;
 }
 
 /* Check the DMA zones against dma_limit and note whether any exists. */
 static int page_check_dma(void)
 {
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		const struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		const struct page_zone *zp = &page_state.pgs_zone[i];
 
 		if (zp->z_type != PAGE_ZONE_DMA)
 			continue;
-		page_state.ps_has_dma_zone = true;
-		if (page_state.ps_dma_limit != 0 && zp->z_end > page_state.ps_dma_limit) {
+		page_state.pgs_has_dma_zone = true;
+		if (page_state.pgs_dma_limit != 0 && zp->z_end > page_state.pgs_dma_limit) {
 			printk("page_init: DMA zone of node %d ends at 0x%llx, above dma_limit 0x%llx\n",
 			       zp->z_node, (unsigned long long)zp->z_end,
-			       (unsigned long long)page_state.ps_dma_limit);
+			       (unsigned long long)page_state.pgs_dma_limit);
 			return -1;
 		}
 	}
@@ -177,17 +177,17 @@ static int page_check_dma(void)
 /* Zones from the layout. */
 static int page_import(const struct page_layout *pl)
 {
-	paddr_t dma32_limit = pl->pl_dma32_limit ? pl->pl_dma32_limit : (paddr_t)1 << 32;
+	paddr_t dma32_limit = pl->lay_dma32_limit ? pl->lay_dma32_limit : (paddr_t)1 << 32;
 
 	for (unsigned n = 0; n < MM_MAX_NODES; n++)
-		memset(page_state.ps_node[n].pn_zone, PAGE_NO_ZONE,
-		       sizeof(page_state.ps_node[n].pn_zone));
-	if (pl->pl_nzones == 0 || pl->pl_nzones > PAGE_MAX_ZONES) {
-		printk("page_init: %u zones (1..%u supported)\n", pl->pl_nzones, PAGE_MAX_ZONES);
+		memset(page_state.pgs_node[n].pn_zone, PAGE_NO_ZONE,
+		       sizeof(page_state.pgs_node[n].pn_zone));
+	if (pl->lay_nzones == 0 || pl->lay_nzones > PAGE_MAX_ZONES) {
+		printk("page_init: %u zones (1..%u supported)\n", pl->lay_nzones, PAGE_MAX_ZONES);
 		return -1;
 	}
-	for (unsigned i = 0; i < pl->pl_nzones; i++)
-		if (page_import_zone(&pl->pl_zones[i], dma32_limit) != 0)
+	for (unsigned i = 0; i < pl->lay_nzones; i++)
+		if (page_import_zone(&pl->lay_zones[i], dma32_limit) != 0)
 			return -1;
 	if (page_sort_zones() != 0 || page_import_nodes(pl) != 0)
 		return -1;
@@ -200,8 +200,8 @@ static int page_sect_node(paddr_t base, paddr_t end)
 	int node = -1;
 	paddr_t best = (paddr_t)-1;
 
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		const struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		const struct page_zone *zp = &page_state.pgs_zone[i];
 		paddr_t lo = zp->z_base > base ? zp->z_base : base;
 
 		if (zp->z_base < end && zp->z_end > base && lo < best) {
@@ -217,26 +217,26 @@ static int page_sect_setup(void)
 {
 	paddr_t lo = (paddr_t)-1, hi = 0, pa;
 
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		lo = page_state.ps_zone[i].z_base < lo ? page_state.ps_zone[i].z_base : lo;
-		hi = page_state.ps_zone[i].z_end > hi ? page_state.ps_zone[i].z_end : hi;
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		lo = page_state.pgs_zone[i].z_base < lo ? page_state.pgs_zone[i].z_base : lo;
+		hi = page_state.pgs_zone[i].z_end > hi ? page_state.pgs_zone[i].z_end : hi;
 	}
-	page_mem.pm_base = lo & ~(PAGE_SECT_BYTES - 1);
-	page_mem.pm_nsect = (hi - page_mem.pm_base + PAGE_SECT_BYTES - 1) >> PAGE_SECT_SHIFT;
-	if (page_mem.pm_nsect > PAGE_MAX_SECTS ||
-	    !bootmem_alloc(page_mem.pm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
+	page_mem.pgm_base = lo & ~(PAGE_SECT_BYTES - 1);
+	page_mem.pgm_nsect = (hi - page_mem.pgm_base + PAGE_SECT_BYTES - 1) >> PAGE_SECT_SHIFT;
+	if (page_mem.pgm_nsect > PAGE_MAX_SECTS ||
+	    !bootmem_alloc(page_mem.pgm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
 		printk("page_init: no room for %llu section entries\n",
-		       (unsigned long long)page_mem.pm_nsect);
+		       (unsigned long long)page_mem.pgm_nsect);
 		return -1;
 	}
-	page_mem.pm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
-	page_state.ps_sect = bootmem_alloc_or_panic(page_mem.pm_nsect * sizeof(struct page_sect),
+	page_mem.pgm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
+	page_state.pgs_sect = bootmem_alloc_or_panic(page_mem.pgm_nsect * sizeof(struct page_sect),
 						    64, 0, "page section table");
-	for (uint64_t s = 0; s < page_mem.pm_nsect; s++) {
-		paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT);
+	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
+		paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
 		int node = page_sect_node(sb, sb + PAGE_SECT_BYTES);
 
-		page_state.ps_sect[s].psc_node = node;
+		page_state.pgs_sect[s].psc_node = node;
 		if (node < 0)
 			continue;
 		if (!bootmem_alloc_nozero(PAGE_SECT_PAGES * sizeof(struct page), MM_PAGE_SIZE, node,
@@ -245,7 +245,7 @@ static int page_sect_setup(void)
 			       (unsigned long long)sb);
 			return -1;
 		}
-		page_mem.pm_sect[s] = (uintptr_t)phys_to_virt(pa) -
+		page_mem.pgm_sect[s] = (uintptr_t)phys_to_virt(pa) -
 				      (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
 	}
 	return 0;
@@ -254,11 +254,11 @@ static int page_sect_setup(void)
 /* The unbiased descriptor map of section s, or NULL. */
 static struct page *page_sect_map(uint64_t s)
 {
-	paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT);
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
 
-	if (page_mem.pm_sect[s] == 0)
+	if (page_mem.pgm_sect[s] == 0)
 		return NULL;
-	return (struct page *)(page_mem.pm_sect[s] +
+	return (struct page *)(page_mem.pgm_sect[s] +
 			       (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page));
 }
 
@@ -266,20 +266,20 @@ static struct page *page_sect_map(uint64_t s)
 static void page_hart_setup(void)
 {
 	size_t size = sizeof(struct page_hart) +
-		      (page_state.ps_nzones + 1) * sizeof(struct page_pcp);
+		      (page_state.pgs_nzones + 1) * sizeof(struct page_pcp);
 
 	for (unsigned c = 0; c < cpu_count() && c < MM_MAX_CPUS; c++) {
 		int node = cpu_node(c);
 		struct page_hart *ph;
 
-		if (node < 0 || (unsigned)node >= page_state.ps_nnodes)
+		if (node < 0 || (unsigned)node >= page_state.pgs_nnodes)
 			node = 0;
 		ph = bootmem_alloc_or_panic(size, MM_CACHE_LINE, node, "per-hart page caches");
-		ph->ph_cpu = c;
-		ph->ph_node = node;
-		page_mem.pm_hart[c] = ph;
+		ph->pgh_cpu = c;
+		ph->pgh_node = node;
+		page_mem.pgm_hart[c] = ph;
 		page_set_hart_ptr(c, ph);
-		page_state.ps_node[node].pn_nharts++;
+		page_state.pgs_node[node].pn_nharts++;
 	}
 }
 
@@ -289,20 +289,20 @@ static void page_add_piece(paddr_t base, paddr_t end, unsigned zi)
 	struct page_piece *pp;
 	unsigned i;
 
-	if (page_state.ps_npieces == PAGE_MAX_PIECES) {
-		page_state.ps_unzoned += (end - base) >> MM_PAGE_SHIFT;
+	if (page_state.pgs_npieces == PAGE_MAX_PIECES) {
+		page_state.pgs_unzoned += (end - base) >> MM_PAGE_SHIFT;
 		return;
 	}
-	i = page_state.ps_npieces++;
-	while (i > 0 && page_state.ps_piece[i - 1].pp_base > base) {
-		page_state.ps_piece[i] = page_state.ps_piece[i - 1];
+	i = page_state.pgs_npieces++;
+	while (i > 0 && page_state.pgs_piece[i - 1].pgp_base > base) {
+		page_state.pgs_piece[i] = page_state.pgs_piece[i - 1];
 		i--;
 	}
-	pp = &page_state.ps_piece[i];
-	pp->pp_base = base;
-	pp->pp_end = end;
-	pp->pp_zone = zi;
-	page_state.ps_zone[zi].z_managed += (end - base) >> MM_PAGE_SHIFT;
+	pp = &page_state.pgs_piece[i];
+	pp->pgp_base = base;
+	pp->pgp_end = end;
+	pp->pgp_zone = zi;
+	page_state.pgs_zone[zi].z_managed += (end - base) >> MM_PAGE_SHIFT;
 }
 
 /* bootmem_hand_over callback: cut a free range at zone boundaries. */
@@ -317,8 +317,8 @@ static void page_take_range(paddr_t base, uint64_t size, int node, void *arg)
 	if (lo >= hi)
 		return;
 	/* Zones never overlap, so each address belongs to at most one. */
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		const struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		const struct page_zone *zp = &page_state.pgs_zone[i];
 		paddr_t a = lo > zp->z_base ? lo : zp->z_base;
 		paddr_t b = hi < zp->z_end ? hi : zp->z_end;
 
@@ -327,7 +327,7 @@ static void page_take_range(paddr_t base, uint64_t size, int node, void *arg)
 			covered += (b - a) >> MM_PAGE_SHIFT;
 		}
 	}
-	page_state.ps_unzoned += ((hi - lo) >> MM_PAGE_SHIFT) - covered;
+	page_state.pgs_unzoned += ((hi - lo) >> MM_PAGE_SHIFT) - covered;
 }
 
 /* Give each mapped section an owner: the harts of its node in turn. */
@@ -335,22 +335,22 @@ static void page_assign_owners(void)
 {
 	unsigned next[MM_MAX_NODES] = { 0 };
 
-	for (uint64_t s = 0; s < page_mem.pm_nsect; s++) {
-		int node = page_state.ps_sect[s].psc_node;
+	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
+		int node = page_state.pgs_sect[s].psc_node;
 		unsigned nh, pick, seen = 0;
 
 		if (node < 0)
 			continue;
-		nh = page_state.ps_node[node].pn_nharts;
-		page_state.ps_sect[s].psc_owner = cpu_id();
+		nh = page_state.pgs_node[node].pn_nharts;
+		page_state.pgs_sect[s].psc_owner = cpu_id();
 		if (nh == 0)
 			continue;
 		pick = next[node]++ % nh;
 		for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-			const struct page_hart *ph = page_mem.pm_hart[c];
+			const struct page_hart *ph = page_mem.pgm_hart[c];
 
-			if (ph != NULL && ph->ph_node == node && seen++ == pick) {
-				page_state.ps_sect[s].psc_owner = c;
+			if (ph != NULL && ph->pgh_node == node && seen++ == pick) {
+				page_state.pgs_sect[s].psc_owner = c;
 				break;
 			}
 		}
@@ -375,12 +375,12 @@ static void page_fill(struct page *pg, paddr_t pa, uint64_t n, uint8_t state, ui
 /* Index of the first piece that ends after `base` (binary search). */
 static unsigned page_first_piece(paddr_t base)
 {
-	unsigned lo = 0, hi = page_state.ps_npieces;
+	unsigned lo = 0, hi = page_state.pgs_npieces;
 
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2;
 
-		if (page_state.ps_piece[mid].pp_end <= base)
+		if (page_state.pgs_piece[mid].pgp_end <= base)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -391,34 +391,34 @@ static unsigned page_first_piece(paddr_t base)
 /* Initialise every descriptor of section s, then free its pieces to the buddy. */
 static void page_init_section(uint64_t s)
 {
-	paddr_t sb = page_mem.pm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
 	struct page *map = page_sect_map(s);
 	unsigned first = page_first_piece(sb), i;
 	paddr_t pa = sb;
 
-	for (i = first; i < page_state.ps_npieces && page_state.ps_piece[i].pp_base < se; i++) {
-		const struct page_piece *pp = &page_state.ps_piece[i];
-		paddr_t a = pp->pp_base > sb ? pp->pp_base : sb, b = pp->pp_end < se ? pp->pp_end : se;
+	for (i = first; i < page_state.pgs_npieces && page_state.pgs_piece[i].pgp_base < se; i++) {
+		const struct page_piece *pp = &page_state.pgs_piece[i];
+		paddr_t a = pp->pgp_base > sb ? pp->pgp_base : sb, b = pp->pgp_end < se ? pp->pgp_end : se;
 
 		page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (a - pa) >> MM_PAGE_SHIFT,
 			  PG_RESERVED, PAGE_NO_ZONE);
 		page_fill(&map[(a - sb) >> MM_PAGE_SHIFT], a, (b - a) >> MM_PAGE_SHIFT,
-			  PG_TAIL, (uint8_t)pp->pp_zone);
+			  PG_TAIL, (uint8_t)pp->pgp_zone);
 		pa = b;
 	}
 	page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (se - pa) >> MM_PAGE_SHIFT,
 		  PG_RESERVED, PAGE_NO_ZONE);
 	/* Only now may merges look at any descriptor of the section. */
-	for (i = first; i < page_state.ps_npieces && page_state.ps_piece[i].pp_base < se; i++) {
-		const struct page_piece *pp = &page_state.ps_piece[i];
-		paddr_t a = pp->pp_base > sb ? pp->pp_base : sb, b = pp->pp_end < se ? pp->pp_end : se;
-		struct page_zone *zp = &page_state.ps_zone[pp->pp_zone];
+	for (i = first; i < page_state.pgs_npieces && page_state.pgs_piece[i].pgp_base < se; i++) {
+		const struct page_piece *pp = &page_state.pgs_piece[i];
+		paddr_t a = pp->pgp_base > sb ? pp->pgp_base : sb, b = pp->pgp_end < se ? pp->pgp_end : se;
+		struct page_zone *zp = &page_state.pgs_zone[pp->pgp_zone];
 
 		spin_lock(&zp->z_lock);
 		buddy_add_range(zp, &map[(a - sb) >> MM_PAGE_SHIFT], a, b);
 		spin_unlock(&zp->z_lock);
 	}
-	__atomic_fetch_add(&page_state.ps_inited, PAGE_SECT_PAGES, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&page_state.pgs_inited, PAGE_SECT_PAGES, __ATOMIC_RELAXED);
 }
 
 /* cpu_call_all callback: initialise the sections this hart owns. */
@@ -427,8 +427,8 @@ static void page_init_worker(void *arg)
 	unsigned me = cpu_id();
 
 	(void)arg;
-	for (uint64_t s = 0; s < page_mem.pm_nsect; s++)
-		if (page_mem.pm_sect[s] != 0 && page_state.ps_sect[s].psc_owner == me)
+	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++)
+		if (page_mem.pgm_sect[s] != 0 && page_state.pgs_sect[s].psc_owner == me)
 			page_init_section(s);
 }
 
@@ -436,42 +436,42 @@ static void page_init_worker(void *arg)
 static void page_hart_first_zones(void)
 {
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-		struct page_hart *ph = page_mem.pm_hart[c];
+		struct page_hart *ph = page_mem.pgm_hart[c];
 		const struct page_node *pn;
 
 		if (ph == NULL)
 			continue;
-		pn = &page_state.ps_node[ph->ph_node];
+		pn = &page_state.pgs_node[ph->pgh_node];
 		for (unsigned cls = 0; cls < PAGE_NR_CLASSES; cls++)
-			ph->ph_first[cls] = &ph->ph_pcp[pn->pn_nzl[cls] ? pn->pn_zl[cls][0] :
-							page_state.ps_nzones];
-		ph->ph_first[PAGE_ZONE_MASK] = &ph->ph_pcp[page_state.ps_nzones];
+			ph->pgh_first[cls] = &ph->pgh_pcp[pn->pn_nzl[cls] ? pn->pn_zl[cls][0] :
+							page_state.pgs_nzones];
+		ph->pgh_first[PAGE_ZONE_MASK] = &ph->pgh_pcp[page_state.pgs_nzones];
 	}
 }
 
 int page_init(const struct page_layout *pl)
 {
-	VERIFY(!page_state.ps_ready);
+	VERIFY(!page_state.pgs_ready);
 	if (page_import(pl) != 0 || page_sect_setup() != 0)
 		return -1;
 	page_hart_setup();
 	bootmem_hand_over(page_take_range, NULL);
-	if (page_state.ps_unzoned != 0)
+	if (page_state.pgs_unzoned != 0)
 		printk("page_init: %llu free pages outside every zone are not used\n",
-		       (unsigned long long)page_state.ps_unzoned);
+		       (unsigned long long)page_state.pgs_unzoned);
 	page_assign_owners();
 	cpu_call_all(page_init_worker, NULL);
 	zone_setup();
 	pcp_setup();
 	page_hart_first_zones();
-	page_state.ps_ready = true;
+	page_state.pgs_ready = true;
 	return 0;
 }
 
 void page_fini(void)
 {
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
-		if (page_mem.pm_hart[c] != NULL)
+		if (page_mem.pgm_hart[c] != NULL)
 			page_set_hart_ptr(c, NULL);
 	memset(&page_state, 0, sizeof(page_state));
 	memset(&page_mem, 0, sizeof(page_mem));
@@ -481,15 +481,15 @@ uint64_t page_free_count(void)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < page_state.ps_nzones; i++)
-		n += __atomic_load_n(&page_state.ps_zone[i].z_free, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++)
+		n += __atomic_load_n(&page_state.pgs_zone[i].z_free, __ATOMIC_RELAXED);
 	return n;
 }
 
 int page_check(char *why, size_t whylen)
 {
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		struct page_zone *zp = &page_state.pgs_zone[i];
 		int rc;
 
 		spin_lock(&zp->z_lock);

@@ -18,9 +18,9 @@
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_mem.pm_hart[cpu] points at the hart's struct page_hart, allocated on
+ * page_mem.pgm_hart[cpu] points at the hart's struct page_hart, allocated on
  * the hart's node by bootmem: a small header (its node, and per class the
- * first zone of its local zonelist) and ph_pcp[nzones + 1], one cache line
+ * first zone of its local zonelist) and pgh_pcp[nzones + 1], one cache line
  * per zone.  The extra last slot is always empty: a class with no zone
  * names it, so the fast path never tests for "no zone".  Every page on a
  * cache is PG_CACHED, order 0, of that zone; pc_high - pc_room is the list
@@ -79,24 +79,24 @@ static unsigned pcp_batch_for(uint64_t managed)
 
 void pcp_setup(void)
 {
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		struct page_zone *zp = &page_state.pgs_zone[i];
 
 		zp->z_batch = pcp_batch_for(zp->z_managed);
 		zp->z_pcp_high = 6 * zp->z_batch;
 	}
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-		struct page_hart *ph = page_mem.pm_hart[c];
+		struct page_hart *ph = page_mem.pgm_hart[c];
 
 		if (ph == NULL)
 			continue;
-		for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-			ph->ph_pcp[i].pc_batch = page_state.ps_zone[i].z_batch;
-			ph->ph_pcp[i].pc_high = page_state.ps_zone[i].z_pcp_high;
-			ph->ph_pcp[i].pc_room = (long)ph->ph_pcp[i].pc_high;
-			ph->ph_pcp[i].pc_zone = i;
+		for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+			ph->pgh_pcp[i].pc_batch = page_state.pgs_zone[i].z_batch;
+			ph->pgh_pcp[i].pc_high = page_state.pgs_zone[i].z_pcp_high;
+			ph->pgh_pcp[i].pc_room = (long)ph->pgh_pcp[i].pc_high;
+			ph->pgh_pcp[i].pc_zone = i;
 		}
-		ph->ph_pcp[page_state.ps_nzones].pc_zone = PAGE_NO_ZONE;
+		ph->pgh_pcp[page_state.pgs_nzones].pc_zone = PAGE_NO_ZONE;
 	}
 }
 
@@ -134,7 +134,7 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 struct page *pcp_take(struct page_zone *zp, enum page_mark mark, unsigned cls)
 {
 	irqflags_t f = irq_save();
-	struct page_pcp *pc = &page_this_hart()->ph_pcp[zp->z_index];
+	struct page_pcp *pc = &page_this_hart()->pgh_pcp[zp->z_index];
 	struct page *pg = pc->pc_head;
 
 	if (pg == NULL) {
@@ -158,8 +158,8 @@ struct page *pcp_take(struct page_zone *zp, enum page_mark mark, unsigned cls)
  */
 void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
 {
-	struct page_pcp *pc = &ph->ph_pcp[zi];
-	struct page_zone *zp = &page_state.ps_zone[zi];
+	struct page_pcp *pc = &ph->pgh_pcp[zi];
+	struct page_zone *zp = &page_state.pgs_zone[zi];
 	struct page *pg, **cut = &pc->pc_head;
 	unsigned long count = pcp_count(pc);
 
@@ -190,21 +190,21 @@ void page_pcp_overflow(unsigned zi)
 {
 	struct page_hart *ph = page_this_hart();
 
-	pcp_drain_zone(ph, zi, ph->ph_pcp[zi].pc_batch);
+	pcp_drain_zone(ph, zi, ph->pgh_pcp[zi].pc_batch);
 }
 
 /* Empty every cache of the calling hart (cpu_call_all callback too). */
 static void pcp_drain_hart(void *arg)
 {
-	struct page_hart *ph = page_mem.pm_hart[cpu_id()];	/* NULL if it came up late */
+	struct page_hart *ph = page_mem.pgm_hart[cpu_id()];	/* NULL if it came up late */
 	irqflags_t f;
 
 	(void)arg;
 	if (ph == NULL)
 		return;
 	f = irq_save();
-	for (unsigned zi = 0; zi < page_state.ps_nzones; zi++)
-		pcp_drain_zone(ph, zi, (unsigned)pcp_count(&ph->ph_pcp[zi]));
+	for (unsigned zi = 0; zi < page_state.pgs_nzones; zi++)
+		pcp_drain_zone(ph, zi, (unsigned)pcp_count(&ph->pgh_pcp[zi]));
 	irq_restore(f);
 }
 
@@ -215,7 +215,7 @@ void page_drain_local(void)
 
 void page_drain_all(void)
 {
-	page_stat_inc(&page_state.ps_stats.ps_drain_all);
+	page_stat_inc(&page_state.pgs_stats.pst_drain_all);
 	cpu_call_all(pcp_drain_hart, NULL);
 }
 
@@ -225,12 +225,12 @@ uint64_t page_cached_count(void)
 	uint64_t n = 0;
 
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-		const struct page_hart *ph = page_mem.pm_hart[c];
+		const struct page_hart *ph = page_mem.pgm_hart[c];
 
 		if (ph == NULL)
 			continue;
-		for (unsigned zi = 0; zi < page_state.ps_nzones; zi++)
-			n += pcp_count(&ph->ph_pcp[zi]);
+		for (unsigned zi = 0; zi < page_state.pgs_nzones; zi++)
+			n += pcp_count(&ph->pgh_pcp[zi]);
 	}
 	return n;
 }
@@ -238,19 +238,19 @@ uint64_t page_cached_count(void)
 /* Check one hart's cache of one zone. */
 static int pcp_check_one(const struct page_hart *ph, unsigned zi, char *why, size_t whylen)
 {
-	const struct page_pcp *pc = &ph->ph_pcp[zi];
+	const struct page_pcp *pc = &ph->pgh_pcp[zi];
 	unsigned long n = 0;
 
 	for (const struct page *pg = pc->pc_head; pg != NULL; pg = pg->pg_next, n++) {
 		if (pg->pg_state != PG_CACHED || pg->pg_zone != zi || n > pcp_count(pc)) {
 			snprintf(why, whylen, "cpu %u zone %u cache: bad page 0x%llx (state %u)",
-				 ph->ph_cpu, zi, (unsigned long long)pg->pg_pa, pg->pg_state);
+				 ph->pgh_cpu, zi, (unsigned long long)pg->pg_pa, pg->pg_state);
 			return -1;
 		}
 	}
 	if (n != pcp_count(pc)) {
 		snprintf(why, whylen, "cpu %u zone %u cache holds %lu pages, count says %lu",
-			 ph->ph_cpu, zi, n, pcp_count(pc));
+			 ph->pgh_cpu, zi, n, pcp_count(pc));
 		return -1;
 	}
 	return 0;
@@ -259,11 +259,11 @@ static int pcp_check_one(const struct page_hart *ph, unsigned zi, char *why, siz
 int pcp_check(char *why, size_t whylen)
 {
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-		const struct page_hart *ph = page_mem.pm_hart[c];
+		const struct page_hart *ph = page_mem.pgm_hart[c];
 
 		if (ph == NULL)
 			continue;
-		for (unsigned zi = 0; zi <= page_state.ps_nzones; zi++)
+		for (unsigned zi = 0; zi <= page_state.pgs_nzones; zi++)
 			if (pcp_check_one(ph, zi, why, whylen) != 0)
 				return -1;
 	}

@@ -17,7 +17,7 @@
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_state.ps_zone[] holds the zones sorted by node and type; ps_node[]
+ * page_state.pgs_zone[] holds the zones sorted by node and type; pgs_node[]
  * the per-node zone indices and the three zonelists (bytes: zone indices).
  * Each zone has three *watermarks* (Linux's scheme, mm/page_alloc.c):
  *   min   = its share, by managed pages, of sqrt(16 * managed KiB) KiB,
@@ -110,11 +110,11 @@ static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum p
 /* One walk over the zonelist of (node, class) at one watermark level. */
 static struct page *zone_walk(int node, unsigned order, unsigned flags, enum page_mark mark)
 {
-	const struct page_node *pn = &page_state.ps_node[node];
+	const struct page_node *pn = &page_state.pgs_node[node];
 	unsigned cls = flags & PAGE_ZONE_MASK;
 
 	for (unsigned i = 0; i < pn->pn_nzl[cls]; i++) {
-		struct page_zone *zp = &page_state.ps_zone[pn->pn_zl[cls][i]];
+		struct page_zone *zp = &page_state.pgs_zone[pn->pn_zl[cls][i]];
 		struct page *pg;
 
 		if ((flags & PAGE_THISNODE) && zp->z_node != node)
@@ -139,17 +139,17 @@ static int zone_check_flags(unsigned order, unsigned flags)
 	unsigned nodebits = (flags & PAGE_NODE_MASK) >> PAGE_NODE_SHIFT;
 	int node;
 
-	if (!page_state.ps_ready)
+	if (!page_state.pgs_ready)
 		panic("page_alloc: order %u flags 0x%x before page_init", order, flags);
 	if ((flags & ~PAGE_FLAGS_VALID) != 0 || (flags & PAGE_ZONE_MASK) == PAGE_ZONE_MASK)
 		panic("page_alloc: order %u flags 0x%x: invalid flags", order, flags);
 	if (nodebits == 0) {
 		node = cpu_node(cpu_id());
-		return node >= 0 && (unsigned)node < page_state.ps_nnodes ? node : 0;
+		return node >= 0 && (unsigned)node < page_state.pgs_nnodes ? node : 0;
 	}
-	if (nodebits - 1 >= page_state.ps_nnodes)
+	if (nodebits - 1 >= page_state.pgs_nnodes)
 		panic("page_alloc: order %u flags 0x%x: node %u does not exist (%u nodes)",
-		      order, flags, nodebits - 1, page_state.ps_nnodes);
+		      order, flags, nodebits - 1, page_state.pgs_nnodes);
 	return (int)nodebits - 1;
 }
 
@@ -177,13 +177,13 @@ paddr_t page_alloc_slow(unsigned order, unsigned flags)
 	struct page *pg;
 
 	if (order > PAGE_MAX_ORDER) {
-		page_stat_inc(&page_state.ps_stats.ps_bad_order);
-		page_stat_inc(&page_state.ps_stats.ps_alloc_fail);
+		page_stat_inc(&page_state.pgs_stats.pst_bad_order);
+		page_stat_inc(&page_state.pgs_stats.pst_alloc_fail);
 		return PAGE_NOADDR;
 	}
 	pg = zone_alloc(node, order, flags);
 	if (pg == NULL) {
-		page_stat_inc(&page_state.ps_stats.ps_alloc_fail);
+		page_stat_inc(&page_state.pgs_stats.pst_alloc_fail);
 		return PAGE_NOADDR;
 	}
 	if (flags & PAGE_ZERO)
@@ -195,10 +195,10 @@ paddr_t page_alloc_slow(unsigned order, unsigned flags)
 static int zone_report_free(paddr_t pa, unsigned order, const struct page *pg, int err)
 {
 	static uint64_t *const counters[] = {
-		[-PAGE_EALIGN] = &page_state.ps_stats.ps_misaligned,
-		[-PAGE_ENOTALLOC] = &page_state.ps_stats.ps_not_alloc,
-		[-PAGE_EDOUBLE] = &page_state.ps_stats.ps_double_free,
-		[-PAGE_EORDER] = &page_state.ps_stats.ps_wrong_order,
+		[-PAGE_EALIGN] = &page_state.pgs_stats.pst_misaligned,
+		[-PAGE_ENOTALLOC] = &page_state.pgs_stats.pst_not_alloc,
+		[-PAGE_EDOUBLE] = &page_state.pgs_stats.pst_double_free,
+		[-PAGE_EORDER] = &page_state.pgs_stats.pst_wrong_order,
 	};
 
 	page_stat_inc(counters[-err]);
@@ -250,13 +250,13 @@ static void zone_set_watermarks(void)
 {
 	uint64_t total = 0, min_kb, min_pages;
 
-	for (unsigned i = 0; i < page_state.ps_nzones; i++)
-		total += page_state.ps_zone[i].z_managed;
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++)
+		total += page_state.pgs_zone[i].z_managed;
 	min_kb = zone_isqrt(total * (MM_PAGE_SIZE / 1024) * 16);
 	min_kb = min_kb < 128 ? 128 : min_kb > 65536 ? 65536 : min_kb;
 	min_pages = min_kb / (MM_PAGE_SIZE / 1024);
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		struct page_zone *zp = &page_state.pgs_zone[i];
 		uint64_t gap;
 
 		zp->z_min = total ? min_pages * zp->z_managed / total : 0;
@@ -272,14 +272,14 @@ static bool zone_in_class(const struct page_zone *zp, unsigned cls);
 /* Each zone's protection: the class-allowed higher zones of its node / ratio. */
 static void zone_set_lowmem(void)
 {
-	for (unsigned i = 0; i < page_state.ps_nzones; i++) {
-		struct page_zone *zp = &page_state.ps_zone[i];
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
+		struct page_zone *zp = &page_state.pgs_zone[i];
 
 		for (unsigned cls = 0; cls < PAGE_NR_CLASSES; cls++) {
 			uint64_t higher = 0;
 
-			for (unsigned j = 0; j < page_state.ps_nzones; j++) {
-				const struct page_zone *up = &page_state.ps_zone[j];
+			for (unsigned j = 0; j < page_state.pgs_nzones; j++) {
+				const struct page_zone *up = &page_state.pgs_zone[j];
 
 				if (up->z_node == zp->z_node && up->z_type > zp->z_type &&
 				    zone_in_class(up, cls))
@@ -293,7 +293,7 @@ static void zone_set_lowmem(void)
 /* Nodes in order of distance from `from` (itself first, ties by id). */
 static void zone_node_order(unsigned from, uint8_t *order)
 {
-	unsigned n = page_state.ps_nnodes;
+	unsigned n = page_state.pgs_nnodes;
 	bool used[MM_MAX_NODES] = { false };
 
 	order[0] = (uint8_t)from;
@@ -303,7 +303,7 @@ static void zone_node_order(unsigned from, uint8_t *order)
 
 		for (unsigned m = 0; m < n; m++)
 			if (!used[m] && (best == n ||
-					 page_state.ps_dist[from][m] < page_state.ps_dist[from][best]))
+					 page_state.pgs_dist[from][m] < page_state.pgs_dist[from][best]))
 				best = m;
 		order[k] = (uint8_t)best;
 		used[best] = true;
@@ -314,10 +314,10 @@ static void zone_node_order(unsigned from, uint8_t *order)
 static bool zone_in_class(const struct page_zone *zp, unsigned cls)
 {
 	if (cls == PAGE_DMA) {
-		enum page_zone_type want = page_state.ps_has_dma_zone ? PAGE_ZONE_DMA :
+		enum page_zone_type want = page_state.pgs_has_dma_zone ? PAGE_ZONE_DMA :
 					   PAGE_ZONE_DMA32;
 
-		if (page_state.ps_dma_limit != 0 && zp->z_end > page_state.ps_dma_limit)
+		if (page_state.pgs_dma_limit != 0 && zp->z_end > page_state.pgs_dma_limit)
 			return false;
 		return zp->z_type == want;
 	}
@@ -330,20 +330,20 @@ static bool zone_in_class(const struct page_zone *zp, unsigned cls)
 /* Build the three zonelists of node `from`. */
 static void zone_build_lists(unsigned from)
 {
-	struct page_node *pn = &page_state.ps_node[from];
+	struct page_node *pn = &page_state.pgs_node[from];
 	uint8_t order[MM_MAX_NODES];
 
 	zone_node_order(from, order);
 	for (unsigned cls = 0; cls < PAGE_NR_CLASSES; cls++) {
 		pn->pn_nzl[cls] = 0;
-		for (unsigned k = 0; k < page_state.ps_nnodes; k++) {
-			const struct page_node *other = &page_state.ps_node[order[k]];
+		for (unsigned k = 0; k < page_state.pgs_nnodes; k++) {
+			const struct page_node *other = &page_state.pgs_node[order[k]];
 
 			/* Highest type first: NORMAL, DMA32, DMA. */
 			for (int t = PAGE_NR_ZONE_TYPES - 1; t >= 0; t--) {
 				unsigned zi = other->pn_zone[t];
 
-				if (zi != PAGE_NO_ZONE && zone_in_class(&page_state.ps_zone[zi], cls))
+				if (zi != PAGE_NO_ZONE && zone_in_class(&page_state.pgs_zone[zi], cls))
 					pn->pn_zl[cls][pn->pn_nzl[cls]++] = (uint8_t)zi;
 			}
 		}
@@ -354,7 +354,7 @@ void zone_setup(void)
 {
 	zone_set_watermarks();
 	zone_set_lowmem();
-	for (unsigned n = 0; n < page_state.ps_nnodes; n++)
+	for (unsigned n = 0; n < page_state.pgs_nnodes; n++)
 		zone_build_lists(n);
 }
 
@@ -374,5 +374,5 @@ int page_zone_type_of(paddr_t pa)
 
 void page_get_stats(struct page_stats *st)
 {
-	*st = page_state.ps_stats;
+	*st = page_state.pgs_stats;
 }

@@ -63,11 +63,11 @@ static void fdtinfo_harts_memory(const struct plat_map *pm)
 	printf("],\n \"memory\": [");
 	for (unsigned i = 0; i < pm->pm_nmem; i++) {
 		printf("%s\n  {\"base\": ", i ? "," : "");
-		fdtinfo_hex(pm->pm_mem[i].pm_base);
+		fdtinfo_hex(pm->pm_mem[i].pmr_base);
 		printf(", \"size\": ");
-		fdtinfo_hex(pm->pm_mem[i].pm_size);
+		fdtinfo_hex(pm->pm_mem[i].pmr_size);
 		printf(", \"node\": ");
-		fdtinfo_node(pm->pm_mem[i].pm_node);
+		fdtinfo_node(pm->pm_mem[i].pmr_node);
 		printf("}");
 	}
 	printf("],\n");

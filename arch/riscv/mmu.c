@@ -193,8 +193,8 @@ static void mmu_map_image(const struct plat_map *pm, uint64_t win_lo, uint64_t w
 	mmu_map_range(rs, rs, (uintptr_t)__rodata_end - rs, MMU_PROT_R);
 	mmu_map_range(ds, ds, ke - ds, MMU_PROT_R | MMU_PROT_W);
 	for (unsigned i = 0; i < pm->pm_nmem; i++) {
-		uint64_t lo = MAX(pm->pm_mem[i].pm_base, win_lo);
-		uint64_t hi = MIN(pm->pm_mem[i].pm_base + pm->pm_mem[i].pm_size, win_hi);
+		uint64_t lo = MAX(pm->pm_mem[i].pmr_base, win_lo);
+		uint64_t hi = MIN(pm->pm_mem[i].pmr_base + pm->pm_mem[i].pmr_size, win_hi);
 
 		if (lo < (uintptr_t)__kernel_start && lo < hi)
 			mmu_map_range(lo, lo, MIN(hi, (uintptr_t)__kernel_start) - lo,
@@ -217,8 +217,8 @@ static void mmu_build(const struct plat_map *pm, unsigned levels)
 	if (!mmu_root)
 		panic("mmu: no boot memory for the root page table");
 	for (unsigned i = 0; i < pm->pm_nmem; i++) {
-		uint64_t lo = ALIGN_UP(pm->pm_mem[i].pm_base, MMU_PAGE_SIZE);
-		uint64_t hi = ALIGN_DOWN(pm->pm_mem[i].pm_base + pm->pm_mem[i].pm_size, MMU_PAGE_SIZE);
+		uint64_t lo = ALIGN_UP(pm->pm_mem[i].pmr_base, MMU_PAGE_SIZE);
+		uint64_t hi = ALIGN_DOWN(pm->pm_mem[i].pmr_base + pm->pm_mem[i].pmr_size, MMU_PAGE_SIZE);
 
 		if (hi > va_limit)
 			panic("mmu: RAM up to 0x%lx lies beyond the %u-level identity map (0x%lx)",

@@ -45,9 +45,9 @@ static void fz_invariants(const struct plat_map *pm)
 	uint64_t mem_pages = 0, zone_pages = 0;
 
 	for (unsigned i = 0; i < pm->pm_nmem; i++) {
-		fz_check(pm->pm_mem[i].pm_size != 0, "memory size 0");
-		fz_check(i == 0 || pm->pm_mem[i - 1].pm_base <= pm->pm_mem[i].pm_base, "memory order");
-		mem_pages += pm->pm_mem[i].pm_size >> 12;
+		fz_check(pm->pm_mem[i].pmr_size != 0, "memory size 0");
+		fz_check(i == 0 || pm->pm_mem[i - 1].pmr_base <= pm->pm_mem[i].pmr_base, "memory order");
+		mem_pages += pm->pm_mem[i].pmr_size >> 12;
 	}
 	for (unsigned i = 1; i < pm->pm_nharts; i++)
 		fz_check(pm->pm_harts[i - 1].ph_hartid <= pm->pm_harts[i].ph_hartid, "hart order");

@@ -5,8 +5,8 @@
  * the allocator's 128 MiB section size.  Its host addresses are the
  * "physical" addresses (tests/host/mm_env.h).  A test describes a machine as
  * zones relative to the region's base; the DMA limit and the end of DMA32
- * ("4 GiB") are moved into the region too (page_layout.pl_dma_limit and
- * pl_dma32_limit), so zone boundaries come from the description exactly as
+ * ("4 GiB") are moved into the region too (page_layout.lay_dma_limit and
+ * lay_dma32_limit), so zone boundaries come from the description exactly as
  * the kernel's come from the platform map.
  */
 #ifndef TESTS_HOST_PAGE_SIM_H
@@ -76,13 +76,13 @@ static int sim_boot(const struct sim_machine *m)
 	for (unsigned i = 0; i < m->sm_nresv; i++)
 		if (bootmem_reserve(sim_base + m->sm_resv[i].base, m->sm_resv[i].size) != 0)
 			return -1;
-	pl.pl_nzones = m->sm_nzones;
-	pl.pl_zones = zd;
-	pl.pl_nnodes = m->sm_nnodes;
-	pl.pl_dist = m->sm_dist;
-	pl.pl_dist_stride = m->sm_nnodes;
-	pl.pl_dma_limit = m->sm_dma_limit ? sim_base + m->sm_dma_limit : 0;
-	pl.pl_dma32_limit = sim_base + m->sm_dma32_limit;
+	pl.lay_nzones = m->sm_nzones;
+	pl.lay_zones = zd;
+	pl.lay_nnodes = m->sm_nnodes;
+	pl.lay_dist = m->sm_dist;
+	pl.lay_dist_stride = m->sm_nnodes;
+	pl.lay_dma_limit = m->sm_dma_limit ? sim_base + m->sm_dma_limit : 0;
+	pl.lay_dma32_limit = sim_base + m->sm_dma32_limit;
 	return page_init(&pl);
 }
 

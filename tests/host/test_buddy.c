@@ -238,7 +238,7 @@ static void buddy_test_exhaustion_fails_and_loses_nothing(void **state)
 	for (unsigned i = 0; i < n + u; i++)
 		assert_true(sim_in_zone(held[i], PG, 0, PAGE_ZONE_DMA));
 	page_get_stats(&st1);
-	assert_true(st1.ps_alloc_fail >= st0.ps_alloc_fail + 2);
+	assert_true(st1.pst_alloc_fail >= st0.pst_alloc_fail + 2);
 	for (unsigned i = 0; i < n + u; i++)
 		assert_int_equal(page_free(held[i], 0), 0);
 	page_drain_all();
@@ -325,7 +325,7 @@ static void buddy_test_double_free_detected(void **state)
 	expect_misuse(b, 3, PAGE_EDOUBLE);
 	expect_misuse(c, 3, PAGE_EDOUBLE);
 	page_get_stats(&st);
-	assert_int_equal(st.ps_double_free, 3);
+	assert_int_equal(st.pst_double_free, 3);
 	expect_clean();
 }
 
@@ -341,7 +341,7 @@ static void buddy_test_free_never_allocated_detected(void **state)
 	expect_misuse(0x1000, 0, PAGE_ENOTALLOC);			/* far below */
 	expect_misuse(b + PG, 0, PAGE_ENOTALLOC);			/* inside a block */
 	page_get_stats(&st);
-	assert_int_equal(st.ps_not_alloc, 4);
+	assert_int_equal(st.pst_not_alloc, 4);
 	assert_int_equal(page_free(b, 2), 0);
 	expect_clean();
 }
@@ -358,8 +358,8 @@ static void buddy_test_wrong_order_and_misaligned_detected(void **state)
 	expect_misuse(z, 1, PAGE_EORDER);
 	expect_misuse(a + 8, 2, PAGE_EALIGN);
 	page_get_stats(&st);
-	assert_int_equal(st.ps_wrong_order, 3);
-	assert_int_equal(st.ps_misaligned, 1);
+	assert_int_equal(st.pst_wrong_order, 3);
+	assert_int_equal(st.pst_misaligned, 1);
 	assert_int_equal(page_free(a, 2), 0);
 	assert_int_equal(page_free(z, 0), 0);
 	expect_clean();
@@ -373,7 +373,7 @@ static void buddy_test_bad_arguments(void **state)
 	(void)state;
 	assert_int_equal(page_alloc(PAGE_MAX_ORDER + 1, 0), PAGE_NOADDR);
 	page_get_stats(&st);
-	assert_int_equal(st.ps_bad_order, 1);
+	assert_int_equal(st.pst_bad_order, 1);
 	HOST_EXPECT_PANIC(page_alloc(0, PAGE_DMA | PAGE_DMA32), "invalid flags");
 	HOST_EXPECT_PANIC(page_alloc(1, 0x100), "invalid flags");
 	HOST_EXPECT_PANIC(page_alloc(0, PAGE_NODE(5)), "node 5 does not exist");
@@ -640,8 +640,8 @@ static void buddy_test_random_matches_model(void **state)
 	}
 	page_get_stats(&st);
 	print_message("2000000 steps, %llu failed allocations, %llu cross-hart drains\n",
-		      (unsigned long long)st.ps_alloc_fail, (unsigned long long)st.ps_drain_all);
-	assert_true(st.ps_alloc_fail > 0);	/* the run did reach exhaustion */
+		      (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_drain_all);
+	assert_true(st.pst_alloc_fail > 0);	/* the run did reach exhaustion */
 	while (nrh > 0)
 		random_free();
 	sim_become(&sim_two_nodes, 0);

@@ -38,7 +38,7 @@ static void expect_clean(void)
 /* The calling hart's cache of the zone holding pa. */
 static struct page_pcp *my_pcp(paddr_t pa)
 {
-	return &page_mem.pm_hart[cpu_id()]->ph_pcp[page_lookup(pa)->pg_zone];
+	return &page_mem.pgm_hart[cpu_id()]->pgh_pcp[page_lookup(pa)->pg_zone];
 }
 
 /* A free then an alloc on one hart is a cache hit: same page, buddy untouched. */
@@ -176,7 +176,7 @@ static void pcp_test_high_order_failure_drains_caches(void **state)
 	big = page_alloc(PAGE_MAX_ORDER, fl);
 	page_get_stats(&st1);
 	assert_int_not_equal(big, PAGE_NOADDR);
-	assert_int_equal(st1.ps_drain_all, st0.ps_drain_all + 1);
+	assert_int_equal(st1.pst_drain_all, st0.pst_drain_all + 1);
 	assert_int_equal(page_cached_count(), 0);
 	page_free(big, PAGE_MAX_ORDER);
 	expect_clean();

@@ -94,14 +94,14 @@ static void test_memory_uses_parent_cells(void **state)
 	t_load("/ { #address-cells = <1>; #size-cells = <1>;"
 	       " memory@80000000 { device_type = \"memory\"; reg = <0x80000000 0x1000000>; }; };");
 	assert_int_equal(t_map.pm_nmem, 1);
-	assert_int_equal(t_map.pm_mem[0].pm_base, 0x80000000);
-	assert_int_equal(t_map.pm_mem[0].pm_size, 0x1000000);
-	assert_int_equal(t_map.pm_mem[0].pm_node, PLAT_NO_NODE);
+	assert_int_equal(t_map.pm_mem[0].pmr_base, 0x80000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_size, 0x1000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_node, PLAT_NO_NODE);
 	t_load("/ {" ROOT22 " memory@100000000 { device_type = \"memory\";"
 	       " reg = <1 0 0 0x1000000 0 0x80000000 0 0x1000>; }; };");
 	assert_int_equal(t_map.pm_nmem, 2);
-	assert_int_equal(t_map.pm_mem[0].pm_base, 0x80000000);	/* sorted by base */
-	assert_int_equal(t_map.pm_mem[1].pm_base, 0x100000000ull);
+	assert_int_equal(t_map.pm_mem[0].pmr_base, 0x80000000);	/* sorted by base */
+	assert_int_equal(t_map.pm_mem[1].pmr_base, 0x100000000ull);
 }
 
 /* Absent #address-cells/#size-cells mean 2 and 1 (devicetree spec). */
@@ -111,8 +111,8 @@ static void test_cells_default_to_2_and_1(void **state)
 	t_load("/ { memory@80000000 { device_type = \"memory\";"
 	       " reg = <0x0 0x80000000 0x2000000>; }; };");
 	assert_int_equal(t_map.pm_nmem, 1);
-	assert_int_equal(t_map.pm_mem[0].pm_base, 0x80000000);
-	assert_int_equal(t_map.pm_mem[0].pm_size, 0x2000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_base, 0x80000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_size, 0x2000000);
 }
 
 /* Disabled memory nodes, non-memory nodes and size-0 entries contribute nothing. */
@@ -128,9 +128,9 @@ static void test_disabled_and_zero_size_memory_skipped(void **state)
 	       " reg = <0 0xb0000000 0 0x1000>; };"
 	       " sram@c0000000 { reg = <0 0xc0000000 0 0x1000>; }; };");
 	assert_int_equal(t_map.pm_nmem, 2);
-	assert_int_equal(t_map.pm_mem[0].pm_base, 0x90000000);
-	assert_int_equal(t_map.pm_mem[0].pm_node, 1);
-	assert_int_equal(t_map.pm_mem[1].pm_base, 0xb0000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_base, 0x90000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_node, 1);
+	assert_int_equal(t_map.pm_mem[1].pmr_base, 0xb0000000);
 	assert_int_equal(t_map.pm_nnodes, 2);
 }
 

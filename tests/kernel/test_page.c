@@ -308,7 +308,7 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 	KEXPECT_GT(t, big, 0);
 	KEXPECT_GT(t, urgent, 0);
 	KEXPECT_EQ(t, kept, protection);
-	KEXPECT_GE(t, st1.ps_alloc_fail, st0.ps_alloc_fail + 4);
+	KEXPECT_GE(t, st1.pst_alloc_fail, st0.pst_alloc_fail + 4);
 	KEXPECT_EQ(t, page_free_count(), 0);
 	KEXPECT_EQ(t, page_release_all(head), 0);
 	page_free_per_zone(after);
@@ -349,10 +349,10 @@ static void page_test_misuse_detected(struct ktest *t)
 	KEXPECT_EQ(t, page_free(c, 1), 0);
 	page_expect_misuse(t, c, 1, PAGE_EDOUBLE);
 	page_get_stats(&st1);
-	KEXPECT_EQ(t, st1.ps_double_free, st0.ps_double_free + 2);
-	KEXPECT_EQ(t, st1.ps_not_alloc, st0.ps_not_alloc + 3);
-	KEXPECT_EQ(t, st1.ps_wrong_order, st0.ps_wrong_order + 2);
-	KEXPECT_EQ(t, st1.ps_misaligned, st0.ps_misaligned + 1);
+	KEXPECT_EQ(t, st1.pst_double_free, st0.pst_double_free + 2);
+	KEXPECT_EQ(t, st1.pst_not_alloc, st0.pst_not_alloc + 3);
+	KEXPECT_EQ(t, st1.pst_wrong_order, st0.pst_wrong_order + 2);
+	KEXPECT_EQ(t, st1.pst_misaligned, st0.pst_misaligned + 1);
 	KEXPECT_EQ(t, page_free(b, 2), 0);
 	KEXPECT_EQ(t, page_alloc(PAGE_MAX_ORDER + 1, 0), PAGE_NOADDR);
 	KTEST_EXPECT_PANIC(t, page_alloc(0, PAGE_DMA | PAGE_DMA32), "invalid flags");
@@ -453,8 +453,8 @@ static void page_test_measure_alloc_free_pairs(struct ktest *t)
 	prof_region("page_pcp_alloc_free", PAGE_PROF_ITERS, page_prof_pcp, NULL);
 	page_get_stats(&st1);
 	KEXPECT_EQ(t, page_cached_count(), cached0);
-	KEXPECT_EQ(t, st1.ps_double_free + st1.ps_not_alloc, st0.ps_double_free + st0.ps_not_alloc);
-	zp = &page_state.ps_zone[page_lookup(warm)->pg_zone];
+	KEXPECT_EQ(t, st1.pst_double_free + st1.pst_not_alloc, st0.pst_double_free + st0.pst_not_alloc);
+	zp = &page_state.pgs_zone[page_lookup(warm)->pg_zone];
 	free0 = page_free_count();
 	spare = page_prof_buddy_setup(zp, holds, &nholds);
 	KASSERT_NOT_NULL(t, spare);
