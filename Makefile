@@ -72,7 +72,8 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-.PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz
+.PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
+	check-budgets
 all: kernel host-tools dtbs
 
 help:
@@ -83,6 +84,7 @@ help:
 	@echo "make host-tests    build the host unit tests"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin and print its report"
+	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"
 	@echo "make bench         run the benchmarks (host and in-kernel)"
 	@echo "make fuzz          run the libFuzzer targets (FUZZ_RUNS=1000000)"
 	@echo "make deps          install missing packages (tools/deps.sh)"
@@ -195,6 +197,10 @@ profile: all
 	$(PYTHON) tools/profile.py --kernel $(BUILD)/kernel.elf --plugin $(HOST)/libqprof.so \
 		--smp $(SMP) --mem $(MEM) --fw $(FW) $(if $(BOARD),--board $(BOARD)) \
 		$(if $(NUMA),--numa $(NUMA)) --args "$(or $(ARGS),ktest)"
+
+# Instruction budgets per operation (tests/budgets.txt, docs/profiling.md "Budgets").
+check-budgets: all
+	$(PYTHON) tools/profile.py --check-budgets tests/budgets.txt
 
 bench: all host-tests $(HOST)/bench_vmem
 	$(PYTHON) tools/bench.py

@@ -43,6 +43,9 @@ HOST_CHECKS = [
     ("fdtinfo-corpus", ["bash", "-c", "tools/dtbcorpus.sh && "
                         "python3 tools/fdtcheck.py --corpus build/dtb-corpus"]),
     ("qprof-selftest", [sys.executable, os.path.join(TOP, "tools", "profile.py"), "--selftest"]),
+    # make check-budgets: one case per region of tests/budgets.txt (deterministic counts)
+    ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
+                 "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
 ]
 
 
