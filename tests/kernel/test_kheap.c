@@ -168,37 +168,46 @@ static void kheap_test_bad_free_panics(struct ktest *t)
 
 /* DMA memory is zeroed, its bus address is the CPU address less the window's
  * offset, it lies inside a pool when the board has one (else inside the DMA
- * window), and a full pool fails cleanly. */
+ * window), and with every pool full (an allocation that does not fit one pool
+ * moves on to the next) one more fails cleanly. */
 static void kheap_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
 {
 	uint64_t bus, bus2, offset = boot_plat_map.pm_has_dma_limit ? boot_plat_map.pm_dma_offset : 0;
 	uint8_t *p = dma_alloc_coherent(10000, &bus, VM_NOSLEEP);
-	vmem_t *pool = dma_pool_arena(0);
+	static void *rest[PLAT_MAX_POOLS];
+	static size_t free[PLAT_MAX_POOLS];
+	unsigned np = dma_pool_count();
 	uintptr_t s, e, pa = virt_to_phys(p);
-	size_t free;
-	void *rest;
 
 	KASSERT_NOT_NULL(t, p);
 	KEXPECT_EQ(t, bus, pa - offset);
 	KEXPECT_EQ(t, p[0] | p[9999], 0);
 	p[5] = 1;
-	if (pool == NULL) {
+	if (np == 0) {
 		if (boot_plat_map.pm_has_dma_limit)
 			KEXPECT_LE(t, pa + 10000, boot_plat_map.pm_dma_limit);
 		dma_free_coherent(p, 10000, bus);
 		ktest_log(t, "no shared-dma-pool on this board: DMA zone fallback checked");
 		return;
 	}
-	KEXPECT_EQ(t, vmem_lookup(pool, pa, &s, &e), VMEM_ALLOC);
-	/* Fill the pool, then one more must fail without a panic. */
-	free = vmem_size(pool, VMEM_FREE);
-	rest = dma_alloc_coherent(free, &bus2, VM_NOSLEEP);
-	KEXPECT_NOT_NULL(t, rest);
+	KEXPECT_EQ(t, vmem_lookup(dma_pool_arena(0), pa, &s, &e), VMEM_ALLOC);
+	/* Fill the pools in order: each fill lands in the pool it was sized for. */
+	for (unsigned i = 0; i < np; i++) {
+		free[i] = vmem_size(dma_pool_arena(i), VMEM_FREE);
+		rest[i] = dma_alloc_coherent(free[i], &bus2, VM_NOSLEEP);
+		KEXPECT_NOT_NULL(t, rest[i]);
+		if (rest[i] != NULL)
+			KEXPECT_EQ(t, vmem_lookup(dma_pool_arena(i), virt_to_phys(rest[i]), &s, &e),
+				   VMEM_ALLOC);
+	}
 	KEXPECT_NULL(t, dma_alloc_coherent(MMU_PAGE_SIZE, &bus2, VM_NOSLEEP));
-	if (rest != NULL)
-		dma_free_coherent(rest, free, virt_to_phys(rest) - offset);
+	for (unsigned i = 0; i < np; i++)
+		if (rest[i] != NULL)
+			dma_free_coherent(rest[i], free[i], virt_to_phys(rest[i]) - offset);
 	dma_free_coherent(p, 10000, bus);
-	KEXPECT_EQ(t, vmem_size(pool, VMEM_ALLOC), 0);
+	for (unsigned i = 0; i < np; i++)
+		KEXPECT_EQ(t, vmem_size(dma_pool_arena(i), VMEM_ALLOC), 0);
+	ktest_log(t, "%u shared-dma-pool region(s) filled", np);
 }
 
 static const struct ktest_case kheap_cases[] = {

@@ -240,34 +240,61 @@ static void page_test_fragment_free_drain_restores(struct ktest *t)
 	}
 }
 
-/* A chain of blocks threaded through their own first words. */
+/*
+ * Blocks held by the exhaustion test.  Their addresses go into this table,
+ * not into the blocks: writing one word into every 4 MiB block makes the host
+ * back all of guest RAM (transparent huge pages), which for a 64 GiB guest is
+ * more than this host has.  With 2^16 entries the table holds every max-order
+ * block of 256 GiB; past that, blocks are chained through their first words.
+ */
+#define PAGE_HOLD_MAX	(65536 + 8192)
+static paddr_t page_held[PAGE_HOLD_MAX];	/* block address | order */
+static unsigned long page_nheld;
+
+/* A chain of blocks threaded through their own first words (table full). */
 struct page_chain {
 	paddr_t pc_next;		/* next block, PAGE_NOADDR at the end */
 	unsigned pc_order;		/* this block's order */
 };
 
-/* Allocate `order` blocks with flags until failure, chained onto *head. */
+/* Hold one block: in the table while it has room, else on the chain *head. */
+static void page_hold(paddr_t pa, unsigned order, paddr_t *head)
+{
+	struct page_chain *pc;
+
+	if (page_nheld < PAGE_HOLD_MAX) {
+		page_held[page_nheld++] = pa | order;
+		return;
+	}
+	pc = phys_to_virt(pa);
+	pc->pc_next = *head;
+	pc->pc_order = order;
+	*head = pa;
+}
+
+/* Allocate `order` blocks with flags until failure, holding each one. */
 static uint64_t page_grab_all(unsigned order, unsigned flags, paddr_t *head)
 {
 	uint64_t n = 0;
 	paddr_t pa;
 
 	while ((pa = page_alloc(order, flags)) != PAGE_NOADDR) {
-		struct page_chain *pc = phys_to_virt(pa);
-
-		pc->pc_next = *head;
-		pc->pc_order = order;
-		*head = pa;
+		page_hold(pa, order, head);
 		n++;
 	}
 	return n;
 }
 
-/* Free every block of the chain; returns how many frees failed. */
+/* Free every held block (table and chain); returns how many frees failed. */
 static unsigned page_release_all(paddr_t head)
 {
 	unsigned bad = 0;
 
+	while (page_nheld > 0) {
+		paddr_t e = page_held[--page_nheld];
+
+		bad += page_free(e & ~(paddr_t)(MM_PAGE_SIZE - 1), e & (MM_PAGE_SIZE - 1)) != 0;
+	}
 	while (head != PAGE_NOADDR) {
 		const struct page_chain *pc = phys_to_virt(head);
 		paddr_t next = pc->pc_next;
@@ -290,7 +317,8 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 
 	page_free_per_zone(before);
 	page_get_stats(&st0);
-	big = page_grab_all(9, 0, &head);
+	page_nheld = 0;
+	big = page_grab_all(PAGE_MAX_ORDER, 0, &head);
 	small = page_grab_all(0, 0, &head);
 	KEXPECT_EQ(t, page_alloc(0, 0), PAGE_NOADDR);
 	urgent = page_grab_all(0, PAGE_URGENT, &head);
@@ -302,7 +330,7 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 	for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++)
 		protection += zi.pzi_lowmem[PAGE_ANY];
 	page_get_stats(&st1);
-	ktest_log(t, "exhausted with %llu 2 MiB blocks, %llu pages, %llu urgent pages, "
+	ktest_log(t, "exhausted with %llu 4 MiB blocks, %llu pages, %llu urgent pages, "
 		  "%llu protected low pages", (unsigned long long)big, (unsigned long long)small,
 		  (unsigned long long)urgent, (unsigned long long)kept);
 	KEXPECT_GT(t, big, 0);
