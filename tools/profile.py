@@ -167,10 +167,29 @@ def atomics(c):
     return c["amo"] + c["lr"] + c["sc"]
 
 
+# Unsymbolised code by region (the plugin's "[nosym@0xBASE]"): on QEMU virt the
+# M-mode firmware, OpenSBI, is loaded at 0x80000000 and QEMU's reset code at 0x1000.
+NOSYM_NAMES = {"[nosym@0x80000000]": "[OpenSBI@0x80000000]", "[nosym@0x0]": "[reset-rom@0x0]"}
+
+
 def print_top(funcs, total):
     for rank, (n, name) in enumerate(funcs, 1):
         pct = 100.0 * n / total if total else 0.0
-        print("  top %d %6.2f%% %d %s" % (rank, pct, n, name))
+        print("  top %d %6.2f%% %d %s" % (rank, pct, n, NOSYM_NAMES.get(name, name)))
+
+
+def print_split(c):
+    """Firmware (unsymbolised) and kernel instructions, each split into idle (TBs
+    holding a wfi), spin (TBs looping on themselves) and work."""
+    if "fwwork" not in c:
+        return
+    total = c["insns"] or 1
+    parts = []
+    for label, pre in (("firmware", "fw"), ("kernel", "")):
+        n = c[pre + "work"] + c[pre + "idle"] + c[pre + "spin"]
+        parts.append("%s %d %.2f%% (idle %d spin %d work %d)" % (
+            label, n, 100.0 * n / total, c[pre + "idle"], c[pre + "spin"], c[pre + "work"]))
+    print("  split " + " ".join(parts))
 
 
 def region_lines(rep, regions):
@@ -309,6 +328,8 @@ def region_line(name, hart, iters, wins):
 
 def print_report(opt, rep, regions, status, timed_out, ok, notok):
     print("== qprof report ==")
+    print("unit: guest instructions executed (atomics: AMO + LR + SC), not time; "
+          "build: %s (the debug build, MM_DEBUG=1, with its assertions)" % os.path.relpath(opt.kernel, TOP))
     print('kernel %s smp %d mem %s numa %d board %s fw %s args "%s" qemu-exit %d%s' % (
         os.path.relpath(opt.kernel, TOP), opt.smp, opt.mem, opt.numa, opt.board or "-",
         opt.fw, opt.args, status, " timeout" if timed_out else ""))
@@ -318,11 +339,15 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
         c = rep["vcpus"][v]
         print("hart %d insns %d atomics %d (amo %d lr %d sc %d)" % (
             v, c["insns"], atomics(c), c["amo"], c["lr"], c["sc"]))
+        print_split(c)
         print_top(rep["funcs"].get(v, [])[:opt.top], c["insns"])
     if rep["total"]:
         t = rep["total"]
         print("all insns %d atomics %d (amo %d lr %d sc %d)" % (
             t["insns"], atomics(t), t["amo"], t["lr"], t["sc"]))
+        vc = list(rep["vcpus"].values())
+        if vc and all("fwwork" in c for c in vc):
+            print_split(dict({k: sum(c[k] for c in vc) for k in vc[0]}))
         print_top(rep["functotal"][:opt.top], t["insns"])
     for line in region_lines(rep, regions):
         print(line)
