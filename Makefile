@@ -73,7 +73,7 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	check-budgets
+	check-budgets test-big
 all: kernel host-tools dtbs
 
 help:
@@ -84,6 +84,7 @@ help:
 	@echo "make host-tests    build the host unit tests"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin and print its report"
+	@echo "make test-big      full ktest at -smp 64 (64 GiB) and -smp 128 (256 GiB), 4 NUMA nodes; not in make test"
 	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"
 	@echo "make bench         run the benchmarks (host and in-kernel)"
 	@echo "make fuzz          run the libFuzzer targets (FUZZ_RUNS=1000000)"
@@ -197,6 +198,10 @@ profile: all
 	$(PYTHON) tools/profile.py --kernel $(BUILD)/kernel.elf --plugin $(HOST)/libqprof.so \
 		--smp $(SMP) --mem $(MEM) --fw $(FW) $(if $(BOARD),--board $(BOARD)) \
 		$(if $(NUMA),--numa $(NUMA)) --args "$(or $(ARGS),ktest)"
+
+# Full ktest on the largest configurations (docs/kernel.md records the times).
+test-big: all
+	$(PYTHON) tools/testrun.py --big
 
 # Instruction budgets per operation (tests/budgets.txt, docs/profiling.md "Budgets").
 check-budgets: all

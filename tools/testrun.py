@@ -22,6 +22,8 @@ any failure, crash, timeout or missing result.  Full logs go to
 build/test-logs/.
 
   testrun.py [--only host|boot] [--filter SUBSTR] [-j JOBS] [--list]
+  testrun.py --big        make test-big: full ktest at -smp 64 / 64 GiB and
+                          -smp 128 / 256 GiB, 4 NUMA nodes, 300 s each
 """
 import argparse
 import concurrent.futures
@@ -321,6 +323,9 @@ def boot_matrix():
     ]
     for b in qemu.boards():
         m.append({"name": "board-" + b, "board": b})
+    # The most harts Debian's OpenSBI 1.1 manages (MAX_CPUS): a short suite
+    # (bring-up and cross-calls); full ktest on many harts is `make test-big`.
+    m.append({"name": "smp128-2G-short", "smp": 128, "mem": "2G", "args": "ktest=smp,lib"})
     nomem, extra = make_bad_dtbs()
     m += [
         {"name": "bad-dtb-no-memory", "smp": 2, "mem": "256M", "dtb": nomem,
@@ -340,6 +345,18 @@ def boot_matrix():
     return m
 
 
+def big_matrix():
+    """`make test-big`: full ktest on the largest configurations (not in make test).
+    QEMU 7.2 virt needs the AIA interrupt controllers for 3 or more NUMA nodes."""
+    aia = ["-M", "aia=aplic-imsic"]
+    return [
+        {"name": "big-smp64-64G-numa4", "smp": 64, "mem": "64G", "numa": 4, "extra": aia,
+         "timeout": 300},
+        {"name": "big-smp128-256G-numa4", "smp": 128, "mem": "256G", "numa": 4, "extra": aia,
+         "timeout": 300},
+    ]
+
+
 # ------------------------------------------------------------------ main
 
 def main():
@@ -348,9 +365,14 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--big", action="store_true",
+                    help="run big_matrix() (make test-big) instead of the usual tests")
     o = ap.parse_args()
 
     jobs = []
+    if o.big:
+        jobs += [("boot " + c["name"], boot, (c,)) for c in big_matrix()]
+        o.only, o.jobs = "big", 1          # one at a time: each uses every host core
     if o.only in (None, "host"):
         tdir = os.path.join(BUILD, "host", "tests")
         progs = sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []

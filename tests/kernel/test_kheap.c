@@ -16,7 +16,8 @@
 extern struct plat_map boot_plat_map;
 const char *kheap_fault_last(void);
 
-#define KH_PER_HART	16
+#define KH_PER_HART	16	/* slots per hart */
+#define KH_TOTAL	64	/* allocations in all: the test's work does not grow with harts */
 
 static uint8_t *kh_slots[MAX_CPUS][KH_PER_HART];	/* allocations by hart */
 static volatile int kh_bad;				/* pattern mismatches */
@@ -31,13 +32,21 @@ static int kheap_suite_init(void)
 /* Size of allocation i: 1 to 5 pages, not page multiples. */
 static size_t kh_size(unsigned i) { return (i % 5 + 1) * MMU_PAGE_SIZE - 100; }
 
+/* Slots each hart uses: KH_TOTAL spread over the harts, at least one each. */
+static unsigned kh_per_hart(void)
+{
+	unsigned n = KH_TOTAL / cpu_count();
+
+	return n < 1 ? 1 : n > KH_PER_HART ? KH_PER_HART : n;
+}
+
 /* Each hart allocates and stamps its slots (run on every hart). */
 static void kh_alloc_all(void *arg)
 {
 	unsigned c = cpu_id();
 
 	(void)arg;
-	for (unsigned i = 0; i < KH_PER_HART; i++) {
+	for (unsigned i = 0; i < kh_per_hart(); i++) {
 		uint8_t *p = kheap_alloc(kh_size(i), VM_NOSLEEP);
 
 		kh_slots[c][i] = p;
@@ -55,7 +64,7 @@ static void kh_free_next(void *arg)
 	unsigned c = (cpu_id() + 1) % cpu_count();
 
 	(void)arg;
-	for (unsigned i = 0; i < KH_PER_HART; i++) {
+	for (unsigned i = 0; i < kh_per_hart(); i++) {
 		uint8_t *p = kh_slots[c][i];
 
 		if (p == NULL)
