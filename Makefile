@@ -73,7 +73,7 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	check-budgets test-big
+	check-budgets test-big mutants
 all: kernel host-tools dtbs
 
 help:
@@ -85,6 +85,7 @@ help:
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin and print its report"
 	@echo "make test-big      full ktest at -smp 64 (64 GiB) and -smp 128 (256 GiB), 4 NUMA nodes; not in make test"
+	@echo "make mutants       break the code on purpose (tools/mutants.py) and check the tests notice; not in make test"
 	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"
 	@echo "make bench         run the benchmarks (host and in-kernel)"
 	@echo "make fuzz          run the libFuzzer targets (FUZZ_RUNS=1000000)"
@@ -202,6 +203,10 @@ profile: all
 # Full ktest on the largest configurations (docs/kernel.md records the times).
 test-big: all
 	$(PYTHON) tools/testrun.py --big
+
+# Mutation check: every mutant in tools/mutants.py must make its test fail.
+mutants: | $(DEPS)
+	$(PYTHON) tools/mutants.py
 
 # Instruction budgets per operation (tests/budgets.txt, docs/profiling.md "Budgets").
 check-budgets: all
