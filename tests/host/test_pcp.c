@@ -247,50 +247,68 @@ struct dump_zone {
 	unsigned long long dz_allocs0, dz_frees0, dz_refilled0, dz_drained0;
 };
 
-/* Parse buddyinfo then zoneinfo, as printed now, into z[]; returns the zone count. */
-static unsigned dump_parse(struct dump_zone *z, unsigned max)
+/* Parse buddyinfo as printed now into z[]: node, zone name, one count per order. */
+static unsigned dump_parse_buddyinfo(struct dump_zone *z, unsigned max)
 {
-	unsigned n = 0, zi = 0, cpu = 0;
 	char *line, *save = NULL;
+	unsigned n = 0;
 
-	memset(z, 0, max * sizeof(*z));
 	sim_dump_len = 0;
 	page_buddyinfo(sim_out);
 	for (line = strtok_r(sim_dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int off = 0;
+		char *p;
 
 		assert_true(n < max);
 		assert_int_equal(sscanf(line, "Node %d, zone %15s %n", &z[n].dz_node,
 					z[n].dz_name, &off), 2);
+		p = line + off;
 		for (unsigned o = 0; o < PAGE_NR_ORDERS; o++)
-			z[n].dz_nr_free[o] = strtoull(line + off, (char **)&line, 10), off = 0;
+			z[n].dz_nr_free[o] = strtoull(p, &p, 10);
 		n++;
 	}
+	return n;
+}
+
+/* Add one zoneinfo line to zone d; *cpu is the pageset being read. */
+static void dump_zoneinfo_line(struct dump_zone *d, const char *line, unsigned *cpu)
+{
+	unsigned long long v;
+
+	if (sscanf(line, "  pages free %llu", &d->dz_free) == 1 ||
+	    sscanf(line, " nr_pcp_pages %llu", &d->dz_pcp) == 1 ||
+	    sscanf(line, " cpu: %u", cpu) == 1)
+		return;
+	if (sscanf(line, " count: %llu", &v) == 1)
+		d->dz_counts += v;
+	else if (*cpu == 0)
+		sscanf(line, " allocs: %llu frees: %llu refilled: %llu drained: %llu",
+		       &d->dz_allocs0, &d->dz_frees0, &d->dz_refilled0, &d->dz_drained0);
+}
+
+/* Parse buddyinfo then zoneinfo, as printed now, into z[]; returns the zone count. */
+static unsigned dump_parse(struct dump_zone *z, unsigned max)
+{
+	unsigned n, zi = 0, cpu = 0;
+	char *line, *save = NULL;
+
+	memset(z, 0, max * sizeof(*z));
+	n = dump_parse_buddyinfo(z, max);
 	sim_dump_len = 0;
 	page_zoneinfo(sim_out);
 	for (line = strtok_r(sim_dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct dump_zone *d = &z[zi ? zi - 1 : 0];
 		int node;
 		char name[16];
 
 		if (sscanf(line, "Node %d, zone %15s", &node, name) == 2) {
-			assert_true(zi < n);
+			assert_true(zi < n);	/* zoneinfo lists the zones buddyinfo did */
 			assert_int_equal(node, z[zi].dz_node);
 			assert_string_equal(name, z[zi].dz_name);
 			zi++;
-			continue;
+		} else {
+			assert_true(zi > 0);
+			dump_zoneinfo_line(&z[zi - 1], line, &cpu);
 		}
-		if (sscanf(line, "  pages free %llu", &d->dz_free) == 1 ||
-		    sscanf(line, " nr_pcp_pages %llu", &d->dz_pcp) == 1 ||
-		    sscanf(line, " cpu: %u", &cpu) == 1)
-			continue;
-		unsigned long long v;
-
-		if (sscanf(line, " count: %llu", &v) == 1)
-			d->dz_counts += v;
-		if (cpu == 0)
-			sscanf(line, " allocs: %llu frees: %llu refilled: %llu drained: %llu",
-			       &d->dz_allocs0, &d->dz_frees0, &d->dz_refilled0, &d->dz_drained0);
 	}
 	assert_int_equal(zi, n);
 	return n;
