@@ -43,6 +43,7 @@ HOST_CHECKS = [
     ("fdtinfo-corpus", ["bash", "-c", "tools/dtbcorpus.sh && "
                         "python3 tools/fdtcheck.py --corpus build/dtb-corpus"]),
     ("qprof-selftest", [sys.executable, os.path.join(TOP, "tools", "profile.py"), "--selftest"]),
+    ("mm-env-min", ["make", "-s", "mm-env-check"]),
 ]
 
 
