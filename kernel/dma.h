@@ -19,7 +19,7 @@
 #include "kernel/platform.h"
 #include "mm/vmem.h"
 
-/* One arena per pool; idempotent.  Call after mm_pages_init and kheap_init. */
+/* One arena per pool; idempotent.  Call after mm_pages_init and segkmem_init. */
 void dma_init(const struct plat_map *pm);
 
 void *dma_alloc_coherent(size_t size, uint64_t *bus, int vmflag);
