@@ -25,7 +25,6 @@
  */
 #include "arch/riscv/mmu.h"
 #include "arch/riscv/trap.h"
-#include "kernel/console.h"
 #include "kernel/segkmem.h"
 #include "kernel/lib.h"
 #include "kernel/printk.h"
@@ -214,26 +213,3 @@ bool segkmem_fault_explain(uintptr_t addr, char *buf, size_t len)
 /* Last explanation (for the tests that provoke faults on purpose). */
 const char *segkmem_fault_last(void);
 const char *segkmem_fault_last(void) { return segkmem_explained; }
-
-/* `vmem [-s] [NAME]`: every arena (illumos ::vmem), or one in full. */
-static int segkmem_cmd_vmem(int argc, char **argv)
-{
-	bool segs = argc > 1 && strcmp(argv[1], "-s") == 0;
-	const char *name = argc > 1 + segs ? argv[1 + segs] : NULL;
-	vmem_t *vmp;
-
-	segkmem_init();
-	if (name == NULL) {
-		vmem_dump_all(printk);
-		return 0;
-	}
-	vmp = vmem_find(name);
-	if (vmp == NULL) {
-		printk("vmem: no arena named %s\n", name);
-		return 1;
-	}
-	vmem_dump(vmp, segs, printk);
-	return 0;
-}
-CONSOLE_CMD(segkmem_cmd, "vmem", "vmem [-s] [ARENA]: resource arenas (-s: every segment)",
-	    segkmem_cmd_vmem);

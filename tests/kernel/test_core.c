@@ -1,6 +1,7 @@
 /*
- * test_core.c - command line, console dispatch, spinlock misuse and order, symbols and
- * FDT validation of corrupted copies of the boot blob.
+ * test_core.c - command line, console dispatch, line editing and argument
+ * checks, spinlock misuse and order, symbols and FDT validation of corrupted
+ * copies of the boot blob.
  */
 #include <libfdt.h>
 
@@ -39,6 +40,89 @@ static void core_test_console_dispatch(struct ktest *t)
 	KEXPECT_EQ(t, console_exec(unknown), -1);
 	KEXPECT_EQ(t, console_exec(empty), 0);
 	KEXPECT_EQ(t, console_exec(help), 0);
+}
+
+static size_t core_echoed;	/* bytes the line editor echoed */
+
+/* Echo sink for the editor tests: count, do not print. */
+static void core_echo(const char *s)
+{
+	core_echoed += strlen(s);
+}
+
+/* Feed a string to the editor; the result of its last byte. */
+static enum con_feed core_feed(struct con_edit *ed, const char *s)
+{
+	enum con_feed f = CON_MORE;
+
+	while (*s)
+		f = con_edit_feed(ed, (unsigned char)*s++);
+	return f;
+}
+
+/* Feed n copies of c; each must leave the line open. */
+static void core_feed_n(struct ktest *t, struct con_edit *ed, int c, unsigned n)
+{
+	while (n--)
+		KASSERT_EQ(t, con_edit_feed(ed, c), CON_MORE);
+}
+
+/* A lone ESC does not eat the next key; a whole escape sequence is consumed. */
+static void core_test_console_escape(struct ktest *t)
+{
+	struct con_edit ed;
+
+	con_edit_init(&ed, core_echo);
+	KEXPECT_EQ(t, core_feed(&ed, "\x1b" "help\r"), CON_LINE);
+	KEXPECT_STREQ(t, ed.ce_buf, "help");
+	con_edit_init(&ed, core_echo);
+	KEXPECT_EQ(t, core_feed(&ed, "ab\x1b" "[3~c\x1b\x1b" "d\n"), CON_LINE);	/* Delete key: ignored */
+	KEXPECT_STREQ(t, ed.ce_buf, "abcd");
+	con_edit_init(&ed, core_echo);
+	KEXPECT_EQ(t, core_feed(&ed, "x\x1b[\n"), CON_LINE);	/* Enter ends a broken sequence */
+	KEXPECT_STREQ(t, ed.ce_buf, "x");
+}
+
+/* A line longer than CON_LINE_MAX - 1 is refused at Enter, not cut and run. */
+static void core_test_console_long_line_refused(struct ktest *t)
+{
+	struct con_edit ed;
+
+	con_edit_init(&ed, core_echo);
+	core_echoed = 0;
+	core_feed_n(t, &ed, 'x', 5000);
+	KEXPECT_EQ(t, core_echoed, 127);		/* echo stops at the limit */
+	KEXPECT_EQ(t, con_edit_feed(&ed, '\n'), CON_TOO_LONG);
+	con_edit_init(&ed, core_echo);
+	core_feed_n(t, &ed, 'y', 127);
+	KEXPECT_EQ(t, con_edit_feed(&ed, '\n'), CON_LINE);	/* exactly the limit: taken */
+	KEXPECT_EQ(t, strlen(ed.ce_buf), 127);
+	con_edit_init(&ed, core_echo);
+	core_feed_n(t, &ed, 'z', 128);
+	KEXPECT_EQ(t, con_edit_feed(&ed, 0x7f), CON_MORE);	/* erase the extra one */
+	KEXPECT_EQ(t, con_edit_feed(&ed, '\n'), CON_LINE);
+	KEXPECT_EQ(t, strlen(ed.ce_buf), 127);
+	con_edit_init(&ed, core_echo);
+	core_feed_n(t, &ed, 'w', 300);
+	KEXPECT_EQ(t, core_feed(&ed, "\x15ok\n"), CON_LINE);	/* Ctrl-U starts afresh */
+	KEXPECT_STREQ(t, ed.ce_buf, "ok");
+}
+
+/* Commands refuse arguments they do not take with their usage, not a guess. */
+static void core_test_console_usage(struct ktest *t)
+{
+	char opt[] = "vmem -x", twice[] = "vmem -s -s", two[] = "vmem a b";
+	char noarena[] = "vmem no_such_arena", extra[] = "buddyinfo now";
+	char crash[] = "crash gently";
+	char many[] = "help 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16";
+
+	KEXPECT_EQ(t, console_exec(opt), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(twice), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(two), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(noarena), 1);
+	KEXPECT_EQ(t, console_exec(extra), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(crash), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(many), -1);		/* 17 words: nothing runs */
 }
 
 /* Taking a held lock or releasing a free one panics, naming the lock. */
@@ -144,6 +228,9 @@ static void core_test_fdt_corrupt_copies(struct ktest *t)
 static const struct ktest_case core_cases[] = {
 	KTEST_CASE(core_test_cmdline_words),
 	KTEST_CASE(core_test_console_dispatch),
+	KTEST_CASE(core_test_console_escape),
+	KTEST_CASE(core_test_console_long_line_refused),
+	KTEST_CASE(core_test_console_usage),
 	KTEST_CASE(core_test_spinlock_misuse),
 	KTEST_CASE(core_test_lock_order),
 	KTEST_CASE(core_test_ksyms),
