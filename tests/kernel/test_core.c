@@ -5,6 +5,7 @@
  */
 #include <libfdt.h>
 
+#include "arch/riscv/setjmp.h"
 #include "arch/riscv/spinlock.h"
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
@@ -13,6 +14,7 @@
 #include "kernel/lib.h"
 #include "kernel/panic.h"
 #include "kernel/platform.h"
+#include "kernel/printk.h"
 
 /* Known words are taken, unknown ones counted and reported. */
 static void core_test_cmdline_words(struct ktest *t)
@@ -177,6 +179,138 @@ static void core_test_ksyms(struct ktest *t)
 	KEXPECT_EQ(t, ksym_address("no_such_symbol_anywhere"), 0);
 }
 
+static volatile uintptr_t core_bt_bad = 0x8;	/* unmapped: below RAM and devices */
+static struct panic_catch core_bt_catch;
+
+/* Panics: a noreturn call as the last instruction of its function. */
+static __attribute__((noinline, noreturn)) void core_bt_die(void)
+{
+	panic("core backtrace test");
+}
+
+/* Ends in a call to core_bt_die, so its return address is the next function. */
+static __attribute__((noinline)) void core_bt_inner(void)
+{
+	core_bt_die();
+}
+
+/* One more frame, so the chain is known three deep. */
+static __attribute__((noinline)) void core_bt_outer(void)
+{
+	core_bt_inner();
+}
+
+/* A leaf: loads through a bad pointer, having saved no return address. */
+static __attribute__((noinline)) int core_bt_leaf_load(void)
+{
+	return *(volatile int *)core_bt_bad;
+}
+
+/* Calls the leaf and uses the result (not a tail call). */
+static __attribute__((noinline)) void core_bt_leaf_caller(void)
+{
+	core_bt_bad += (uintptr_t)core_bt_leaf_load();
+}
+
+/*
+ * The frame GCC gives a leaf, held while the load faults: only the caller's
+ * fp is saved, at fp-8, where a non-leaf keeps its return address.  (GCC's
+ * own leaves restore s0 before their last load, so this one is written out.)
+ */
+long core_bt_leaf_framed(uintptr_t addr);
+__asm__(".text\n"
+	".balign 2\n"
+	".type core_bt_leaf_framed, @function\n"
+	"core_bt_leaf_framed:\n"
+	"	addi	sp, sp, -16\n"
+	"	sd	s0, 8(sp)\n"
+	"	addi	s0, sp, 16\n"
+	"	ld	a0, 0(a0)\n"
+	"	ld	s0, 8(sp)\n"
+	"	addi	sp, sp, 16\n"
+	"	ret\n"
+	".size core_bt_leaf_framed, .-core_bt_leaf_framed\n");
+
+/* Calls the framed leaf and uses the result. */
+static __attribute__((noinline)) void core_bt_framed_caller(void)
+{
+	core_bt_bad += (uintptr_t)core_bt_leaf_framed(core_bt_bad);
+}
+
+/* Run fn with the panic catch armed; true if it panicked. */
+static __attribute__((noinline)) bool core_bt_catch_run(void (*fn)(void))
+{
+	if (arch_setjmp(&core_bt_catch.pcat_jmp) != 0)
+		return true;
+	panic_catch_arm(&core_bt_catch);
+	fn();
+	panic_catch_disarm();
+	return false;
+}
+
+/* The backtrace names want[0..n-1] at frames first, first + 1, ... */
+static void core_bt_expect(struct ktest *t, const struct backtrace *bt, unsigned first,
+			   const char *const *want, unsigned n)
+{
+	uintptr_t off;
+
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = first + i < bt->bt_depth ?
+				   backtrace_name(bt, first + i, &off) : NULL;
+
+		KEXPECT_STREQ(t, name, want[i]);
+	}
+}
+
+/*
+ * A panic's backtrace names every function of a known call chain, including
+ * those whose last instruction calls a noreturn function, and ends in
+ * kmain called from _start.
+ */
+static void core_test_backtrace_names_call_chain(struct ktest *t)
+{
+	static const char *const chain[] = {
+		"panic", "core_bt_die", "core_bt_inner", "core_bt_outer", "core_bt_catch_run",
+		"core_test_backtrace_names_call_chain",
+	};
+	static const char *const root[] = { "kmain", "_start" };
+	const struct backtrace *bt = &core_bt_catch.pcat_bt;
+
+	KASSERT_TRUE(t, core_bt_catch_run(core_bt_outer));
+	KEXPECT_TRUE(t, ktest_msg_has(core_bt_catch.pcat_msg, "core backtrace test"));
+	core_bt_expect(t, bt, 0, chain, 6);
+	KASSERT_GE(t, bt->bt_depth, 8);
+	core_bt_expect(t, bt, bt->bt_depth - 2, root, 2);
+}
+
+/*
+ * A fault in a leaf function names the leaf (exact pc) and then its caller,
+ * whether s0 is still the caller's or the leaf's own frame.
+ */
+static void core_test_backtrace_leaf_fault(struct ktest *t)
+{
+	static const char *const chain[] = {
+		"core_bt_leaf_load", "core_bt_leaf_caller", "core_bt_catch_run",
+		"core_test_backtrace_leaf_fault",
+	};
+
+	static const char *const framed[] = {
+		"core_bt_leaf_framed", "core_bt_framed_caller", "core_bt_catch_run",
+		"core_test_backtrace_leaf_fault",
+	};
+	const struct backtrace *bt = &core_bt_catch.pcat_bt;
+
+	KASSERT_TRUE(t, core_bt_catch_run(core_bt_leaf_caller));
+	KEXPECT_TRUE(t, ktest_msg_has(core_bt_catch.pcat_msg, "load page fault"));
+	KEXPECT_TRUE(t, bt->bt_exact & 1);
+	core_bt_expect(t, bt, 0, chain, 4);
+	KASSERT_GE(t, bt->bt_depth, 6);
+	KEXPECT_STREQ(t, backtrace_name(bt, bt->bt_depth - 1, &(uintptr_t){ 0 }), "_start");
+	KASSERT_TRUE(t, core_bt_catch_run(core_bt_framed_caller));
+	KEXPECT_TRUE(t, ktest_msg_has(core_bt_catch.pcat_msg, "load page fault"));
+	core_bt_expect(t, bt, 0, framed, 4);
+}
+
 #define CORE_FDT_MAX	(64 * 1024)
 static uint8_t core_fdt[CORE_FDT_MAX] __attribute__((aligned(8)));
 static struct plat_map core_map;
@@ -234,6 +368,8 @@ static const struct ktest_case core_cases[] = {
 	KTEST_CASE(core_test_spinlock_misuse),
 	KTEST_CASE(core_test_lock_order),
 	KTEST_CASE(core_test_ksyms),
+	KTEST_CASE(core_test_backtrace_names_call_chain),
+	KTEST_CASE(core_test_backtrace_leaf_fault),
 	KTEST_CASE(core_test_fdt_corrupt_copies),
 	KTEST_END,
 };
