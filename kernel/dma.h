@@ -6,9 +6,10 @@
  *   dma_free_coherent(cpu, size, bus);
  *
  * The memory is zeroed, page aligned and, on this platform (QEMU virt, cache
- * coherent), needs no cache maintenance.  The bus address equals the CPU
- * physical address: the platform map does not yet carry dma-ranges offsets
- * (see docs/vmem.md).
+ * coherent), needs no cache maintenance.  The bus address is the CPU
+ * physical address minus the offset of the dma-ranges window that sets the
+ * platform's DMA limit (0 without one): what the device must be given.
+ * dma_free_coherent panics unless bus is the address the allocation got.
  */
 #ifndef KERNEL_DMA_H
 #define KERNEL_DMA_H
