@@ -221,7 +221,7 @@ void console_run(void)
 		if (con_readline(&ed) == NULL)
 			continue;
 		strlcpy(line, ed.ce_buf, sizeof(line));
-		if (line[0] && strcmp(line, con_history[(con_nhistory + CON_HISTORY - 1) % CON_HISTORY]))
+		if (line[0] && strcmp(line, con_history[(con_nhistory - 1) % CON_HISTORY]))
 			strlcpy(con_history[con_nhistory++ % CON_HISTORY], line, CON_LINE_MAX);
 		console_exec(line);
 	}

@@ -19,9 +19,10 @@ void kernel_exit(int status) __attribute__((noreturn));	/* QEMU exit status */
  * A backtrace, walked along the frame-pointer chain.  After a trap, bt_pc[0]
  * is the exact pc that trapped, and a pc interrupted by a trap further up
  * is exact too; every other entry (all of them for backtrace_here, which
- * starts at its caller's return address) is a return address, which is looked up one byte back, inside the call instruction:
- * a call to a noreturn function can be the last instruction of its
- * function, and then the return address is the first byte of the next one.
+ * starts at its caller's return address) is a return address, which is
+ * looked up one byte back, inside the call instruction: a call to a
+ * noreturn function can be the last instruction of its function, and then
+ * the return address is the first byte of the next one.
  */
 #define BT_MAX_DEPTH	32
 struct backtrace {

@@ -185,28 +185,29 @@ static const struct segkmem_freed *segkmem_recent_find(uintptr_t addr)
 
 bool segkmem_fault_explain(uintptr_t addr, char *buf, size_t len)
 {
-	uintptr_t s = 0, e = 0;
+	char *why = segkmem_explained;
+	size_t n = sizeof(segkmem_explained);
+	uintptr_t s = 0, e = 0, g;
 	const struct segkmem_freed *kf;
 	int type;
 
 	if (segkmem_heap == NULL || addr < MMU_HEAP_BASE || addr - MMU_HEAP_BASE >= SEGKMEM_VA_SIZE)
 		return false;
 	type = vmem_lookup(segkmem_heap, addr, &s, &e);
+	g = e - SEGKMEM_PAGE;				/* the guard page */
 	kf = type == VMEM_ALLOC ? NULL : segkmem_recent_find(addr);
-	if (type == VMEM_ALLOC && addr >= e - SEGKMEM_PAGE)
-		snprintf(segkmem_explained, sizeof(segkmem_explained), "guard page of heap allocation "
-			 "[0x%lx, 0x%lx) (%lu bytes): overrun", s, e - SEGKMEM_PAGE, e - SEGKMEM_PAGE - s);
+	if (type == VMEM_ALLOC && addr >= g)
+		snprintf(why, n, "guard page of heap allocation [0x%lx, 0x%lx) (%lu bytes): "
+			 "overrun", s, g, g - s);
 	else if (type == VMEM_ALLOC)
-		snprintf(segkmem_explained, sizeof(segkmem_explained), "inside heap allocation "
-			 "[0x%lx, 0x%lx)", s, e - SEGKMEM_PAGE);
+		snprintf(why, n, "inside heap allocation [0x%lx, 0x%lx)", s, g);
 	else if (kf != NULL)
-		snprintf(segkmem_explained, sizeof(segkmem_explained), "use after free: heap allocation "
-			 "[0x%lx, 0x%lx) freed by %p", kf->skf_va, kf->skf_va + kf->skf_size,
-			 kf->skf_caller);
+		snprintf(why, n, "use after free: heap allocation [0x%lx, 0x%lx) freed by %p",
+			 kf->skf_va, kf->skf_va + kf->skf_size, kf->skf_caller);
 	else
-		snprintf(segkmem_explained, sizeof(segkmem_explained), "unallocated heap address%s",
+		snprintf(why, n, "unallocated heap address%s",
 			 type < 0 ? " (heap arena busy)" : "");
-	strlcpy(buf, segkmem_explained, len);
+	strlcpy(buf, why, len);
 	return true;
 }
 

@@ -10,11 +10,13 @@
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/devtree.h"
+#include "kernel/hart.h"
 #include "kernel/ktest.h"
 #include "kernel/lib.h"
 #include "kernel/panic.h"
 #include "kernel/platform.h"
 #include "kernel/printk.h"
+#include "kernel/smp.h"
 
 /* Known words are taken, unknown ones counted and reported. */
 static void core_test_cmdline_words(struct ktest *t)
@@ -78,10 +80,12 @@ static void core_test_console_escape(struct ktest *t)
 	KEXPECT_EQ(t, core_feed(&ed, "\x1b" "help\r"), CON_LINE);
 	KEXPECT_STREQ(t, ed.ce_buf, "help");
 	con_edit_init(&ed, core_echo);
-	KEXPECT_EQ(t, core_feed(&ed, "ab\x1b" "[3~c\x1b\x1b" "d\n"), CON_LINE);	/* Delete key: ignored */
+	/* The Delete key's sequence is consumed; in ESC ESC d both ESCs are lone: d is kept. */
+	KEXPECT_EQ(t, core_feed(&ed, "ab\x1b" "[3~c\x1b\x1b" "d\n"), CON_LINE);
 	KEXPECT_STREQ(t, ed.ce_buf, "abcd");
 	con_edit_init(&ed, core_echo);
-	KEXPECT_EQ(t, core_feed(&ed, "x\x1b[\n"), CON_LINE);	/* Enter ends a broken sequence */
+	/* Enter ends a broken sequence and the line. */
+	KEXPECT_EQ(t, core_feed(&ed, "x\x1b[\n"), CON_LINE);
 	KEXPECT_STREQ(t, ed.ce_buf, "x");
 }
 
@@ -311,6 +315,39 @@ static void core_test_backtrace_leaf_fault(struct ktest *t)
 	core_bt_expect(t, bt, 0, framed, 4);
 }
 
+static struct backtrace core_bt_remote;	/* taken on another hart */
+
+/* Run on another hart by IPI: record how it got here. */
+static void core_bt_record(void *arg)
+{
+	(void)arg;
+	backtrace_here(&core_bt_remote);
+}
+
+/*
+ * A backtrace taken in an interrupt handler goes on through trap_vector into
+ * the interrupted code, whose pc is exact, and on to the hart's entry point.
+ */
+static void core_test_backtrace_through_trap(struct ktest *t)
+{
+	const struct backtrace *bt = &core_bt_remote;
+	uintptr_t off;
+	unsigned k = 0;
+
+	if (ncpus < 2)
+		ktest_skip(t, "needs a second hart");
+	memset(&core_bt_remote, 0, sizeof(core_bt_remote));
+	cpu_call_one(1, core_bt_record, NULL);
+	KASSERT_GE(t, bt->bt_depth, 4);
+	KEXPECT_STREQ(t, backtrace_name(bt, 0, &off), "core_bt_record");
+	while (k < bt->bt_depth && strcmp(backtrace_name(bt, k, &off) ?: "?", "trap_vector"))
+		k++;
+	KASSERT_LT(t, k + 1, bt->bt_depth);
+	KEXPECT_TRUE(t, bt->bt_exact & (1u << (k + 1)));
+	KEXPECT_STREQ(t, backtrace_name(bt, k + 1, &off), "smp_idle");
+	KEXPECT_STREQ(t, backtrace_name(bt, bt->bt_depth - 1, &off), "secondary_entry");
+}
+
 #define CORE_FDT_MAX	(64 * 1024)
 static uint8_t core_fdt[CORE_FDT_MAX] __attribute__((aligned(8)));
 static struct plat_map core_map;
@@ -370,6 +407,7 @@ static const struct ktest_case core_cases[] = {
 	KTEST_CASE(core_test_ksyms),
 	KTEST_CASE(core_test_backtrace_names_call_chain),
 	KTEST_CASE(core_test_backtrace_leaf_fault),
+	KTEST_CASE(core_test_backtrace_through_trap),
 	KTEST_CASE(core_test_fdt_corrupt_copies),
 	KTEST_END,
 };
