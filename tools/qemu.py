@@ -32,8 +32,17 @@ NUMA_MAX = 4            # QEMU 7.2 virt: at most 4 sockets, and one socket per n
 PROMPT = b"kmem> "      # kernel/console.c CON_PROMPT
 
 
-class BadRequest(Exception):
-    """A request QEMU would refuse or that makes no sense; the text says why."""
+class BadRequest(SystemExit):
+    """A request QEMU would refuse or that makes no sense; the text says why.
+    A SystemExit, so a script that imports command() (profile.py, testrun.py)
+    stops with the reason instead of a traceback."""
+
+    def __init__(self, why):
+        super().__init__("qemu.py: " + why)
+        self.why = why
+
+    def __str__(self):
+        return self.why
 
 
 def parse_size(text):
