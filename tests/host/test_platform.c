@@ -1,5 +1,6 @@
 /*
- * test_platform.c - host tests for kernel/platform.c (the FDT platform map).
+ * test_platform.c - host tests for the FDT platform map (kernel/plat*.c) and
+ * the zones mm derives from it (mm/zone_layout.c), plus fdtinfo's command line.
  *
  * Each case compiles a small hand-written DTS with dtc (on PATH: Debian's
  * device-tree-compiler) and checks one rule of the contract in
@@ -17,7 +18,8 @@
 #include <cmocka.h>
 #include <libfdt.h>
 
-#include "kernel/platform.h"
+#include "kernel/plat_zones.h"	/* mm's env first: plat_env.h defers to it */
+#include "kernel/plat_fdt.h"
 
 #define T_BUF	(64 * 1024)
 
@@ -25,6 +27,7 @@ static struct plat_map t_map;
 static uint8_t t_blob[T_BUF] __attribute__((aligned(8)));
 static size_t t_size;
 static char t_err[256];
+static struct page_zone_desc t_zones[PLAT_MAX_ZONES];
 
 /* Compile `dts` (the part after "/dts-v1/;") into t_blob. */
 static void t_dtc(const char *dts)
@@ -76,12 +79,30 @@ static void t_load(const char *dts)
 #define ROOT22	"#address-cells = <2>; #size-cells = <2>;"
 #define MEM(b, s) "memory@" #b " { device_type = \"memory\"; reg = <0 " #b " 0 " #s ">; };"
 
-/* Find the zone (node, type), or NULL. */
-static const struct plat_zone *t_zone(int node, enum plat_zone_type t)
+/* Derive t_map's zones into t_zones; the number of rows. */
+static int t_nzones(void)
 {
-	for (unsigned i = 0; i < t_map.pm_nzones; i++)
-		if (t_map.pm_zones[i].pz_node == node && t_map.pm_zones[i].pz_type == t)
-			return &t_map.pm_zones[i];
+	int n = plat_zones(&t_map, t_zones, PLAT_MAX_ZONES);
+
+	assert_true(n >= 0);
+	return n;
+}
+
+/* Zone row i of t_map (derived afresh). */
+static const struct page_zone_desc *t_zone_at(int i)
+{
+	assert_true(i < t_nzones());
+	return &t_zones[i];
+}
+
+/* Find the zone (node, type), or NULL. */
+static const struct page_zone_desc *t_zone(int node, enum page_zone_type t)
+{
+	int n = t_nzones();
+
+	for (int i = 0; i < n; i++)
+		if (t_zones[i].pzd_node == node && t_zones[i].pzd_type == t)
+			return &t_zones[i];
 	return NULL;
 }
 
@@ -315,7 +336,7 @@ static void test_no_distance_map(void **state)
 /* DMA below dma_limit (< 4 GiB), DMA32 to 4 GiB, NORMAL above, per node. */
 static void test_zones_split_per_node(void **state)
 {
-	const struct plat_zone *z;
+	const struct page_zone_desc *z;
 
 	(void)state;
 	t_load("/ {" ROOT22
@@ -323,20 +344,20 @@ static void test_zones_split_per_node(void **state)
 	       "   numa-node-id = <0>; };"
 	       " memory@100000000 { device_type = \"memory\"; reg = <1 0 1 0>; numa-node-id = <1>; };"
 	       " soc { " ROOT22 " ranges; dma-ranges = <0 0 0 0 0 0xc0000000>; }; };");
-	assert_int_equal(t_map.pm_nzones, 3);
-	z = t_zone(0, PLAT_ZONE_DMA);
+	assert_int_equal(t_nzones(), 3);
+	z = t_zone(0, PAGE_ZONE_DMA);
 	assert_non_null(z);
-	assert_int_equal(z->pz_base, 0x80000000);
-	assert_int_equal(z->pz_end, 0xc0000000);
-	assert_int_equal(z->pz_pages, 0x40000);
-	z = t_zone(0, PLAT_ZONE_DMA32);
+	assert_int_equal(z->pzd_base, 0x80000000);
+	assert_int_equal(z->pzd_end, 0xc0000000);
+	assert_int_equal(z->pzd_pages, 0x40000);
+	z = t_zone(0, PAGE_ZONE_DMA32);
 	assert_non_null(z);
-	assert_int_equal(z->pz_base, 0xc0000000);
-	assert_int_equal(z->pz_end, 0x100000000ull);
-	z = t_zone(1, PLAT_ZONE_NORMAL);
+	assert_int_equal(z->pzd_base, 0xc0000000);
+	assert_int_equal(z->pzd_end, 0x100000000ull);
+	z = t_zone(1, PAGE_ZONE_NORMAL);
 	assert_non_null(z);
-	assert_int_equal(z->pz_pages, 0x100000);
-	assert_null(t_zone(1, PLAT_ZONE_DMA32));
+	assert_int_equal(z->pzd_pages, 0x100000);
+	assert_null(t_zone(1, PAGE_ZONE_DMA32));
 }
 
 /* No DMA zone when the limit is at or above 4 GiB; null node counts as 0. */
@@ -346,15 +367,15 @@ static void test_no_dma_zone_when_limit_above_4g(void **state)
 	t_load("/ {" ROOT22 MEM(0x80000000, 0x80000000)
 	       " soc { " ROOT22 " ranges; dma-ranges = <0 0 0 0 1 0>; }; };");
 	assert_int_equal(t_map.pm_dma_limit, 0x100000000ull);
-	assert_int_equal(t_map.pm_nzones, 1);
-	assert_int_equal(t_map.pm_zones[0].pz_type, PLAT_ZONE_DMA32);
-	assert_int_equal(t_map.pm_zones[0].pz_node, 0);
+	assert_int_equal(t_nzones(), 1);
+	assert_int_equal(t_zone_at(0)->pzd_type, PAGE_ZONE_DMA32);
+	assert_int_equal(t_zone_at(0)->pzd_node, 0);
 }
 
 /* Usable = memory minus reserved, rounded inward to pages; base/end/pages. */
 static void test_zones_exclude_reserved_page_rounded(void **state)
 {
-	const struct plat_zone *z;
+	const struct page_zone_desc *z;
 
 	(void)state;
 	t_dtc("/memreserve/ 0x80000800 0x1000;\n"
@@ -363,28 +384,28 @@ static void test_zones_exclude_reserved_page_rounded(void **state)
 	      " reserved-memory { " ROOT22 " ranges;"
 	      "   tail@8000f000 { reg = <0 0x8000f000 0 0x2000>; no-map; }; }; };");
 	t_parse_ok();
-	z = t_zone(0, PLAT_ZONE_DMA32);
+	z = t_zone(0, PAGE_ZONE_DMA32);
 	assert_non_null(z);
 	/* [0x80000000,0x80000800) and [0x80001800,0x8000f000): 0 + 13 whole pages. */
-	assert_int_equal(z->pz_base, 0x80002000);
-	assert_int_equal(z->pz_end, 0x8000f000);
-	assert_int_equal(z->pz_pages, 13);
+	assert_int_equal(z->pzd_base, 0x80002000);
+	assert_int_equal(z->pzd_end, 0x8000f000);
+	assert_int_equal(z->pzd_pages, 13);
 }
 
-/* plat_add_reserved adds a kernel row and recomputes the zones. */
+/* plat_add_reserved adds a kernel row, kept in order; the zones lose it. */
 static void test_add_reserved_recomputes_zones(void **state)
 {
 	(void)state;
 	t_load("/ {" ROOT22 MEM(0x80000000, 0x100000) " };");
-	assert_int_equal(t_map.pm_zones[0].pz_pages, 256);
+	assert_int_equal(t_zone_at(0)->pzd_pages, 256);
 	assert_int_equal(plat_add_reserved(&t_map, 0x80000000, 0x20000, "kernel"), 0);
 	assert_int_equal(plat_add_reserved(&t_map, 0x800ff800, 0x10, "fdt"), 0);
 	assert_int_equal(t_map.pm_nresv, 2);
 	assert_true(t_map.pm_resv[0].pr_kernel);
 	assert_string_equal(t_map.pm_resv[1].pr_name, "fdt");
-	assert_int_equal(t_map.pm_zones[0].pz_base, 0x80020000);
-	assert_int_equal(t_map.pm_zones[0].pz_end, 0x800ff000);
-	assert_int_equal(t_map.pm_zones[0].pz_pages, 256 - 32 - 1);
+	assert_int_equal(t_zone_at(0)->pzd_base, 0x80020000);
+	assert_int_equal(t_zone_at(0)->pzd_end, 0x800ff000);
+	assert_int_equal(t_zone_at(0)->pzd_pages, 256 - 32 - 1);
 	assert_int_equal(plat_add_reserved(&t_map, ~0ull - 10, 100, "wrap"), -1);
 }
 
