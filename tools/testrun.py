@@ -311,7 +311,23 @@ def make_impossible_dtbs():
                         "-nographic"], check=True, capture_output=True)
         for opts, node, values in cmds:
             subprocess.run(["fdtput"] + opts + [path, node] + values, check=True)
+    paths["badname"] = corrupt_first_property(paths["dmanoram"], os.path.join(d, "badname.dtb"))
     return paths
+
+
+def corrupt_first_property(src, dst):
+    """A copy of src whose first property names a string past the strings
+    block: only a full structural check sees it (libfdt's header check does
+    not).  Returns dst."""
+    b = bytearray(open(src, "rb").read())
+    total, off_st, off_str = (int.from_bytes(b[i:i + 4], "big") for i in (4, 8, 12))
+    size_str = int.from_bytes(b[32:36], "big")
+    o = off_st + 4
+    o = (b.index(0, o) + 4) & ~3                  # past the root's (empty) name
+    assert int.from_bytes(b[o:o + 4], "big") == 3  # FDT_PROP
+    b[o + 8:o + 12] = (size_str + 0x1000).to_bytes(4, "big")
+    open(dst, "wb").write(b[:total])
+    return dst
 
 
 def boot_matrix():
@@ -360,6 +376,10 @@ def boot_matrix():
          "check_zones": False,
          "expect_output": ["reservation 'image@80200000' (no-map) [0x80200000-0x803fffff] "
                            "covers the kernel image"]},
+        {"name": "bad-dtb-checked-before-drivers", "smp": 1, "mem": "512M",
+         "dtb": imp["badname"], "ktap": False, "expect_status": 1, "timeout": 60,
+         "expect_output": ["is not a valid device tree: property at structure offset 0x",
+                           "is outside the strings block", "KERNEL PANIC"]},
         {"name": "bad-dtb-dma-reaches-no-ram", "smp": 2, "mem": "512M", "dtb": imp["dmanoram"],
          "args": "ktest=page,kheap",
          "expect_output": ["devices reach no RAM, DMA allocations will fail",
