@@ -540,11 +540,11 @@ int plat_add_reserved(struct plat_map *pm, uint64_t base, uint64_t size, const c
 static void plat_report_overlap(const struct plat_mem *a, const struct plat_mem *b,
 				int (*out)(const char *fmt, ...))
 {
-	out("fdt: warning: memory [0x%llx-0x%llx] node %d overlaps [0x%llx-0x%llx] node %d: %s\n",
+	out("fdt: warning: memory [0x%llx-0x%llx] node %d overlaps [0x%llx-0x%llx] node %d: "
+	    "merged, the overlap counts once, for the first\n",
 	    (unsigned long long)b->pmr_base, (unsigned long long)(b->pmr_base + b->pmr_size - 1),
 	    b->pmr_node, (unsigned long long)a->pmr_base,
-	    (unsigned long long)(a->pmr_base + a->pmr_size - 1), a->pmr_node,
-	    a->pmr_node == b->pmr_node ? "merged" : "the overlap stays with the first");
+	    (unsigned long long)(a->pmr_base + a->pmr_size - 1), a->pmr_node);
 }
 
 unsigned plat_merge_memory(struct plat_map *pm, int (*out)(const char *fmt, ...))
@@ -555,19 +555,14 @@ unsigned plat_merge_memory(struct plat_map *pm, int (*out)(const char *fmt, ...)
 		struct plat_mem m = pm->pm_mem[i], *prev = k ? &pm->pm_mem[k - 1] : NULL;
 		uint64_t pend = prev ? prev->pmr_base + prev->pmr_size : 0, end = m.pmr_base + m.pmr_size;
 
-		if (prev == NULL || m.pmr_base >= pend) {
-			pm->pm_mem[k++] = m;
-			continue;
+		if (prev != NULL && m.pmr_base < pend) {
+			found++;
+			plat_report_overlap(prev, &m, out);
+			if (end <= pend)
+				continue;	/* wholly inside: nothing new */
+			m.pmr_base = pend;	/* keep only the part beyond */
+			m.pmr_size = end - pend;
 		}
-		found++;
-		plat_report_overlap(prev, &m, out);
-		if (end <= pend)
-			continue;		/* wholly inside: nothing new */
-		if (m.pmr_node == prev->pmr_node) {
-			prev->pmr_size = end - prev->pmr_base;
-			continue;
-		}
-		m.pmr_base = pend, m.pmr_size = end - pend;
 		pm->pm_mem[k++] = m;		/* still sorted: pend is the highest end so far */
 	}
 	pm->pm_nmem = k;

@@ -101,12 +101,14 @@ int plat_parse(const void *fdt, size_t bufsize, struct plat_map *pm, char *err, 
 int plat_add_reserved(struct plat_map *pm, uint64_t base, uint64_t size, const char *name);
 
 /*
- * Make the memory ranges disjoint, reporting each overlap through `out`:
- * ranges of one node are merged, and a range that overlaps one of another
- * node loses the overlapping part (a byte belongs to the first range in
- * sorted order, as mm's zones already count it).  Returns the overlaps found.
- * The kernel calls it so bootmem counts each byte once; fdtinfo shows the
- * blob as it is.
+ * Merge overlapping memory ranges into disjoint ones, reporting each overlap
+ * through `out`: a range keeps only its part beyond the ranges before it (a
+ * byte belongs to the first range in sorted order, node included, exactly as
+ * mm's page_zones_derive counts it, so the zones do not change; adjacent
+ * pieces are not joined, since joining at an unaligned address would gain a
+ * page the blob's zones do not have).  Returns the overlaps found.  The
+ * kernel calls it so bootmem counts each byte once; fdtinfo shows the blob
+ * as it is.
  */
 unsigned plat_merge_memory(struct plat_map *pm, int (*out)(const char *fmt, ...));
 

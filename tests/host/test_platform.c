@@ -468,8 +468,9 @@ static int t_count(const char *fmt, ...)
 	return 0;
 }
 
-/* Overlapping memory: one node's ranges merge, another node's range loses the
- * overlap; each overlap is reported, and the zones stay what mm counted. */
+/* Overlapping memory: each range keeps only its part beyond the earlier ones
+ * (node included); each overlap is reported, and the zones stay what mm
+ * counted, even at an unaligned overlap (found by the fuzzer). */
 static void test_overlapping_memory_merged_with_warning(void **state)
 {
 	static struct page_zone_desc before[PLAT_MAX_ZONES];
@@ -487,18 +488,30 @@ static void test_overlapping_memory_merged_with_warning(void **state)
 	t_warnings = 0;
 	assert_int_equal(plat_merge_memory(&t_map, t_count), 3);
 	assert_int_equal(t_warnings, 3);
-	assert_int_equal(t_map.pm_nmem, 2);
+	assert_int_equal(t_map.pm_nmem, 3);
 	assert_int_equal(t_map.pm_mem[0].pmr_base, 0x80000000);
-	assert_int_equal(t_map.pm_mem[0].pmr_size, 0x30000000);	/* [0x80000000, 0xb0000000) */
-	assert_int_equal(t_map.pm_mem[1].pmr_base, 0xb0000000);
-	assert_int_equal(t_map.pm_mem[1].pmr_size, 0x10000000);	/* node 1's part beyond */
-	assert_int_equal(t_map.pm_mem[1].pmr_node, 1);
+	assert_int_equal(t_map.pm_mem[0].pmr_size, 0x20000000);
+	assert_int_equal(t_map.pm_mem[1].pmr_base, 0xa0000000);	/* node 0's part beyond */
+	assert_int_equal(t_map.pm_mem[1].pmr_size, 0x10000000);
+	assert_int_equal(t_map.pm_mem[1].pmr_node, PLAT_NO_NODE);
+	assert_int_equal(t_map.pm_mem[2].pmr_base, 0xb0000000);	/* node 1's part beyond */
+	assert_int_equal(t_map.pm_mem[2].pmr_size, 0x10000000);
+	assert_int_equal(t_map.pm_mem[2].pmr_node, 1);
 	assert_int_equal(t_nzones(), n);
 	assert_memory_equal(t_zones, before, sizeof(t_zones[0]) * (size_t)n);
 	/* 768 MiB of ranges over 512 MiB + 256 MiB: the zones count 1 GiB once */
 	assert_int_equal(t_zone(0, PAGE_ZONE_DMA32)->pzd_pages + t_zone(1, PAGE_ZONE_DMA32)->pzd_pages,
 			 0x40000000 >> 12);
 	assert_int_equal(plat_merge_memory(&t_map, t_count), 0);	/* disjoint now */
+	/* overlap by one byte at an unaligned end: still the same zones */
+	t_load("/ {" ROOT22
+	       " memory@80000000 { device_type = \"memory\"; reg = <0 0x80000000 0 0x400001>; };"
+	       " memory@80400000 { device_type = \"memory\"; reg = <0 0x80400000 0 0x200000>; }; };");
+	n = t_nzones();
+	memcpy(before, t_zones, sizeof(before));
+	assert_int_equal(plat_merge_memory(&t_map, t_count), 1);
+	assert_int_equal(t_nzones(), n);
+	assert_memory_equal(t_zones, before, sizeof(t_zones[0]) * (size_t)n);
 }
 
 /* dma-ranges that end below all memory: a limit below RAM, and no DMA zone. */
