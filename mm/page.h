@@ -4,8 +4,8 @@
  * Memory is split into NUMA nodes and, per node, into zones (DMA, DMA32,
  * NORMAL); each zone keeps buddy free lists for blocks of 2^0..2^10 pages and
  * every hart keeps a small cache of single pages per zone in front of them.
- * The theory statement is in mm/buddy.c (buddy), mm/zone.c (nodes, zones,
- * watermarks, fallback), mm/pcp.c (per-hart caches) and mm/page_init.c
+ * The theory statement is in mm/buddy.c (buddy), mm/zone_layout.c (where
+ * the zones are), mm/zone.c (nodes, zones, watermarks, fallback), mm/pcp.c (per-hart caches) and mm/page_init.c
  * (descriptors and boot).
  *
  *   paddr_t pa = page_alloc(order, flags);    PAGE_NOADDR on failure
