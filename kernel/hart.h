@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "arch/riscv/csr.h"
+#include "mm/lock_order.h"
 
 #define MAX_CPUS	64
 #define HART_STACK_SIZE	(16 * 1024)
@@ -36,6 +37,7 @@ struct hart {
 	/* private to the hart */
 	struct panic_catch *h_panic_catch;	/* armed by KTEST_EXPECT_PANIC */
 	bool h_in_xcall;		/* running a cross-call function */
+	struct lock_held_set h_locks;	/* spinlocks held, for the order check */
 	uint64_t h_ntraps;		/* statistics: traps taken */
 	uint64_t h_nipis;		/* statistics: IPIs received */
 	void *h_mm;			/* mm/ per-hart state (opaque here) */

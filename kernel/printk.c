@@ -17,7 +17,7 @@
 #include "kernel/lib.h"
 #include "kernel/printk.h"
 
-spinlock_t printk_lock = SPINLOCK_INIT("printk");
+spinlock_t printk_lock = SPINLOCK_INIT("printk", LOCK_RANK_PRINTK);
 
 struct sink {
 	void (*s_put)(struct sink *s, char c);	/* emit one character */

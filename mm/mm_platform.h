@@ -14,8 +14,10 @@
  * environment must provide:
  *
  *   Types      spinlock_t, irqflags_t, paddr_t (physical address, uint64_t)
- *   Locks      spin_init(l, name), spin_lock(l), spin_unlock(l), spin_held(l)
- *              (held *by the calling hart*), spin_trylock(l)
+ *   Locks      spin_init(l, name, rank), spin_lock(l), spin_unlock(l),
+ *              spin_held(l) (held *by the calling hart*), spin_trylock(l);
+ *              ranks are enum lock_rank from mm/lock_order.h, and a debug
+ *              environment panics on an acquisition out of rank order
  *   Interrupts irqflags_t irq_save(void), void irq_restore(irqflags_t)
  *              (local hart only; the per-hart fast paths run between them)
  *   Harts      unsigned cpu_id(void)       dense id of the caller, 0..MM_MAX_CPUS-1

@@ -4,14 +4,16 @@
  * Only mm/buddy.c, mm/zone.c, mm/pcp.c, mm/page_init.c and mm/page_dump.c
  * include this; everyone else uses mm/page.h.
  *
- * Lock order
- * ----------
- *   1. a hart's page caches (struct page_pcp): not a lock, but "interrupts
- *      off on the owning hart"; may take a zone lock inside.
- *   2. z_lock of one zone.  A leaf: never two zone locks at once, never
- *      printk or cpu_call_all while holding one.
- * Nothing that can sleep or wait for another hart (page_drain_all) runs
- * with interrupts off or a zone lock held.
+ * Locking
+ * -------
+ * The lock order of the whole kernel is in mm/lock_order.h.  Here:
+ *   - a hart's page caches (struct page_pcp) are not a lock but "interrupts
+ *     off on the owning hart"; they may take a zone lock inside;
+ *   - z_lock (LOCK_RANK_ZONE) guards one zone.  Never two zone locks at once
+ *     (equal ranks never nest); only printk may be taken inside it; never
+ *     cpu_call_all while holding one.
+ * Nothing that waits for another hart (page_drain_all) runs with a zone lock
+ * held.
  */
 #ifndef MM_PAGE_IMPL_H
 #define MM_PAGE_IMPL_H

@@ -127,7 +127,7 @@ static int page_sort_zones(void)
 			}
 	for (unsigned i = 0; i < n; i++) {
 		z[i].z_index = i;
-		spin_init(&z[i].z_lock, "zone");
+		spin_init(&z[i].z_lock, "zone", LOCK_RANK_ZONE);
 		page_state.pgs_node[z[i].z_node].pn_zone[z[i].z_type] = (uint8_t)i;
 	}
 	return 0;

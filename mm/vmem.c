@@ -135,7 +135,7 @@ static void vmem_init_once(void)
 		return;
 	if (__atomic_compare_exchange_n(&vmem_init_state, &expected, 1, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		spin_init(&vmem_list_lock, "vmem_list");
+		spin_init(&vmem_list_lock, "vmem_list", LOCK_RANK_VMEM_LIST);
 		vmem_seg_init();
 		__atomic_store_n(&vmem_init_state, 2, __ATOMIC_RELEASE);
 	}
@@ -850,7 +850,7 @@ static void vmem_struct_init(vmem_t *vmp, const char *name, size_t quantum)
 	vmp->vm_name[n] = 0;
 	vmp->vm_quantum = quantum;
 	vmp->vm_qshift = vmem_highbit(quantum);
-	spin_init(&vmp->vm_lock, "vmem");
+	spin_init(&vmp->vm_lock, "vmem", LOCK_RANK_VMEM_ARENA);
 	vmp->vm_seg0.vs_type = VMEM_HEAD;
 	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
 	vmp->vm_span0.vs_type = VMEM_HEAD;

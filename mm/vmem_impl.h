@@ -2,14 +2,16 @@
  * vmem_impl.h - vmem structures, constants and lock order (private to mm/vmem*.c
  * and white-box tests).  The theory statement is in mm/vmem.c.
  *
- * Lock order (take in this order, never the reverse):
- *   1. vmem_list_lock      the list of all arenas (create, destroy, dumps)
- *   2. vm_lock             one arena; never two arena locks at once: an arena
- *                          drops its lock before calling its source's import
- *                          or release function, or a quantum cache
- *   3. the page source     (the page allocator's own locks) may be called
+ * Locks (their ranks, in the kernel-wide order of mm/lock_order.h):
+ *   1. vmem_list_lock      (VMEM_LIST) the list of all arenas (create,
+ *                          destroy, dumps)
+ *   2. vm_lock             (VMEM_ARENA) one arena; never two arena locks at
+ *                          once: an arena drops its lock before calling its
+ *                          source's import or release function, or a
+ *                          quantum cache
+ *   3. the page source     (the page allocator's ZONE locks) may be called
  *                          with vm_lock held, so it must never call vmem
- *   4. vmem_seg_lock       the global segment-structure pool; a leaf
+ *   4. vmem_seg_lock       (VMEM_SEG) the global segment-structure pool; a leaf
  * Every lock is taken with interrupts disabled on the local hart, so an
  * interrupt handler may use a VM_NOSLEEP arena.
  */

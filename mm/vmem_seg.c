@@ -24,7 +24,7 @@ static const struct vmem_page_source *vmem_pgsrc;	/* NULL until set */
 /* Initialise the pool lock (called once from vmem_create's first call). */
 void vmem_seg_init(void)
 {
-	spin_init(&vmem_seg_lock, "vmem_seg");
+	spin_init(&vmem_seg_lock, "vmem_seg", LOCK_RANK_VMEM_SEG);
 }
 
 void vmem_page_source_set(const struct vmem_page_source *src)

@@ -1,22 +1,31 @@
 /*
  * spinlock.c - spinlocks with owner tracking (see spinlock.h).
  *
- * gcc turns __atomic_exchange_n(..., __ATOMIC_ACQUIRE) on a 32-bit word into
- * amoswap.w.aq, and the release store into fence rw,w + sw (the RVWMO
- * mapping), so the critical section can neither start before the lock is
- * taken nor leak past its release.  The owner field is written only by the
- * holder and read by others just for diagnostics, so it needs no ordering.
+ * gcc 12 turns __atomic_exchange_n(..., __ATOMIC_ACQUIRE) on a 32-bit word
+ * into amoswap.w.aq, and __atomic_store_n(..., __ATOMIC_RELEASE) into
+ * `fence iorw,ow; amoswap.w zero,zero,(a0)` (checked in the object file), so
+ * the critical section can neither start before the lock is taken nor leak
+ * past its release.  The owner field is written only by the holder and read
+ * by others just for diagnostics, so it needs no ordering.
+ *
+ * Lock order: with LOCK_DEBUG each hart keeps the set of locks it holds in
+ * struct hart (h_locks) and spin_lock() panics when the new lock's rank is
+ * not above every held one (mm/lock_order.h).  The set is private to the
+ * hart, so the check needs no atomics.
  */
 #include "arch/riscv/spinlock.h"
 #include "arch/riscv/csr.h"
 #include "kernel/hart.h"
 #include "kernel/printk.h"
 
-void spin_init(spinlock_t *l, const char *name)
+void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 {
+	if (LOCK_DEBUG)
+		lock_held_remove(&this_hart()->h_locks, l);	/* re-initialised while held */
 	l->sl_locked = 0;
 	l->sl_owner = -1;
 	l->sl_name = name;
+	l->sl_rank = rank;
 	l->sl_acquires = 0;
 	l->sl_contended = 0;
 }
@@ -26,11 +35,32 @@ bool spin_held(const spinlock_t *l)
 	return l->sl_locked && l->sl_owner == (int32_t)this_cpu();
 }
 
+/* Panic if taking l now would break the lock order (LOCK_DEBUG builds). */
+static void spin_check_order(const spinlock_t *l)
+{
+	const struct lock_held *lh = lock_order_conflict(&this_hart()->h_locks, l->sl_rank);
+
+	if (lh != NULL)
+		panic("spin_lock: lock order violation on cpu %u: taking '%s' (rank %u) "
+		      "while holding '%s' (rank %u); see mm/lock_order.h",
+		      this_cpu(), l->sl_name, l->sl_rank, lh->lh_name, lh->lh_rank);
+}
+
+/* Add l to this hart's held set (LOCK_DEBUG builds). */
+static void spin_note_held(const spinlock_t *l)
+{
+	if (!lock_held_add(&this_hart()->h_locks, l, l->sl_name, l->sl_rank))
+		panic("spin_lock: cpu %u holds more than %u locks (taking '%s')",
+		      this_cpu(), LOCK_HELD_MAX, l->sl_name);
+}
+
 void spin_lock(spinlock_t *l)
 {
 	if (spin_held(l))
 		panic("spin_lock: lock '%s' already held by this hart (cpu %u)",
 		      l->sl_name, this_cpu());
+	if (LOCK_DEBUG)
+		spin_check_order(l);
 	if (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE)) {
 		l->sl_contended++;	/* racy count: statistics only */
 		do {
@@ -40,6 +70,8 @@ void spin_lock(spinlock_t *l)
 	}
 	l->sl_owner = (int32_t)this_cpu();
 	l->sl_acquires++;
+	if (LOCK_DEBUG)
+		spin_note_held(l);
 }
 
 bool spin_trylock(spinlock_t *l)
@@ -48,6 +80,8 @@ bool spin_trylock(spinlock_t *l)
 		return false;
 	l->sl_owner = (int32_t)this_cpu();
 	l->sl_acquires++;
+	if (LOCK_DEBUG)
+		spin_note_held(l);
 	return true;
 }
 
@@ -56,6 +90,8 @@ void spin_unlock(spinlock_t *l)
 	if (!spin_held(l))
 		panic("spin_unlock: lock '%s' not held by this hart (cpu %u, owner %d)",
 		      l->sl_name, this_cpu(), (int)l->sl_owner);
+	if (LOCK_DEBUG)
+		lock_held_remove(&this_hart()->h_locks, l);
 	l->sl_owner = -1;
 	__atomic_store_n(&l->sl_locked, 0, __ATOMIC_RELEASE);
 }
@@ -76,6 +112,8 @@ void spin_unlock_irqrestore(spinlock_t *l, unsigned long flags)
 
 void spin_force_release(spinlock_t *l)
 {
+	if (LOCK_DEBUG)
+		lock_held_remove(&this_hart()->h_locks, l);
 	l->sl_owner = -1;
 	__atomic_store_n(&l->sl_locked, 0, __ATOMIC_RELEASE);
 }

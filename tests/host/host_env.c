@@ -11,6 +11,8 @@
 
 __thread int host_cpu = -1;
 __thread int host_irq_depth;
+/* Locks this thread holds, for the lock-order check (mm/lock_order.h). */
+static __thread struct lock_held_set host_locks;
 
 static unsigned host_ncpus = 1;
 static int host_nodes[MM_MAX_CPUS];
@@ -57,19 +59,36 @@ void cpu_call_all(void (*fn)(void *), void *arg)
 	host_cpu = saved;
 }
 
-void spin_init(spinlock_t *l, const char *name)
+void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 {
+	lock_held_remove(&host_locks, l);	/* re-initialised after a caught panic */
 	pthread_spin_init(&l->sl_lock, PTHREAD_PROCESS_PRIVATE);
 	l->sl_name = name;
+	l->sl_rank = rank;
 	l->sl_owner = -1;
+}
+
+/* Record l in this thread's held set; too deep a nesting is a bug. */
+static void host_note_held(const spinlock_t *l)
+{
+	if (!lock_held_add(&host_locks, l, l->sl_name, l->sl_rank))
+		panic("spin_lock: more than %d locks held (taking %s)", LOCK_HELD_MAX, l->sl_name);
 }
 
 void spin_lock(spinlock_t *l)
 {
+	const struct lock_held *lh;
+
 	if (spin_held(l))
 		panic("spin_lock: %s already held by this hart %d", l->sl_name, l->sl_owner);
+	lh = lock_order_conflict(&host_locks, l->sl_rank);
+	if (LOCK_DEBUG && lh != NULL)
+		panic("spin_lock: lock order violation: taking %s (rank %u) while holding %s "
+		      "(rank %u); see mm/lock_order.h", l->sl_name, l->sl_rank, lh->lh_name,
+		      lh->lh_rank);
 	pthread_spin_lock(&l->sl_lock);
 	__atomic_store_n(&l->sl_owner, (int)cpu_id(), __ATOMIC_RELAXED);
+	host_note_held(l);
 }
 
 bool spin_trylock(spinlock_t *l)
@@ -77,6 +96,7 @@ bool spin_trylock(spinlock_t *l)
 	if (pthread_spin_trylock(&l->sl_lock) != 0)
 		return false;
 	__atomic_store_n(&l->sl_owner, (int)cpu_id(), __ATOMIC_RELAXED);
+	host_note_held(l);
 	return true;
 }
 
@@ -84,6 +104,7 @@ void spin_unlock(spinlock_t *l)
 {
 	if (!spin_held(l))
 		panic("spin_unlock: %s not held by hart %u", l->sl_name, cpu_id());
+	lock_held_remove(&host_locks, l);
 	__atomic_store_n(&l->sl_owner, -1, __ATOMIC_RELAXED);
 	pthread_spin_unlock(&l->sl_lock);
 }

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mm/lock_order.h"
+
 #define MM_MAX_CPUS	64
 #define MM_MAX_NODES	8
 #define MM_CACHE_LINE	64
@@ -30,6 +32,7 @@ typedef unsigned long irqflags_t;
 typedef struct spinlock {
 	pthread_spinlock_t sl_lock;	/* the lock itself */
 	const char *sl_name;		/* for messages */
+	unsigned sl_rank;		/* enum lock_rank (mm/lock_order.h) */
 	int sl_owner;			/* cpu_id() of the holder, -1 when free */
 } spinlock_t;
 
@@ -40,7 +43,7 @@ void host_cpu_register(unsigned cpu, int node);	/* make this thread hart `cpu` *
 void host_cpus_online(unsigned ncpus);		/* how many harts cpu_count() reports */
 void host_cpu_set_node(unsigned cpu, int node);
 
-void spin_init(spinlock_t *l, const char *name);
+void spin_init(spinlock_t *l, const char *name, enum lock_rank rank);
 void spin_lock(spinlock_t *l);
 bool spin_trylock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);

@@ -1,5 +1,5 @@
 /*
- * test_core.c - command line, console dispatch, spinlock misuse, symbols and
+ * test_core.c - command line, console dispatch, spinlock misuse and order, symbols and
  * FDT validation of corrupted copies of the boot blob.
  */
 #include <libfdt.h>
@@ -44,7 +44,7 @@ static void core_test_console_dispatch(struct ktest *t)
 /* Taking a held lock or releasing a free one panics, naming the lock. */
 static void core_test_spinlock_misuse(struct ktest *t)
 {
-	static spinlock_t l = SPINLOCK_INIT("test-lock");
+	static spinlock_t l = SPINLOCK_INIT("test-lock", LOCK_RANK_TEST);
 
 	KTEST_EXPECT_PANIC(t, spin_unlock(&l), "test-lock");
 	spin_lock(&l);
@@ -52,6 +52,30 @@ static void core_test_spinlock_misuse(struct ktest *t)
 	KTEST_EXPECT_PANIC(t, spin_lock(&l), "already held");
 	spin_unlock(&l);
 	KEXPECT_FALSE(t, spin_held(&l));
+}
+
+/*
+ * Locks are taken in rising rank (mm/lock_order.h): the reverse order panics
+ * naming both locks, before the second lock is taken; trylock is exempt.
+ */
+static void core_test_lock_order(struct ktest *t)
+{
+	static spinlock_t outer = SPINLOCK_INIT("test-outer", LOCK_RANK_ZONE);
+	static spinlock_t inner = SPINLOCK_INIT("test-inner", LOCK_RANK_TEST);
+
+	spin_lock(&outer);
+	spin_lock(&inner);		/* in order: fine */
+	spin_unlock(&outer);		/* released out of order: fine */
+	spin_unlock(&inner);
+	spin_lock(&inner);
+	KTEST_EXPECT_PANIC(t, spin_lock(&outer),
+			   "taking 'test-outer' (rank 90) while holding 'test-inner' (rank 100)");
+	KEXPECT_FALSE(t, spin_held(&outer));
+	KEXPECT_TRUE(t, spin_trylock(&outer));
+	spin_unlock(&outer);
+	spin_unlock(&inner);
+	spin_lock(&outer);		/* the held set forgot both */
+	spin_unlock(&outer);
 }
 
 void kmain(unsigned long hartid, uintptr_t fdt_pa);	/* kernel/main.c */
@@ -121,6 +145,7 @@ static const struct ktest_case core_cases[] = {
 	KTEST_CASE(core_test_cmdline_words),
 	KTEST_CASE(core_test_console_dispatch),
 	KTEST_CASE(core_test_spinlock_misuse),
+	KTEST_CASE(core_test_lock_order),
 	KTEST_CASE(core_test_ksyms),
 	KTEST_CASE(core_test_fdt_corrupt_copies),
 	KTEST_END,
