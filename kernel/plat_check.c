@@ -23,6 +23,7 @@
 #define PLAT_HDR_SIZE	40		/* a version 17 header */
 #define PLAT_VERSION	17		/* the only version we read */
 
+/* Round up to the structure block's 4-byte alignment. */
 static inline uint64_t plat_align4(uint64_t x) { return (x + 3) & ~(uint64_t)3; }
 
 /* State of the structure-block walk in plat_fdt_check(). */

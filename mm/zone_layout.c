@@ -79,6 +79,7 @@ struct zone_layout {
 	bool zlo_full;				/* a row did not fit */
 };
 
+/* The lower and the higher of two addresses. */
 static inline paddr_t zl_min(paddr_t a, paddr_t b) { return a < b ? a : b; }
 static inline paddr_t zl_max(paddr_t a, paddr_t b) { return a > b ? a : b; }
 
