@@ -40,7 +40,7 @@ KLDFLAGS := -nostdlib -static -Wl,--no-warn-rwx-segments -Wl,-T,arch/riscv/kerne
 
 HCFLAGS	:= -std=gnu11 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -pthread \
-	   -DMM_DEBUG=1 -I. -Itests/host -MMD -MP
+	   -DMM_DEBUG=1 -I. -Itests/host -Itools -MMD -MP
 HLDLIBS	:= -lcmocka -lfdt -lm
 
 # ---------------------------------------------------------------- sources
@@ -53,9 +53,14 @@ LIBFDT_C := fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c fdt_strerror.c fdt_empty_
 LIBFDT_OBJS := $(patsubst %,$(BUILD)/k/libfdt/%.o,$(LIBFDT_C))
 
 # Portable code the host build compiles unchanged: all of mm/ plus the portable
-# kernel modules listed here (they must not include arch/ headers).
-H_PORTABLE := $(wildcard mm/*.c) $(wildcard kernel/platform.c)
+# kernel modules listed here (they must not include arch/ headers).  H_PLAT is
+# the device-tree code, whose host environment is tools/plat_env.h (-Itools);
+# fdtinfo links H_PLAT and mm's zone derivation only, the tests everything
+# plus mm's host environment tests/host/host_env.c.
+H_PLAT	:= kernel/plat_check.c kernel/plat_fdt.c kernel/platform.c kernel/plat_zones.c
+H_PORTABLE := $(wildcard mm/*.c) $(H_PLAT) kernel/plat_print.c
 H_PORTABLE_OBJS := $(patsubst %,$(HOST)/obj/%.o,$(H_PORTABLE) tests/host/host_env.c)
+FDTINFO_OBJS := $(patsubst %,$(HOST)/obj/%.o,$(H_PLAT) mm/zone_layout.c)
 H_TESTS	:= $(patsubst tests/host/%.c,$(HOST)/tests/%,$(wildcard tests/host/test_*.c))
 
 DTS	:= $(wildcard dts/*.dts)
@@ -73,7 +78,7 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	check-budgets test-big mutants
+	mm-env-check check-budgets test-big mutants
 all: kernel host-tools dtbs
 
 help:
@@ -82,6 +87,7 @@ help:
 	@echo "make test          host tests + QEMU boot matrix, ends with 'N passed, N failed'"
 	@echo "make host-tools    build/host/fdtinfo and the QEMU profiling plugin"
 	@echo "make host-tests    build the host unit tests"
+	@echo "make mm-env-check  compile mm/ against the names mm/mm_platform.h lists, and no more"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin and print its report"
 	@echo "make test-big      full ktest at -smp 64 (64 GiB) and -smp 128 (256 GiB), 4 NUMA nodes; not in make test"
@@ -165,10 +171,10 @@ $(HOST)/tests/%: tests/host/%.c $(H_PORTABLE_OBJS)
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
 
-$(HOST)/fdtinfo: tools/fdtinfo.c $(H_PORTABLE_OBJS)
+$(HOST)/fdtinfo: tools/fdtinfo.c $(FDTINFO_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
+	$(Q)$(HCC) $(HCFLAGS) $< $(FDTINFO_OBJS) -o $@ -lfdt
 
 # Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
 $(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) \
@@ -177,6 +183,29 @@ $(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard m
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
 		$(filter %.c,$^) -o $@
+
+# mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
+# exactly the names that header lists, with no libc headers (-nostdinc keeps
+# only the compiler's own stddef/stdint/stdbool), so a name mm uses but the
+# list omits fails here.  Every mm/*.c is compiled four ways (MM_DEBUG 0/1,
+# MM_CPU_PTR absent/present); the negative control undocumented.c, which
+# uses memchr, must fail.  Prints 'N passed, N failed' for tools/testrun.py.
+MM_ENV_MIN_CC = $(HCC) -std=gnu11 -fsyntax-only -ffreestanding -nostdinc \
+	-isystem $(shell $(HCC) -print-file-name=include) -Wall -Wextra -Werror \
+	-I. -Itests/host/mm_env_min
+mm-env-check:
+	@pass=0; fail=0; \
+	for f in $(wildcard mm/*.c); do for d in 0 1; do for c in 0 1; do \
+	  if $(MM_ENV_MIN_CC) -DMM_DEBUG=$$d -DMM_ENV_MIN_CPU_PTR=$$c $$f; then \
+	    pass=$$((pass + 1)); \
+	  else echo "FAIL: $$f (MM_DEBUG=$$d MM_CPU_PTR=$$c) uses a name mm/mm_platform.h omits"; \
+	    fail=$$((fail + 1)); fi; \
+	done; done; done; \
+	if $(MM_ENV_MIN_CC) -DMM_DEBUG=1 tests/host/mm_env_min/undocumented.c 2>/dev/null; then \
+	  echo "FAIL: the negative control compiled: the check cannot see undocumented names"; \
+	  fail=$$((fail + 1)); \
+	else pass=$$((pass + 1)); fi; \
+	echo "mm-env-check: $$pass passed, $$fail failed"; test $$fail -eq 0
 
 # The QEMU TCG plugin: no sanitizers (it runs inside QEMU), no link against QEMU.
 $(HOST)/libqprof.so: tools/qprof.c | $(DEPS)

@@ -1,0 +1,250 @@
+/*
+ * test_segkmem.c - pages mapped into the kernel heap's address space
+ * (kernel/segkmem.c) and coherent DMA: allocations on
+ * every hart at once and freed on another hart, guard pages and
+ * use-after-free (including a remote hart's stale TLB) ending in panics that
+ * name the allocation, and the shared-dma-pool arenas.
+ */
+#include "arch/riscv/mmu.h"
+#include "kernel/dma.h"
+#include "kernel/hart.h"
+#include "kernel/segkmem.h"
+#include "kernel/ktest.h"
+#include "kernel/lib.h"
+#include "kernel/platform.h"
+#include "kernel/smp.h"
+
+extern struct plat_map boot_plat_map;
+const char *segkmem_fault_last(void);
+
+#define SK_PER_HART	16	/* slots per hart */
+#define SK_TOTAL	64	/* allocations in all: the test's work does not grow with harts */
+
+static uint8_t *sk_slots[MAX_CPUS][SK_PER_HART];	/* allocations by hart */
+static volatile int sk_bad;				/* pattern mismatches */
+
+static int segkmem_suite_init(void)
+{
+	segkmem_init();
+	dma_init(&boot_plat_map);
+	return 0;
+}
+
+/* Size of allocation i: 1 to 5 pages, not page multiples. */
+static size_t sk_size(unsigned i) { return (i % 5 + 1) * MMU_PAGE_SIZE - 100; }
+
+/* Slots each hart uses: SK_TOTAL spread over the harts, at least one each. */
+static unsigned sk_per_hart(void)
+{
+	unsigned n = SK_TOTAL / cpu_count();
+
+	return n < 1 ? 1 : n > SK_PER_HART ? SK_PER_HART : n;
+}
+
+/* Each hart allocates and stamps its slots (run on every hart). */
+static void sk_alloc_all(void *arg)
+{
+	unsigned c = cpu_id();
+
+	(void)arg;
+	for (unsigned i = 0; i < sk_per_hart(); i++) {
+		uint8_t *p = segkmem_alloc(sk_size(i), VM_NOSLEEP);
+
+		sk_slots[c][i] = p;
+		if (p == NULL) {
+			sk_bad++;
+			continue;
+		}
+		memset(p, (int)(c * 16 + i), sk_size(i));
+	}
+}
+
+/* Each hart checks and frees the next hart's slots. */
+static void sk_free_next(void *arg)
+{
+	unsigned c = (cpu_id() + 1) % cpu_count();
+
+	(void)arg;
+	for (unsigned i = 0; i < sk_per_hart(); i++) {
+		uint8_t *p = sk_slots[c][i];
+
+		if (p == NULL)
+			continue;
+		if (p[0] != (uint8_t)(c * 16 + i) || p[sk_size(i) - 1] != (uint8_t)(c * 16 + i))
+			sk_bad++;
+		segkmem_free(p, sk_size(i));
+		sk_slots[c][i] = NULL;
+	}
+}
+
+/* Every hart allocates at once, writes, and another hart frees: no overlap, nothing leaks. */
+static void segkmem_test_all_harts_alloc_free_elsewhere(struct ktest *t)
+{
+	size_t before = vmem_size(segkmem_arena(), VMEM_ALLOC);
+	char err[128];
+
+	sk_bad = 0;
+	cpu_call_all(sk_alloc_all, NULL);
+	KEXPECT_EQ(t, sk_bad, 0);
+	cpu_call_all(sk_free_next, NULL);
+	KEXPECT_EQ(t, sk_bad, 0);
+	KEXPECT_EQ(t, vmem_size(segkmem_arena(), VMEM_ALLOC), before);
+	KEXPECT_TRUE(t, vmem_check(segkmem_arena(), err, sizeof(err)));
+}
+
+/* Allocations are mapped, zeroed, and separated by an unmapped guard page. */
+static void segkmem_test_guard_page_unmapped(struct ktest *t)
+{
+	uint8_t *p = segkmem_alloc(3 * MMU_PAGE_SIZE, 0);
+	uint64_t pa;
+	unsigned prot;
+
+	KASSERT_NOT_NULL(t, p);
+	KEXPECT_TRUE(t, (uintptr_t)p >= MMU_HEAP_BASE);
+	for (unsigned i = 0; i < 3; i++)
+		KEXPECT_TRUE(t, mmu_translate((uintptr_t)p + i * MMU_PAGE_SIZE, &pa, &prot));
+	KEXPECT_FALSE(t, mmu_translate((uintptr_t)p + 3 * MMU_PAGE_SIZE, &pa, &prot));
+	KEXPECT_EQ(t, p[100] | p[3 * MMU_PAGE_SIZE - 1], 0);
+	segkmem_free(p, 3 * MMU_PAGE_SIZE);
+	KEXPECT_FALSE(t, mmu_translate((uintptr_t)p, &pa, &prot));
+}
+
+/* Writing one byte past an allocation faults in the guard page; the report names the allocation. */
+static void segkmem_test_overrun_panics_naming_allocation(struct ktest *t)
+{
+	uint8_t *p = segkmem_alloc(2 * MMU_PAGE_SIZE, 0);
+	volatile uint8_t *past = p + 2 * MMU_PAGE_SIZE;
+
+	KASSERT_NOT_NULL(t, p);
+	KTEST_EXPECT_PANIC(t, *past = 1, "store/AMO page fault");
+	KEXPECT_TRUE(t, ktest_msg_has(segkmem_fault_last(), "guard page of heap allocation"));
+	KTEST_EXPECT_PANIC(t, *past = 2, "guard page of heap allocation");
+	segkmem_free(p, 2 * MMU_PAGE_SIZE);
+}
+
+static volatile uint8_t *sk_remote_p;
+static struct ktest *sk_remote_t;
+
+/* On another hart: read the memory (fills that hart's TLB). */
+static void sk_remote_touch(void *arg)
+{
+	(void)arg;
+	(void)*sk_remote_p;
+}
+
+/* On another hart, after the free: the read must fault. */
+static void sk_remote_touch_freed(void *arg)
+{
+	(void)arg;
+	KTEST_EXPECT_PANIC(sk_remote_t, (void)*sk_remote_p, "load page fault");
+}
+
+/* After a free, touching the range faults on this hart and on a hart that had it in its TLB. */
+static void segkmem_test_use_after_free_panics_on_every_hart(struct ktest *t)
+{
+	uint8_t *p = segkmem_alloc(MMU_PAGE_SIZE, 0);
+	unsigned other = cpu_count() > 1 ? (cpu_id() + 1) % cpu_count() : cpu_id();
+
+	KASSERT_NOT_NULL(t, p);
+	p[0] = 7;
+	sk_remote_p = p;
+	sk_remote_t = t;
+	if (other != cpu_id())
+		cpu_call_one(other, sk_remote_touch, NULL);
+	segkmem_free(p, MMU_PAGE_SIZE);
+	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "load page fault");
+	KEXPECT_TRUE(t, ktest_msg_has(segkmem_fault_last(), "use after free"));
+	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "use after free: heap allocation");
+	if (other != cpu_id())
+		cpu_call_one(other, sk_remote_touch_freed, NULL);
+	else
+		ktest_log(t, "one hart: remote shootdown not exercised");
+}
+
+/* Freeing something that is not a live heap allocation panics before unmapping anything. */
+static void segkmem_test_bad_free_panics(struct ktest *t)
+{
+	uint8_t *p = segkmem_alloc(2 * MMU_PAGE_SIZE, 0);
+	uint64_t pa;
+	unsigned prot;
+
+	KASSERT_NOT_NULL(t, p);
+	KTEST_EXPECT_PANIC(t, segkmem_free(p, MMU_PAGE_SIZE), "not a live heap allocation");
+	KTEST_EXPECT_PANIC(t, segkmem_free(p + MMU_PAGE_SIZE, MMU_PAGE_SIZE), "segkmem_free");
+	KEXPECT_TRUE(t, mmu_translate((uintptr_t)p, &pa, &prot));
+	segkmem_free(p, 2 * MMU_PAGE_SIZE);
+	KTEST_EXPECT_PANIC(t, segkmem_free(p, 2 * MMU_PAGE_SIZE), "not a live heap allocation");
+}
+
+/* Does the DMA window reach any memory?  (plat_boot warned at boot if not.) */
+static bool segkmem_dma_reaches_ram(void)
+{
+	const struct plat_map *pm = &boot_plat_map;
+
+	for (unsigned i = 0; i < pm->pm_nmem; i++)
+		if (!pm->pm_has_dma_limit || pm->pm_mem[i].pmr_base < pm->pm_dma_limit)
+			return true;
+	return false;
+}
+
+/* DMA memory is zeroed, its bus address is the CPU address less the window's
+ * offset, it lies inside a pool when the board has one (else inside the DMA
+ * window), and with every pool full (an allocation that does not fit one pool
+ * moves on to the next) one more fails cleanly.  Skipped when the device
+ * tree's dma-ranges reach no RAM and there is no pool: there is no DMA memory. */
+static void segkmem_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
+{
+	uint64_t bus, bus2, offset = boot_plat_map.pm_has_dma_limit ? boot_plat_map.pm_dma_offset : 0;
+	static void *rest[PLAT_MAX_POOLS];
+	static size_t free[PLAT_MAX_POOLS];
+	unsigned np = dma_pool_count();
+	uint8_t *p;
+	uintptr_t s, e, pa;
+
+	if (np == 0 && !segkmem_dma_reaches_ram()) {
+		KEXPECT_NULL(t, dma_alloc_coherent(10000, &bus, VM_NOSLEEP));
+		ktest_skip(t, "dma-ranges reach no RAM and there is no shared-dma-pool");
+	}
+	p = dma_alloc_coherent(10000, &bus, VM_NOSLEEP);
+	pa = virt_to_phys(p);
+	KASSERT_NOT_NULL(t, p);
+	KEXPECT_EQ(t, bus, pa - offset);
+	KEXPECT_EQ(t, p[0] | p[9999], 0);
+	p[5] = 1;
+	if (np == 0) {
+		if (boot_plat_map.pm_has_dma_limit)
+			KEXPECT_LE(t, pa + 10000, boot_plat_map.pm_dma_limit);
+		dma_free_coherent(p, 10000, bus);
+		ktest_log(t, "no shared-dma-pool on this board: DMA zone fallback checked");
+		return;
+	}
+	KEXPECT_EQ(t, vmem_lookup(dma_pool_arena(0), pa, &s, &e), VMEM_ALLOC);
+	/* Fill the pools in order: each fill lands in the pool it was sized for. */
+	for (unsigned i = 0; i < np; i++) {
+		free[i] = vmem_size(dma_pool_arena(i), VMEM_FREE);
+		rest[i] = dma_alloc_coherent(free[i], &bus2, VM_NOSLEEP);
+		KEXPECT_NOT_NULL(t, rest[i]);
+		if (rest[i] != NULL)
+			KEXPECT_EQ(t, vmem_lookup(dma_pool_arena(i), virt_to_phys(rest[i]), &s, &e),
+				   VMEM_ALLOC);
+	}
+	KEXPECT_NULL(t, dma_alloc_coherent(MMU_PAGE_SIZE, &bus2, VM_NOSLEEP));
+	for (unsigned i = 0; i < np; i++)
+		if (rest[i] != NULL)
+			dma_free_coherent(rest[i], free[i], virt_to_phys(rest[i]) - offset);
+	dma_free_coherent(p, 10000, bus);
+	for (unsigned i = 0; i < np; i++)
+		KEXPECT_EQ(t, vmem_size(dma_pool_arena(i), VMEM_ALLOC), 0);
+	ktest_log(t, "%u shared-dma-pool region(s) filled", np);
+}
+
+static const struct ktest_case segkmem_cases[] = {
+	KTEST_CASE(segkmem_test_all_harts_alloc_free_elsewhere),
+	KTEST_CASE(segkmem_test_guard_page_unmapped),
+	KTEST_CASE(segkmem_test_overrun_panics_naming_allocation),
+	KTEST_CASE(segkmem_test_use_after_free_panics_on_every_hart),
+	KTEST_CASE(segkmem_test_bad_free_panics),
+	KTEST_CASE(segkmem_test_dma_pool_alloc_and_exhaustion),
+	KTEST_END,
+};
+KTEST_SUITE_INIT(segkmem_suite, "segkmem", segkmem_cases, segkmem_suite_init);
