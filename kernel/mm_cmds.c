@@ -18,7 +18,8 @@
  *   buddyinfo       free blocks per zone and order (/proc/buddyinfo)
  *   zoneinfo        per-zone counters and per-hart caches (/proc/zoneinfo)
  *   pagestat        page allocator failures and misuse, boot timing, bootmem
- *   vmem [-s] [A]   every arena (illumos ::vmem), or arena A in full
+ *   vmem [-s] [A]   every arena (illumos ::vmem), or arena A in full; with
+ *                   the heap's arena, the heap's lazy-purge statistics
  */
 #include "kernel/console.h"
 #include "kernel/lib.h"
@@ -113,6 +114,7 @@ static int mm_cmd_vmem(int argc, char **argv)
 	segkmem_init();
 	if (name == NULL) {
 		vmem_dump_all(printk);
+		segkmem_dump(printk);
 		return 0;
 	}
 	vmp = vmem_find(name);
@@ -121,6 +123,8 @@ static int mm_cmd_vmem(int argc, char **argv)
 		return 1;
 	}
 	vmem_dump(vmp, segs, printk);
+	if (vmp == segkmem_arena())
+		segkmem_dump(printk);
 	return 0;
 }
 CONSOLE_CMD(mm_cmd_vmem_reg, "vmem", "vmem [-s] [ARENA]: resource arenas (-s: every segment)",

@@ -22,6 +22,10 @@
  *                magazine lists).
  *   KMEM_SLAB    one object cache's slab layer (slab lists, bufctl hash);
  *                it imports slabs from a vmem arena while held.
+ *   SEGKMEM      kernel/segkmem.c: the heap's dirty list.  Held across a
+ *                whole free or lazy purge (unmap, TLB fences, frees to the
+ *                arena); a slab layer may import heap pages while holding
+ *                KMEM_SLAB, so it comes after that and before the arenas.
  *   VMEM_LIST    the list of vmem arenas (create, destroy, dumps).
  *   VMEM_ARENA   one arena (vm_lock).  Never two at once: an arena drops its
  *                lock before it calls its source or a quantum cache.
@@ -46,6 +50,7 @@ enum lock_rank {
 	LOCK_RANK_KMEM_LIST,
 	LOCK_RANK_KMEM_DEPOT,
 	LOCK_RANK_KMEM_SLAB,
+	LOCK_RANK_SEGKMEM,
 	LOCK_RANK_VMEM_LIST,
 	LOCK_RANK_VMEM_ARENA,
 	LOCK_RANK_MMU,
