@@ -4,8 +4,9 @@
  * 1. Why here.  mm/ is portable and knows no console: each allocator
  *    exports a dump that writes through a printk-like sink (page_buddyinfo,
  *    page_zoneinfo, page_get_stats, vmem_dump_all, vmem_dump).  This file is
- *    the only place that turns those dumps into commands; the object-cache
- *    layer adds kmastat and slabinfo here the same way.
+ *    the only place that turns those dumps into commands (pagestat's own
+ *    printer, mm_pagestat_print, is exported for its test: mm_cmds.h);
+ *    the object-cache layer adds kmastat and slabinfo here the same way.
  * 2. Registration.  One mechanism for every command of the kernel:
  *    CONSOLE_CMD (kernel/console.h) puts a struct console_cmd in the
  *    console_cmds linker section; `help` lists them all.  An allocator
@@ -23,6 +24,7 @@
  */
 #include "kernel/console.h"
 #include "kernel/lib.h"
+#include "kernel/mm_cmds.h"
 #include "kernel/mm_init.h"
 #include "kernel/printk.h"
 #include "kernel/segkmem.h"
@@ -66,31 +68,36 @@ static int mm_cmd_zoneinfo(int argc, char **argv)
 CONSOLE_CMD(mm_cmd_zoneinfo_reg, "zoneinfo", "zones: free, watermarks, sizes, per-hart caches",
 	    mm_cmd_zoneinfo);
 
-/* `pagestat`: allocator-wide failures and misuse counters, boot timing, bootmem. */
-static int mm_cmd_pagestat(int argc, char **argv)
+void mm_pagestat_print(int (*out)(const char *fmt, ...))
 {
 	struct bootmem_stats bs;
 	struct page_stats st;
 
+	page_get_stats(&st);
+	out("free %llu cached %llu pages\n", (unsigned long long)page_free_count(),
+	    (unsigned long long)page_cached_count());
+	out("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
+	    "double_free %llu wrong_order %llu drain_all %llu\n",
+	    (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
+	    (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
+	    (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
+	    (unsigned long long)st.pst_drain_all);
+	out("descriptor init: %llu pages, %u harts, %llu us\n",
+	    (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
+	    (unsigned long long)mm_boot_info.mbi_init_us);
+	bootmem_get_stats(&bs);
+	out("bootmem: added %llu reserved %llu allocated %llu bytes in %llu allocations\n",
+	    (unsigned long long)bs.bs_added, (unsigned long long)bs.bs_reserved,
+	    (unsigned long long)bs.bs_allocated, (unsigned long long)bs.bs_nallocs);
+}
+
+/* `pagestat`: allocator-wide failures and misuse counters, boot timing, bootmem. */
+static int mm_cmd_pagestat(int argc, char **argv)
+{
 	(void)argv;
 	if (argc != 1)
 		return mm_cmd_usage(PAGESTAT_USAGE);
-	page_get_stats(&st);
-	printk("free %llu cached %llu pages\n", (unsigned long long)page_free_count(),
-	       (unsigned long long)page_cached_count());
-	printk("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
-	       "double_free %llu wrong_order %llu drain_all %llu\n",
-	       (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
-	       (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
-	       (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
-	       (unsigned long long)st.pst_drain_all);
-	printk("descriptor init: %llu pages, %u harts, %llu us\n",
-	       (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
-	       (unsigned long long)mm_boot_info.mbi_init_us);
-	bootmem_get_stats(&bs);
-	printk("bootmem: added %llu reserved %llu allocated %llu bytes in %llu allocations\n",
-	       (unsigned long long)bs.bs_added, (unsigned long long)bs.bs_reserved,
-	       (unsigned long long)bs.bs_allocated, (unsigned long long)bs.bs_nallocs);
+	mm_pagestat_print(printk);
 	return 0;
 }
 CONSOLE_CMD(mm_cmd_pagestat_reg, "pagestat", "page allocator failures and misuse counters",
