@@ -27,6 +27,8 @@
  *                         run fn(arg) on every online hart (each on itself,
  *                         interrupts off) and return when all have finished
  *   Memory     void *phys_to_virt(paddr_t), paddr_t virt_to_phys(const void *)
+ *   Time       uint64_t mm_time_us(void)   microseconds since boot (any
+ *                         monotonic origin); kmem's audit records use it
  *   Output     printk(fmt, ...)            printf-like, %d %u %x %lx %llx %p %s %c %zu
  *              panic(fmt, ...)             never returns
  *   Checks     ASSERT(expr)                invariant, compiled out when !MM_DEBUG
