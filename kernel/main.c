@@ -16,6 +16,7 @@
 #include "kernel/dma.h"
 #include "kernel/hart.h"
 #include "kernel/kheap.h"
+#include "kernel/kmem_glue.h"
 #include "kernel/ktest.h"
 #include "kernel/mm_init.h"
 #include "kernel/lib.h"
@@ -110,6 +111,9 @@ void kmain(unsigned long hartid, uintptr_t fdt_pa)
 	smp_print_harts();
 	mm_pages_init(&boot_plat_map);		/* zones, buddy, per-hart page caches */
 	kheap_init();				/* vmem: the mapped kernel heap */
+	if (cmdline.cl_ktest)
+		kmem_reaper_hold();		/* the suites count on a quiet system */
+	mm_kmem_init(&cmdline);			/* object caches, kmalloc, reaper */
 	dma_init(&boot_plat_map);		/* vmem: one arena per shared-dma-pool */
 	arch_irq_enable();
 	if (cmdline.cl_ktest)
