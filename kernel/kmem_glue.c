@@ -28,6 +28,7 @@
  *    matching release; the ktest run holds the reaper throughout, and the
  *    kmem suite releases it to check the reaper itself.
  */
+#include "kernel/console.h"
 #include "kernel/hart.h"
 #include "kernel/kheap.h"
 #include "kernel/kmem_glue.h"
@@ -120,3 +121,49 @@ void kmem_reaper_stats(unsigned cpu, struct kmem_reaper_stats *st)
 	st->krs_interval_ms = kmem_reaper_interval;
 	st->krs_reaper_cpu = kmem_reaper_cpu;
 }
+
+/* A kmem dump command takes no argument. */
+static int kmem_cmd_noargs(int argc, const char *usage)
+{
+	if (argc == 1)
+		return 0;
+	printk("usage: %s\n", usage);
+	return -1;
+}
+
+/* `kmastat`: every cache (illumos ::kmastat columns), then the vmem arenas. */
+static int kmem_cmd_kmastat(int argc, char **argv)
+{
+	(void)argv;
+	if (kmem_cmd_noargs(argc, "kmastat") != 0)
+		return -1;
+	kmem_kmastat(printk);
+	return 0;
+}
+
+/* `slabinfo`: every slab cache, Linux /proc/slabinfo 2.1 format. */
+static int kmem_cmd_slabinfo(int argc, char **argv)
+{
+	(void)argv;
+	if (kmem_cmd_noargs(argc, "slabinfo") != 0)
+		return -1;
+	kmem_slabinfo(printk);
+	return 0;
+}
+
+/* `magstat`: per cache, magazine size, rounds per hart, depots per node, contention. */
+static int kmem_cmd_magstat(int argc, char **argv)
+{
+	(void)argv;
+	if (kmem_cmd_noargs(argc, "magstat") != 0)
+		return -1;
+	kmem_magstat(printk);
+	return 0;
+}
+
+CONSOLE_CMD(console_cmd_kmastat, "kmastat", "object caches (illumos ::kmastat) and vmem arenas",
+	    kmem_cmd_kmastat);
+CONSOLE_CMD(console_cmd_slabinfo, "slabinfo", "slab caches, Linux /proc/slabinfo 2.1 format",
+	    kmem_cmd_slabinfo);
+CONSOLE_CMD(console_cmd_magstat, "magstat", "per-cache magazines: size, rounds per hart, depots",
+	    kmem_cmd_magstat);

@@ -1,0 +1,506 @@
+/*
+ * test_kmem_obs.c - the `kmem` suite, continued: the dumps (kmastat,
+ * slabinfo, magstat) captured into a buffer after a known workload and
+ * parsed, their numbers compared with kmem_cache_stats() and with the
+ * test's own tally; and the plugin marker regions whose names are a
+ * contract (issue 8 §6, tests/budgets.txt):
+ *
+ *   kmem_magazine_pair      warm alloc+free of one 64-byte object, one hart
+ *   kmem_nomagazine_pair    the same in a KMC_NOMAGAZINE cache
+ *   kmem_depot_pair         bursts of 1,000 allocations then 1,000 frees of
+ *                           a new cache, per alloc+free (depot trades, slab
+ *                           creation amortised)
+ *   kmem_remote_free_pair   the freeing hart's share of a pair: 1,000
+ *                           buffers allocated on a node-0 hart, freed on a
+ *                           hart of node 1 (cross magazine and its flushes
+ *                           amortised); skipped with one node
+ *   kmalloc_pair_64, kmalloc_pair_4096   kmalloc+kfree, warm
+ *   vmem_qcache_pair        vmem_alloc+vmem_free of one quantum from an
+ *                           arena with quantum caches, warm
+ */
+#include "kernel/console.h"
+#include "kernel/hart.h"
+#include "kernel/lib.h"
+#include "kernel/printk.h"
+#include "kernel/prof.h"
+#include "kernel/smp.h"
+#include "mm/page.h"
+#include "test_kmem.h"
+
+#include <stdarg.h>
+
+#define KT_CAPTURE	65536	/* bytes of dump text kept */
+#define KT_PROF_ITERS	1000	/* iterations of each warm region */
+
+/* The captured dump text, and whether some of it did not fit. */
+static char kt_text[KT_CAPTURE];
+static size_t kt_len;
+static bool kt_truncated;
+
+/* A printk-like sink appending to kt_text. */
+static int kt_capture(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(kt_text + kt_len, sizeof(kt_text) - kt_len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return n;
+	if ((size_t)n >= sizeof(kt_text) - kt_len) {
+		kt_truncated = true;
+		kt_len = sizeof(kt_text) - 1;
+	} else {
+		kt_len += (size_t)n;
+	}
+	return n;
+}
+
+/* Start a new capture. */
+static void kt_capture_reset(void)
+{
+	kt_len = 0;
+	kt_text[0] = 0;
+	kt_truncated = false;
+}
+
+/* The line of the capture that starts with `name` and then a blank or ':'; NULL if none. */
+static const char *kt_find_line(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = kt_text; l != NULL && *l; ) {
+		if (strncmp(l, name, n) == 0 && (l[n] == ' ' || l[n] == ':'))
+			return l;
+		l = strchr(l, '\n');
+		l = l != NULL ? l + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Parse up to max unsigned numbers from the line at l, after its first
+ * `skip` characters, up to the end of the line; returns how many.
+ */
+static unsigned kt_numbers(const char *l, size_t skip, uint64_t *v, unsigned max)
+{
+	const char *p = l + skip;
+	unsigned n = 0;
+
+	while (*p && *p != '\n' && n < max) {
+		if (*p >= '0' && *p <= '9') {
+			char *end;
+
+			v[n++] = strtoul(p, &end, 10);
+			p = end;
+		} else {
+			p++;
+		}
+	}
+	return n;
+}
+
+/* A new cache with `alloc` allocations of which `alloc - keep` were freed; kept in b[]. */
+static kmem_cache_t *kt_workload(const char *name, size_t size, void **b, unsigned alloc,
+				 unsigned keep)
+{
+	kmem_cache_t *cp = kmem_cache_create(name, size, 0, NULL, NULL, NULL, NULL, NULL, 0);
+
+	if (cp == NULL)
+		return NULL;
+	for (unsigned i = 0; i < alloc; i++)
+		b[i] = kmem_cache_alloc(cp, KM_PANIC);
+	for (unsigned i = keep; i < alloc; i++)
+		kmem_cache_free(cp, b[i]);
+	return cp;
+}
+
+/* Free what kt_workload kept and destroy the cache. */
+static void kt_workload_end(kmem_cache_t *cp, void **b, unsigned keep)
+{
+	for (unsigned i = 0; i < keep; i++)
+		kmem_cache_free(cp, b[i]);
+	kmem_cache_destroy(cp);
+}
+
+/*
+ * kmastat after 300 allocations and 100 frees of 200-byte objects: the
+ * cache's line says buf size 200, 200 in use, 300 allocations, none failed
+ * (the tally), and total and memory equal kmem_cache_stats; the Total line
+ * adds up every cache line; the vmem arenas follow, kmem_heap among them.
+ */
+void kmem_test_kmastat_matches_counters(struct ktest *t)
+{
+	static void *b[300];
+	uint64_t v[8], st[KMS_NSTATS], mem = 0, allocs = 0;
+	kmem_cache_t *cp = kt_workload("kt_kmastat", 200, b, 300, 200);
+	const char *l;
+
+	KASSERT_NOT_NULL(t, cp);
+	kmem_cache_stats(cp, st);
+	kt_capture_reset();
+	kmem_kmastat(kt_capture);
+	KEXPECT_FALSE(t, kt_truncated);
+	l = kt_find_line("kt_kmastat");
+	KASSERT_NOT_NULL(t, l);
+	KASSERT_EQ(t, kt_numbers(l, strlen("kt_kmastat"), v, 8), 6);
+	KEXPECT_EQ(t, v[0], 200);			/* buf size */
+	KEXPECT_EQ(t, v[1], 200);			/* buf in use: 300 - 100 */
+	KEXPECT_EQ(t, v[2], st[KMS_BUF_TOTAL]);
+	KEXPECT_GE(t, v[2], 200);
+	KEXPECT_EQ(t, v[3], st[KMS_MEM_TOTAL]);
+	KEXPECT_GE(t, v[3], v[2] * 200);		/* the buffers fit in that memory */
+	KEXPECT_EQ(t, v[4], 300);			/* allocs succeeded */
+	KEXPECT_EQ(t, v[5], 0);				/* allocs failed */
+	/* Every cache line (6 numbers after a name) adds up to the Total line. */
+	for (l = strstr(kt_text, "------\n"); l != NULL && strncmp(l + 7, "-----", 5) != 0; ) {
+		const char *name_end;
+
+		l = strchr(l, '\n') + 1;
+		name_end = strchr(l, ' ');
+		if (name_end == NULL || strncmp(l, "-----", 5) == 0)
+			break;
+		if (kt_numbers(l, (size_t)(name_end - l), v, 8) == 6) {
+			mem += v[3];
+			allocs += v[4];
+		}
+	}
+	l = kt_find_line("Total");
+	KASSERT_NOT_NULL(t, l);
+	KASSERT_EQ(t, kt_numbers(l, 5, v, 8), 3);
+	KEXPECT_EQ(t, v[0], mem);
+	KEXPECT_EQ(t, v[1], allocs);
+	KEXPECT_NOT_NULL(t, strstr(kt_text, "kmem_heap"));
+	kt_workload_end(cp, b, 200);
+}
+
+/*
+ * slabinfo (2.1) after the same workload: active objects are the 200 in
+ * use, objects = slabs x objects per slab = kmem_cache_stats' total, and
+ * the slab geometry keeps waste at or below 1/8 of each slab.
+ */
+void kmem_test_slabinfo_matches_counters(struct ktest *t)
+{
+	static void *b[300];
+	uint64_t v[12], st[KMS_NSTATS];
+	kmem_cache_t *cp = kt_workload("kt_slabinfo", 200, b, 300, 200);
+	const char *l;
+
+	KASSERT_NOT_NULL(t, cp);
+	kmem_cache_stats(cp, st);
+	kt_capture_reset();
+	kmem_slabinfo(kt_capture);
+	KEXPECT_EQ(t, strncmp(kt_text, "slabinfo - version: 2.1\n", 24), 0);
+	l = kt_find_line("kt_slabinfo");
+	KASSERT_NOT_NULL(t, l);
+	/* active num objsize perslab pages : tunables 3 numbers : slabdata 3 numbers */
+	KASSERT_EQ(t, kt_numbers(l, strlen("kt_slabinfo"), v, 12), 11);
+	KEXPECT_EQ(t, v[0], 200);
+	KEXPECT_EQ(t, v[1], st[KMS_BUF_TOTAL]);
+	KEXPECT_GE(t, v[2], 200);
+	KEXPECT_EQ(t, v[1], v[3] * v[9]);		/* objects = perslab x slabs */
+	KEXPECT_EQ(t, v[9], st[KMS_SLABS]);
+	KEXPECT_LE(t, v[8], v[9]);			/* active slabs <= slabs */
+	KEXPECT_GE(t, v[8] * v[3], v[0]);		/* the active slabs hold the in-use objects */
+	KEXPECT_LE(t, v[3] * v[2], v[4] * MM_PAGE_SIZE);
+	KEXPECT_GE(t, v[3] * v[2] * 8, v[4] * MM_PAGE_SIZE * 7);	/* waste <= 1/8 */
+	KEXPECT_EQ(t, v[9] * v[4] * MM_PAGE_SIZE, st[KMS_MEM_TOTAL]);
+	KEXPECT_NOT_NULL(t, kt_find_line("kmalloc-64"));
+	kt_workload_end(cp, b, 200);
+}
+
+/* cpu_call_all body: 5 + cpu allocations then their frees, counted per hart. */
+static void kt_magstat_hart(void *arg)
+{
+	kmem_cache_t *cp = arg;
+	void *b[5 + 64];
+	unsigned n = 5 + this_cpu() % 64;
+
+	for (unsigned i = 0; i < n; i++)
+		b[i] = kmem_cache_alloc(cp, KM_PANIC);
+	for (unsigned i = 0; i < n; i++)
+		kmem_cache_free(cp, b[i]);
+}
+
+/*
+ * magstat after every hart allocated and freed: the cache's summary line
+ * gives the magazine size and the hits of kmem_cache_stats, one line per
+ * hart gives that hart's rounds (kmem_cache_cpu_rounds), one line per node
+ * its depot; and what the magazines and depots hold adds up with the slab
+ * layer to every buffer, none in use (the tally).
+ */
+void kmem_test_magstat_matches_harts(struct ktest *t)
+{
+	uint64_t v[12], st[KMS_NSTATS], rounds = 0, depot_full = 0, allocs = 0;
+	kmem_cache_t *cp = kmem_cache_create("kt_magstat", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	const char *l;
+	char key[24];
+
+	KASSERT_NOT_NULL(t, cp);
+	cpu_call_all(kt_magstat_hart, cp);
+	for (unsigned c = 0; c < ncpus; c++)
+		allocs += 5 + c % 64;
+	kmem_cache_stats(cp, st);
+	KEXPECT_EQ(t, st[KMS_ALLOC], allocs);
+	KEXPECT_EQ(t, st[KMS_BUF_INUSE], 0);
+	kt_capture_reset();
+	kmem_magstat(kt_capture);
+	KEXPECT_FALSE(t, kt_truncated);
+	l = kt_find_line("kt_magstat");
+	KASSERT_NOT_NULL(t, l);
+	KASSERT_EQ(t, kt_numbers(l, strlen("kt_magstat"), v, 12), 9);
+	KEXPECT_EQ(t, v[0], st[KMS_MAGSIZE]);
+	KEXPECT_EQ(t, v[1], st[KMS_MAG_ALLOC]);
+	KEXPECT_EQ(t, v[2], st[KMS_MAG_FREE]);
+	KEXPECT_LE(t, v[1], allocs);
+	for (unsigned c = 0; c < ncpus; c++) {
+		int loaded, prev;
+		const char *h;
+
+		kmem_cache_cpu_rounds(cp, c, &loaded, &prev);
+		snprintf(key, sizeof(key), "  hart %u:", c);
+		h = strstr(l, key);
+		KASSERT_NOT_NULL(t, h);
+		KEXPECT_NOT_NULL(t, strstr(h, loaded < 0 ? "loaded -1" : "loaded "));
+		KASSERT_EQ(t, kt_numbers(h, strlen(key), v, 4), loaded < 0 ? 0 : 1 + (prev >= 0));
+		rounds += loaded > 0 ? (uint64_t)loaded : 0;
+		rounds += prev > 0 ? (uint64_t)prev : 0;
+		if (loaded >= 0)
+			KEXPECT_EQ(t, v[0], (uint64_t)loaded);
+	}
+	for (unsigned n = 0; n < 8; n++) {
+		uint64_t full, empty;
+		const char *d;
+
+		snprintf(key, sizeof(key), "  node %u:", n);
+		if ((d = strstr(l, key)) == NULL)
+			break;
+		kmem_cache_depot_count(cp, (int)n, &full, &empty);
+		KASSERT_EQ(t, kt_numbers(d, strlen(key), v, 4), 2);
+		KEXPECT_EQ(t, v[0], full);
+		KEXPECT_EQ(t, v[1], empty);
+		depot_full += full;
+	}
+	KEXPECT_EQ(t, rounds, st[KMS_BUF_MAG]);
+	KEXPECT_EQ(t, depot_full * st[KMS_MAGSIZE], st[KMS_BUF_DEPOT]);
+	KEXPECT_EQ(t, st[KMS_BUF_TOTAL], st[KMS_BUF_SLABFREE] + rounds + st[KMS_BUF_DEPOT]);
+	kmem_drain_all();
+	KEXPECT_EQ(t, kmem_test_stat(cp, KMS_BUF_MAG), 0);
+	kmem_cache_destroy(cp);
+}
+
+/* The console commands run, and refuse an extra word. */
+void kmem_test_console_commands_run(struct ktest *t)
+{
+	char kmastat[] = "kmastat", slabinfo[] = "slabinfo", magstat[] = "magstat";
+	char bad[] = "kmastat extra";
+
+	KEXPECT_EQ(t, console_exec(kmastat), 0);
+	KEXPECT_EQ(t, console_exec(slabinfo), 0);
+	KEXPECT_EQ(t, console_exec(magstat), 0);
+	KEXPECT_NE(t, console_exec(bad), 0);
+}
+
+/* ------------------------------------------------------------- measurement */
+
+/* One warm alloc+free of the cache arg. */
+static void kt_pair(void *arg, unsigned long i)
+{
+	kmem_cache_t *cp = arg;
+
+	(void)i;
+	kmem_cache_free(cp, kmem_cache_alloc(cp, KM_NOSLEEP));
+}
+
+/* Run a warm pair region over a new 64-byte cache with cflags; check nothing leaked. */
+static void kt_measure_pair(struct ktest *t, const char *region, unsigned cflags)
+{
+	kmem_cache_t *cp = kmem_cache_create(region, 64, 0, NULL, NULL, NULL, NULL, NULL, cflags);
+	uint64_t a0;
+
+	KASSERT_NOT_NULL(t, cp);
+	kt_pair(cp, 0);					/* warm: a loaded magazine */
+	a0 = kmem_test_stat(cp, KMS_ALLOC);
+	prof_region(region, KT_PROF_ITERS, kt_pair, cp);
+	KEXPECT_EQ(t, kmem_test_stat(cp, KMS_ALLOC) - a0, KT_PROF_ITERS);
+	KEXPECT_EQ(t, kmem_test_stat(cp, KMS_FAIL), 0);
+	KEXPECT_EQ(t, kmem_test_stat(cp, KMS_BUF_INUSE), 0);
+	if (!(cflags & KMC_NOMAGAZINE) && kmem_test_magazines_on(cp))
+		KEXPECT_GE(t, kmem_test_stat(cp, KMS_MAG_ALLOC), KT_PROF_ITERS);
+	else
+		KEXPECT_EQ(t, kmem_test_stat(cp, KMS_MAG_ALLOC), 0);
+	kmem_cache_destroy(cp);
+}
+
+/* Region kmem_magazine_pair: the magazine hit path (target <= 30 instructions, 0 atomics). */
+void kmem_test_measure_magazine_pair(struct ktest *t)
+{
+	kt_measure_pair(t, "kmem_magazine_pair", 0);
+}
+
+/* Region kmem_nomagazine_pair: the slab layer alone. */
+void kmem_test_measure_nomagazine_pair(struct ktest *t)
+{
+	kt_measure_pair(t, "kmem_nomagazine_pair", KMC_NOMAGAZINE);
+}
+
+#define KT_BURST	1000	/* allocations per burst in kmem_depot_pair */
+#define KT_BURSTS	4
+
+/* The depot region's state: the cache and the burst's buffers. */
+struct kt_depot {
+	kmem_cache_t *ktd_cp;		/* the cache */
+	void *ktd_buf[KT_BURST];	/* one burst */
+};
+
+/*
+ * Operations 2i and 2i+1 of the sequence "KT_BURST allocations, KT_BURST
+ * frees, ...": over whole bursts, one call costs one alloc+free on average.
+ */
+static void kt_depot_ops(void *arg, unsigned long i)
+{
+	struct kt_depot *d = arg;
+
+	for (unsigned long op = 2 * i; op < 2 * i + 2; op++) {
+		unsigned long k = op % KT_BURST;
+
+		if ((op / KT_BURST) % 2 == 0)
+			d->ktd_buf[k] = kmem_cache_alloc(d->ktd_cp, KM_NOSLEEP);
+		else
+			kmem_cache_free(d->ktd_cp, d->ktd_buf[k]);
+	}
+}
+
+/* Region kmem_depot_pair: bursts through the depot and slab layers, amortised. */
+void kmem_test_measure_depot_pair(struct ktest *t)
+{
+	static struct kt_depot d;
+
+	d.ktd_cp = kmem_cache_create("kmem_depot_pair", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	KASSERT_NOT_NULL(t, d.ktd_cp);
+	prof_region("kmem_depot_pair", KT_BURST * KT_BURSTS, kt_depot_ops, &d);
+	KEXPECT_EQ(t, kmem_test_stat(d.ktd_cp, KMS_ALLOC), KT_BURST * KT_BURSTS);
+	KEXPECT_EQ(t, kmem_test_stat(d.ktd_cp, KMS_FAIL), 0);
+	KEXPECT_EQ(t, kmem_test_stat(d.ktd_cp, KMS_BUF_INUSE), 0);
+	if (kmem_test_magazines_on(d.ktd_cp))
+		KEXPECT_GT(t, kmem_test_stat(d.ktd_cp, KMS_DEPOT_ALLOC), 0);
+	kmem_cache_destroy(d.ktd_cp);
+}
+
+/* The remote region's state. */
+struct kt_remote_prof {
+	kmem_cache_t *ktp_cp;		/* the cache */
+	void *ktp_buf[KT_PROF_ITERS];	/* allocated on the first hart */
+	unsigned ktp_n;			/* how many */
+};
+
+/* cpu_call_one body on the allocating hart. */
+static void kt_remote_prof_alloc(void *arg)
+{
+	struct kt_remote_prof *r = arg;
+
+	for (r->ktp_n = 0; r->ktp_n < KT_PROF_ITERS; r->ktp_n++)
+		if ((r->ktp_buf[r->ktp_n] = kmem_cache_alloc(r->ktp_cp, KM_NOSLEEP)) == NULL)
+			break;
+}
+
+/* The measured free of buffer i, on the other node's hart. */
+static void kt_remote_free_one(void *arg, unsigned long i)
+{
+	struct kt_remote_prof *r = arg;
+
+	kmem_cache_free(r->ktp_cp, r->ktp_buf[i]);
+}
+
+/* cpu_call_one body on the freeing hart: the region. */
+static void kt_remote_prof_free(void *arg)
+{
+	prof_region("kmem_remote_free_pair", KT_PROF_ITERS, kt_remote_free_one, arg);
+}
+
+/* The first cpu whose hart is on node n, or -1. */
+static int kt_first_cpu_of_node(int n)
+{
+	for (unsigned c = 0; c < ncpus; c++)
+		if (harts[c].h_node == n)
+			return (int)c;
+	return -1;
+}
+
+/* Region kmem_remote_free_pair: frees on a node-1 hart of node-0 buffers (2 nodes). */
+void kmem_test_measure_remote_free_pair(struct ktest *t)
+{
+	static struct kt_remote_prof r;
+	int a = kt_first_cpu_of_node(0), b = kt_first_cpu_of_node(1);
+
+	if (a < 0 || b < 0)
+		ktest_skip(t, "kmem_remote_free_pair needs harts on nodes 0 and 1");
+	r.ktp_cp = kmem_cache_create("kmem_remote_free_pair", 64, 0, NULL, NULL, NULL, NULL, NULL,
+				     0);
+	KASSERT_NOT_NULL(t, r.ktp_cp);
+	cpu_call_one((unsigned)a, kt_remote_prof_alloc, &r);
+	KASSERT_EQ(t, r.ktp_n, KT_PROF_ITERS);
+	cpu_call_one((unsigned)b, kt_remote_prof_free, &r);
+	KEXPECT_EQ(t, kmem_test_stat(r.ktp_cp, KMS_BUF_INUSE), 0);
+	KEXPECT_GE(t, kmem_test_stat(r.ktp_cp, KMS_CROSS_FREE), KT_PROF_ITERS);
+	kmem_drain_all();
+	kmem_cache_destroy(r.ktp_cp);
+}
+
+/* One warm kmalloc+kfree of *(size_t *)arg bytes. */
+static void kt_kmalloc_pair(void *arg, unsigned long i)
+{
+	(void)i;
+	kfree(kmalloc(*(size_t *)arg, KM_NOSLEEP));
+}
+
+/* Regions kmalloc_pair_64 and kmalloc_pair_4096. */
+void kmem_test_measure_kmalloc_pairs(struct ktest *t)
+{
+	static size_t sizes[] = { 64, 4096 };
+	static const char *names[] = { "kmalloc_pair_64", "kmalloc_pair_4096" };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+		char cname[24];
+		kmem_cache_t *cp;
+		uint64_t a0;
+
+		snprintf(cname, sizeof(cname), "kmalloc-%lu", (unsigned long)sizes[i]);
+		cp = kmem_cache_find(cname);
+		KASSERT_NOT_NULL(t, cp);
+		kt_kmalloc_pair(&sizes[i], 0);
+		a0 = kmem_test_stat(cp, KMS_ALLOC);
+		prof_region(names[i], KT_PROF_ITERS, kt_kmalloc_pair, &sizes[i]);
+		KEXPECT_EQ(t, kmem_test_stat(cp, KMS_ALLOC) - a0, KT_PROF_ITERS);
+	}
+}
+
+#define KT_QC_BASE	0x200000000ul	/* the quantum-cache arena: numbers, not memory */
+#define KT_QC_Q		4096ul
+
+/* One warm alloc+free of one quantum. */
+static void kt_qcache_pair(void *arg, unsigned long i)
+{
+	vmem_t *vmp = arg;
+
+	(void)i;
+	vmem_free(vmp, vmem_alloc(vmp, KT_QC_Q, VM_NOSLEEP), KT_QC_Q);
+}
+
+/* Region vmem_qcache_pair: an arena with quantum caches up to 8 quanta. */
+void kmem_test_measure_vmem_qcache_pair(struct ktest *t)
+{
+	vmem_t *vmp = vmem_create("kt_qcache", KT_QC_BASE, 4096 * KT_QC_Q, KT_QC_Q, NULL, NULL,
+				  NULL, 8 * KT_QC_Q, VM_NOSLEEP);
+	struct vmem_kstat vk0, vk1;
+
+	KASSERT_NOT_NULL(t, vmp);
+	kt_qcache_pair(vmp, 0);
+	vmem_stats(vmp, &vk0);
+	prof_region("vmem_qcache_pair", KT_PROF_ITERS, kt_qcache_pair, vmp);
+	vmem_stats(vmp, &vk1);
+	KEXPECT_EQ(t, vk1.vk_qcache_alloc - vk0.vk_qcache_alloc, KT_PROF_ITERS);
+	KEXPECT_EQ(t, vk1.vk_qcache_free - vk0.vk_qcache_free, KT_PROF_ITERS);
+	vmem_destroy(vmp);
+}
