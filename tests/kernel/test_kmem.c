@@ -690,6 +690,9 @@ static const struct ktest_case kmem_cases[] = {
 	KTEST_CASE(kmem_test_measure_remote_free_pair),
 	KTEST_CASE(kmem_test_measure_kmalloc_pairs),
 	KTEST_CASE(kmem_test_measure_vmem_qcache_pair),
+	KTEST_CASE(kmem_test_throughput_per_hart),
+	KTEST_CASE(kmem_test_overhead_per_cache),
+	KTEST_CASE(kmem_test_fragmentation_vs_pow2),
 	KTEST_END,
 };
 

@@ -1,8 +1,9 @@
 /*
- * test_kmem.h - what the two files of the `kmem` ktest suite share:
+ * test_kmem.h - what the three files of the `kmem` ktest suite share:
  * test_kmem.c (behaviour: every hart, constructed state, NUMA homes,
- * kmalloc, DMA, misuse, reaping) and test_kmem_obs.c (the dumps parsed
- * against the counters, and the plugin marker regions).
+ * kmalloc, DMA, misuse, reaping), test_kmem_obs.c (the dumps parsed
+ * against the counters, and the plugin marker regions) and
+ * test_kmem_bench.c (throughput, overhead and fragmentation figures).
  */
 #ifndef TESTS_KERNEL_TEST_KMEM_H
 #define TESTS_KERNEL_TEST_KMEM_H
@@ -21,6 +22,10 @@ void kmem_test_measure_depot_pair(struct ktest *t);
 void kmem_test_measure_remote_free_pair(struct ktest *t);
 void kmem_test_measure_kmalloc_pairs(struct ktest *t);
 void kmem_test_measure_vmem_qcache_pair(struct ktest *t);
+/* ... and in test_kmem_bench.c (figures for make bench). */
+void kmem_test_throughput_per_hart(struct ktest *t);
+void kmem_test_overhead_per_cache(struct ktest *t);
+void kmem_test_fragmentation_vs_pow2(struct ktest *t);
 
 /* One cache's counters, by name (kmem_cache_stats). */
 static inline uint64_t kmem_test_stat(kmem_cache_t *cp, enum kmem_stat s)
