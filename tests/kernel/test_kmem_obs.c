@@ -461,7 +461,8 @@ void kmem_test_measure_remote_free_pair(struct ktest *t)
 	KASSERT_EQ(t, r.ktp_n, KT_PROF_ITERS);
 	cpu_call_one((unsigned)b, kt_remote_prof_free, &r);
 	KEXPECT_EQ(t, kmem_test_stat(r.ktp_cp, KMS_BUF_INUSE), 0);
-	KEXPECT_GE(t, kmem_test_stat(r.ktp_cp, KMS_CROSS_FREE), KT_PROF_ITERS);
+	if (kmem_test_magazines_on(r.ktp_cp))	/* counted by the cross magazine */
+		KEXPECT_GE(t, kmem_test_stat(r.ktp_cp, KMS_CROSS_FREE), KT_PROF_ITERS);
 	kmem_drain_all();
 	kmem_cache_destroy(r.ktp_cp);
 }
