@@ -218,7 +218,7 @@ enum kmem_stat {
 	KMS_BUF_DEPOT,		/* now: buffers in full depot magazines */
 	KMS_SLABS,		/* now: slabs */
 	KMS_MEM_TOTAL,		/* now: bytes of slab memory (and headers outside it) */
-	KMS_MAGSIZE,		/* now: rounds per magazine (0: no magazines) */
+	KMS_MAGSIZE,		/* now: rounds per magazine, the largest node's (0: none) */
 	KMS_NSTATS
 };
 extern const char *const kmem_stat_names[KMS_NSTATS];

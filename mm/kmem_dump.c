@@ -56,7 +56,8 @@ static void kmem_sum_node(kmem_cache_t *cp, struct kmem_cnode *cn, uint64_t st[K
 	st[KMS_DEPOT_CONTENTION] += kmem_ld(&cn->kn_contention);
 	if (cn->kn_magtype != NULL) {
 		st[KMS_BUF_DEPOT] += cn->kn_nfull * (uint64_t)cn->kn_magtype->mt_magsize;
-		st[KMS_MAGSIZE] = (uint64_t)cn->kn_magtype->mt_magsize;
+		if ((uint64_t)cn->kn_magtype->mt_magsize > st[KMS_MAGSIZE])	/* largest node's */
+			st[KMS_MAGSIZE] = (uint64_t)cn->kn_magtype->mt_magsize;
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
 	fl = kmem_lock(&cn->kn_slab_lock);
