@@ -181,7 +181,7 @@ static struct kmem_magazine *kmem_mag_new(const struct kmem_magtype *mt)
 	return kmem_cache_alloc(mt->mt_cache, KM_NOSLEEP);
 }
 
-/* Destroy a magazine of `rounds` capacity holding n buffers: buffers to the back end. */
+/* Destroy a magazine of capacity cap holding n buffers: buffers to the back end. */
 static void kmem_mag_destroy(kmem_cache_t *cp, struct kmem_magazine *mp, int cap, int n)
 {
 	if (n > 0)
@@ -240,29 +240,76 @@ static void kmem_depot_push(struct kmem_magazine **list, uint64_t *count, struct
 	++*count;
 }
 
+/* The depot's magazine size differs from cap (it was resized): lock held. */
+static inline bool kmem_depot_stale(const struct kmem_cnode *cn, int cap)
+{
+	return cn->kn_magtype == NULL || cn->kn_magtype->mt_magsize != cap;
+}
+
+/* ---- the loaded magazine, as the three pointers of kmem.h ---- */
+
+/* The loaded magazine, or NULL. */
+static inline struct kmem_magazine *kmem_cc_loaded(const struct kmem_cpu_cache *ccp)
+{
+	if (ccp->cc_base == NULL)
+		return NULL;
+	return (struct kmem_magazine *)((uintptr_t)ccp->cc_base -
+					__builtin_offsetof(struct kmem_magazine, mag_round));
+}
+
+/* Objects in the loaded magazine (0 when none). */
+static inline int kmem_cc_rounds(const struct kmem_cpu_cache *ccp)
+{
+	return (int)(ccp->cc_top - ccp->cc_base);
+}
+
+/* Capacity of the loaded magazine (0 when none). */
+static inline int kmem_cc_cap(const struct kmem_cpu_cache *ccp)
+{
+	return (int)(ccp->cc_limit - ccp->cc_base);
+}
+
+/* Make mp (n objects, capacity cap; NULL: none) the loaded magazine. */
+static inline void kmem_cc_set(struct kmem_cpu_cache *ccp, struct kmem_magazine *mp, int n, int cap)
+{
+	if (mp == NULL) {
+		ccp->cc_base = ccp->cc_top = ccp->cc_limit = NULL;
+		return;
+	}
+	ccp->cc_base = mp->mag_round;
+	ccp->cc_top = mp->mag_round + n;
+	ccp->cc_limit = mp->mag_round + cap;
+}
+
 /* Empty the hart's magazines (and cross magazine) into the back end. */
 static void kmem_cpu_flush(kmem_cache_t *cp, struct kmem_cpu_cache *ccp)
 {
-	if (ccp->cc_loaded != NULL)
-		kmem_mag_destroy(cp, ccp->cc_loaded, ccp->cc_magsize, ccp->cc_rounds);
-	if (ccp->cc_prev != NULL)
-		kmem_mag_destroy(cp, ccp->cc_prev, ccp->cc_magsize, ccp->cc_prounds);
+	struct kmem_cpu_flow *cf = &cp->cache_flow[ccp - cp->cache_cpu];
+	int cap = kmem_cc_cap(ccp), n = kmem_cc_rounds(ccp);
+
+	if (kmem_cc_loaded(ccp) != NULL)
+		kmem_mag_destroy(cp, kmem_cc_loaded(ccp), cap, n);
+	if (ccp->cc_prev != NULL) {
+		kmem_mag_destroy(cp, ccp->cc_prev, cap, ccp->cc_prounds);
+		n += ccp->cc_prounds;
+	}
 	if (ccp->cc_cross != NULL)
 		kmem_mag_destroy(cp, ccp->cc_cross, kmem_magtypes[KMEM_CROSS_MAGTYPE].mt_magsize,
 				 ccp->cc_crounds);
-	ccp->cc_loaded = ccp->cc_prev = ccp->cc_cross = NULL;
-	ccp->cc_rounds = ccp->cc_magsize = ccp->cc_crounds = 0;
+	cf->cf_out += (uint64_t)n + (uint64_t)ccp->cc_crounds;
+	kmem_cc_set(ccp, NULL, 0, 0);
+	ccp->cc_prev = ccp->cc_cross = NULL;
+	ccp->cc_crounds = 0;
 	ccp->cc_prounds = -1;
 }
 
-/* Swap the loaded and previous magazines. */
+/* Swap the loaded and previous magazines (both exist, of one capacity). */
 static inline void kmem_cpu_swap(struct kmem_cpu_cache *ccp)
 {
-	struct kmem_magazine *mp = ccp->cc_loaded;
-	int r = ccp->cc_rounds;
+	struct kmem_magazine *mp = kmem_cc_loaded(ccp);
+	int r = kmem_cc_rounds(ccp), cap = kmem_cc_cap(ccp);
 
-	ccp->cc_loaded = ccp->cc_prev;
-	ccp->cc_rounds = ccp->cc_prounds;
+	kmem_cc_set(ccp, ccp->cc_prev, ccp->cc_prounds, cap);
 	ccp->cc_prev = mp;
 	ccp->cc_prounds = r;
 }
@@ -270,17 +317,11 @@ static inline void kmem_cpu_swap(struct kmem_cpu_cache *ccp)
 /* Load mp (n rounds of capacity cap); the old loaded one becomes previous. */
 static void kmem_cpu_load(struct kmem_cpu_cache *ccp, struct kmem_magazine *mp, int n, int cap)
 {
-	ccp->cc_prev = ccp->cc_loaded;
-	ccp->cc_prounds = ccp->cc_loaded != NULL ? ccp->cc_rounds : -1;
-	ccp->cc_loaded = mp;
-	ccp->cc_rounds = n;
-	ccp->cc_magsize = cap;
-}
+	struct kmem_magazine *old = kmem_cc_loaded(ccp);
 
-/* The depot's magazine size differs from cap (it was resized): lock held. */
-static inline bool kmem_depot_stale(const struct kmem_cnode *cn, int cap)
-{
-	return cn->kn_magtype == NULL || cn->kn_magtype->mt_magsize != cap;
+	ccp->cc_prev = old;
+	ccp->cc_prounds = old != NULL ? kmem_cc_rounds(ccp) : -1;
+	kmem_cc_set(ccp, mp, n, cap);
 }
 
 /*
@@ -288,7 +329,8 @@ static inline bool kmem_depot_stale(const struct kmem_cnode *cn, int cap)
  * False if the depot has none; true with nothing changed if the depot was
  * resized meanwhile (the caller looks again).  Interrupts off.
  */
-static bool kmem_depot_trade_full(struct kmem_cnode *cn, struct kmem_cpu_cache *ccp, int cap)
+static bool kmem_depot_trade_full(kmem_cache_t *cp, struct kmem_cnode *cn,
+				  struct kmem_cpu_cache *ccp, int cap)
 {
 	struct kmem_magazine *full;
 	irqflags_t fl = kmem_depot_lock(cn);
@@ -303,19 +345,14 @@ static bool kmem_depot_trade_full(struct kmem_cnode *cn, struct kmem_cpu_cache *
 		if (ccp->cc_prev != NULL) {	/* prev is empty here (cc_prounds == 0) */
 			kmem_depot_push(&cn->kn_empty, &cn->kn_nempty, ccp->cc_prev);
 			ccp->cc_prev = NULL;
+			ccp->cc_prounds = -1;
 		}
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
 	if (full == NULL)
 		return false;
-	if (ccp->cc_prev == NULL && ccp->cc_loaded != NULL) {
-		ccp->cc_prev = ccp->cc_loaded;	/* the empty loaded one becomes previous */
-		ccp->cc_prounds = 0;
-		ccp->cc_loaded = NULL;
-	}
-	ccp->cc_loaded = full;
-	ccp->cc_rounds = cap;
-	ccp->cc_magsize = cap;
+	cp->cache_flow[ccp - cp->cache_cpu].cf_in += (uint64_t)cap;
+	kmem_cpu_load(ccp, full, cap, cap);	/* the empty loaded one becomes previous */
 	return true;
 }
 
@@ -323,17 +360,13 @@ static bool kmem_depot_trade_full(struct kmem_cnode *cn, struct kmem_cpu_cache *
 static struct kmem_magazine *kmem_get_empty(struct kmem_cnode *cn, struct kmem_cpu_cache *ccp,
 					    const struct kmem_magtype *mt)
 {
-	struct kmem_magazine *mp;
+	struct kmem_magazine *mp = kmem_cc_loaded(ccp);
 	irqflags_t fl;
 
-	if (ccp->cc_loaded != NULL) {		/* empty (cc_rounds == 0) */
-		mp = ccp->cc_loaded;
-		ccp->cc_loaded = ccp->cc_prev;
-		ccp->cc_rounds = ccp->cc_prev != NULL ? ccp->cc_prounds : 0;
+	if (mp != NULL) {		/* empty: the previous one (empty too) moves up */
+		kmem_cc_set(ccp, ccp->cc_prev, 0, kmem_cc_cap(ccp));
 		ccp->cc_prev = NULL;
 		ccp->cc_prounds = -1;
-		if (ccp->cc_loaded == NULL)
-			ccp->cc_magsize = 0;
 		return mp;
 	}
 	fl = kmem_depot_lock(cn);
@@ -361,6 +394,7 @@ static bool kmem_mag_fill(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_c
 		kmem_mag_destroy(cp, mp, mt->mt_magsize, 0);
 		return false;
 	}
+	cp->cache_flow[ccp - cp->cache_cpu].cf_in += n;
 	kmem_cpu_load(ccp, mp, (int)n, mt->mt_magsize);
 	return true;
 }
@@ -375,8 +409,8 @@ static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 	void *buf = NULL;
 
 	while ((mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED)) != NULL) {
-		if (ccp->cc_rounds > 0) {
-			buf = ccp->cc_loaded->mag_round[--ccp->cc_rounds];
+		if (ccp->cc_top != ccp->cc_base) {
+			buf = *--ccp->cc_top;
 			ccp->cc_alloc++;
 			break;
 		}
@@ -384,11 +418,11 @@ static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 			kmem_cpu_swap(ccp);
 			continue;
 		}
-		if (ccp->cc_loaded != NULL && ccp->cc_magsize != mt->mt_magsize) {
+		if (ccp->cc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
 			kmem_cpu_flush(cp, ccp);	/* magazines of an old size */
 			continue;
 		}
-		if (!kmem_depot_trade_full(cn, ccp, mt->mt_magsize) &&
+		if (!kmem_depot_trade_full(cp, cn, ccp, mt->mt_magsize) &&
 		    !kmem_mag_fill(cp, cn, ccp, mt, kmflag))
 			break;
 	}
@@ -400,6 +434,7 @@ static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 static void kmem_cross_flush(kmem_cache_t *cp, struct kmem_cpu_cache *ccp)
 {
 	cp->cache_release(cp->cache_arg, ccp->cc_cross->mag_round, (unsigned)ccp->cc_crounds);
+	cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)ccp->cc_crounds;
 	ccp->cc_crounds = 0;
 }
 
@@ -408,11 +443,10 @@ static bool kmem_cross_free(kmem_cache_t *cp, struct kmem_cpu_cache *ccp, void *
 {
 	const struct kmem_magtype *mt = &kmem_magtypes[KMEM_CROSS_MAGTYPE];
 
-	kmem_stat_add(&cp->cache_cross_free, 1);
 	if (ccp->cc_cross == NULL && (ccp->cc_cross = kmem_mag_new(mt)) == NULL)
 		return false;
+	kmem_stat_add(&cp->cache_cross_free, 1);
 	ccp->cc_cross->mag_round[ccp->cc_crounds++] = buf;
-	ccp->cc_free++;
 	if (ccp->cc_crounds == mt->mt_magsize)
 		kmem_cross_flush(cp, ccp);
 	return true;
@@ -423,7 +457,8 @@ static bool kmem_cross_free(kmem_cache_t *cp, struct kmem_cpu_cache *ccp, void *
  * depot (the full previous one goes to the depot).  False if the depot has
  * no empty magazine; true with nothing changed if it was resized meanwhile.
  */
-static bool kmem_depot_trade_empty(struct kmem_cnode *cn, struct kmem_cpu_cache *ccp, int cap)
+static bool kmem_depot_trade_empty(kmem_cache_t *cp, struct kmem_cnode *cn,
+				   struct kmem_cpu_cache *ccp, int cap)
 {
 	struct kmem_magazine *empty;
 	irqflags_t fl = kmem_depot_lock(cn);
@@ -436,7 +471,9 @@ static bool kmem_depot_trade_empty(struct kmem_cnode *cn, struct kmem_cpu_cache 
 	if (empty != NULL && ccp->cc_prev != NULL) {	/* prev is full here */
 		kmem_depot_push(&cn->kn_full, &cn->kn_nfull, ccp->cc_prev);
 		cn->kn_depot_free++;
+		cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)cap;
 		ccp->cc_prev = NULL;
+		ccp->cc_prounds = -1;
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
 	if (empty == NULL)
@@ -471,9 +508,8 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
 	struct kmem_cnode *cn = kmem_home(cp, ccp);
 	const struct kmem_magtype *mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED);
-	bool done = false;
-
 	int node = ccp->cc_numa ? kmem_buf_node(buf) : ccp->cc_node;
+	bool done = false;
 
 	/* A buffer in no slab (node -1) goes to the back end, which reports it. */
 	if (mt != NULL && node != ccp->cc_node && node >= 0) {
@@ -482,9 +518,8 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 		return done;
 	}
 	while ((mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED)) != NULL) {
-		if (ccp->cc_rounds < ccp->cc_magsize) {
-			ccp->cc_loaded->mag_round[ccp->cc_rounds++] = buf;
-			ccp->cc_free++;
+		if (ccp->cc_top != ccp->cc_limit) {
+			*ccp->cc_top++ = buf;
 			done = true;
 			break;
 		}
@@ -492,11 +527,12 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 			kmem_cpu_swap(ccp);
 			continue;
 		}
-		if (ccp->cc_loaded != NULL && ccp->cc_magsize != mt->mt_magsize) {
+		if (ccp->cc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
 			kmem_cpu_flush(cp, ccp);
 			continue;
 		}
-		if (!kmem_depot_trade_empty(cn, ccp, mt->mt_magsize) && !kmem_depot_add_empty(cn, mt))
+		if (!kmem_depot_trade_empty(cp, cn, ccp, mt->mt_magsize) &&
+		    !kmem_depot_add_empty(cn, mt))
 			break;
 	}
 	irq_restore(f);
@@ -1016,12 +1052,19 @@ void kmem_fini(void)
 	if (!kmem_ready)
 		return;
 	kmalloc_fini();
-	/* Client caches first, then the internal ones in reverse creation order. */
+	/*
+	 * Caches in reverse creation order: clients, then bufctls, slab headers
+	 * and magazines.  Large magazines have bufctls and headers of their own:
+	 * free the magazine caches' slabs before those two caches go.
+	 */
 	while ((cp = kmem_cache_list) != NULL) {
 		kmem_cache_t *last = cp;
 
 		while (last->cache_next != NULL)
 			last = last->cache_next;
+		if (last == kmem_bufctl_cache)
+			for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+				kmem_slab_reap(kmem_magtypes[i].mt_cache);
 		kmem_cache_destroy(last);
 	}
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)

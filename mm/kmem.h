@@ -218,7 +218,7 @@ enum kmem_stat {
 	KMS_BUF_DEPOT,		/* now: buffers in full depot magazines */
 	KMS_SLABS,		/* now: slabs */
 	KMS_MEM_TOTAL,		/* now: bytes of slab memory (and headers outside it) */
-	KMS_MAGSIZE,		/* now: rounds per magazine (0: no magazines) */
+	KMS_MAGSIZE,		/* now: rounds per magazine, the largest node's (0: none) */
 	KMS_NSTATS
 };
 extern const char *const kmem_stat_names[KMS_NSTATS];
@@ -261,29 +261,33 @@ unsigned kmem_leak_report(kmem_cache_t *cp, uint64_t mark, int (*out)(const char
 
 /*
  * A hart's magazines for one cache: touched only by that hart with
- * interrupts off, one cache line.  cc_magsize is the capacity of the
- * loaded magazine and 0 when none is loaded (always so for a cache without
- * magazines: its flag, the global switch, or a debug cache); cc_rounds is
- * then 0 too and both fast paths go to the slow functions, with no extra test.
+ * interrupts off, one cache line.  The loaded magazine is described by three
+ * pointers into its round array: cc_base (its first round), cc_top (one past
+ * the last object it holds) and cc_limit (one past its capacity).  Without
+ * a loaded magazine all three are NULL (always so in a cache without
+ * magazines: its flag, the global switch, or a debug cache), and both fast
+ * paths fall to the slow functions with no extra test: allocation misses
+ * when cc_top == cc_base, free when cc_top == cc_limit.
+ * Only allocations are counted on the hit path; frees follow from
+ * conservation (kmem.c §7): frees = rounds held - imported + exported + allocs.
  */
 struct kmem_magazine;
 struct kmem_cpu_cache {
-	struct kmem_magazine *cc_loaded;	/* magazine in use, or NULL */
-	struct kmem_magazine *cc_prev;	/* the previous one, or NULL */
-	int cc_rounds;			/* objects in cc_loaded (0 when none) */
+	void **cc_top;			/* next free slot of the loaded magazine */
+	void **cc_base;			/* its first round (NULL: none loaded) */
+	void **cc_limit;		/* one past its last round */
+	uint64_t cc_alloc;		/* allocations served from magazines */
+	struct kmem_magazine *cc_prev;	/* the previous magazine, or NULL */
 	int cc_prounds;			/* objects in cc_prev (-1 when none) */
-	int cc_magsize;			/* capacity of cc_loaded; 0 when none */
 	int cc_node;			/* this hart's NUMA node */
 	struct kmem_magazine *cc_cross;	/* buffers of other nodes, going home */
 	int cc_crounds;			/* objects in cc_cross (any other nodes) */
 	bool cc_numa;			/* frees must check the buffer's home node */
-	uint64_t cc_alloc;		/* allocations served from magazines */
-	uint64_t cc_free;		/* frees taken by magazines */
 } MM_CACHE_ALIGNED;
 
 struct kmem_magazine {
 	struct kmem_magazine *mag_next;	/* depot list link */
-	void *mag_round[];		/* cc_magsize objects */
+	void *mag_round[];		/* the objects (capacity: its magazine type's) */
 };
 
 /*
@@ -297,20 +301,23 @@ static inline struct kmem_cpu_cache *kmem_cpu(kmem_cache_t *cp)
 
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
-int kmem_buf_node(const void *buf);	/* home node of a slab buffer */
+int kmem_buf_node(const void *buf);	/* home node of a slab buffer, -1: none */
 
 static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
 	struct kmem_cpu_cache *ccp;
 	irqflags_t f = irq_save();
+	void **top;
 	void *buf;
 
 	ccp = kmem_cpu(cp);
-	if (__builtin_expect(ccp->cc_rounds <= 0, 0)) {
+	top = ccp->cc_top;
+	if (__builtin_expect(top == ccp->cc_base, 0)) {
 		irq_restore(f);
 		return kmem_cache_alloc_slow(cp, kmflag);
 	}
-	buf = ccp->cc_loaded->mag_round[--ccp->cc_rounds];
+	buf = *--top;
+	ccp->cc_top = top;
 	ccp->cc_alloc++;
 	irq_restore(f);
 	return buf;
@@ -320,16 +327,18 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
 	struct kmem_cpu_cache *ccp;
 	irqflags_t f = irq_save();
+	void **top;
 
 	ccp = kmem_cpu(cp);
-	if (__builtin_expect(ccp->cc_rounds >= ccp->cc_magsize ||
+	top = ccp->cc_top;
+	if (__builtin_expect(top == ccp->cc_limit ||
 			     (ccp->cc_numa && kmem_buf_node(buf) != ccp->cc_node), 0)) {
 		irq_restore(f);
 		kmem_cache_free_slow(cp, buf);
 		return;
 	}
-	ccp->cc_loaded->mag_round[ccp->cc_rounds++] = buf;
-	ccp->cc_free++;
+	*top = buf;
+	ccp->cc_top = top + 1;
 	irq_restore(f);
 }
 

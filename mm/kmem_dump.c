@@ -38,11 +38,13 @@ static void kmem_sum_cpus(kmem_cache_t *cp, uint64_t st[KMS_NSTATS])
 {
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		const struct kmem_cpu_cache *ccp = &cp->cache_cpu[c];
+		const struct kmem_cpu_flow *cf = &cp->cache_flow[c];
+		uint64_t held = (uint64_t)(ccp->cc_top - ccp->cc_base) + (uint64_t)ccp->cc_crounds +
+				(ccp->cc_prounds > 0 ? (uint64_t)ccp->cc_prounds : 0);
 
 		st[KMS_MAG_ALLOC] += ccp->cc_alloc;
-		st[KMS_MAG_FREE] += ccp->cc_free;
-		st[KMS_BUF_MAG] += (uint64_t)ccp->cc_rounds + (uint64_t)ccp->cc_crounds +
-				   (ccp->cc_prounds > 0 ? (uint64_t)ccp->cc_prounds : 0);
+		st[KMS_MAG_FREE] += held - cf->cf_in + cf->cf_out + ccp->cc_alloc;	/* §7 */
+		st[KMS_BUF_MAG] += held;
 	}
 }
 
@@ -56,7 +58,8 @@ static void kmem_sum_node(kmem_cache_t *cp, struct kmem_cnode *cn, uint64_t st[K
 	st[KMS_DEPOT_CONTENTION] += kmem_ld(&cn->kn_contention);
 	if (cn->kn_magtype != NULL) {
 		st[KMS_BUF_DEPOT] += cn->kn_nfull * (uint64_t)cn->kn_magtype->mt_magsize;
-		st[KMS_MAGSIZE] = (uint64_t)cn->kn_magtype->mt_magsize;
+		if ((uint64_t)cn->kn_magtype->mt_magsize > st[KMS_MAGSIZE])	/* largest node's */
+			st[KMS_MAGSIZE] = (uint64_t)cn->kn_magtype->mt_magsize;
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
 	fl = kmem_lock(&cn->kn_slab_lock);
@@ -96,7 +99,7 @@ void kmem_cache_cpu_rounds(kmem_cache_t *cp, unsigned cpu, int *loaded, int *pre
 {
 	const struct kmem_cpu_cache *ccp = &cp->cache_cpu[cpu];
 
-	*loaded = ccp->cc_loaded != NULL ? ccp->cc_rounds : -1;
+	*loaded = ccp->cc_base != NULL ? (int)(ccp->cc_top - ccp->cc_base) : -1;
 	*prev = ccp->cc_prev != NULL ? ccp->cc_prounds : -1;
 }
 

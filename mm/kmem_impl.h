@@ -141,11 +141,26 @@ struct kmem_cnode {
 };
 
 /*
+ * A hart's slow-path flows of one cache (off the hit path's line): buffers
+ * that entered its magazines other than by a free (depot trades, bulk
+ * fills) and that left them other than by an allocation (depot trades,
+ * cross-node batches, flushes).  Frees on the hit path are not counted:
+ * frees = rounds held - cf_in + cf_out + allocations.
+ */
+struct kmem_cpu_flow {
+	uint64_t cf_in;			/* buffers brought in */
+	uint64_t cf_out;		/* buffers sent out */
+};
+
+/*
  * An object cache.  Field groups follow what protects them.
  */
 struct kmem_cache {
 	/* per-hart layer: first, so kmem_cpu() is one add (kmem.h) */
 	struct kmem_cpu_cache cache_cpu[MM_MAX_CPUS];
+
+	/* per-hart slow-path flows: each written by its hart, interrupts off */
+	struct kmem_cpu_flow cache_flow[MM_MAX_CPUS];
 
 	/* properties: set by kmem_cache_create, read-only afterwards */
 	char cache_name[KMEM_NAMELEN];	/* for dumps and messages */
