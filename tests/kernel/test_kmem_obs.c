@@ -235,8 +235,8 @@ static void kt_magstat_hart(void *arg)
 	void *b[5 + 64];
 	unsigned n = 5 + this_cpu() % 64;
 
-	for (unsigned i = 0; i < n; i++)
-		b[i] = kmem_cache_alloc(cp, KM_PANIC);
+	for (unsigned i = 0; i < n; i++)	/* NOSLEEP: a cross-call must not reap or drain */
+		b[i] = kmem_cache_alloc(cp, KM_NOSLEEP | KM_PANIC);
 	for (unsigned i = 0; i < n; i++)
 		kmem_cache_free(cp, b[i]);
 }
