@@ -90,7 +90,7 @@ def kmem_bench():
     and fragmentation from one plain -smp 8 boot."""
     section("in-kernel: object-cache regions (QEMU plugin, -smp 4 -m 2G, 2 NUMA nodes)")
     out = subprocess.run(PROFILE + ["--smp", "4", "--mem", "2G", "--numa", "2",
-                                    "--args", "ktest=kmem,vmem"], capture_output=True, text=True)
+                                    "--args", "ktest=kmem_prof,vmem"], capture_output=True, text=True)
     regions = [l for l in out.stdout.splitlines()
                if l.startswith("region ") and l.split()[1].rstrip(":") in KMEM_REGIONS]
     print("\n".join(regions))

@@ -2,8 +2,9 @@
  * test_kmem.h - what the three files of the `kmem` ktest suite share:
  * test_kmem.c (behaviour: every hart, constructed state, NUMA homes,
  * kmalloc, DMA, misuse, reaping), test_kmem_obs.c (the dumps parsed
- * against the counters, and the plugin marker regions) and
- * test_kmem_bench.c (throughput, overhead and fragmentation figures).
+ * against the counters) and test_kmem_bench.c (throughput, overhead and
+ * fragmentation figures).  The plugin regions are suite `kmem_prof`
+ * (test_kmem_prof.c).
  */
 #ifndef TESTS_KERNEL_TEST_KMEM_H
 #define TESTS_KERNEL_TEST_KMEM_H
@@ -16,12 +17,6 @@ void kmem_test_kmastat_matches_counters(struct ktest *t);
 void kmem_test_slabinfo_matches_counters(struct ktest *t);
 void kmem_test_magstat_matches_harts(struct ktest *t);
 void kmem_test_console_commands_run(struct ktest *t);
-void kmem_test_measure_magazine_pair(struct ktest *t);
-void kmem_test_measure_nomagazine_pair(struct ktest *t);
-void kmem_test_measure_depot_pair(struct ktest *t);
-void kmem_test_measure_remote_free_pair(struct ktest *t);
-void kmem_test_measure_kmalloc_pairs(struct ktest *t);
-void kmem_test_measure_vmem_qcache_pair(struct ktest *t);
 /* ... and in test_kmem_bench.c (figures for make bench). */
 void kmem_test_throughput_per_hart(struct ktest *t);
 void kmem_test_overhead_per_cache(struct ktest *t);
