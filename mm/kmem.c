@@ -774,15 +774,9 @@ kmem_cache_t *kmem_zcache_create(const char *name, size_t size, kmem_import_fn *
 	return cp;
 }
 
-/* Every magazine of every hart and of every depot of cp back to the back end. */
-static void kmem_cache_magazine_purge(kmem_cache_t *cp)
+/* Every magazine of every depot of cp back to the back end. */
+static void kmem_depot_purge(kmem_cache_t *cp)
 {
-	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
-		irqflags_t f = irq_save();
-
-		kmem_cpu_flush(cp, &cp->cache_cpu[c]);
-		irq_restore(f);
-	}
 	for (unsigned n = 0; n < cp->cache_nnodes; n++) {
 		struct kmem_cnode *cn = cp->cache_node[n];
 		struct kmem_magazine *full, *empty;
@@ -797,6 +791,28 @@ static void kmem_cache_magazine_purge(kmem_cache_t *cp)
 		kmem_mag_destroy_list(cp, full, cap, true);
 		kmem_mag_destroy_list(cp, empty, cap, false);
 	}
+}
+
+/* Every magazine of every hart and of every depot of cp (quiet system: other harts' lines too). */
+static void kmem_cache_magazine_purge(kmem_cache_t *cp)
+{
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		irqflags_t f = irq_save();
+
+		kmem_cpu_flush(cp, &cp->cache_cpu[c]);
+		irq_restore(f);
+	}
+	kmem_depot_purge(cp);
+}
+
+void kmem_cache_reap_now(kmem_cache_t *cp)
+{
+	irqflags_t f = irq_save();
+
+	kmem_cpu_flush(cp, kmem_cpu(cp));
+	irq_restore(f);
+	kmem_depot_purge(cp);
+	kmem_stat_add(&cp->cache_reap, 1);
 }
 
 void kmem_cache_drain(kmem_cache_t *cp)
@@ -919,8 +935,15 @@ static void kmem_cache_reap(kmem_cache_t *cp, void *arg)
 
 void kmem_reap(void)
 {
+	struct kmem_hart *kh;
+
 	if (!kmem_ready)
 		return;
+	/* A reclaim callback (or the vmem hook under it) may land here again: once is enough. */
+	kh = &kmem_hart[cpu_id()];
+	if (kh->kh_reaping)
+		return;
+	kh->kh_reaping = true;
 	__atomic_fetch_add(&kmem_reap_gen, 1, __ATOMIC_RELAXED);
 	kmem_cache_walk(kmem_cache_reap, NULL);
 	/* Reaping the others filled the internal caches' slabs: reap those again. */
@@ -928,6 +951,7 @@ void kmem_reap(void)
 	kmem_slab_reap(kmem_slab_cache);
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
 		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+	kh->kh_reaping = false;
 }
 
 /* This hart's magazines of one cache back to the back end. */
@@ -1042,8 +1066,12 @@ int kmem_init(vmem_t *large_arena)
 		kmem_fini();
 		return -1;
 	}
+	vmem_qcache_attach_all();
+	vmem_reclaim_hook_set(kmem_reap);
 	return 0;
 }
+
+bool kmem_initialized(void) { return kmem_ready; }
 
 void kmem_fini(void)
 {
@@ -1051,6 +1079,8 @@ void kmem_fini(void)
 
 	if (!kmem_ready)
 		return;
+	vmem_reclaim_hook_set(NULL);
+	vmem_qcache_detach_all();
 	kmalloc_fini();
 	/*
 	 * Caches in reverse creation order: clients, then bufctls, slab headers

@@ -111,6 +111,9 @@ int kmem_init(vmem_t *large_arena);
 /* Destroy every cache and arena kmem_init made (host tests, between cases). */
 void kmem_fini(void);
 
+/* kmem_init has succeeded (and kmem_fini not run since). */
+bool kmem_initialized(void);
+
 /* ---------------------------------------------------------------- object caches */
 
 /*
@@ -169,6 +172,11 @@ void kmem_reap_local(void);
 void kmem_drain_all(void);
 /* The same for one cache. */
 void kmem_cache_drain(kmem_cache_t *cp);
+/*
+ * Give back now, with other harts running: the calling hart's magazines of
+ * cp and every magazine in cp's depots (vmem's VM_SLEEP retry uses it).
+ */
+void kmem_cache_reap_now(kmem_cache_t *cp);
 
 /* ---------------------------------------------------------------------- kmalloc */
 

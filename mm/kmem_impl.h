@@ -204,6 +204,7 @@ struct kmem_cache {
 struct kmem_hart {
 	unsigned kh_reap_gen;		/* last kmem_reap generation honoured */
 	uint64_t kh_last_update;	/* mm_time_us of the last working-set update */
+	bool kh_reaping;		/* inside kmem_reap (no recursion) */
 } MM_CACHE_ALIGNED;
 
 extern spinlock_t kmem_list_lock;

@@ -529,6 +529,69 @@ static void kmem_test_dumps_show_known_workload(void **state)
 	kmem_cache_destroy(cp);
 }
 
+/* vmem_alloc of up to qcache_max goes through a magazine-layer cache; larger sizes and xalloc do not. */
+static void kmem_test_vmem_qcache_serves_small_sizes(void **state)
+{
+	void *mem = aligned_alloc(MM_PAGE_SIZE, 0x10000);
+	vmem_t *vmp = vmem_create("qc", (uintptr_t)mem, 0x10000, 0x100, NULL, NULL, NULL, 0x400, 0);
+	kmem_cache_t *qc = kmem_cache_find("qc_256");
+	uintptr_t a, b, c, x;
+	struct vmem_kstat vk;
+
+	(void)state;
+	assert_non_null(qc);
+	assert_non_null(kmem_cache_find("qc_1024"));
+	assert_null(kmem_cache_find("qc_1280"));
+	a = vmem_alloc(vmp, 0x100, 0);
+	vmem_free(vmp, a, 0x100);
+	b = vmem_alloc(vmp, 0x100, 0);
+	assert_int_equal(a, b);			/* came back from the hart's magazine */
+	assert_int_equal(ksim_stat(qc, KMS_ALLOC), 2);
+	assert_int_equal(ksim_stat(qc, KMS_MAG_ALLOC), 2);
+	/* the bulk import took a magazine's worth from the arena at once */
+	assert_int_equal(vmem_size(vmp, VMEM_ALLOC), ksim_stat(qc, KMS_BUF_TOTAL) * 0x100);
+	c = vmem_alloc(vmp, 0x500, 0);		/* above qcache_max: segment layer */
+	x = vmem_xalloc(vmp, 0x100, 0, 0, 0, 0, 0, 0);	/* xalloc: never a cache */
+	assert_true(vmem_is_allocated(vmp, x, 0x100));
+	vmem_stats(vmp, &vk);
+	assert_int_equal(vk.vk_qcache_alloc, 2);
+	assert_int_equal(vk.vk_qcache_free, 1);
+	vmem_xfree(vmp, x, 0x100);
+	vmem_free(vmp, c, 0x500);
+	vmem_free(vmp, b, 0x100);
+	ksim_check(qc);
+	vmem_destroy(vmp);			/* destroys the caches: objects back first */
+	assert_null(kmem_cache_find("qc_256"));
+	free(mem);
+}
+
+/* VM_SLEEP empties the quantum caches (this hart's magazines, the depots) and retries; VM_NOSLEEP does not. */
+static void kmem_test_vmem_qcache_sleep_reaps_then_retries(void **state)
+{
+	void *mem = aligned_alloc(MM_PAGE_SIZE, 0x1000);
+	vmem_t *vmp = vmem_create("reap", (uintptr_t)mem, 0x1000, 0x100, NULL, NULL, NULL, 0x100, 0);
+	kmem_cache_t *qc = kmem_cache_find("reap_256");
+	uintptr_t a[16];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		a[i] = vmem_alloc(vmp, 0x100, 0);
+	for (int i = 0; i < 16; i++)
+		assert_int_not_equal(a[i], 0);
+	for (int i = 0; i < 16; i++)
+		vmem_free(vmp, a[i], 0x100);	/* all parked in the cache */
+	assert_int_equal(ksim_stat(qc, KMS_BUF_MAG) + ksim_stat(qc, KMS_BUF_DEPOT), 16);
+	assert_int_equal(vmem_alloc(vmp, 0x200, VM_NOSLEEP), 0);
+	assert_int_equal(ksim_stat(qc, KMS_REAP), 0);
+	a[0] = vmem_alloc(vmp, 0x200, VM_SLEEP);
+	assert_int_not_equal(a[0], 0);
+	assert_true(ksim_stat(qc, KMS_REAP) >= 1);
+	vmem_free(vmp, a[0], 0x200);
+	assert_int_equal(ksim_stat(qc, KMS_BUF_MAG) + ksim_stat(qc, KMS_BUF_DEPOT), 0);
+	vmem_destroy(vmp);
+	free(mem);
+}
+
 /* The debug flag parser takes names, commas and "all", and refuses unknown words. */
 static void kmem_test_debug_flags_parse(void **state)
 {
@@ -567,6 +630,8 @@ int main(void)
 		T(kmem_test_free_misuse_panics),
 		T(kmem_test_foreign_arena_exhaustion),
 		T(kmem_test_dumps_show_known_workload),
+		T(kmem_test_vmem_qcache_serves_small_sizes),
+		T(kmem_test_vmem_qcache_sleep_reaps_then_retries),
 		T(kmem_test_debug_flags_parse),
 #undef T
 	};
