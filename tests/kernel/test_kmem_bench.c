@@ -19,13 +19,13 @@
 #define KT_RATE_BATCH	64	/* pairs between two looks at the clock */
 #define KT_RATE_WAIT_US	5000000	/* longest wait for the other harts to arrive */
 
-/* One throughput point: harts 0..ktr_nharts-1 run pairs until the deadline. */
+/* One throughput point: harts 0..krt_nharts-1 run pairs until the deadline. */
 struct kt_rate {
-	kmem_cache_t *ktr_cp;		/* the cache */
-	unsigned ktr_nharts;		/* harts taking part */
-	unsigned ktr_arrived;		/* harts at the start line (atomic) */
-	uint64_t ktr_pairs[MAX_CPUS];	/* pairs per hart */
-	uint64_t ktr_us[MAX_CPUS];	/* time each hart ran */
+	kmem_cache_t *krt_cp;		/* the cache */
+	unsigned krt_nharts;		/* harts taking part */
+	unsigned krt_arrived;		/* harts at the start line (atomic) */
+	uint64_t krt_pairs[MAX_CPUS];	/* pairs per hart */
+	uint64_t krt_us[MAX_CPUS];	/* time each hart ran */
 };
 
 /*
@@ -39,21 +39,21 @@ static void kt_rate_hart(void *arg)
 	unsigned c = this_cpu();
 	uint64_t t0 = timer_now_us(), now, n = 0;
 
-	if (c >= r->ktr_nharts)
+	if (c >= r->krt_nharts)
 		return;
-	__atomic_fetch_add(&r->ktr_arrived, 1, __ATOMIC_ACQ_REL);
-	while (__atomic_load_n(&r->ktr_arrived, __ATOMIC_ACQUIRE) < r->ktr_nharts &&
+	__atomic_fetch_add(&r->krt_arrived, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&r->krt_arrived, __ATOMIC_ACQUIRE) < r->krt_nharts &&
 	       timer_now_us() - t0 < KT_RATE_WAIT_US)
 		;
 	t0 = now = timer_now_us();
 	while (now - t0 < KT_RATE_US) {
 		for (unsigned i = 0; i < KT_RATE_BATCH; i++)
-			kmem_cache_free(r->ktr_cp, kmem_cache_alloc(r->ktr_cp, KM_NOSLEEP));
+			kmem_cache_free(r->krt_cp, kmem_cache_alloc(r->krt_cp, KM_NOSLEEP));
 		n += KT_RATE_BATCH;
 		now = timer_now_us();
 	}
-	r->ktr_pairs[c] = n;
-	r->ktr_us[c] = now - t0;
+	r->krt_pairs[c] = n;
+	r->krt_us[c] = now - t0;
 }
 
 /* Run one point; print it; false if a hart made no progress. */
@@ -63,11 +63,11 @@ static bool kt_rate_point(kmem_cache_t *cp, unsigned nharts, const char *mode)
 	uint64_t sum = 0, lo = ~0ull, hi = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.ktr_cp = cp;
-	r.ktr_nharts = nharts;
+	r.krt_cp = cp;
+	r.krt_nharts = nharts;
 	cpu_call_all(kt_rate_hart, &r);
 	for (unsigned c = 0; c < nharts; c++) {
-		uint64_t rate = r.ktr_us[c] ? r.ktr_pairs[c] * 1000000 / r.ktr_us[c] : 0;
+		uint64_t rate = r.krt_us[c] ? r.krt_pairs[c] * 1000000 / r.krt_us[c] : 0;
 
 		sum += rate;
 		lo = MIN(lo, rate);
@@ -182,10 +182,10 @@ void kmem_test_overhead_per_cache(struct ktest *t)
 
 /* A size scheme: a set of caches and the class each request lands in. */
 struct kt_scheme {
-	const char *ks_name;				/* "kmalloc" or "pow2" */
-	kmem_cache_t *ks_cache[64];			/* by class index */
-	unsigned ks_nclass;				/* classes in use */
-	size_t ks_size[64];				/* class buffer sizes, ascending */
+	const char *ksc_name;				/* "kmalloc" or "pow2" */
+	kmem_cache_t *ksc_cache[64];			/* by class index */
+	unsigned ksc_nclass;				/* classes in use */
+	size_t ksc_size[64];				/* class buffer sizes, ascending */
 };
 
 /* The class of `size` in scheme s: the smallest that holds it. */
@@ -193,7 +193,7 @@ static unsigned kt_class(const struct kt_scheme *s, size_t size)
 {
 	unsigned i = 0;
 
-	while (s->ks_size[i] < size)
+	while (s->ksc_size[i] < size)
 		i++;
 	return i;
 }
@@ -226,18 +226,18 @@ static void kt_frag_run(struct ktest *t, struct kt_scheme *s, uint64_t *mem, uin
 		unsigned k = i < KT_FRAG_LIVE ? i : (unsigned)((x >> 16) % KT_FRAG_LIVE);
 
 		if (i >= KT_FRAG_LIVE)
-			kmem_cache_free(s->ks_cache[kt_class(s, sz[k])], obj[k]);
+			kmem_cache_free(s->ksc_cache[kt_class(s, sz[k])], obj[k]);
 		sz[k] = kt_frag_size(&x);
-		obj[k] = kmem_cache_alloc(s->ks_cache[kt_class(s, sz[k])], KM_SLEEP);
+		obj[k] = kmem_cache_alloc(s->ksc_cache[kt_class(s, sz[k])], KM_SLEEP);
 		KASSERT_NOT_NULL(t, obj[k]);
 	}
-	for (unsigned c = 0; c < s->ks_nclass; c++) {
-		kmem_cache_drain(s->ks_cache[c]);
-		*mem += kmem_test_stat(s->ks_cache[c], KMS_MEM_TOTAL);
+	for (unsigned c = 0; c < s->ksc_nclass; c++) {
+		kmem_cache_drain(s->ksc_cache[c]);
+		*mem += kmem_test_stat(s->ksc_cache[c], KMS_MEM_TOTAL);
 	}
 	for (unsigned k = 0; k < KT_FRAG_LIVE; k++) {
 		*live += sz[k];
-		kmem_cache_free(s->ks_cache[kt_class(s, sz[k])], obj[k]);
+		kmem_cache_free(s->ksc_cache[kt_class(s, sz[k])], obj[k]);
 	}
 }
 
@@ -246,12 +246,12 @@ static bool kt_scheme_make(struct kt_scheme *s, const size_t *sizes, unsigned n)
 {
 	char name[KMEM_NAMELEN];
 
-	s->ks_nclass = n;
+	s->ksc_nclass = n;
 	for (unsigned c = 0; c < n; c++) {
-		snprintf(name, sizeof(name), "kt_%s_%lu", s->ks_name, (unsigned long)sizes[c]);
-		s->ks_size[c] = sizes[c];
-		s->ks_cache[c] = kmem_cache_create(name, sizes[c], 0, NULL, NULL, NULL, NULL, NULL, 0);
-		if (s->ks_cache[c] == NULL)
+		snprintf(name, sizeof(name), "kt_%s_%lu", s->ksc_name, (unsigned long)sizes[c]);
+		s->ksc_size[c] = sizes[c];
+		s->ksc_cache[c] = kmem_cache_create(name, sizes[c], 0, NULL, NULL, NULL, NULL, NULL, 0);
+		if (s->ksc_cache[c] == NULL)
 			return false;
 	}
 	return true;
@@ -283,7 +283,7 @@ static unsigned kt_kmalloc_classes(size_t *sizes)
  */
 void kmem_test_fragmentation_vs_pow2(struct ktest *t)
 {
-	static struct kt_scheme km = { .ks_name = "km" }, p2 = { .ks_name = "pow2" };
+	static struct kt_scheme km = { .ksc_name = "km" }, p2 = { .ksc_name = "pow2" };
 	static size_t sizes[64];
 	uint64_t km_mem, km_live, p2_mem, p2_live;
 	unsigned n = kt_kmalloc_classes(sizes);
@@ -297,14 +297,14 @@ void kmem_test_fragmentation_vs_pow2(struct ktest *t)
 	kt_frag_run(t, &p2, &p2_mem, &p2_live);
 	KEXPECT_EQ(t, km_live, p2_live);		/* the same workload */
 	printk("kmem_frag: scheme kmalloc classes %u live %llu memory %llu fragmentation_permille %llu\n",
-	       km.ks_nclass, (unsigned long long)km_live, (unsigned long long)km_mem,
+	       km.ksc_nclass, (unsigned long long)km_live, (unsigned long long)km_mem,
 	       (unsigned long long)((km_mem - km_live) * 1000 / km_mem));
 	printk("kmem_frag: scheme pow2 classes %u live %llu memory %llu fragmentation_permille %llu\n",
-	       p2.ks_nclass, (unsigned long long)p2_live, (unsigned long long)p2_mem,
+	       p2.ksc_nclass, (unsigned long long)p2_live, (unsigned long long)p2_mem,
 	       (unsigned long long)((p2_mem - p2_live) * 1000 / p2_mem));
 	KEXPECT_LT(t, km_mem, p2_mem);
-	for (unsigned c = 0; c < km.ks_nclass; c++)
-		kmem_cache_destroy(km.ks_cache[c]);
-	for (unsigned c = 0; c < p2.ks_nclass; c++)
-		kmem_cache_destroy(p2.ks_cache[c]);
+	for (unsigned c = 0; c < km.ksc_nclass; c++)
+		kmem_cache_destroy(km.ksc_cache[c]);
+	for (unsigned c = 0; c < p2.ksc_nclass; c++)
+		kmem_cache_destroy(p2.ksc_cache[c]);
 }
