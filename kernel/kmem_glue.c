@@ -5,7 +5,7 @@
  *
  * 1. The large arena.  kmalloc serves sizes above KMALLOC_MAX_CLASS from
  *    the arena kmem_init is given.  "kmem_heap" is an arena with no span of
- *    its own that imports from the mapped kernel heap (kernel/kheap.c): an
+ *    its own that imports from the mapped kernel heap (kernel/segkmem.c): an
  *    import maps fresh zeroed pages, followed by the heap's guard page, and
  *    a span that becomes entirely free is unmapped and its pages returned
  *    (illumos's heap_arena over segkmem).  An overrun past a large buffer's
@@ -28,9 +28,8 @@
  *    matching release; the ktest run holds the reaper throughout, and the
  *    kmem suite releases it to check the reaper itself.
  */
-#include "kernel/console.h"
 #include "kernel/hart.h"
-#include "kernel/kheap.h"
+#include "kernel/segkmem.h"
 #include "kernel/kmem_glue.h"
 #include "kernel/printk.h"
 #include "kernel/timer.h"
@@ -50,20 +49,20 @@ static uint64_t kmem_reaper_local[MAX_CPUS];	/* kmem_reap_local() calls per hart
 static uintptr_t kmem_heap_import(vmem_t *source, size_t size, int vmflag)
 {
 	(void)source;
-	return (uintptr_t)kheap_alloc(size, vmflag & (VM_NOSLEEP | VM_PANIC));
+	return (uintptr_t)segkmem_alloc(size, vmflag & (VM_NOSLEEP | VM_PANIC));
 }
 
 /* kmem_heap's release: unmap a whole free span and give its pages back. */
 static void kmem_heap_release(vmem_t *source, uintptr_t addr, size_t size)
 {
 	(void)source;
-	kheap_free((void *)addr, size);
+	segkmem_free((void *)addr, size);
 }
 
 vmem_t *kmem_heap_create(void)
 {
 	return vmem_create("kmem_heap", 0, 0, 4096, kmem_heap_import, kmem_heap_release,
-			   kheap_arena(), 0, VM_NOSLEEP);
+			   segkmem_arena(), 0, VM_NOSLEEP);
 }
 
 /* The timer tick on every hart (interrupt context, no lock held). */
@@ -122,48 +121,3 @@ void kmem_reaper_stats(unsigned cpu, struct kmem_reaper_stats *st)
 	st->krs_reaper_cpu = kmem_reaper_cpu;
 }
 
-/* A kmem dump command takes no argument. */
-static int kmem_cmd_noargs(int argc, const char *usage)
-{
-	if (argc == 1)
-		return 0;
-	printk("usage: %s\n", usage);
-	return -1;
-}
-
-/* `kmastat`: every cache (illumos ::kmastat columns), then the vmem arenas. */
-static int kmem_cmd_kmastat(int argc, char **argv)
-{
-	(void)argv;
-	if (kmem_cmd_noargs(argc, "kmastat") != 0)
-		return -1;
-	kmem_kmastat(printk);
-	return 0;
-}
-
-/* `slabinfo`: every slab cache, Linux /proc/slabinfo 2.1 format. */
-static int kmem_cmd_slabinfo(int argc, char **argv)
-{
-	(void)argv;
-	if (kmem_cmd_noargs(argc, "slabinfo") != 0)
-		return -1;
-	kmem_slabinfo(printk);
-	return 0;
-}
-
-/* `magstat`: per cache, magazine size, rounds per hart, depots per node, contention. */
-static int kmem_cmd_magstat(int argc, char **argv)
-{
-	(void)argv;
-	if (kmem_cmd_noargs(argc, "magstat") != 0)
-		return -1;
-	kmem_magstat(printk);
-	return 0;
-}
-
-CONSOLE_CMD(console_cmd_kmastat, "kmastat", "object caches (illumos ::kmastat) and vmem arenas",
-	    kmem_cmd_kmastat);
-CONSOLE_CMD(console_cmd_slabinfo, "slabinfo", "slab caches, Linux /proc/slabinfo 2.1 format",
-	    kmem_cmd_slabinfo);
-CONSOLE_CMD(console_cmd_magstat, "magstat", "per-cache magazines: size, rounds per hart, depots",
-	    kmem_cmd_magstat);

@@ -11,7 +11,7 @@
 
 #include "mm/vmem.h"
 
-/* The arena "kmem_heap": mapped heap memory (kheap) for kmalloc above its classes. */
+/* The arena "kmem_heap": mapped heap memory (segkmem) for kmalloc above its classes. */
 vmem_t *kmem_heap_create(void);
 
 /*
