@@ -743,7 +743,7 @@ static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
 		struct kmem_cpu_cache *ccp = &cp->cache_cpu[c];
 
 		ccp->cc_prounds = -1;
-		ccp->cc_node = c < cpu_count() ? cpu_node(c) : 0;
+		ccp->cc_node = cpu_node(c);	/* harts not yet online included */
 		if (ccp->cc_node < 0 || (unsigned)ccp->cc_node >= nnodes)
 			ccp->cc_node = 0;
 		ccp->cc_numa = nnodes > 1 && cp->cache_pagemode;
