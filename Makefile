@@ -72,7 +72,8 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-.PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz
+.PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
+	mm-env-check
 all: kernel host-tools dtbs
 
 help:
@@ -81,6 +82,7 @@ help:
 	@echo "make test          host tests + QEMU boot matrix, ends with 'N passed, N failed'"
 	@echo "make host-tools    build/host/fdtinfo and the QEMU profiling plugin"
 	@echo "make host-tests    build the host unit tests"
+	@echo "make mm-env-check  compile mm/ against the names mm/mm_platform.h lists, and no more"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin and print its report"
 	@echo "make bench         run the benchmarks (host and in-kernel)"
@@ -173,6 +175,29 @@ $(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard m
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
 		$(filter %.c,$^) -o $@
+
+# mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
+# exactly the names that header lists, with no libc headers (-nostdinc keeps
+# only the compiler's own stddef/stdint/stdbool), so a name mm uses but the
+# list omits fails here.  Every mm/*.c is compiled four ways (MM_DEBUG 0/1,
+# MM_CPU_PTR absent/present); the negative control undocumented.c, which
+# uses memchr, must fail.  Prints 'N passed, N failed' for tools/testrun.py.
+MM_ENV_MIN_CC = $(HCC) -std=gnu11 -fsyntax-only -ffreestanding -nostdinc \
+	-isystem $(shell $(HCC) -print-file-name=include) -Wall -Wextra -Werror \
+	-I. -Itests/host/mm_env_min
+mm-env-check:
+	@pass=0; fail=0; \
+	for f in $(wildcard mm/*.c); do for d in 0 1; do for c in 0 1; do \
+	  if $(MM_ENV_MIN_CC) -DMM_DEBUG=$$d -DMM_ENV_MIN_CPU_PTR=$$c $$f; then \
+	    pass=$$((pass + 1)); \
+	  else echo "FAIL: $$f (MM_DEBUG=$$d MM_CPU_PTR=$$c) uses a name mm/mm_platform.h omits"; \
+	    fail=$$((fail + 1)); fi; \
+	done; done; done; \
+	if $(MM_ENV_MIN_CC) -DMM_DEBUG=1 tests/host/mm_env_min/undocumented.c 2>/dev/null; then \
+	  echo "FAIL: the negative control compiled: the check cannot see undocumented names"; \
+	  fail=$$((fail + 1)); \
+	else pass=$$((pass + 1)); fi; \
+	echo "mm-env-check: $$pass passed, $$fail failed"; test $$fail -eq 0
 
 # The QEMU TCG plugin: no sanitizers (it runs inside QEMU), no link against QEMU.
 $(HOST)/libqprof.so: tools/qprof.c | $(DEPS)

@@ -3,8 +3,13 @@
  *
  * Editing: printable characters insert at the end, Backspace/DEL erases,
  * Ctrl-U kills the line, Ctrl-C abandons it, Up/Down walk a small history.
- * The loop polls the UART and naps in wfi between polls (no UART interrupt
- * is wired), so an idle console costs almost nothing on the host.
+ * The editor (con_edit_feed) takes one byte at a time and never reads the
+ * UART itself, so an escape sequence cannot swallow a key: a byte after ESC
+ * that does not continue a sequence is handled as ordinary input.  A line
+ * longer than CON_LINE_MAX - 1 characters is refused at Enter with a
+ * message, never cut short and run.  The loop polls the UART and naps in wfi
+ * between polls (no UART interrupt is wired), so an idle console costs
+ * almost nothing on the host.
  */
 #include "drivers/uart.h"
 #include "kernel/console.h"
@@ -15,10 +20,13 @@
 #include "kernel/smp.h"
 #include "kernel/timer.h"
 
-#define CON_LINE_MAX	128
-#define CON_ARGS_MAX	16
 #define CON_HISTORY	8
 #define CON_PROMPT	"kmem> "
+
+/* ce_esc: where the editor is in an escape sequence (ESC [ params final). */
+#define CON_ESC_NONE	0
+#define CON_ESC_START	1	/* after ESC */
+#define CON_ESC_CSI	2	/* after ESC [ */
 
 extern const struct console_cmd __console_cmds_start[], __console_cmds_end[];
 extern struct plat_map boot_plat_map;
@@ -28,6 +36,7 @@ void kernel_poweroff(void) __attribute__((noreturn));
 static char con_history[CON_HISTORY][CON_LINE_MAX];
 static unsigned con_nhistory;
 
+/* Wait for the next input byte, napping between polls. */
 static int con_getc(void)
 {
 	int c;
@@ -37,80 +46,120 @@ static int con_getc(void)
 	return c;
 }
 
+/* Echo to the console. */
 static void con_puts(const char *s)
 {
 	while (*s)
 		console_putc(*s++);
 }
 
-/* Replace the visible line with `src`. */
-static void con_redraw(char *buf, size_t *len, const char *src)
+void con_edit_init(struct con_edit *ed, void (*echo)(const char *s))
 {
-	while (*len) {
-		con_puts("\b \b");
-		(*len)--;
-	}
-	*len = strlcpy(buf, src, CON_LINE_MAX);
-	con_puts(buf);
+	memset(ed, 0, sizeof(*ed));
+	ed->ce_echo = echo ? echo : con_puts;
 }
 
-/* Handle an escape sequence (arrow keys walk the history). */
-static void con_escape(char *buf, size_t *len, unsigned *hpos)
+/* Replace the visible line with `src`; nothing typed past the limit survives. */
+static void con_redraw(struct con_edit *ed, const char *src)
 {
-	int c1 = con_getc(), c2 = c1 == '[' ? con_getc() : 0;
-
-	if (c2 == 'A' && *hpos < con_nhistory && *hpos < CON_HISTORY) {
-		(*hpos)++;
-		con_redraw(buf, len, con_history[(con_nhistory - *hpos) % CON_HISTORY]);
-	} else if (c2 == 'B' && *hpos > 0) {
-		(*hpos)--;
-		con_redraw(buf, len, *hpos ? con_history[(con_nhistory - *hpos) % CON_HISTORY] : "");
-	}
+	for (; ed->ce_len; ed->ce_len--)
+		ed->ce_echo("\b \b");
+	ed->ce_dropped = 0;
+	ed->ce_len = strlcpy(ed->ce_buf, src, CON_LINE_MAX);
+	ed->ce_echo(ed->ce_buf);
 }
 
-/* Read one edited line into buf (NUL-terminated). */
-static void con_readline(char *buf)
+/* The final byte of a CSI sequence: Up and Down walk the history. */
+static void con_csi_final(struct con_edit *ed, int c)
 {
-	size_t len = 0;
-	unsigned hpos = 0;
-
-	for (;;) {
-		int c = con_getc();
-
-		if (c == '\r' || c == '\n') {
-			con_puts("\n");
-			buf[len] = 0;
-			return;
-		} else if (c == 3) {			/* Ctrl-C */
-			con_puts("^C\n");
-			buf[0] = 0;
-			return;
-		} else if (c == 0x7f || c == '\b') {
-			if (len) {
-				len--;
-				con_puts("\b \b");
-			}
-		} else if (c == 0x15) {			/* Ctrl-U */
-			con_redraw(buf, &len, "");
-		} else if (c == 0x1b) {
-			con_escape(buf, &len, &hpos);
-		} else if (c >= ' ' && c < 0x7f && len + 1 < CON_LINE_MAX) {
-			buf[len++] = (char)c;
-			console_putc((char)c);
-		}
+	if (c == 'A' && ed->ce_hpos < con_nhistory && ed->ce_hpos < CON_HISTORY) {
+		ed->ce_hpos++;
+		con_redraw(ed, con_history[(con_nhistory - ed->ce_hpos) % CON_HISTORY]);
+	} else if (c == 'B' && ed->ce_hpos > 0) {
+		ed->ce_hpos--;
+		con_redraw(ed, ed->ce_hpos ?
+			   con_history[(con_nhistory - ed->ce_hpos) % CON_HISTORY] : "");
 	}
 }
 
-/* Split a line into words in place; returns argc. */
+/* Advance the escape state; true if c was part of a sequence (consumed). */
+static bool con_escape(struct con_edit *ed, int c)
+{
+	if (ed->ce_esc == CON_ESC_START && c == '[') {
+		ed->ce_esc = CON_ESC_CSI;
+		return true;
+	}
+	if (ed->ce_esc == CON_ESC_CSI && c >= 0x20 && c <= 0x3f)
+		return true;				/* parameter/intermediate */
+	if (ed->ce_esc == CON_ESC_CSI && c >= 0x40 && c <= 0x7e) {
+		ed->ce_esc = CON_ESC_NONE;
+		con_csi_final(ed, c);
+		return true;
+	}
+	ed->ce_esc = CON_ESC_NONE;	/* a lone ESC: c is an ordinary key */
+	return false;
+}
+
+/* Erase the last character (one typed past the limit goes first). */
+static void con_backspace(struct con_edit *ed)
+{
+	if (ed->ce_dropped) {
+		ed->ce_dropped--;
+	} else if (ed->ce_len) {
+		ed->ce_len--;
+		ed->ce_echo("\b \b");
+	}
+}
+
+/* Store and echo a printable character, or count it past the limit. */
+static void con_insert(struct con_edit *ed, int c)
+{
+	char echo[2] = { (char)c, 0 };
+
+	if (ed->ce_len + 1 < CON_LINE_MAX && ed->ce_dropped == 0) {
+		ed->ce_buf[ed->ce_len++] = (char)c;
+		ed->ce_echo(echo);
+	} else {
+		ed->ce_dropped++;
+	}
+}
+
+enum con_feed con_edit_feed(struct con_edit *ed, int c)
+{
+	if (ed->ce_esc != CON_ESC_NONE && con_escape(ed, c))
+		return CON_MORE;
+	if (c == '\r' || c == '\n') {
+		ed->ce_echo("\n");
+		ed->ce_buf[ed->ce_len] = 0;
+		return ed->ce_dropped ? CON_TOO_LONG : CON_LINE;
+	} else if (c == 3) {			/* Ctrl-C */
+		ed->ce_echo("^C\n");
+		ed->ce_buf[0] = 0;
+		return CON_CANCEL;
+	} else if (c == 0x7f || c == '\b') {
+		con_backspace(ed);
+	} else if (c == 0x15) {			/* Ctrl-U */
+		con_redraw(ed, "");
+	} else if (c == 0x1b) {
+		ed->ce_esc = CON_ESC_START;
+	} else if (c >= ' ' && c < 0x7f) {
+		con_insert(ed, c);
+	}
+	return CON_MORE;
+}
+
+/* Split a line into words in place; returns argc, or -1 past CON_ARGS_MAX words. */
 static int con_split(char *line, char **argv)
 {
 	int argc = 0;
 
-	for (char *p = line; *p && argc < CON_ARGS_MAX;) {
+	for (char *p = line; *p;) {
 		while (*p == ' ')
 			*p++ = 0;
 		if (!*p)
 			break;
+		if (argc == CON_ARGS_MAX)
+			return -1;
 		argv[argc++] = p;
 		while (*p && *p != ' ')
 			p++;
@@ -118,6 +167,7 @@ static int con_split(char *line, char **argv)
 	return argc;
 }
 
+/* The registered command called name, or NULL. */
 static const struct console_cmd *con_find(const char *name)
 {
 	for (const struct console_cmd *cc = __console_cmds_start; cc < __console_cmds_end; cc++)
@@ -132,6 +182,10 @@ int console_exec(char *line)
 	int argc = con_split(line, argv);
 	const struct console_cmd *cc;
 
+	if (argc < 0) {
+		printk("console: more than %d words; nothing was run\n", CON_ARGS_MAX);
+		return -1;
+	}
 	if (argc == 0)
 		return 0;
 	cc = con_find(argv[0]);
@@ -142,15 +196,32 @@ int console_exec(char *line)
 	return cc->cc_fn(argc, argv);
 }
 
+/* Read and edit one line; the line, or NULL if it was abandoned or refused. */
+static const char *con_readline(struct con_edit *ed)
+{
+	enum con_feed f;
+
+	con_edit_init(ed, NULL);
+	while ((f = con_edit_feed(ed, con_getc())) == CON_MORE)
+		;
+	if (f == CON_TOO_LONG)
+		printk("console: line longer than %d characters refused; nothing was run\n",
+		       CON_LINE_MAX - 1);
+	return f == CON_LINE ? ed->ce_buf : NULL;
+}
+
 void console_run(void)
 {
+	static struct con_edit ed;
 	char line[CON_LINE_MAX];
 
 	printk("console: type 'help' for commands\n");
 	for (;;) {
 		con_puts(CON_PROMPT);
-		con_readline(line);
-		if (line[0] && strcmp(line, con_history[(con_nhistory + CON_HISTORY - 1) % CON_HISTORY]))
+		if (con_readline(&ed) == NULL)
+			continue;
+		strlcpy(line, ed.ce_buf, sizeof(line));
+		if (line[0] && strcmp(line, con_history[(con_nhistory - 1) % CON_HISTORY]))
 			strlcpy(con_history[con_nhistory++ % CON_HISTORY], line, CON_LINE_MAX);
 		console_exec(line);
 	}
@@ -209,7 +280,7 @@ static int cmd_crash(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "panic") == 0)
 		panic("console: crash requested by the user");
 	printk("usage: crash fault|panic  (shows the panic report; ends the session)\n");
-	return -1;
+	return CONSOLE_USAGE;
 }
 CONSOLE_CMD(con_cmd_crash, "crash", "crash fault|panic: show a panic report and exit QEMU 1",
 	    cmd_crash);

@@ -14,9 +14,10 @@
  * 3. Bus addresses.  A device sees CPU physical address pa at pa - offset,
  *    the offset of the dma-ranges window that sets the platform's DMA limit
  *    (0 without one).
- * 4. Freeing goes to the pool that contains the address, else to the page
- *    allocator; a wrong address or size panics in vmem_free or is reported by
- *    page_free.
+ * 4. Freeing checks the bus address first (it must be pa - offset), then
+ *    goes to the pool that contains the address, else to the page
+ *    allocator.  A wrong bus address, address or size panics: here, in
+ *    vmem_free, or here when page_free refuses the block.
  */
 #include "arch/riscv/mmu.h"
 #include "kernel/dma.h"

@@ -6,9 +6,10 @@
  *   dma_free_coherent(cpu, size, bus);
  *
  * The memory is zeroed, page aligned and, on this platform (QEMU virt, cache
- * coherent), needs no cache maintenance.  The bus address equals the CPU
- * physical address: the platform map does not yet carry dma-ranges offsets
- * (see docs/vmem.md).
+ * coherent), needs no cache maintenance.  The bus address is the CPU
+ * physical address minus the offset of the dma-ranges window that sets the
+ * platform's DMA limit (0 without one): what the device must be given.
+ * dma_free_coherent panics unless bus is the address the allocation got.
  */
 #ifndef KERNEL_DMA_H
 #define KERNEL_DMA_H
@@ -19,7 +20,7 @@
 #include "kernel/platform.h"
 #include "mm/vmem.h"
 
-/* One arena per pool; idempotent.  Call after mm_pages_init and kheap_init. */
+/* One arena per pool; idempotent.  Call after mm_pages_init and segkmem_init. */
 void dma_init(const struct plat_map *pm);
 
 void *dma_alloc_coherent(size_t size, uint64_t *bus, int vmflag);

@@ -5,6 +5,9 @@
  * Cases run one after another on the boot hart with interrupts enabled.  A
  * KASSERT failure longjmps to the case's abort point; an unexpected panic
  * ends the whole run (QEMU exits non-zero and the runner reports the crash).
+ * A name in ktest=LIST that matches no suite is counted in the plan and
+ * reported as a failed test line of its own ("not ok N name"), so a KTAP
+ * reader and the exit status agree that the run failed.
  */
 #include <stdarg.h>
 
@@ -111,23 +114,33 @@ static int ktest_run_suite(const struct ktest_suite *ks, int num)
 	return failed;
 }
 
-/* Report names in the list that match no suite (a typo must not pass silently). */
-static int ktest_check_names(const char *list)
+/* Is there a suite called `name` (len characters)? */
+static bool ktest_exists(const char *name, size_t len)
+{
+	for (const struct ktest_suite *ks = __ktest_suites_start; ks < __ktest_suites_end; ks++)
+		if (strlen(ks->ks_name) == len && strncmp(ks->ks_name, name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Names in the list that match no suite (a typo must not pass silently).
+ * With report set, each becomes a failed KTAP test line numbered from
+ * num + 1, after the suites that ran; either way returns how many there are.
+ */
+static int ktest_missing(const char *list, bool report, int num)
 {
 	int bad = 0;
-	char name[64];
 
 	for (const char *p = list; p && *p;) {
 		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		bool found = false;
+		int len = end ? (int)(end - p) : (int)strlen(p);
 
-		snprintf(name, sizeof(name), "%.*s", (int)len, p);
-		for (const struct ktest_suite *ks = __ktest_suites_start; ks < __ktest_suites_end; ks++)
-			found |= strcmp(ks->ks_name, name) == 0;
-		if (!found) {
-			printk("ktest: no suite named '%s'\n", name);
+		if (!ktest_exists(p, (size_t)len)) {
 			bad++;
+			if (report)
+				printk("# ktest: no suite named '%.*s'\nnot ok %d %.*s\n", len, p,
+				       num + bad, len, p);
 		}
 		p += len + (end ? 1 : 0);
 	}
@@ -136,15 +149,15 @@ static int ktest_check_names(const char *list)
 
 int ktest_run(const char *names)
 {
-	int nsuites = 0, num = 0, failed;
+	int nsuites = 0, num = 0, failed = 0, missing = ktest_missing(names, false, 0);
 
-	failed = ktest_check_names(names);
 	for (const struct ktest_suite *ks = __ktest_suites_start; ks < __ktest_suites_end; ks++)
 		nsuites += ktest_selected(names, ks->ks_name);
-	printk("KTAP version 1\n1..%d\n", nsuites);
+	printk("KTAP version 1\n1..%d\n", nsuites + missing);
 	for (const struct ktest_suite *ks = __ktest_suites_start; ks < __ktest_suites_end; ks++)
 		if (ktest_selected(names, ks->ks_name))
 			failed += ktest_run_suite(ks, ++num);
-	printk("# ktest: %d suites, %d failures\n", nsuites, failed);
-	return failed;
+	ktest_missing(names, true, num);
+	printk("# ktest: %d suites, %d failures\n", nsuites + missing, failed + missing);
+	return failed + missing;
 }

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "arch/riscv/setjmp.h"
+#include "kernel/panic.h"
 
 struct ktest {
 	const char *kt_name;		/* case name */
@@ -132,6 +133,7 @@ struct panic_catch {
 	struct jmp_buf pcat_jmp;		/* where panic() returns to */
 	char pcat_msg[256];		/* the panic message, formatted */
 	unsigned long pcat_sstatus;	/* interrupt state to restore */
+	struct backtrace pcat_bt;	/* the backtrace the report would print */
 };
 void panic_catch_arm(struct panic_catch *pc);	/* arm on this hart */
 void panic_catch_disarm(void);

@@ -15,7 +15,7 @@
 #include "kernel/devtree.h"
 #include "kernel/dma.h"
 #include "kernel/hart.h"
-#include "kernel/kheap.h"
+#include "kernel/segkmem.h"
 #include "kernel/ktest.h"
 #include "kernel/mm_init.h"
 #include "kernel/lib.h"
@@ -109,7 +109,7 @@ void kmain(unsigned long hartid, uintptr_t fdt_pa)
 	smp_boot_secondaries(&boot_plat_map);	/* every enabled hart, bounded wait */
 	smp_print_harts();
 	mm_pages_init(&boot_plat_map);		/* zones, buddy, per-hart page caches */
-	kheap_init();				/* vmem: the mapped kernel heap */
+	segkmem_init();				/* vmem: the mapped kernel heap */
 	dma_init(&boot_plat_map);		/* vmem: one arena per shared-dma-pool */
 	arch_irq_enable();
 	if (cmdline.cl_ktest)

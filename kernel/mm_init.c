@@ -1,6 +1,6 @@
 /*
- * mm_init.c - start the page allocator from the platform map, and its
- * console commands (buddyinfo, zoneinfo, pagestat).
+ * mm_init.c - start the page allocator from the platform map (its console
+ * commands are in kernel/mm_cmds.c).
  *
  * mm/ does not know how the kernel parsed the device tree: this file turns
  * the platform map's zones, distance matrix and DMA limit into the portable
@@ -13,7 +13,6 @@
  * caches then.  From then on page tables come from the page allocator.
  */
 #include "arch/riscv/mmu.h"
-#include "kernel/console.h"
 #include "kernel/hart.h"
 #include "kernel/lib.h"
 #include "kernel/platform.h"
@@ -82,55 +81,3 @@ void mm_pages_init(const struct plat_map *pm)
 	       (unsigned long long)mm_boot_info.mbi_pages, ncpus,
 	       (unsigned long long)mm_boot_info.mbi_init_us);
 }
-
-/* `buddyinfo`: free blocks per order, /proc/buddyinfo format. */
-static int cmd_buddyinfo(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	page_buddyinfo(printk);
-	return 0;
-}
-
-/* `zoneinfo`: per-zone counters and per-hart caches, /proc/zoneinfo format. */
-static int cmd_zoneinfo(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	page_zoneinfo(printk);
-	return 0;
-}
-
-/* `pagestat`: allocator-wide failures and misuse counters, boot timing, bootmem. */
-static int cmd_pagestat(int argc, char **argv)
-{
-	struct bootmem_stats bs;
-	struct page_stats st;
-
-	(void)argc;
-	(void)argv;
-	page_get_stats(&st);
-	printk("free %llu cached %llu pages\n", (unsigned long long)page_free_count(),
-	       (unsigned long long)page_cached_count());
-	printk("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
-	       "double_free %llu wrong_order %llu drain_all %llu\n",
-	       (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
-	       (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
-	       (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
-	       (unsigned long long)st.pst_drain_all);
-	printk("descriptor init: %llu pages, %u harts, %llu us\n",
-	       (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
-	       (unsigned long long)mm_boot_info.mbi_init_us);
-	bootmem_get_stats(&bs);
-	printk("bootmem: added %llu reserved %llu allocated %llu bytes in %llu allocations\n",
-	       (unsigned long long)bs.bs_added, (unsigned long long)bs.bs_reserved,
-	       (unsigned long long)bs.bs_allocated, (unsigned long long)bs.bs_nallocs);
-	return 0;
-}
-
-CONSOLE_CMD(console_cmd_buddyinfo, "buddyinfo", "free page blocks per zone and order",
-	    cmd_buddyinfo);
-CONSOLE_CMD(console_cmd_zoneinfo, "zoneinfo", "zones: free, watermarks, sizes, per-hart caches",
-	    cmd_zoneinfo);
-CONSOLE_CMD(console_cmd_pagestat, "pagestat", "page allocator failures and misuse counters",
-	    cmd_pagestat);

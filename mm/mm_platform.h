@@ -3,12 +3,14 @@
  *
  * mm/ is portable C.  It knows nothing about RISC-V, QEMU or threads; everything
  * it needs from its host comes through the names below, which an environment
- * header "mm_env.h" supplies.  Two environments exist:
+ * header "mm_env.h" supplies.  Two environments run mm:
  *
  *   kernel/mm_env.h      the kernel: spinlocks from arch/riscv, harts via tp,
  *                        interrupt masking with sstatus.SIE, printk/panic.
  *   tests/host/mm_env.h  the host: pthread-backed spinlocks, one "hart" per
  *                        registered thread, printf/abort.
+ *
+ * and a third only compiles it (tests/host/mm_env_min/mm_env.h, see below).
  *
  * The build picks one with -I (like libfdt_env.h for libfdt).  Every name an
  * environment must provide:
@@ -19,28 +21,39 @@
  *              ranks are enum lock_rank from mm/lock_order.h, and a debug
  *              environment panics on an acquisition out of rank order
  *   Interrupts irqflags_t irq_save(void), void irq_restore(irqflags_t)
- *              (local hart only; the per-hart fast paths run between them)
+ *              (local hart only; the per-hart fast paths run between them),
+ *              bool irqs_disabled(void) (interrupts off on the calling hart)
  *   Harts      unsigned cpu_id(void)       dense id of the caller, 0..MM_MAX_CPUS-1
  *              unsigned cpu_count(void)    harts online
  *              int cpu_node(unsigned cpu)  NUMA node of a hart
  *              void cpu_call_all(void (*fn)(void *), void *arg)
  *                         run fn(arg) on every online hart (each on itself,
  *                         interrupts off) and return when all have finished
+ *              MM_CPU_PTR(), MM_CPU_PTR_SET(cpu, p)   optional: a per-hart
+ *                         void * slot for mm, reached faster than an array
+ *                         indexed by cpu_id(); without it mm uses the array
  *   Memory     void *phys_to_virt(paddr_t), paddr_t virt_to_phys(const void *)
  *   Time       uint64_t mm_time_us(void)   microseconds since boot (any
  *                         monotonic origin); kmem's audit records use it
  *   Output     printk(fmt, ...)            printf-like, %d %u %x %lx %llx %p %s %c %zu
  *              panic(fmt, ...)             never returns
+ *              snprintf(buf, n, fmt, ...)  the same formats into a buffer (dumps,
+ *                                          check messages)
  *   Checks     ASSERT(expr)                invariant, compiled out when !MM_DEBUG
  *              VERIFY(expr)                always on; panics naming expr, file, line
  *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE
  *   Bits       MM_FAST_CLZ: 1 when __builtin_clzll/ctzll are single
  *              instructions; 0 makes mm_highbit/mm_lowbit below use a short
  *              inline search instead of libgcc's out-of-line helpers
+ *   Strings    memset, memcpy, memmove, memcmp, strlen, strcmp: the usual
+ *              names, libc on the host, kernel/lib on the kernel
  *
- * Atomics are the compiler's __atomic builtins, which are portable.
- * String functions (memset, memcpy, memmove, memcmp, strlen, strcmp) are the
- * usual names: libc on the host, kernel/lib on the kernel.
+ * Atomics are the compiler's __atomic builtins, which are portable; the
+ * types come from <stdbool.h>, <stddef.h> and <stdint.h>, and the lock ranks
+ * from mm/lock_order.h.  Nothing else: `make mm-env-check` compiles every
+ * mm source file against tests/host/mm_env_min/mm_env.h, which declares
+ * exactly the names above (MM_CPU_PTR both present and absent), with no
+ * libc headers, so a name mm uses but this list omits fails that check.
  */
 #ifndef MM_PLATFORM_H
 #define MM_PLATFORM_H

@@ -1,7 +1,7 @@
 /*
  * bench_vmem.c - host benchmark: the cost of an allocate+free pair in a vmem
  * arena (instant fit, best fit) and in a plain address-ordered first-fit
- * resource map (tests/host/firstfit.c), with 10, 1,000 and 100,000 free
+ * resource map (tests/common/firstfit.c), with 10, 1,000 and 100,000 free
  * segments in the arena.  Not a test: built by `make build/host/bench_vmem`
  * (-O2, no sanitizers, MM_DEBUG=0) and run by `make bench`.  Results and how
  * to read them: docs/vmem.md.
@@ -27,9 +27,10 @@
 #define TAIL	(1024 * Q)		/* the large free segment */
 #define RUNS	7			/* report the fastest of this many runs */
 
-static void *page_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
-static void page_free(void *p, size_t size) { (void)size; free(p); }
-static const struct vmem_page_source pgsrc = { page_alloc, page_free };
+/* vmem's page source on the host: page-aligned malloc. */
+static void *host_pgsrc_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
+static void host_pgsrc_free(void *p, size_t size) { (void)size; free(p); }
+static const struct vmem_page_source pgsrc = { host_pgsrc_alloc, host_pgsrc_free };
 
 static double now_ns(void)
 {
@@ -56,7 +57,7 @@ static size_t layout_size(bool mixed, size_t n)
 }
 
 /* Build the layout in a vmem arena with xalloc at fixed addresses. */
-static vmem_t *vmem_layout(bool mixed, size_t n)
+static vmem_t *bench_layout_vmem(bool mixed, size_t n)
 {
 	size_t size = layout_size(mixed, n);
 	vmem_t *vmp = vmem_create("bench", BASE, size, Q, NULL, NULL, NULL, 0, VM_PANIC);
@@ -76,7 +77,7 @@ static vmem_t *vmem_layout(bool mixed, size_t n)
 }
 
 /* Free the separators so the arena is destroyed empty. */
-static void vmem_unlayout(vmem_t *vmp, bool mixed, size_t n)
+static void bench_unlayout_vmem(vmem_t *vmp, bool mixed, size_t n)
 {
 	uintptr_t a = BASE;
 
@@ -91,7 +92,7 @@ static void vmem_unlayout(vmem_t *vmp, bool mixed, size_t n)
 static struct ff_range ff_descs[100000 + 16];
 
 /* The same layout in the first-fit map, built top-down so each free is O(1). */
-static void ff_layout(struct ff_map *fm, bool mixed, size_t n)
+static void bench_layout_ff(struct ff_map *fm, bool mixed, size_t n)
 {
 	uintptr_t a = BASE + layout_size(mixed, n) - TAIL;
 
@@ -107,7 +108,7 @@ static void ff_layout(struct ff_map *fm, bool mixed, size_t n)
 		abort();
 }
 
-/* ns per vmem_xalloc/xfree pair with `policy` (xalloc: no quantum caches). */
+/* ns per vmem_alloc/vmem_free pair with `policy` (the arena has no quantum caches). */
 static double time_vmem(vmem_t *vmp, size_t size, int policy, long iters, double *searched)
 {
 	struct vmem_kstat before, after;
@@ -168,7 +169,7 @@ static void scenario(const char *name, bool mixed, size_t request)
 	       "best ns", "(search)", "firstfit ns", "(search)");
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
 		size_t n = counts[c];
-		vmem_t *vmp = vmem_layout(mixed, n);
+		vmem_t *vmp = bench_layout_vmem(mixed, n);
 		struct ff_map fm;
 		struct vmem_kstat vk;
 		double si, sb, sf, ti, tb, tf;
@@ -177,13 +178,13 @@ static void scenario(const char *name, bool mixed, size_t request)
 		vmem_stats(vmp, &vk);
 		ti = time_vmem(vmp, request, VM_INSTANTFIT, 1000000, &si);
 		tb = time_vmem(vmp, request, VM_BESTFIT, n >= 100000 ? (mixed ? 100 : 2000) : 200000, &sb);
-		ff_layout(&fm, mixed, n);
+		bench_layout_ff(&fm, mixed, n);
 		tf = time_ff(&fm, request, ff_iters, &sf);
 		printf("%10lu %12.1f %9.1f %12.1f %9.1f %12.1f %9.1f\n",
 		       (unsigned long)vk.vk_nfree_seg, ti, si, tb, sb, tf, sf);
 		tmin = ti < tmin ? ti : tmin;
 		tmax = ti > tmax ? ti : tmax;
-		vmem_unlayout(vmp, mixed, n);
+		bench_unlayout_vmem(vmp, mixed, n);
 		vmem_destroy(vmp);
 	}
 	printf("instant fit largest/smallest: %.2f\n", tmax / tmin);
@@ -220,10 +221,10 @@ static int icount_main(char **argv)
 	struct ff_map fm;
 
 	if (strcmp(argv[4], "firstfit") == 0) {
-		ff_layout(&fm, mixed, n);
+		bench_layout_ff(&fm, mixed, n);
 		measured_pairs(NULL, &fm, size, 0, iters);
 	} else {
-		vmem_t *vmp = vmem_layout(mixed, n);
+		vmem_t *vmp = bench_layout_vmem(mixed, n);
 
 		measured_pairs(vmp, NULL, size,
 			       strcmp(argv[4], "best") == 0 ? VM_BESTFIT : VM_INSTANTFIT, iters);

@@ -13,9 +13,10 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static void *page_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
-static void page_free(void *p, size_t size) { (void)size; free(p); }
-static const struct vmem_page_source pgsrc = { page_alloc, page_free };
+/* vmem's page source on the host: page-aligned malloc. */
+static void *host_pgsrc_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
+static void host_pgsrc_free(void *p, size_t size) { (void)size; free(p); }
+static const struct vmem_page_source pgsrc = { host_pgsrc_alloc, host_pgsrc_free };
 
 /* Fail the test unless the arena passes every invariant check. */
 static void check(vmem_t *vmp)
@@ -132,8 +133,9 @@ static void test_instantfit_uses_smallest_guaranteed_list(void **state)
 	vmem_xfree(vmp, hole3, 0x3000);
 	vmem_xfree(vmp, hole4, 0x4000);
 	check(vmp);
-	/* 3 pages: list 2^13 (8 KiB..16 KiB) holds both holes; 3 pages is not a power
-	 * of two, so instant fit wants list 2^14 and up: the 16 KiB hole. */
+	/* Free lists: the 12 KiB hole is on list 2^13 (8 KiB..16 KiB), the 16 KiB hole
+	 * on list 2^14, the rest on a higher list.  Not every member of list 2^13 fits
+	 * 3 pages (12 KiB), so instant fit starts at list 2^14: the 16 KiB hole. */
 	assert_int_equal(keep[0] + keep[1], 0x103000 + 0x108000);
 	assert_int_equal(vmem_alloc(vmp, 0x3000, VM_NOSLEEP), 0x104000);
 	/* Best fit takes the exact 3-page hole. */

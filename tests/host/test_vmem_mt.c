@@ -18,9 +18,10 @@
 #define POOL_SLOTS	4096
 #define OPS_PER_THREAD	100000
 
-static void *page_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
-static void page_free(void *p, size_t size) { (void)size; free(p); }
-static const struct vmem_page_source pgsrc = { page_alloc, page_free };
+/* vmem's page source on the host: page-aligned malloc. */
+static void *host_pgsrc_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
+static void host_pgsrc_free(void *p, size_t size) { (void)size; free(p); }
+static const struct vmem_page_source pgsrc = { host_pgsrc_alloc, host_pgsrc_free };
 
 /* A live range waiting in the shared pool. */
 struct item {

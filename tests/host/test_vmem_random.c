@@ -19,9 +19,10 @@
 #include "host_env.h"
 #include "mm/vmem_impl.h"
 
-static void *page_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
-static void page_free(void *p, size_t size) { (void)size; free(p); }
-static const struct vmem_page_source pgsrc = { page_alloc, page_free };
+/* vmem's page source on the host: page-aligned malloc. */
+static void *host_pgsrc_alloc(size_t size) { return aligned_alloc(MM_PAGE_SIZE, size); }
+static void host_pgsrc_free(void *p, size_t size) { (void)size; free(p); }
+static const struct vmem_page_source pgsrc = { host_pgsrc_alloc, host_pgsrc_free };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)

@@ -5,7 +5,7 @@
  * (instant fit and best fit alloc+free pairs with 10, 1,000 and 100,000 free
  * segments, measured by `make profile ARGS=ktest=vmem`).
  */
-#include "kernel/kheap.h"
+#include "kernel/segkmem.h"
 #include "kernel/ktest.h"
 #include "kernel/lib.h"
 #include "kernel/prof.h"
@@ -16,7 +16,7 @@ int console_exec(char *line);
 
 static int vmem_suite_init(void)
 {
-	kheap_init();		/* sets vmem's page source */
+	segkmem_init();		/* sets vmem's page source */
 	return 0;
 }
 
@@ -152,7 +152,7 @@ static void vmem_test_prof_firstfit(struct ktest *t)
 	static const unsigned long counts[] = { 10, 1000, 100000 }, iters[] = { 1000, 100, 10 };
 	static const char *names[] = { "firstfit_10", "firstfit_1000", "firstfit_100000" };
 	size_t bytes = (100000 + 16) * sizeof(struct ff_range);
-	struct ff_range *descs = kheap_alloc(bytes, VM_NOSLEEP);
+	struct ff_range *descs = segkmem_alloc(bytes, VM_NOSLEEP);
 	struct ff_map fm;
 
 	KASSERT_NOT_NULL(t, descs);
@@ -161,7 +161,7 @@ static void vmem_test_prof_firstfit(struct ktest *t)
 		prof_region(names[c], iters[c], kb_ff_pair, &fm);
 		KEXPECT_EQ(t, ff_count(&fm), counts[c] + 1);
 	}
-	kheap_free(descs, bytes);
+	segkmem_free(descs, bytes);
 }
 
 static const struct ktest_case vmem_cases[] = {

@@ -1,5 +1,6 @@
 /*
- * test_kheap.c - the mapped kernel heap and coherent DMA: allocations on
+ * test_segkmem.c - pages mapped into the kernel heap's address space
+ * (kernel/segkmem.c) and coherent DMA: allocations on
  * every hart at once and freed on another hart, guard pages and
  * use-after-free (including a remote hart's stale TLB) ending in panics that
  * name the allocation, and the shared-dma-pool arenas.
@@ -7,85 +8,85 @@
 #include "arch/riscv/mmu.h"
 #include "kernel/dma.h"
 #include "kernel/hart.h"
-#include "kernel/kheap.h"
+#include "kernel/segkmem.h"
 #include "kernel/ktest.h"
 #include "kernel/lib.h"
 #include "kernel/platform.h"
 #include "kernel/smp.h"
 
 extern struct plat_map boot_plat_map;
-const char *kheap_fault_last(void);
+const char *segkmem_fault_last(void);
 
-#define KH_PER_HART	16
+#define SK_PER_HART	16
 
-static uint8_t *kh_slots[MAX_CPUS][KH_PER_HART];	/* allocations by hart */
-static volatile int kh_bad;				/* pattern mismatches */
+static uint8_t *sk_slots[MAX_CPUS][SK_PER_HART];	/* allocations by hart */
+static volatile int sk_bad;				/* pattern mismatches */
 
-static int kheap_suite_init(void)
+static int segkmem_suite_init(void)
 {
-	kheap_init();
+	segkmem_init();
 	dma_init(&boot_plat_map);
 	return 0;
 }
 
 /* Size of allocation i: 1 to 5 pages, not page multiples. */
-static size_t kh_size(unsigned i) { return (i % 5 + 1) * MMU_PAGE_SIZE - 100; }
+static size_t sk_size(unsigned i) { return (i % 5 + 1) * MMU_PAGE_SIZE - 100; }
 
 /* Each hart allocates and stamps its slots (run on every hart). */
-static void kh_alloc_all(void *arg)
+static void sk_alloc_all(void *arg)
 {
 	unsigned c = cpu_id();
 
 	(void)arg;
-	for (unsigned i = 0; i < KH_PER_HART; i++) {
-		uint8_t *p = kheap_alloc(kh_size(i), VM_NOSLEEP);
+	for (unsigned i = 0; i < SK_PER_HART; i++) {
+		uint8_t *p = segkmem_alloc(sk_size(i), VM_NOSLEEP);
 
-		kh_slots[c][i] = p;
+		sk_slots[c][i] = p;
 		if (p == NULL) {
-			kh_bad++;
+			sk_bad++;
 			continue;
 		}
-		memset(p, (int)(c * 16 + i), kh_size(i));
+		memset(p, (int)(c * 16 + i), sk_size(i));
 	}
 }
 
 /* Each hart checks and frees the next hart's slots. */
-static void kh_free_next(void *arg)
+static void sk_free_next(void *arg)
 {
 	unsigned c = (cpu_id() + 1) % cpu_count();
 
 	(void)arg;
-	for (unsigned i = 0; i < KH_PER_HART; i++) {
-		uint8_t *p = kh_slots[c][i];
+	for (unsigned i = 0; i < SK_PER_HART; i++) {
+		uint8_t *p = sk_slots[c][i];
 
 		if (p == NULL)
 			continue;
-		if (p[0] != (uint8_t)(c * 16 + i) || p[kh_size(i) - 1] != (uint8_t)(c * 16 + i))
-			kh_bad++;
-		kheap_free(p, kh_size(i));
-		kh_slots[c][i] = NULL;
+		if (p[0] != (uint8_t)(c * 16 + i) || p[sk_size(i) - 1] != (uint8_t)(c * 16 + i))
+			sk_bad++;
+		segkmem_free(p, sk_size(i));
+		sk_slots[c][i] = NULL;
 	}
 }
 
 /* Every hart allocates at once, writes, and another hart frees: no overlap, nothing leaks. */
-static void kheap_test_all_harts_alloc_free_elsewhere(struct ktest *t)
+static void segkmem_test_all_harts_alloc_free_elsewhere(struct ktest *t)
 {
-	size_t before = vmem_size(kheap_arena(), VMEM_ALLOC);
+	size_t before = vmem_size(segkmem_arena(), VMEM_ALLOC);
 	char err[128];
 
-	kh_bad = 0;
-	cpu_call_all(kh_alloc_all, NULL);
-	KEXPECT_EQ(t, kh_bad, 0);
-	cpu_call_all(kh_free_next, NULL);
-	KEXPECT_EQ(t, kh_bad, 0);
-	KEXPECT_EQ(t, vmem_size(kheap_arena(), VMEM_ALLOC), before);
-	KEXPECT_TRUE(t, vmem_check(kheap_arena(), err, sizeof(err)));
+	sk_bad = 0;
+	cpu_call_all(sk_alloc_all, NULL);
+	KEXPECT_EQ(t, sk_bad, 0);
+	cpu_call_all(sk_free_next, NULL);
+	KEXPECT_EQ(t, sk_bad, 0);
+	KEXPECT_EQ(t, vmem_size(segkmem_arena(), VMEM_ALLOC), before);
+	KEXPECT_TRUE(t, vmem_check(segkmem_arena(), err, sizeof(err)));
 }
 
 /* Allocations are mapped, zeroed, and separated by an unmapped guard page. */
-static void kheap_test_guard_page_unmapped(struct ktest *t)
+static void segkmem_test_guard_page_unmapped(struct ktest *t)
 {
-	uint8_t *p = kheap_alloc(3 * MMU_PAGE_SIZE, 0);
+	uint8_t *p = segkmem_alloc(3 * MMU_PAGE_SIZE, 0);
 	uint64_t pa;
 	unsigned prot;
 
@@ -95,81 +96,81 @@ static void kheap_test_guard_page_unmapped(struct ktest *t)
 		KEXPECT_TRUE(t, mmu_translate((uintptr_t)p + i * MMU_PAGE_SIZE, &pa, &prot));
 	KEXPECT_FALSE(t, mmu_translate((uintptr_t)p + 3 * MMU_PAGE_SIZE, &pa, &prot));
 	KEXPECT_EQ(t, p[100] | p[3 * MMU_PAGE_SIZE - 1], 0);
-	kheap_free(p, 3 * MMU_PAGE_SIZE);
+	segkmem_free(p, 3 * MMU_PAGE_SIZE);
 	KEXPECT_FALSE(t, mmu_translate((uintptr_t)p, &pa, &prot));
 }
 
 /* Writing one byte past an allocation faults in the guard page; the report names the allocation. */
-static void kheap_test_overrun_panics_naming_allocation(struct ktest *t)
+static void segkmem_test_overrun_panics_naming_allocation(struct ktest *t)
 {
-	uint8_t *p = kheap_alloc(2 * MMU_PAGE_SIZE, 0);
+	uint8_t *p = segkmem_alloc(2 * MMU_PAGE_SIZE, 0);
 	volatile uint8_t *past = p + 2 * MMU_PAGE_SIZE;
 
 	KASSERT_NOT_NULL(t, p);
 	KTEST_EXPECT_PANIC(t, *past = 1, "store/AMO page fault");
-	KEXPECT_TRUE(t, ktest_msg_has(kheap_fault_last(), "guard page of heap allocation"));
+	KEXPECT_TRUE(t, ktest_msg_has(segkmem_fault_last(), "guard page of heap allocation"));
 	KTEST_EXPECT_PANIC(t, *past = 2, "guard page of heap allocation");
-	kheap_free(p, 2 * MMU_PAGE_SIZE);
+	segkmem_free(p, 2 * MMU_PAGE_SIZE);
 }
 
-static volatile uint8_t *kh_remote_p;
-static struct ktest *kh_remote_t;
+static volatile uint8_t *sk_remote_p;
+static struct ktest *sk_remote_t;
 
 /* On another hart: read the memory (fills that hart's TLB). */
-static void kh_remote_touch(void *arg)
+static void sk_remote_touch(void *arg)
 {
 	(void)arg;
-	(void)*kh_remote_p;
+	(void)*sk_remote_p;
 }
 
 /* On another hart, after the free: the read must fault. */
-static void kh_remote_touch_freed(void *arg)
+static void sk_remote_touch_freed(void *arg)
 {
 	(void)arg;
-	KTEST_EXPECT_PANIC(kh_remote_t, (void)*kh_remote_p, "load page fault");
+	KTEST_EXPECT_PANIC(sk_remote_t, (void)*sk_remote_p, "load page fault");
 }
 
 /* After a free, touching the range faults on this hart and on a hart that had it in its TLB. */
-static void kheap_test_use_after_free_panics_on_every_hart(struct ktest *t)
+static void segkmem_test_use_after_free_panics_on_every_hart(struct ktest *t)
 {
-	uint8_t *p = kheap_alloc(MMU_PAGE_SIZE, 0);
+	uint8_t *p = segkmem_alloc(MMU_PAGE_SIZE, 0);
 	unsigned other = cpu_count() > 1 ? (cpu_id() + 1) % cpu_count() : cpu_id();
 
 	KASSERT_NOT_NULL(t, p);
 	p[0] = 7;
-	kh_remote_p = p;
-	kh_remote_t = t;
+	sk_remote_p = p;
+	sk_remote_t = t;
 	if (other != cpu_id())
-		cpu_call_one(other, kh_remote_touch, NULL);
-	kheap_free(p, MMU_PAGE_SIZE);
-	KTEST_EXPECT_PANIC(t, (void)*kh_remote_p, "load page fault");
-	KEXPECT_TRUE(t, ktest_msg_has(kheap_fault_last(), "use after free"));
-	KTEST_EXPECT_PANIC(t, (void)*kh_remote_p, "use after free: heap allocation");
+		cpu_call_one(other, sk_remote_touch, NULL);
+	segkmem_free(p, MMU_PAGE_SIZE);
+	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "load page fault");
+	KEXPECT_TRUE(t, ktest_msg_has(segkmem_fault_last(), "use after free"));
+	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "use after free: heap allocation");
 	if (other != cpu_id())
-		cpu_call_one(other, kh_remote_touch_freed, NULL);
+		cpu_call_one(other, sk_remote_touch_freed, NULL);
 	else
 		ktest_log(t, "one hart: remote shootdown not exercised");
 }
 
 /* Freeing something that is not a live heap allocation panics before unmapping anything. */
-static void kheap_test_bad_free_panics(struct ktest *t)
+static void segkmem_test_bad_free_panics(struct ktest *t)
 {
-	uint8_t *p = kheap_alloc(2 * MMU_PAGE_SIZE, 0);
+	uint8_t *p = segkmem_alloc(2 * MMU_PAGE_SIZE, 0);
 	uint64_t pa;
 	unsigned prot;
 
 	KASSERT_NOT_NULL(t, p);
-	KTEST_EXPECT_PANIC(t, kheap_free(p, MMU_PAGE_SIZE), "not a live heap allocation");
-	KTEST_EXPECT_PANIC(t, kheap_free(p + MMU_PAGE_SIZE, MMU_PAGE_SIZE), "kheap_free");
+	KTEST_EXPECT_PANIC(t, segkmem_free(p, MMU_PAGE_SIZE), "not a live heap allocation");
+	KTEST_EXPECT_PANIC(t, segkmem_free(p + MMU_PAGE_SIZE, MMU_PAGE_SIZE), "segkmem_free");
 	KEXPECT_TRUE(t, mmu_translate((uintptr_t)p, &pa, &prot));
-	kheap_free(p, 2 * MMU_PAGE_SIZE);
-	KTEST_EXPECT_PANIC(t, kheap_free(p, 2 * MMU_PAGE_SIZE), "not a live heap allocation");
+	segkmem_free(p, 2 * MMU_PAGE_SIZE);
+	KTEST_EXPECT_PANIC(t, segkmem_free(p, 2 * MMU_PAGE_SIZE), "not a live heap allocation");
 }
 
 /* DMA memory is zeroed, its bus address is the CPU address less the window's
  * offset, it lies inside a pool when the board has one (else inside the DMA
  * window), and a full pool fails cleanly. */
-static void kheap_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
+static void segkmem_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
 {
 	uint64_t bus, bus2, offset = boot_plat_map.pm_has_dma_limit ? boot_plat_map.pm_dma_offset : 0;
 	uint8_t *p = dma_alloc_coherent(10000, &bus, VM_NOSLEEP);
@@ -201,13 +202,13 @@ static void kheap_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
 	KEXPECT_EQ(t, vmem_size(pool, VMEM_ALLOC), 0);
 }
 
-static const struct ktest_case kheap_cases[] = {
-	KTEST_CASE(kheap_test_all_harts_alloc_free_elsewhere),
-	KTEST_CASE(kheap_test_guard_page_unmapped),
-	KTEST_CASE(kheap_test_overrun_panics_naming_allocation),
-	KTEST_CASE(kheap_test_use_after_free_panics_on_every_hart),
-	KTEST_CASE(kheap_test_bad_free_panics),
-	KTEST_CASE(kheap_test_dma_pool_alloc_and_exhaustion),
+static const struct ktest_case segkmem_cases[] = {
+	KTEST_CASE(segkmem_test_all_harts_alloc_free_elsewhere),
+	KTEST_CASE(segkmem_test_guard_page_unmapped),
+	KTEST_CASE(segkmem_test_overrun_panics_naming_allocation),
+	KTEST_CASE(segkmem_test_use_after_free_panics_on_every_hart),
+	KTEST_CASE(segkmem_test_bad_free_panics),
+	KTEST_CASE(segkmem_test_dma_pool_alloc_and_exhaustion),
 	KTEST_END,
 };
-KTEST_SUITE_INIT(kheap_suite, "kheap", kheap_cases, kheap_suite_init);
+KTEST_SUITE_INIT(segkmem_suite, "segkmem", segkmem_cases, segkmem_suite_init);
