@@ -202,9 +202,10 @@ void *kmalloc_node(size_t size, int kmflag, int node) { return kmalloc_common(si
 
 /*
  * The kmalloc cache whose slab holds ptr, or NULL; panics (naming fn) when
- * ptr is inside a kmalloc slab but does not start a buffer.
+ * ptr is inside a kmalloc slab but does not start a buffer, except when
+ * freeing to a debug cache, whose free reports it through kmem_error.
  */
-static kmem_cache_t *kmalloc_cache_of(const void *ptr, const char *fn)
+static kmem_cache_t *kmalloc_cache_of(const void *ptr, const char *fn, bool freeing)
 {
 	struct page *pg = page_lookup(virt_to_phys(ptr));
 	struct kmem_slab *sp;
@@ -217,6 +218,8 @@ static kmem_cache_t *kmalloc_cache_of(const void *ptr, const char *fn)
 	cp = sp->sl_cache;
 	if (!kmalloc_is_class(cp))
 		return NULL;
+	if (kmem_debugging(cp) && freeing)	/* the debug free classifies it (kmem_error) */
+		return cp;
 	off = (uintptr_t)ptr - sp->sl_first;
 	if ((uintptr_t)ptr < sp->sl_first || off % cp->cache_chunksize != 0 ||
 	    off / cp->cache_chunksize >= sp->sl_chunks)
@@ -232,7 +235,7 @@ void kfree(void *ptr)
 
 	if (ptr == NULL)
 		return;
-	if ((cp = kmalloc_cache_of(ptr, "kfree")) != NULL) {
+	if ((cp = kmalloc_cache_of(ptr, "kfree", true)) != NULL) {
 		kmem_cache_free(cp, ptr);
 		return;
 	}
@@ -248,7 +251,7 @@ size_t ksize(const void *ptr)
 	struct kmalloc_large *kl;
 	kmem_cache_t *cp;
 
-	if ((cp = kmalloc_cache_of(ptr, "ksize")) != NULL)
+	if ((cp = kmalloc_cache_of(ptr, "ksize", false)) != NULL)
 		return cp->cache_bufsize;
 	if ((kl = kmalloc_large_find(ptr, false)) == NULL)
 		panic("ksize(%p): not allocated by kmalloc", ptr);

@@ -13,7 +13,10 @@
  * handed out and given back again costs no construction (paper 1994 §2).
  * Here a buffer enters the constructed set when its *slab* is created and
  * leaves it when the slab is freed (by reaping or destroy): buffers on a
- * slab's free list, in magazines and in depots are all constructed.
+ * slab's free list, in magazines and in depots are all constructed, so a
+ * magazine destroyed by reaping hands its buffers back to their slabs still
+ * constructed; the destructor runs when such a slab is freed.  (A
+ * KMF_DEADBEEF debug cache constructs at each allocation instead, §8.)
  *
  * Three layers, each in front of the next:
  *   per-hart   each hart has a *loaded* and a *previous* magazine per cache
@@ -122,7 +125,41 @@
  * (atomics).  kmem_cache_stats() sums them into the table of kmem.h
  * (enum kmem_stat, kmem_stat_names[]); buffers in use are allocations minus
  * frees, and kmem_cache_check() verifies total = in use + free in slabs +
- * in magazines + in depots.  Dumps are in kmem_dump.c.
+ * in magazines + in depots.  The hit path counts allocations only (one
+ * add in the hart's line); a hart's frees follow from conservation:
+ * frees = rounds it holds - buffers brought in by slow paths (cf_in) +
+ * buffers sent out by slow paths (cf_out) + its allocations.  Dumps are in
+ * kmem_dump.c.
+ *
+ * 8. Debugging (kmem_debug.c)
+ * ---------------------------
+ * KMF_ flags per cache, or for every cache through kmem_debug (the
+ * kernel's kmem_debug= option; kmem_debug_parse reads "redzone,audit,...",
+ * "all").  A debug cache has no magazines: every allocation and free takes
+ * the slow path, where one test of cache_cflags sends it to kmem_debug.c;
+ * caches without flags pay nothing else.  Each buffer of a debug cache
+ * carries a struct kmem_buftag after the object (and after the slack up to
+ * 8 bytes, filled with 0xbb): the redzone word, the free-list link (so a
+ * free buffer's contents are all pattern), bt_bxstat = address ^ state
+ * (allocated or free: a double free, or a tag that is neither, is caught
+ * before anything changes), the allocation sequence number and a ring of
+ * the last KMEM_AUDIT_N transactions (hart, caller PC, mm_time_us()).
+ *   redzone   the slack and the word after each buffer, checked on free
+ *             and on reallocation;
+ *   deadbeef  free buffers are filled with 0xdeadbeef and checked when
+ *             allocated again; such a cache constructs at each allocation
+ *             and destructs at each free (the pattern replaces the
+ *             constructed state), as illumos does;
+ *   baddcafe  new uninitialised buffers (no constructor) hold 0xbaddcafe;
+ *   freecheck and every other flag: a free must name the start of an
+ *             allocated buffer of this cache: wrong cache, interior
+ *             pointer, foreign address and double free are told apart;
+ *   audit     the transaction ring, printed with every report;
+ *   leak      kmem_leak_mark() / kmem_leak_report(): buffers allocated
+ *             after a mark and still allocated.
+ * Every detection goes through kmem_error(), which prints the kind, the
+ * cache, the buffer and its audit records, then panics with a message
+ * naming the kind, the cache, the buffer and the last transaction.
  */
 #include "mm/kmem_impl.h"
 
@@ -541,6 +578,8 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 
 /* ---------------------------------------------------------------- slow paths */
 
+static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc);
+
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
 	void *buf;
@@ -550,6 +589,8 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 	buf = kmem_mag_alloc(cp, kmflag);	/* counts its own hits */
 	if (buf != NULL)
 		return buf;
+	if (kmem_debugging(cp))			/* debug caches have no magazines */
+		return kmem_debug_alloc_slow(cp, kmflag, (uintptr_t)__builtin_return_address(0));
 	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, -1) == 0)
 		buf = NULL;
 	if (buf == NULL && !(kmflag & KM_NOSLEEP)) {
@@ -572,10 +613,37 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 {
 	if (buf == NULL)
 		panic("kmem_cache_free(%s, NULL): freeing NULL", cp->cache_name);
+	if (kmem_debugging(cp))			/* checks, audit, 0xdeadbeef: before release */
+		kmem_debug_free(cp, buf, (uintptr_t)__builtin_return_address(0));
 	if (kmem_mag_free(cp, buf))	/* counts its own hits */
 		return;
 	cp->cache_release(cp->cache_arg, &buf, 1);	/* panics on misuse, before counting */
 	kmem_stat_add(&cp->cache_slow_free, 1);
+}
+
+/*
+ * One buffer straight from the back end, for a debug cache: the checks and
+ * construction of kmem_debug_alloc; a constructor failure gives it back.
+ */
+static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc)
+{
+	void *buf;
+
+	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, -1) == 0)
+		buf = NULL;
+	if (buf != NULL && kmem_debug_alloc(cp, buf, kmflag, pc) != 0) {
+		cp->cache_release(cp->cache_arg, &buf, 1);
+		buf = NULL;
+	}
+	if (buf == NULL) {
+		kmem_stat_add(&cp->cache_fail, 1);
+		if (kmflag & KM_PANIC)
+			panic("kmem_cache_alloc(%s, flags 0x%x): out of memory", cp->cache_name,
+			      kmflag);
+		return NULL;
+	}
+	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	return buf;
 }
 
 void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
@@ -586,6 +654,13 @@ void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
 		panic("kmem_cache_alloc_node(%s, flags 0x%x, node %d): invalid flags",
 		      cp->cache_name, kmflag, node);
 	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, node) == 0) {
+		buf = NULL;
+	} else if (kmem_debugging(cp) &&
+		   kmem_debug_alloc(cp, buf, kmflag, (uintptr_t)__builtin_return_address(0)) != 0) {
+		cp->cache_release(cp->cache_arg, &buf, 1);	/* constructor failed */
+		buf = NULL;
+	}
+	if (buf == NULL) {
 		kmem_stat_add(&cp->cache_fail, 1);
 		if (kmflag & KM_PANIC)
 			panic("kmem_cache_alloc_node(%s, flags 0x%x, node %d): out of memory",
@@ -668,7 +743,7 @@ static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
 		struct kmem_cpu_cache *ccp = &cp->cache_cpu[c];
 
 		ccp->cc_prounds = -1;
-		ccp->cc_node = c < cpu_count() ? cpu_node(c) : 0;
+		ccp->cc_node = cpu_node(c);	/* harts not yet online included */
 		if (ccp->cc_node < 0 || (unsigned)ccp->cc_node >= nnodes)
 			ccp->cc_node = 0;
 		ccp->cc_numa = nnodes > 1 && cp->cache_pagemode;
@@ -724,6 +799,10 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
 	kmem_cache_t *cp;
 
 	kmem_cache_verify(name, size, align, cflags);
+	if (!(cflags & KMC_NODEBUG))
+		cflags |= kmem_debug & KMF_DEBUG_ALL;
+	if (cflags & KMF_DEBUG_ALL)		/* every check needs every call (§8) */
+		cflags |= KMC_NOMAGAZINE;
 	if ((cp = kmem_cache_new(name, size, cflags)) == NULL)
 		return NULL;
 	cp->cache_align = align < KMEM_ALIGN ? KMEM_ALIGN : align;

@@ -47,6 +47,52 @@
 #define KMEM_HASH_INITIAL	64
 #define KMEM_HASH_LOAD		2
 
+/* ---------------------------------------------------------------- debugging */
+
+/* Patterns (kmem.c §8): free, new-uninitialised, redzone bytes and word. */
+#define KMEM_FREE_PATTERN	0xdeadbeefdeadbeefull
+#define KMEM_UNINIT_PATTERN	0xbaddcafebaddcafeull
+#define KMEM_REDZONE_BYTE	0xbb
+#define KMEM_REDZONE_PATTERN	0xfeedfacefeedfaceull
+/* bt_bxstat = buffer address ^ one of these: the buffer's state, tied to its address. */
+#define KMEM_BUFTAG_ALLOC	0xa110c8edf00dull
+#define KMEM_BUFTAG_FREE	0xf4eef4eef4eeull
+#define KMEM_AUDIT_N		4	/* transactions remembered per buffer */
+
+/* One transaction on a buffer (KMF_AUDIT). */
+struct kmem_audit {
+	uintptr_t ka_pc;		/* caller of kmem_cache_alloc/free */
+	uint64_t ka_time;		/* mm_time_us() */
+	uint16_t ka_cpu;		/* hart */
+	uint8_t ka_op;			/* KMEM_AUDIT_ALLOC or _FREE */
+};
+#define KMEM_AUDIT_ALLOC	1
+#define KMEM_AUDIT_FREE		2
+
+/*
+ * The tail of every buffer of a debug cache: after the object (rounded up
+ * to 8 bytes, the slack filled with KMEM_REDZONE_BYTE), at cache_buftag.
+ */
+struct kmem_buftag {
+	uint64_t bt_redzone;		/* KMEM_REDZONE_PATTERN */
+	void *bt_link;			/* small slabs: the free-list link */
+	uintptr_t bt_bxstat;		/* address ^ KMEM_BUFTAG_ALLOC / _FREE */
+	uint64_t bt_seq;		/* allocation sequence number (leak reports) */
+	uint32_t bt_nrec;		/* transactions recorded (ring position) */
+	struct kmem_audit bt_rec[KMEM_AUDIT_N];	/* the last ones */
+};
+
+/* The kinds of corruption and misuse kmem_error() reports. */
+enum kmem_err {
+	KMERR_MODIFIED,		/* a free buffer was written (0xdeadbeef broken) */
+	KMERR_REDZONE,		/* the redzone after a buffer was written */
+	KMERR_DUPFREE,		/* the buffer is already free */
+	KMERR_BADADDR,		/* the address is in no slab of the cache */
+	KMERR_WRONGCACHE,	/* the buffer belongs to another cache */
+	KMERR_INTERIOR,		/* the address is inside a buffer, not its start */
+	KMERR_BADBUFTAG,	/* the buffer's tag is corrupt */
+};
+
 /* ---------------------------------------------------------------- magazines */
 
 /*
@@ -168,6 +214,7 @@ struct kmem_cache {
 	size_t cache_align;		/* buffer alignment */
 	size_t cache_chunksize;		/* bytes per buffer in a slab */
 	size_t cache_link;		/* small slabs: offset of the free-list link */
+	size_t cache_buftag;		/* debug caches: offset of struct kmem_buftag */
 	size_t cache_slabsize;		/* bytes per slab */
 	unsigned cache_chunks;		/* buffers per slab */
 	size_t cache_maxcolour;		/* largest colour offset */
@@ -245,6 +292,26 @@ int kmem_arenas_init(void);
 void kmem_arenas_fini(void);
 extern kmem_cache_t *kmem_slab_cache, *kmem_bufctl_cache;
 extern unsigned kmem_nnodes;
+
+/* kmem_debug.c: debug caches (kmem.c §8); every entry tests cache_cflags first. */
+static inline bool kmem_debugging(const kmem_cache_t *cp)
+{
+	return (cp->cache_cflags & KMF_DEBUG_ALL) != 0;
+}
+/* Buffers are constructed with their slab (not at each allocation, as with KMF_DEADBEEF). */
+static inline bool kmem_slab_constructs(const kmem_cache_t *cp)
+{
+	return !(cp->cache_cflags & KMF_DEADBEEF);
+}
+static inline struct kmem_buftag *kmem_buftag(const kmem_cache_t *cp, const void *buf)
+{
+	return (struct kmem_buftag *)((uintptr_t)buf + cp->cache_buftag);
+}
+void kmem_debug_slab_init(kmem_cache_t *cp, struct kmem_slab *sp);
+int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag, uintptr_t pc);
+void kmem_debug_free(kmem_cache_t *cp, void *buf, uintptr_t pc);
+void kmem_error(enum kmem_err err, kmem_cache_t *cp, const void *buf, const char *detail)
+	__attribute__((noreturn));
 
 /* kmem_dump.c */
 void kmem_cache_sum(kmem_cache_t *cp, uint64_t st[KMS_NSTATS]);

@@ -135,7 +135,11 @@ int kmem_slab_geometry(kmem_cache_t *cp)
 		unit = MM_PAGE_SIZE;
 	/* A constructed object keeps its state: the free link goes after it. */
 	cp->cache_link = 0;
-	if (cp->cache_ctor != NULL) {
+	if (kmem_debugging(cp)) {	/* redzone slack, then the buftag with the link */
+		cp->cache_buftag = (chunk + KMEM_ALIGN - 1) & ~(size_t)(KMEM_ALIGN - 1);
+		cp->cache_link = cp->cache_buftag + __builtin_offsetof(struct kmem_buftag, bt_link);
+		chunk = cp->cache_buftag + sizeof(struct kmem_buftag);
+	} else if (cp->cache_ctor != NULL) {
 		cp->cache_link = (chunk + KMEM_ALIGN - 1) & ~(size_t)(KMEM_ALIGN - 1);
 		chunk = cp->cache_link + sizeof(void *);
 	}
@@ -346,7 +350,9 @@ static void kmem_slab_unconstruct(kmem_cache_t *cp, struct kmem_slab *sp, unsign
 /* Construct every buffer; false (all undone) if a constructor fails. */
 static bool kmem_slab_construct(kmem_cache_t *cp, struct kmem_slab *sp, int kmflag)
 {
-	if (cp->cache_ctor == NULL)
+	if (kmem_debugging(cp))
+		kmem_debug_slab_init(cp, sp);	/* tags and patterns first */
+	if (cp->cache_ctor == NULL || !kmem_slab_constructs(cp))
 		return true;
 	for (unsigned i = 0; i < sp->sl_chunks; i++)
 		if (cp->cache_ctor((void *)(sp->sl_first + i * cp->cache_chunksize),
@@ -461,7 +467,7 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 static void kmem_slab_destroy(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_slab *sp)
 {
 	ASSERT(sp->sl_refcnt == 0);
-	if (cp->cache_dtor != NULL) {
+	if (cp->cache_dtor != NULL && kmem_slab_constructs(cp)) {
 		if (cp->cache_small)
 			kmem_slab_unconstruct(cp, sp, sp->sl_chunks);
 		else

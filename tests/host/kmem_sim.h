@@ -37,7 +37,7 @@ static int ksim_boot(const struct sim_machine *m, unsigned debug, bool nomag)
 	return ksim_large != NULL && kmem_init(ksim_large) == 0 ? 0 : -1;
 }
 
-static int ksim_boot_two(void **state) { (void)state; return ksim_boot(&sim_two_nodes, 0, false); }
+static inline int ksim_boot_two(void **state) { (void)state; return ksim_boot(&sim_two_nodes, 0, false); }
 
 /* kmem down; every page back in the buddy lists; arenas gone. */
 static int ksim_teardown(void **state)

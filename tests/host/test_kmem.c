@@ -59,6 +59,28 @@ static void kmem_test_geometry_waste_at_most_one_eighth(void **state)
 	}
 }
 
+/* The geometry table of docs/kmem.md, exactly. */
+static void kmem_test_geometry_matches_docs_table(void **state)
+{
+	static const struct { size_t size, slab; unsigned chunks; bool small; int mag; } t[] = {
+		{ 16, 4096, 252, true, 63 }, { 64, 4096, 63, true, 31 },
+		{ 192, 4096, 21, true, 31 }, { 1000, 4096, 4, false, 15 },
+		{ 4096, 4096, 1, false, 3 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		kmem_cache_t *cp = kmem_cache_create("doc", t[i].size, 0, NULL, NULL, NULL, NULL,
+						     NULL, 0);
+
+		assert_int_equal(cp->cache_slabsize, t[i].slab);
+		assert_int_equal(cp->cache_chunks, t[i].chunks);
+		assert_true(cp->cache_small == t[i].small);
+		assert_int_equal(ksim_stat(cp, KMS_MAGSIZE), t[i].mag);
+		kmem_cache_destroy(cp);
+	}
+}
+
 /* Successive slabs start their first buffer one alignment step further, wrapping at the leftover. */
 static void kmem_test_colour_offsets_advance_and_wrap(void **state)
 {
@@ -614,6 +636,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, ksim_boot_two, ksim_teardown)
 		T(kmem_test_geometry_waste_at_most_one_eighth),
+		T(kmem_test_geometry_matches_docs_table),
 		T(kmem_test_colour_offsets_advance_and_wrap),
 		T(kmem_test_ctor_dtor_run_once_per_slab_lifetime),
 		T(kmem_test_ctor_failure_returns_null_and_loses_nothing),

@@ -516,7 +516,7 @@ static void kmem_test_double_free_panics(struct ktest *t)
 	b = kt_alloc(cp);
 	KASSERT_NOT_NULL(t, b);
 	kt_free(cp, b);
-	KTEST_EXPECT_PANIC(t, kt_free(cp, b), "double free");
+	KTEST_EXPECT_PANIC(t, kt_free(cp, b), "duplicate free");
 	if (t->kt_failed)
 		return;		/* undetected: the cache is corrupt, leave it be */
 	KTEST_EXPECT_PANIC(t, kt_free(cp, b), "kt_dblfree");
