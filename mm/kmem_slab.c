@@ -452,7 +452,9 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 	sp->sl_base = base;
 	sp->sl_first = base + kmem_next_colour(cp);
 	sp->sl_chunks = cp->cache_chunks;
-	sp->sl_node = cp->cache_pagemode ? page_node_of(virt_to_phys((void *)base)) : 0;
+	/* sl_node indexes cache_node[]: a one-home cache (DMA, NOTNUMA) keeps node 0. */
+	sp->sl_node = cp->cache_pagemode && cp->cache_nnodes > 1 ?
+		      page_node_of(virt_to_phys((void *)base)) : 0;
 	sp->sl_list = KMEM_SL_FREE;
 	if (cp->cache_pagemode)
 		kmem_slab_set_owner(cp, base, sp);
