@@ -471,6 +471,54 @@ static void kmem_test_kmalloc_dma_inside_window(struct ktest *t)
 		kfree(p[i]);
 }
 
+#define KT_DMA_PER_HART	300	/* more than a slab of 16-byte buffers holds */
+
+/* What each hart allocated with KM_DMA in the all-harts DMA case. */
+static void *kt_dma_bufs[MAX_CPUS][KT_DMA_PER_HART];
+
+/* cpu_call_one body: 16-byte KM_DMA buffers from this hart (a new slab of its node). */
+static void kt_dma_hart_alloc(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < KT_DMA_PER_HART; i++)
+		kt_dma_bufs[this_cpu()][i] = kmalloc(16, KM_DMA | KM_NOSLEEP);
+}
+
+/* cpu_call_all body: free the next hart's DMA buffers here. */
+static void kt_dma_hart_free_next(void *arg)
+{
+	unsigned from = (this_cpu() + 1) % ncpus;
+
+	(void)arg;
+	for (unsigned i = 0; i < KT_DMA_PER_HART; i++)
+		kfree(kt_dma_bufs[from][i]);
+}
+
+/*
+ * KM_DMA from every hart in turn, each taking a new slab (so from every
+ * node's DMA memory on NUMA boards), freed on another hart: the DMA cache
+ * stays consistent and gives every buffer back when drained.
+ */
+static void kmem_test_kmalloc_dma_every_hart(struct ktest *t)
+{
+	kmem_cache_t *cp = kmem_cache_find("dma-kmalloc-16");
+
+	KASSERT_NOT_NULL(t, cp);
+	memset(kt_dma_bufs, 0, sizeof(kt_dma_bufs));
+	for (unsigned c = 0; c < ncpus; c++)
+		cpu_call_one(c, kt_dma_hart_alloc, NULL);
+	for (unsigned c = 0; c < ncpus; c++)
+		for (unsigned i = 0; i < KT_DMA_PER_HART; i++)
+			if (kt_dma_bufs[c][i] != NULL)
+				KEXPECT_NE(t, page_zone_type_of(virt_to_phys(kt_dma_bufs[c][i])),
+					   PAGE_ZONE_NORMAL);
+	kt_check(t, cp);
+	cpu_call_all(kt_dma_hart_free_next, NULL);
+	kmem_drain_all();
+	kt_check(t, cp);
+	KEXPECT_EQ(t, kmem_test_stat(cp, KMS_BUF_INUSE), 0);
+}
+
 /* kfree of a pointer kmalloc did not return panics naming it: static, page, interior. */
 static void kmem_test_kfree_foreign_pointer_panics(struct ktest *t)
 {
@@ -676,6 +724,7 @@ static const struct ktest_case kmem_cases[] = {
 	KTEST_CASE(kmem_test_kmalloc_sizes_fit),
 	KTEST_CASE(kmem_test_kmalloc_class_caches),
 	KTEST_CASE(kmem_test_kmalloc_dma_inside_window),
+	KTEST_CASE(kmem_test_kmalloc_dma_every_hart),
 	KTEST_CASE(kmem_test_kfree_foreign_pointer_panics),
 	KTEST_CASE(kmem_test_double_free_panics),
 	KTEST_CASE(kmem_test_redzone_overrun_panics),
