@@ -93,7 +93,7 @@ void timer_interrupt(void)
 	}
 	th->tmh_next = timer_period ? now + timer_period : 0;
 	timer_arm_tick();
-	if (this_hart()->h_locks.lhs_n != 0) {
+	if (this_hart()->h_locks.lhs_mask != 0) {
 		th->tmh_deferred++;
 		return;
 	}

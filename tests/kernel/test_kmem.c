@@ -12,6 +12,7 @@
 #include "kernel/hart.h"
 #include "kernel/kmem_glue.h"
 #include "kernel/lib.h"
+#include "kernel/plat_zones.h"
 #include "kernel/platform.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
@@ -451,17 +452,34 @@ static void kmem_test_kmalloc_class_caches(struct ktest *t)
 	}
 }
 
+/*
+ * Does the board have memory PAGE_DMA may use (a DMA or DMA32 zone inside
+ * the DMA limit), and *has_dma: a DMA zone proper?  From the platform map's
+ * zones, as the page test reads them.
+ */
+static bool kt_dma_window(bool *has_dma)
+{
+	static struct page_zone_desc zd[PLAT_MAX_ZONES];
+	int nz = plat_zones(&boot_plat_map, zd, PLAT_MAX_ZONES);
+	bool has_low = false;
+
+	*has_dma = false;
+	for (int i = 0; i < nz; i++) {
+		*has_dma |= zd[i].pzd_type == PAGE_ZONE_DMA;
+		has_low |= zd[i].pzd_type != PAGE_ZONE_NORMAL &&
+			   (!boot_plat_map.pm_has_dma_limit ||
+			    zd[i].pzd_end <= boot_plat_map.pm_dma_limit);
+	}
+	return has_low;
+}
+
 /* KM_DMA memory lies inside the DMA window, in the zone PAGE_DMA serves. */
 static void kmem_test_kmalloc_dma_inside_window(struct ktest *t)
 {
 	static const size_t sizes[] = { 16, 100, 512, 2000, 4096, 8192 };
-	bool has_dma = false, has_low = false;
+	bool has_dma, has_low = kt_dma_window(&has_dma);
 	void *p[ARRAY_SIZE(sizes) * 4];
 
-	for (unsigned i = 0; i < boot_plat_map.pm_nzones; i++) {
-		has_dma |= boot_plat_map.pm_zones[i].pz_type == PLAT_ZONE_DMA;
-		has_low |= boot_plat_map.pm_zones[i].pz_type != PLAT_ZONE_NORMAL;
-	}
 	for (unsigned i = 0; i < ARRAY_SIZE(p); i++) {
 		size_t s = sizes[i % ARRAY_SIZE(sizes)];
 		paddr_t pa;
