@@ -51,7 +51,7 @@ static void kmem_test_geometry_waste_at_most_one_eighth(void **state)
 		b = kmem_cache_alloc(cp, KM_SLEEP);
 		assert_non_null(b);
 		if (small)	/* header in the last bytes of the slab */
-			assert_ptr_equal(slab_of(b), (void *)(slab_of(b)->sl_base + s -
+			assert_ptr_equal(slab_of(b), (void *)(slab_of(b)->slab_base + s -
 							       sizeof(struct kmem_slab)));
 		kmem_cache_free(cp, b);
 		ksim_check(cp);
@@ -99,7 +99,7 @@ static void kmem_test_colour_offsets_advance_and_wrap(void **state)
 			bufs[s * cp->cache_chunks + i] = kmem_cache_alloc(cp, KM_SLEEP);
 		struct kmem_slab *sp = slab_of(bufs[s * cp->cache_chunks]);
 
-		assert_int_equal(sp->sl_first - sp->sl_base, expect);
+		assert_int_equal(sp->slab_first - sp->slab_base, expect);
 		assert_int_equal((uintptr_t)bufs[s * cp->cache_chunks] % 64, 0);
 		expect = expect + 64 > cp->cache_maxcolour ? 0 : expect + 64;
 	}
@@ -386,7 +386,7 @@ static void kmem_test_kmalloc_classes_bound_waste(void **state)
 			assert_true(k - s < 8 && k % 8 == 0);
 		assert_int_equal((uintptr_t)p % 8, 0);
 		snprintf(name, sizeof(name), "kmalloc-%zu", k);
-		assert_ptr_equal(slab_of(p)->sl_cache, kmem_cache_find(name));
+		assert_ptr_equal(slab_of(p)->slab_cache, kmem_cache_find(name));
 		memset(p, 0xab, s);
 		kfree(p);
 	}
@@ -410,7 +410,7 @@ static void kmem_test_kmalloc_zero_large_and_dma(void **state)
 	assert_int_equal(ksize(l), 100000);
 	d = kmalloc(500, KM_SLEEP | KM_DMA);
 	assert_true(sim_in_zone(virt_to_phys(d), 500, -1, PAGE_ZONE_DMA));
-	assert_ptr_equal(slab_of(d)->sl_cache, kmem_cache_find("dma-kmalloc-512"));
+	assert_ptr_equal(slab_of(d)->slab_cache, kmem_cache_find("dma-kmalloc-512"));
 	kfree(z);
 	kfree(l);
 	kfree(d);
