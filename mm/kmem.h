@@ -225,7 +225,7 @@ enum kmem_stat {
 	KMS_BUF_MAG,		/* now: buffers in per-hart magazines */
 	KMS_BUF_DEPOT,		/* now: buffers in full depot magazines */
 	KMS_SLABS,		/* now: slabs */
-	KMS_MEM_TOTAL,		/* now: bytes of slab memory (and headers outside it) */
+	KMS_MEM_TOTAL,		/* now: bytes of slab memory and outside headers (zcache: objects) */
 	KMS_MAGSIZE,		/* now: rounds per magazine, the largest node's (0: none) */
 	KMS_NSTATS
 };

@@ -92,8 +92,10 @@ void kmem_cache_stats(kmem_cache_t *cp, uint64_t st[KMS_NSTATS])
 	st[KMS_REAP] = kmem_ld(&cp->cache_reap);
 	st[KMS_CTOR_FAIL] = kmem_ld(&cp->cache_ctor_fail);
 	st[KMS_BUF_INUSE] = st[KMS_ALLOC] - st[KMS_FREE];
-	if (!cp->cache_slablayer)	/* a zcache holds what its magazines and depot hold */
+	if (!cp->cache_slablayer) {	/* a zcache holds what its clients, magazines, depot hold */
 		st[KMS_BUF_TOTAL] = st[KMS_BUF_INUSE] + st[KMS_BUF_MAG] + st[KMS_BUF_DEPOT];
+		st[KMS_MEM_TOTAL] = st[KMS_BUF_TOTAL] * cp->cache_bufsize;
+	}
 }
 
 void kmem_cache_cpu_rounds(kmem_cache_t *cp, unsigned cpu, int *loaded, int *prev)
