@@ -456,7 +456,8 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 	sp->slab_base = base;
 	sp->slab_first = base + kmem_next_colour(cp);
 	sp->slab_chunks = cp->cache_chunks;
-	sp->slab_node = cp->cache_pagemode ? page_node_of(virt_to_phys((void *)base)) : 0;
+	/* Its home: the node of its memory, or 0 in a cache with one home (DMA, foreign). */
+	sp->slab_node = cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0;
 	sp->slab_list = KMEM_SL_FREE;
 	if (cp->cache_pagemode)
 		kmem_slab_set_owner(cp, base, sp);
@@ -543,8 +544,8 @@ static unsigned kmem_node_import(kmem_cache_t *cp, struct kmem_cnode *cn, void *
 	sp = kmem_slab_create(cp, cn, kmflag);
 	if (sp == NULL)
 		return 0;
-	/* Page-backed slabs are filed on the node their memory is on. */
-	if (cp->cache_pagemode && (unsigned)sp->slab_node < cp->cache_nnodes)
+	/* Slabs are filed on their home node (an arena of node N gives node N's pages). */
+	if ((unsigned)sp->slab_node < cp->cache_nnodes)
 		cn = cp->cache_node[sp->slab_node];
 	fl = kmem_lock(&cn->kn_slab_lock);
 	kmem_node_add_slab(cn, sp);

@@ -392,6 +392,46 @@ static void kmem_test_kmalloc_classes_bound_waste(void **state)
 	}
 }
 
+/* A machine whose DMA window is on node 1 (its harts 2 and 3). */
+static const struct sim_machine dma_on_node1 = {
+	.sm_nzones = 4,
+	.sm_zones = {
+		{ 1, PAGE_ZONE_DMA, 0, 16 * MIB },
+		{ 1, PAGE_ZONE_DMA32, 16 * MIB, 64 * MIB },
+		{ 1, PAGE_ZONE_NORMAL, 64 * MIB, 128 * MIB },
+		{ 0, PAGE_ZONE_NORMAL, 128 * MIB, 256 * MIB },
+	},
+	.sm_dma_limit = 16 * MIB,
+	.sm_dma32_limit = 64 * MIB,
+	.sm_ncpus = 4,
+	.sm_cpu_node = { 0, 0, 1, 1 },
+	.sm_nresv = 1,
+	.sm_resv = { { 1 * MIB, 64 * 1024 } },
+	.sm_nnodes = 2,
+};
+
+static int boot_dma_node1(void **state) { (void)state; return ksim_boot(&dma_on_node1, 0, false); }
+
+/* DMA caches have one home whatever node the DMA window is on: alloc and free from any hart. */
+static void kmem_test_dma_window_on_another_node(void **state)
+{
+	void *d[3];
+
+	(void)state;
+	for (unsigned h = 0; h < 4; h += 2) {
+		sim_become(&dma_on_node1, h);
+		for (int i = 0; i < 3; i++) {
+			d[i] = kmalloc(500, KM_SLEEP | KM_DMA);
+			assert_true(sim_in_zone(virt_to_phys(d[i]), 500, 1, PAGE_ZONE_DMA));
+		}
+		sim_become(&dma_on_node1, 2 - h);
+		for (int i = 0; i < 3; i++)
+			kfree(d[i]);
+	}
+	ksim_check(kmem_cache_find("dma-kmalloc-512"));
+	sim_become(&dma_on_node1, 0);
+}
+
 /* kzalloc zeroes; large sizes use the large arena; DMA memory is inside the DMA window. */
 static void kmem_test_kmalloc_zero_large_and_dma(void **state)
 {
@@ -657,6 +697,8 @@ int main(void)
 		T(kmem_test_vmem_qcache_sleep_reaps_then_retries),
 		T(kmem_test_debug_flags_parse),
 #undef T
+		cmocka_unit_test_setup_teardown(kmem_test_dma_window_on_another_node, boot_dma_node1,
+						ksim_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, sim_map, NULL);
