@@ -1135,6 +1135,7 @@ int kmem_init(vmem_t *large_arena)
 	spin_init(&kmem_list_lock, "kmem_list", LOCK_RANK_KMEM_LIST);
 	kmem_cache_list = NULL;
 	memset(kmem_hart, 0, sizeof(kmem_hart));
+	kmem_reap_gen = 0;
 	if (kmem_arenas_init() != 0) {
 		printk("kmem_init: cannot create the slab arenas\n");
 		kmem_arenas_fini();

@@ -330,6 +330,41 @@ static void kmem_test_reap_keeps_working_set(void **state)
 	kmem_cache_destroy(cp);
 }
 
+/* kmem_reap asks every hart to empty its magazines; each does so at its own kmem_reap_local. */
+static void kmem_test_reap_local_flushes_each_hart_once_asked(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("rl", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	void *b0, *b1;
+	int l, p;
+
+	(void)state;
+	sim_become(&sim_two_nodes, 1);
+	b1 = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, b1);
+	sim_become(&sim_two_nodes, 0);
+	b0 = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, b0);
+	kmem_reap_local();			/* not asked yet: nothing happens */
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_true(l > 0);
+	kmem_reap();
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_true(l > 0);			/* kmem_reap leaves other harts' lines alone */
+	kmem_reap_local();
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_int_equal(l, -1);		/* hart 0 emptied its own */
+	kmem_cache_cpu_rounds(cp, 1, &l, &p);
+	assert_true(l > 0);			/* hart 1 has not looked yet */
+	sim_become(&sim_two_nodes, 1);
+	kmem_reap_local();
+	kmem_cache_cpu_rounds(cp, 1, &l, &p);
+	assert_int_equal(l, -1);
+	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(ksim_stat(cp, KMS_BUF_MAG), 0);
+	ksim_check(cp);
+	kmem_cache_destroy(cp);
+}
+
 /* A hart allocates memory of its own node; a free on the other node goes home in batches. */
 static void kmem_test_numa_home_and_cross_node_free(void **state)
 {
@@ -685,6 +720,7 @@ int main(void)
 		T(kmem_test_magazines_on_and_off),
 		T(kmem_test_depot_trades_full_and_empty),
 		T(kmem_test_reap_keeps_working_set),
+		T(kmem_test_reap_local_flushes_each_hart_once_asked),
 		T(kmem_test_numa_home_and_cross_node_free),
 		T(kmem_test_kmalloc_node_places_memory),
 		T(kmem_test_kmalloc_classes_bound_waste),
