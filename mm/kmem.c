@@ -950,18 +950,21 @@ static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
 {
 	struct kmem_magazine *full = NULL, *empty = NULL;
 	const struct kmem_magtype *old;
+	bool resized = false;
 	irqflags_t fl = kmem_depot_lock(cn);
-	uint64_t contended = cn->kn_contention - cn->kn_contention_last;
+	uint64_t now = __atomic_load_n(&cn->kn_contention, __ATOMIC_RELAXED);
+	uint64_t contended = now - cn->kn_contention_last;
 
 	cn->kn_full_reaplimit = cn->kn_full_min;
 	cn->kn_empty_reaplimit = cn->kn_empty_min;
 	cn->kn_full_min = cn->kn_nfull;
 	cn->kn_empty_min = cn->kn_nempty;
-	cn->kn_contention_last = cn->kn_contention;
+	cn->kn_contention_last = now;
 	old = cn->kn_magtype;
 	if (old != NULL && contended > KMEM_CONTENTION_LIMIT && old < &kmem_magtypes[KMEM_NMAGTYPES - 1] &&
 	    cp->cache_bufsize <= old[1].mt_maxbuf) {
-		cn->kn_magtype = old + 1;
+		__atomic_store_n(&cn->kn_magtype, old + 1, __ATOMIC_RELAXED);	/* harts peek */
+		resized = true;
 		full = cn->kn_full;
 		empty = cn->kn_empty;
 		cn->kn_full = cn->kn_empty = NULL;
@@ -969,7 +972,7 @@ static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
 		cn->kn_full_reaplimit = cn->kn_empty_reaplimit = 0;
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
-	if (old != cn->kn_magtype) {
+	if (resized) {
 		kmem_stat_add(&cp->cache_resize, 1);
 		kmem_mag_destroy_list(cp, full, old->mt_magsize, true);
 		kmem_mag_destroy_list(cp, empty, old->mt_magsize, false);

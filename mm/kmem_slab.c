@@ -535,6 +535,7 @@ static unsigned kmem_node_import(kmem_cache_t *cp, struct kmem_cnode *cn, void *
 	struct kmem_slab *sp;
 	unsigned got;
 	irqflags_t fl;
+	bool grow;
 
 	fl = kmem_lock(&cn->kn_slab_lock);
 	got = kmem_node_take(cp, cn, bufs, n);
@@ -550,8 +551,9 @@ static unsigned kmem_node_import(kmem_cache_t *cp, struct kmem_cnode *cn, void *
 	fl = kmem_lock(&cn->kn_slab_lock);
 	kmem_node_add_slab(cn, sp);
 	got = kmem_node_take(cp, cn, bufs, n);
+	grow = !cp->cache_small && cn->kn_hash_count > (cn->kn_hash_mask + 1) * KMEM_HASH_LOAD;
 	kmem_unlock(&cn->kn_slab_lock, fl);
-	if (!cp->cache_small && cn->kn_hash_count > (cn->kn_hash_mask + 1) * KMEM_HASH_LOAD)
+	if (grow)
 		kmem_hash_grow(cn);
 	return got;
 }
