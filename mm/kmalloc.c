@@ -121,6 +121,7 @@ void kmalloc_fini(void)
 	kmalloc_large_arena = NULL;
 }
 
+/* Bucket of a large allocation's address. */
 static unsigned kmalloc_large_bucket(uintptr_t addr)
 {
 	return (unsigned)((addr >> 12) ^ (addr >> 20)) & (KMALLOC_LARGE_HASH - 1);
@@ -215,16 +216,16 @@ static kmem_cache_t *kmalloc_cache_of(const void *ptr, const char *fn, bool free
 	if (pg == NULL || !(pg->pg_owner & 1))
 		return NULL;
 	sp = (struct kmem_slab *)(pg->pg_owner & ~(uintptr_t)1);
-	cp = sp->sl_cache;
+	cp = sp->slab_cache;
 	if (!kmalloc_is_class(cp))
 		return NULL;
 	if (kmem_debugging(cp) && freeing)	/* the debug free classifies it (kmem_error) */
 		return cp;
-	off = (uintptr_t)ptr - sp->sl_first;
-	if ((uintptr_t)ptr < sp->sl_first || off % cp->cache_chunksize != 0 ||
-	    off / cp->cache_chunksize >= sp->sl_chunks)
+	off = (uintptr_t)ptr - sp->slab_first;
+	if ((uintptr_t)ptr < sp->slab_first || off % cp->cache_chunksize != 0 ||
+	    off / cp->cache_chunksize >= sp->slab_chunks)
 		panic("%s(%p): not the start of a buffer of %s (slab %p, first buffer 0x%lx)", fn,
-		      ptr, cp->cache_name, (void *)sp, (unsigned long)sp->sl_first);
+		      ptr, cp->cache_name, (void *)sp, (unsigned long)sp->slab_first);
 	return cp;
 }
 

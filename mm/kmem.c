@@ -81,10 +81,10 @@
  * constructors): there is no preemption to protect against, and the
  * per-hart state can then never change under them.
  *   NUMA: each node's depot holds only buffers of that node's memory.  A
- * free whose buffer lives on another node (cc_numa: the cache has several
+ * free whose buffer lives on another node (hc_numa: the cache has several
  * nodes) goes into the hart's *cross* magazine instead; when that is full
  * its buffers go home to their slab layers in one batch (FreeBSD's cross
- * bucket).  With one node cc_numa is false and the free fast path does not
+ * bucket).  With one node hc_numa is false and the free fast path does not
  * look at the buffer's node.
  *   Magazines are objects of the caches "kmem_magazine_N" (one per size).
  * Recursion guard: those caches, and the other internal caches (kmem_slab,
@@ -140,7 +140,7 @@
  * caches without flags pay nothing else.  Each buffer of a debug cache
  * carries a struct kmem_buftag after the object (and after the slack up to
  * 8 bytes, filled with 0xbb): the redzone word, the free-list link (so a
- * free buffer's contents are all pattern), bt_bxstat = address ^ state
+ * free buffer's contents are all pattern), tag_bxstat = address ^ state
  * (allocated or free: a double free, or a tag that is neither, is caught
  * before anything changes), the allocation sequence number and a ring of
  * the last KMEM_AUDIT_N transactions (hart, caller PC, mm_time_us()).
@@ -240,7 +240,7 @@ static void kmem_mag_destroy_list(kmem_cache_t *cp, struct kmem_magazine *list, 
 /* The depot of the node a hart belongs to (node 0 for one-home caches). */
 static inline struct kmem_cnode *kmem_home(kmem_cache_t *cp, const struct kmem_cpu_cache *ccp)
 {
-	return cp->cache_node[cp->cache_nnodes > 1 ? (unsigned)ccp->cc_node : 0];
+	return cp->cache_node[cp->cache_nnodes > 1 ? (unsigned)ccp->hc_node : 0];
 }
 
 /* Lock a depot, counting a failed first try as contention. */
@@ -288,34 +288,34 @@ static inline bool kmem_depot_stale(const struct kmem_cnode *cn, int cap)
 /* The loaded magazine, or NULL. */
 static inline struct kmem_magazine *kmem_cc_loaded(const struct kmem_cpu_cache *ccp)
 {
-	if (ccp->cc_base == NULL)
+	if (ccp->hc_base == NULL)
 		return NULL;
-	return (struct kmem_magazine *)((uintptr_t)ccp->cc_base -
+	return (struct kmem_magazine *)((uintptr_t)ccp->hc_base -
 					__builtin_offsetof(struct kmem_magazine, mag_round));
 }
 
 /* Objects in the loaded magazine (0 when none). */
 static inline int kmem_cc_rounds(const struct kmem_cpu_cache *ccp)
 {
-	return (int)(ccp->cc_top - ccp->cc_base);
+	return (int)(ccp->hc_top - ccp->hc_base);
 }
 
 /* Capacity of the loaded magazine (0 when none). */
 static inline int kmem_cc_cap(const struct kmem_cpu_cache *ccp)
 {
-	return (int)(ccp->cc_limit - ccp->cc_base);
+	return (int)(ccp->hc_limit - ccp->hc_base);
 }
 
 /* Make mp (n objects, capacity cap; NULL: none) the loaded magazine. */
 static inline void kmem_cc_set(struct kmem_cpu_cache *ccp, struct kmem_magazine *mp, int n, int cap)
 {
 	if (mp == NULL) {
-		ccp->cc_base = ccp->cc_top = ccp->cc_limit = NULL;
+		ccp->hc_base = ccp->hc_top = ccp->hc_limit = NULL;
 		return;
 	}
-	ccp->cc_base = mp->mag_round;
-	ccp->cc_top = mp->mag_round + n;
-	ccp->cc_limit = mp->mag_round + cap;
+	ccp->hc_base = mp->mag_round;
+	ccp->hc_top = mp->mag_round + n;
+	ccp->hc_limit = mp->mag_round + cap;
 }
 
 /* Empty the hart's magazines (and cross magazine) into the back end. */
@@ -326,18 +326,18 @@ static void kmem_cpu_flush(kmem_cache_t *cp, struct kmem_cpu_cache *ccp)
 
 	if (kmem_cc_loaded(ccp) != NULL)
 		kmem_mag_destroy(cp, kmem_cc_loaded(ccp), cap, n);
-	if (ccp->cc_prev != NULL) {
-		kmem_mag_destroy(cp, ccp->cc_prev, cap, ccp->cc_prounds);
-		n += ccp->cc_prounds;
+	if (ccp->hc_prev != NULL) {
+		kmem_mag_destroy(cp, ccp->hc_prev, cap, ccp->hc_prounds);
+		n += ccp->hc_prounds;
 	}
-	if (ccp->cc_cross != NULL)
-		kmem_mag_destroy(cp, ccp->cc_cross, kmem_magtypes[KMEM_CROSS_MAGTYPE].mt_magsize,
-				 ccp->cc_crounds);
-	cf->cf_out += (uint64_t)n + (uint64_t)ccp->cc_crounds;
+	if (ccp->hc_cross != NULL)
+		kmem_mag_destroy(cp, ccp->hc_cross, kmem_magtypes[KMEM_CROSS_MAGTYPE].mt_magsize,
+				 ccp->hc_crounds);
+	cf->cf_out += (uint64_t)n + (uint64_t)ccp->hc_crounds;
 	kmem_cc_set(ccp, NULL, 0, 0);
-	ccp->cc_prev = ccp->cc_cross = NULL;
-	ccp->cc_crounds = 0;
-	ccp->cc_prounds = -1;
+	ccp->hc_prev = ccp->hc_cross = NULL;
+	ccp->hc_crounds = 0;
+	ccp->hc_prounds = -1;
 }
 
 /* Swap the loaded and previous magazines (both exist, of one capacity). */
@@ -346,9 +346,9 @@ static inline void kmem_cpu_swap(struct kmem_cpu_cache *ccp)
 	struct kmem_magazine *mp = kmem_cc_loaded(ccp);
 	int r = kmem_cc_rounds(ccp), cap = kmem_cc_cap(ccp);
 
-	kmem_cc_set(ccp, ccp->cc_prev, ccp->cc_prounds, cap);
-	ccp->cc_prev = mp;
-	ccp->cc_prounds = r;
+	kmem_cc_set(ccp, ccp->hc_prev, ccp->hc_prounds, cap);
+	ccp->hc_prev = mp;
+	ccp->hc_prounds = r;
 }
 
 /* Load mp (n rounds of capacity cap); the old loaded one becomes previous. */
@@ -356,8 +356,8 @@ static void kmem_cpu_load(struct kmem_cpu_cache *ccp, struct kmem_magazine *mp, 
 {
 	struct kmem_magazine *old = kmem_cc_loaded(ccp);
 
-	ccp->cc_prev = old;
-	ccp->cc_prounds = old != NULL ? kmem_cc_rounds(ccp) : -1;
+	ccp->hc_prev = old;
+	ccp->hc_prounds = old != NULL ? kmem_cc_rounds(ccp) : -1;
 	kmem_cc_set(ccp, mp, n, cap);
 }
 
@@ -379,10 +379,10 @@ static bool kmem_depot_trade_full(kmem_cache_t *cp, struct kmem_cnode *cn,
 	full = kmem_depot_pop(&cn->kn_full, &cn->kn_nfull, &cn->kn_full_min);
 	if (full != NULL) {
 		cn->kn_depot_alloc++;
-		if (ccp->cc_prev != NULL) {	/* prev is empty here (cc_prounds == 0) */
-			kmem_depot_push(&cn->kn_empty, &cn->kn_nempty, ccp->cc_prev);
-			ccp->cc_prev = NULL;
-			ccp->cc_prounds = -1;
+		if (ccp->hc_prev != NULL) {	/* prev is empty here (hc_prounds == 0) */
+			kmem_depot_push(&cn->kn_empty, &cn->kn_nempty, ccp->hc_prev);
+			ccp->hc_prev = NULL;
+			ccp->hc_prounds = -1;
 		}
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
@@ -401,9 +401,9 @@ static struct kmem_magazine *kmem_get_empty(struct kmem_cnode *cn, struct kmem_c
 	irqflags_t fl;
 
 	if (mp != NULL) {		/* empty: the previous one (empty too) moves up */
-		kmem_cc_set(ccp, ccp->cc_prev, 0, kmem_cc_cap(ccp));
-		ccp->cc_prev = NULL;
-		ccp->cc_prounds = -1;
+		kmem_cc_set(ccp, ccp->hc_prev, 0, kmem_cc_cap(ccp));
+		ccp->hc_prev = NULL;
+		ccp->hc_prounds = -1;
 		return mp;
 	}
 	fl = kmem_depot_lock(cn);
@@ -426,7 +426,7 @@ static bool kmem_mag_fill(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_c
 	if (mp == NULL)
 		return false;
 	n = cp->cache_import(cp->cache_arg, mp->mag_round, (unsigned)mt->mt_magsize, kmflag,
-			     ccp->cc_node);
+			     ccp->hc_node);
 	if (n == 0) {
 		kmem_mag_destroy(cp, mp, mt->mt_magsize, 0);
 		return false;
@@ -446,16 +446,16 @@ static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 	void *buf = NULL;
 
 	while ((mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED)) != NULL) {
-		if (ccp->cc_top != ccp->cc_base) {
-			buf = *--ccp->cc_top;
-			ccp->cc_alloc++;
+		if (ccp->hc_top != ccp->hc_base) {
+			buf = *--ccp->hc_top;
+			ccp->hc_alloc++;
 			break;
 		}
-		if (ccp->cc_prounds > 0) {
+		if (ccp->hc_prounds > 0) {
 			kmem_cpu_swap(ccp);
 			continue;
 		}
-		if (ccp->cc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
+		if (ccp->hc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
 			kmem_cpu_flush(cp, ccp);	/* magazines of an old size */
 			continue;
 		}
@@ -470,9 +470,9 @@ static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 /* Free: send the cross magazine's buffers home in one batch. */
 static void kmem_cross_flush(kmem_cache_t *cp, struct kmem_cpu_cache *ccp)
 {
-	cp->cache_release(cp->cache_arg, ccp->cc_cross->mag_round, (unsigned)ccp->cc_crounds);
-	cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)ccp->cc_crounds;
-	ccp->cc_crounds = 0;
+	cp->cache_release(cp->cache_arg, ccp->hc_cross->mag_round, (unsigned)ccp->hc_crounds);
+	cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)ccp->hc_crounds;
+	ccp->hc_crounds = 0;
 }
 
 /* Free of a buffer of another node: into the cross magazine (false: none to be had). */
@@ -480,11 +480,11 @@ static bool kmem_cross_free(kmem_cache_t *cp, struct kmem_cpu_cache *ccp, void *
 {
 	const struct kmem_magtype *mt = &kmem_magtypes[KMEM_CROSS_MAGTYPE];
 
-	if (ccp->cc_cross == NULL && (ccp->cc_cross = kmem_mag_new(mt)) == NULL)
+	if (ccp->hc_cross == NULL && (ccp->hc_cross = kmem_mag_new(mt)) == NULL)
 		return false;
 	kmem_stat_add(&cp->cache_cross_free, 1);
-	ccp->cc_cross->mag_round[ccp->cc_crounds++] = buf;
-	if (ccp->cc_crounds == mt->mt_magsize)
+	ccp->hc_cross->mag_round[ccp->hc_crounds++] = buf;
+	if (ccp->hc_crounds == mt->mt_magsize)
 		kmem_cross_flush(cp, ccp);
 	return true;
 }
@@ -505,12 +505,12 @@ static bool kmem_depot_trade_empty(kmem_cache_t *cp, struct kmem_cnode *cn,
 		return true;
 	}
 	empty = kmem_depot_pop(&cn->kn_empty, &cn->kn_nempty, &cn->kn_empty_min);
-	if (empty != NULL && ccp->cc_prev != NULL) {	/* prev is full here */
-		kmem_depot_push(&cn->kn_full, &cn->kn_nfull, ccp->cc_prev);
+	if (empty != NULL && ccp->hc_prev != NULL) {	/* prev is full here */
+		kmem_depot_push(&cn->kn_full, &cn->kn_nfull, ccp->hc_prev);
 		cn->kn_depot_free++;
 		cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)cap;
-		ccp->cc_prev = NULL;
-		ccp->cc_prounds = -1;
+		ccp->hc_prev = NULL;
+		ccp->hc_prounds = -1;
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
 	if (empty == NULL)
@@ -545,26 +545,26 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
 	struct kmem_cnode *cn = kmem_home(cp, ccp);
 	const struct kmem_magtype *mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED);
-	int node = ccp->cc_numa ? kmem_buf_node(buf) : ccp->cc_node;
+	int node = ccp->hc_numa ? kmem_buf_node(buf) : ccp->hc_node;
 	bool done = false;
 
 	/* A buffer in no slab (node -1) goes to the back end, which reports it. */
-	if (mt != NULL && node != ccp->cc_node && node >= 0) {
+	if (mt != NULL && node != ccp->hc_node && node >= 0) {
 		done = kmem_cross_free(cp, ccp, buf);
 		irq_restore(f);
 		return done;
 	}
 	while ((mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED)) != NULL) {
-		if (ccp->cc_top != ccp->cc_limit) {
-			*ccp->cc_top++ = buf;
+		if (ccp->hc_top != ccp->hc_limit) {
+			*ccp->hc_top++ = buf;
 			done = true;
 			break;
 		}
-		if (ccp->cc_prounds == 0) {
+		if (ccp->hc_prounds == 0) {
 			kmem_cpu_swap(ccp);
 			continue;
 		}
-		if (ccp->cc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
+		if (ccp->hc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
 			kmem_cpu_flush(cp, ccp);
 			continue;
 		}
@@ -578,6 +578,7 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 
 /* ---------------------------------------------------------------- slow paths */
 
+/* Below: a debug cache's allocation (no magazines). */
 static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc);
 
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
@@ -742,11 +743,11 @@ static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		struct kmem_cpu_cache *ccp = &cp->cache_cpu[c];
 
-		ccp->cc_prounds = -1;
-		ccp->cc_node = cpu_node(c);	/* harts not yet online included */
-		if (ccp->cc_node < 0 || (unsigned)ccp->cc_node >= nnodes)
-			ccp->cc_node = 0;
-		ccp->cc_numa = nnodes > 1 && cp->cache_pagemode;
+		ccp->hc_prounds = -1;
+		ccp->hc_node = cpu_node(c);	/* harts not yet online included */
+		if (ccp->hc_node < 0 || (unsigned)ccp->hc_node >= nnodes)
+			ccp->hc_node = 0;
+		ccp->hc_numa = nnodes > 1 && cp->cache_pagemode;
 	}
 	return 0;
 }
@@ -949,18 +950,21 @@ static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
 {
 	struct kmem_magazine *full = NULL, *empty = NULL;
 	const struct kmem_magtype *old;
+	bool resized = false;
 	irqflags_t fl = kmem_depot_lock(cn);
-	uint64_t contended = cn->kn_contention - cn->kn_contention_last;
+	uint64_t now = __atomic_load_n(&cn->kn_contention, __ATOMIC_RELAXED);
+	uint64_t contended = now - cn->kn_contention_last;
 
 	cn->kn_full_reaplimit = cn->kn_full_min;
 	cn->kn_empty_reaplimit = cn->kn_empty_min;
 	cn->kn_full_min = cn->kn_nfull;
 	cn->kn_empty_min = cn->kn_nempty;
-	cn->kn_contention_last = cn->kn_contention;
+	cn->kn_contention_last = now;
 	old = cn->kn_magtype;
 	if (old != NULL && contended > KMEM_CONTENTION_LIMIT && old < &kmem_magtypes[KMEM_NMAGTYPES - 1] &&
 	    cp->cache_bufsize <= old[1].mt_maxbuf) {
-		cn->kn_magtype = old + 1;
+		__atomic_store_n(&cn->kn_magtype, old + 1, __ATOMIC_RELAXED);	/* harts peek */
+		resized = true;
 		full = cn->kn_full;
 		empty = cn->kn_empty;
 		cn->kn_full = cn->kn_empty = NULL;
@@ -968,7 +972,7 @@ static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
 		cn->kn_full_reaplimit = cn->kn_empty_reaplimit = 0;
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
-	if (old != cn->kn_magtype) {
+	if (resized) {
 		kmem_stat_add(&cp->cache_resize, 1);
 		kmem_mag_destroy_list(cp, full, old->mt_magsize, true);
 		kmem_mag_destroy_list(cp, empty, old->mt_magsize, false);
@@ -1134,6 +1138,7 @@ int kmem_init(vmem_t *large_arena)
 	spin_init(&kmem_list_lock, "kmem_list", LOCK_RANK_KMEM_LIST);
 	kmem_cache_list = NULL;
 	memset(kmem_hart, 0, sizeof(kmem_hart));
+	kmem_reap_gen = 0;
 	if (kmem_arenas_init() != 0) {
 		printk("kmem_init: cannot create the slab arenas\n");
 		kmem_arenas_fini();

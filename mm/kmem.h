@@ -225,7 +225,7 @@ enum kmem_stat {
 	KMS_BUF_MAG,		/* now: buffers in per-hart magazines */
 	KMS_BUF_DEPOT,		/* now: buffers in full depot magazines */
 	KMS_SLABS,		/* now: slabs */
-	KMS_MEM_TOTAL,		/* now: bytes of slab memory (and headers outside it) */
+	KMS_MEM_TOTAL,		/* now: bytes of slab memory and outside headers (zcache: objects) */
 	KMS_MAGSIZE,		/* now: rounds per magazine, the largest node's (0: none) */
 	KMS_NSTATS
 };
@@ -270,27 +270,27 @@ unsigned kmem_leak_report(kmem_cache_t *cp, uint64_t mark, int (*out)(const char
 /*
  * A hart's magazines for one cache: touched only by that hart with
  * interrupts off, one cache line.  The loaded magazine is described by three
- * pointers into its round array: cc_base (its first round), cc_top (one past
- * the last object it holds) and cc_limit (one past its capacity).  Without
+ * pointers into its round array: hc_base (its first round), hc_top (one past
+ * the last object it holds) and hc_limit (one past its capacity).  Without
  * a loaded magazine all three are NULL (always so in a cache without
  * magazines: its flag, the global switch, or a debug cache), and both fast
  * paths fall to the slow functions with no extra test: allocation misses
- * when cc_top == cc_base, free when cc_top == cc_limit.
+ * when hc_top == hc_base, free when hc_top == hc_limit.
  * Only allocations are counted on the hit path; frees follow from
  * conservation (kmem.c §7): frees = rounds held - imported + exported + allocs.
  */
 struct kmem_magazine;
 struct kmem_cpu_cache {
-	void **cc_top;			/* next free slot of the loaded magazine */
-	void **cc_base;			/* its first round (NULL: none loaded) */
-	void **cc_limit;		/* one past its last round */
-	uint64_t cc_alloc;		/* allocations served from magazines */
-	struct kmem_magazine *cc_prev;	/* the previous magazine, or NULL */
-	int cc_prounds;			/* objects in cc_prev (-1 when none) */
-	int cc_node;			/* this hart's NUMA node */
-	struct kmem_magazine *cc_cross;	/* buffers of other nodes, going home */
-	int cc_crounds;			/* objects in cc_cross (any other nodes) */
-	bool cc_numa;			/* frees must check the buffer's home node */
+	void **hc_top;			/* next free slot of the loaded magazine */
+	void **hc_base;			/* its first round (NULL: none loaded) */
+	void **hc_limit;		/* one past its last round */
+	uint64_t hc_alloc;		/* allocations served from magazines */
+	struct kmem_magazine *hc_prev;	/* the previous magazine, or NULL */
+	int hc_prounds;			/* objects in hc_prev (-1 when none) */
+	int hc_node;			/* this hart's NUMA node */
+	struct kmem_magazine *hc_cross;	/* buffers of other nodes, going home */
+	int hc_crounds;			/* objects in hc_cross (any other nodes) */
+	bool hc_numa;			/* frees must check the buffer's home node */
 } MM_CACHE_ALIGNED;
 
 struct kmem_magazine {
@@ -319,14 +319,14 @@ static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 	void *buf;
 
 	ccp = kmem_cpu(cp);
-	top = ccp->cc_top;
-	if (__builtin_expect(top == ccp->cc_base, 0)) {
+	top = ccp->hc_top;
+	if (__builtin_expect(top == ccp->hc_base, 0)) {
 		irq_restore(f);
 		return kmem_cache_alloc_slow(cp, kmflag);
 	}
 	buf = *--top;
-	ccp->cc_top = top;
-	ccp->cc_alloc++;
+	ccp->hc_top = top;
+	ccp->hc_alloc++;
 	irq_restore(f);
 	return buf;
 }
@@ -338,15 +338,15 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 	void **top;
 
 	ccp = kmem_cpu(cp);
-	top = ccp->cc_top;
-	if (__builtin_expect(top == ccp->cc_limit ||
-			     (ccp->cc_numa && kmem_buf_node(buf) != ccp->cc_node), 0)) {
+	top = ccp->hc_top;
+	if (__builtin_expect(top == ccp->hc_limit ||
+			     (ccp->hc_numa && kmem_buf_node(buf) != ccp->hc_node), 0)) {
 		irq_restore(f);
 		kmem_cache_free_slow(cp, buf);
 		return;
 	}
 	*top = buf;
-	ccp->cc_top = top + 1;
+	ccp->hc_top = top + 1;
 	irq_restore(f);
 }
 

@@ -22,13 +22,13 @@ static const char *const kmem_err_names[] = {
 /* Print a buffer's audit records, newest first. */
 static void kmem_audit_print(kmem_cache_t *cp, const struct kmem_buftag *bt)
 {
-	uint32_t n = bt->bt_nrec < KMEM_AUDIT_N ? bt->bt_nrec : KMEM_AUDIT_N;
+	uint32_t n = bt->tag_nrec < KMEM_AUDIT_N ? bt->tag_nrec : KMEM_AUDIT_N;
 
 	if (!(cp->cache_cflags & KMF_AUDIT))
 		return;
 	printk("kmem_error: last %u transactions, newest first:\n", n);
 	for (uint32_t i = 0; i < n; i++) {
-		const struct kmem_audit *ka = &bt->bt_rec[(bt->bt_nrec - 1 - i) % KMEM_AUDIT_N];
+		const struct kmem_audit *ka = &bt->tag_rec[(bt->tag_nrec - 1 - i) % KMEM_AUDIT_N];
 
 		printk("kmem_error:   %s by hart %u at %lu us, caller 0x%lx\n",
 		       ka->ka_op == KMEM_AUDIT_ALLOC ? "alloc" : "free ", (unsigned)ka->ka_cpu,
@@ -53,8 +53,8 @@ void kmem_error(enum kmem_err err, kmem_cache_t *cp, const void *buf, const char
 		const struct kmem_buftag *bt = kmem_buftag(cp, buf);
 
 		kmem_audit_print(cp, bt);
-		if (bt->bt_nrec > 0) {
-			const struct kmem_audit *ka = &bt->bt_rec[(bt->bt_nrec - 1) % KMEM_AUDIT_N];
+		if (bt->tag_nrec > 0) {
+			const struct kmem_audit *ka = &bt->tag_rec[(bt->tag_nrec - 1) % KMEM_AUDIT_N];
 
 			snprintf(last, sizeof(last), "; last %s by hart %u, caller 0x%lx",
 				 ka->ka_op == KMEM_AUDIT_ALLOC ? "alloc" : "free",
@@ -99,13 +99,13 @@ static bool kmem_redzone_ok(const kmem_cache_t *cp, const void *buf)
 	for (size_t i = cp->cache_bufsize; i < cp->cache_buftag; i++)
 		if (b[i] != KMEM_REDZONE_BYTE)
 			return false;
-	return kmem_buftag(cp, buf)->bt_redzone == KMEM_REDZONE_PATTERN;
+	return kmem_buftag(cp, buf)->tag_redzone == KMEM_REDZONE_PATTERN;
 }
 
 /* Append a transaction to the buffer's audit ring. */
 static void kmem_audit(struct kmem_buftag *bt, uint8_t op, uintptr_t pc)
 {
-	struct kmem_audit *ka = &bt->bt_rec[bt->bt_nrec++ % KMEM_AUDIT_N];
+	struct kmem_audit *ka = &bt->tag_rec[bt->tag_nrec++ % KMEM_AUDIT_N];
 
 	ka->ka_pc = pc;
 	ka->ka_time = mm_time_us();
@@ -116,15 +116,15 @@ static void kmem_audit(struct kmem_buftag *bt, uint8_t op, uintptr_t pc)
 /* Tags and patterns of every buffer of a new slab (before any constructor). */
 void kmem_debug_slab_init(kmem_cache_t *cp, struct kmem_slab *sp)
 {
-	for (unsigned i = 0; i < sp->sl_chunks; i++) {
-		uint8_t *buf = (uint8_t *)(sp->sl_first + i * cp->cache_chunksize);
+	for (unsigned i = 0; i < sp->slab_chunks; i++) {
+		uint8_t *buf = (uint8_t *)(sp->slab_first + i * cp->cache_chunksize);
 		struct kmem_buftag *bt = kmem_buftag(cp, buf);
 
 		memset(buf + cp->cache_bufsize, KMEM_REDZONE_BYTE, cp->cache_buftag - cp->cache_bufsize);
-		bt->bt_redzone = KMEM_REDZONE_PATTERN;
-		bt->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
-		bt->bt_seq = 0;
-		bt->bt_nrec = 0;
+		bt->tag_redzone = KMEM_REDZONE_PATTERN;
+		bt->tag_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
+		bt->tag_seq = 0;
+		bt->tag_nrec = 0;
 		if (cp->cache_cflags & KMF_DEADBEEF)
 			kmem_fill(buf, kmem_pattern_len(cp), KMEM_FREE_PATTERN);
 		else if ((cp->cache_cflags & KMF_BADDCAFE) && cp->cache_ctor == NULL)
@@ -144,7 +144,7 @@ int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag, uintptr_t pc)
 	char why[96];
 	long off;
 
-	if (bt->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
+	if (bt->tag_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
 		kmem_error(KMERR_BADBUFTAG, cp, buf, "allocating a buffer whose tag is not 'free'");
 	if ((cp->cache_cflags & KMF_DEADBEEF) &&
 	    (off = kmem_verify(buf, kmem_pattern_len(cp), KMEM_FREE_PATTERN)) >= 0) {
@@ -162,8 +162,8 @@ int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag, uintptr_t pc)
 	} else if ((cp->cache_cflags & KMF_DEADBEEF) && (cp->cache_cflags & KMF_BADDCAFE)) {
 		kmem_fill(buf, kmem_pattern_len(cp), KMEM_UNINIT_PATTERN);
 	}
-	bt->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_ALLOC;
-	bt->bt_seq = __atomic_add_fetch(&kmem_alloc_seq, 1, __ATOMIC_RELAXED);
+	bt->tag_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_ALLOC;
+	bt->tag_seq = __atomic_add_fetch(&kmem_alloc_seq, 1, __ATOMIC_RELAXED);
 	if (cp->cache_cflags & KMF_AUDIT)
 		kmem_audit(bt, KMEM_AUDIT_ALLOC, pc);
 	return 0;
@@ -190,12 +190,12 @@ static void kmem_debug_classify(kmem_cache_t *cp, const void *addr)
 		return;		/* foreign arena: the hash lookup in the slab layer decides */
 	if ((sp = kmem_debug_slab(addr)) == NULL)
 		kmem_error(KMERR_BADADDR, cp, NULL, "the address is in no slab at all");
-	if (sp->sl_cache != cp) {
-		snprintf(why, sizeof(why), "%p belongs to cache %s", addr, sp->sl_cache->cache_name);
+	if (sp->slab_cache != cp) {
+		snprintf(why, sizeof(why), "%p belongs to cache %s", addr, sp->slab_cache->cache_name);
 		kmem_error(KMERR_WRONGCACHE, cp, NULL, why);
 	}
-	off = a - sp->sl_first;
-	if (a < sp->sl_first || off / cp->cache_chunksize >= sp->sl_chunks) {
+	off = a - sp->slab_first;
+	if (a < sp->slab_first || off / cp->cache_chunksize >= sp->slab_chunks) {
 		snprintf(why, sizeof(why), "%p is in a slab of the cache but in no buffer", addr);
 		kmem_error(KMERR_BADADDR, cp, NULL, why);
 	}
@@ -219,15 +219,15 @@ void kmem_debug_free(kmem_cache_t *cp, void *buf, uintptr_t pc)
 
 	kmem_debug_classify(cp, buf);
 	bt = kmem_buftag(cp, buf);
-	if (bt->bt_bxstat == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
+	if (bt->tag_bxstat == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
 		kmem_error(KMERR_DUPFREE, cp, buf, "freed twice");
-	if (bt->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC))
+	if (bt->tag_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC))
 		kmem_error(KMERR_BADBUFTAG, cp, buf, "tag neither 'allocated' nor 'free'");
 	if ((cp->cache_cflags & KMF_REDZONE) && !kmem_redzone_ok(cp, buf))
 		kmem_error(KMERR_REDZONE, cp, buf, "bytes after the buffer were written");
 	if (cp->cache_cflags & KMF_AUDIT)
 		kmem_audit(bt, KMEM_AUDIT_FREE, pc);
-	bt->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
+	bt->tag_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
 	if (cp->cache_cflags & KMF_DEADBEEF) {
 		if (cp->cache_dtor != NULL)
 			cp->cache_dtor(buf, cp->cache_private);
@@ -248,18 +248,18 @@ static unsigned kmem_leak_slab(kmem_cache_t *cp, struct kmem_slab *sp, uint64_t 
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < sp->sl_chunks; i++) {
-		uint8_t *buf = (uint8_t *)(sp->sl_first + i * cp->cache_chunksize);
+	for (unsigned i = 0; i < sp->slab_chunks; i++) {
+		uint8_t *buf = (uint8_t *)(sp->slab_first + i * cp->cache_chunksize);
 		const struct kmem_buftag *bt = kmem_buftag(cp, buf);
 		const struct kmem_audit *ka;
 
-		if (bt->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC) || bt->bt_seq <= mark)
+		if (bt->tag_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC) || bt->tag_seq <= mark)
 			continue;
 		n++;
 		out("kmem leak: cache %s buffer %p (allocation #%lu)", cp->cache_name, (void *)buf,
-		    (unsigned long)bt->bt_seq);
-		if ((cp->cache_cflags & KMF_AUDIT) && bt->bt_nrec > 0) {
-			ka = &bt->bt_rec[(bt->bt_nrec - 1) % KMEM_AUDIT_N];
+		    (unsigned long)bt->tag_seq);
+		if ((cp->cache_cflags & KMF_AUDIT) && bt->tag_nrec > 0) {
+			ka = &bt->tag_rec[(bt->tag_nrec - 1) % KMEM_AUDIT_N];
 			out(" by hart %u at %lu us, caller 0x%lx", (unsigned)ka->ka_cpu,
 			    (unsigned long)ka->ka_time, (unsigned long)ka->ka_pc);
 		}
@@ -279,10 +279,10 @@ static unsigned kmem_leak_cache(kmem_cache_t *cp, uint64_t mark, int (*out)(cons
 		struct kmem_cnode *cn = cp->cache_node[nd];
 		irqflags_t fl = kmem_lock(&cn->kn_slab_lock);
 
-		for (struct kmem_slab *sp = cn->kn_fullslabs; sp != NULL; sp = sp->sl_next)
+		for (struct kmem_slab *sp = cn->kn_fullslabs; sp != NULL; sp = sp->slab_next)
 			n += kmem_leak_slab(cp, sp, mark, out);
 		for (int i = 0; i < KMEM_FULLNESS; i++)
-			for (struct kmem_slab *sp = cn->kn_partial[i]; sp != NULL; sp = sp->sl_next)
+			for (struct kmem_slab *sp = cn->kn_partial[i]; sp != NULL; sp = sp->slab_next)
 				n += kmem_leak_slab(cp, sp, mark, out);
 		kmem_unlock(&cn->kn_slab_lock, fl);
 	}

@@ -31,6 +31,7 @@ const char *const kmem_stat_names[KMS_NSTATS] = {
 	[KMS_MAGSIZE] = "magsize",
 };
 
+/* A counter bumped with atomics elsewhere, read once. */
 static uint64_t kmem_ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 
 /* Rounds held by the hart magazines (loaded, previous, cross). */
@@ -39,11 +40,11 @@ static void kmem_sum_cpus(kmem_cache_t *cp, uint64_t st[KMS_NSTATS])
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		const struct kmem_cpu_cache *ccp = &cp->cache_cpu[c];
 		const struct kmem_cpu_flow *cf = &cp->cache_flow[c];
-		uint64_t held = (uint64_t)(ccp->cc_top - ccp->cc_base) + (uint64_t)ccp->cc_crounds +
-				(ccp->cc_prounds > 0 ? (uint64_t)ccp->cc_prounds : 0);
+		uint64_t held = (uint64_t)(ccp->hc_top - ccp->hc_base) + (uint64_t)ccp->hc_crounds +
+				(ccp->hc_prounds > 0 ? (uint64_t)ccp->hc_prounds : 0);
 
-		st[KMS_MAG_ALLOC] += ccp->cc_alloc;
-		st[KMS_MAG_FREE] += held - cf->cf_in + cf->cf_out + ccp->cc_alloc;	/* §7 */
+		st[KMS_MAG_ALLOC] += ccp->hc_alloc;
+		st[KMS_MAG_FREE] += held - cf->cf_in + cf->cf_out + ccp->hc_alloc;	/* §7 */
 		st[KMS_BUF_MAG] += held;
 	}
 }
@@ -91,16 +92,18 @@ void kmem_cache_stats(kmem_cache_t *cp, uint64_t st[KMS_NSTATS])
 	st[KMS_REAP] = kmem_ld(&cp->cache_reap);
 	st[KMS_CTOR_FAIL] = kmem_ld(&cp->cache_ctor_fail);
 	st[KMS_BUF_INUSE] = st[KMS_ALLOC] - st[KMS_FREE];
-	if (!cp->cache_slablayer)	/* a zcache holds what its magazines and depot hold */
+	if (!cp->cache_slablayer) {	/* a zcache holds what its clients, magazines, depot hold */
 		st[KMS_BUF_TOTAL] = st[KMS_BUF_INUSE] + st[KMS_BUF_MAG] + st[KMS_BUF_DEPOT];
+		st[KMS_MEM_TOTAL] = st[KMS_BUF_TOTAL] * cp->cache_bufsize;
+	}
 }
 
 void kmem_cache_cpu_rounds(kmem_cache_t *cp, unsigned cpu, int *loaded, int *prev)
 {
 	const struct kmem_cpu_cache *ccp = &cp->cache_cpu[cpu];
 
-	*loaded = ccp->cc_base != NULL ? (int)(ccp->cc_top - ccp->cc_base) : -1;
-	*prev = ccp->cc_prev != NULL ? ccp->cc_prounds : -1;
+	*loaded = ccp->hc_base != NULL ? (int)(ccp->hc_top - ccp->hc_base) : -1;
+	*prev = ccp->hc_prev != NULL ? ccp->hc_prounds : -1;
 }
 
 void kmem_cache_depot_count(kmem_cache_t *cp, int node, uint64_t *full, uint64_t *empty)
@@ -122,18 +125,18 @@ void kmem_cache_depot_count(kmem_cache_t *cp, int node, uint64_t *full, uint64_t
 static int kmem_check_list(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_slab *sp,
 			   int cls, uint64_t *slabs, uint64_t *nfree, char *why, size_t len)
 {
-	for (; sp != NULL; sp = sp->sl_next) {
+	for (; sp != NULL; sp = sp->slab_next) {
 		unsigned n = 0;
 
-		for (void *b = sp->sl_head; b != NULL; n++)
+		for (void *b = sp->slab_head; b != NULL; n++)
 			b = cp->cache_small ? *(void **)((uintptr_t)b + cp->cache_link) :
 					      (void *)((struct kmem_bufctl *)b)->bc_next;
-		if (sp->sl_cache != cp || sp->sl_list != cls || n + sp->sl_refcnt != sp->sl_chunks ||
-		    (cp->cache_pagemode && sp->sl_node != cn->kn_node)) {
+		if (sp->slab_cache != cp || sp->slab_list != cls || n + sp->slab_refcnt != sp->slab_chunks ||
+		    (cp->cache_pagemode && sp->slab_node != cn->kn_node)) {
 			snprintf(why, len, "%s node %d: slab %p on list %d has %u free + %u "
 				 "allocated of %u (list %d, node %d)", cp->cache_name, cn->kn_node,
-				 (void *)sp, cls, n, sp->sl_refcnt, sp->sl_chunks, sp->sl_list,
-				 sp->sl_node);
+				 (void *)sp, cls, n, sp->slab_refcnt, sp->slab_chunks, sp->slab_list,
+				 sp->slab_node);
 			return -1;
 		}
 		(*slabs)++;
@@ -287,7 +290,7 @@ static void kmem_slabinfo_line(kmem_cache_t *cp, void *arg)
 		irqflags_t fl = kmem_lock(&cn->kn_slab_lock);
 
 		active_slabs += cn->kn_slabs;
-		for (struct kmem_slab *sp = cn->kn_freeslabs; sp != NULL; sp = sp->sl_next)
+		for (struct kmem_slab *sp = cn->kn_freeslabs; sp != NULL; sp = sp->slab_next)
 			active_slabs--;
 		kmem_unlock(&cn->kn_slab_lock, fl);
 	}

@@ -54,7 +54,7 @@
 #define KMEM_UNINIT_PATTERN	0xbaddcafebaddcafeull
 #define KMEM_REDZONE_BYTE	0xbb
 #define KMEM_REDZONE_PATTERN	0xfeedfacefeedfaceull
-/* bt_bxstat = buffer address ^ one of these: the buffer's state, tied to its address. */
+/* tag_bxstat = buffer address ^ one of these: the buffer's state, tied to its address. */
 #define KMEM_BUFTAG_ALLOC	0xa110c8edf00dull
 #define KMEM_BUFTAG_FREE	0xf4eef4eef4eeull
 #define KMEM_AUDIT_N		4	/* transactions remembered per buffer */
@@ -74,12 +74,12 @@ struct kmem_audit {
  * to 8 bytes, the slack filled with KMEM_REDZONE_BYTE), at cache_buftag.
  */
 struct kmem_buftag {
-	uint64_t bt_redzone;		/* KMEM_REDZONE_PATTERN */
-	void *bt_link;			/* small slabs: the free-list link */
-	uintptr_t bt_bxstat;		/* address ^ KMEM_BUFTAG_ALLOC / _FREE */
-	uint64_t bt_seq;		/* allocation sequence number (leak reports) */
-	uint32_t bt_nrec;		/* transactions recorded (ring position) */
-	struct kmem_audit bt_rec[KMEM_AUDIT_N];	/* the last ones */
+	uint64_t tag_redzone;		/* KMEM_REDZONE_PATTERN */
+	void *tag_link;			/* small slabs: the free-list link */
+	uintptr_t tag_bxstat;		/* address ^ KMEM_BUFTAG_ALLOC / _FREE */
+	uint64_t tag_seq;		/* allocation sequence number (leak reports) */
+	uint32_t tag_nrec;		/* transactions recorded (ring position) */
+	struct kmem_audit tag_rec[KMEM_AUDIT_N];	/* the last ones */
 };
 
 /* The kinds of corruption and misuse kmem_error() reports. */
@@ -130,16 +130,16 @@ struct kmem_bufctl {
  * kn_slab_lock.
  */
 struct kmem_slab {
-	struct kmem_slab *sl_next;	/* on one of the node's lists */
-	struct kmem_slab *sl_prev;
-	struct kmem_cache *sl_cache;	/* owner (checked on every free) */
-	uintptr_t sl_base;		/* first byte of slab memory */
-	uintptr_t sl_first;		/* first buffer (sl_base + colour) */
-	void *sl_head;			/* free list: buffers (small) or bufctls */
-	unsigned sl_refcnt;		/* buffers allocated from this slab */
-	unsigned sl_chunks;		/* buffers in the slab */
-	int sl_node;			/* NUMA node of its memory */
-	int sl_list;			/* KMEM_SL_FREE, _FULL or a fullness class */
+	struct kmem_slab *slab_next;	/* on one of the node's lists */
+	struct kmem_slab *slab_prev;
+	struct kmem_cache *slab_cache;	/* owner (checked on every free) */
+	uintptr_t slab_base;		/* first byte of slab memory */
+	uintptr_t slab_first;		/* first buffer (slab_base + colour) */
+	void *slab_head;			/* free list: buffers (small) or bufctls */
+	unsigned slab_refcnt;		/* buffers allocated from this slab */
+	unsigned slab_chunks;		/* buffers in the slab */
+	int slab_node;			/* NUMA node of its memory */
+	int slab_list;			/* KMEM_SL_FREE, _FULL or a fullness class */
 };
 #define KMEM_SL_FREE		(-1)
 #define KMEM_SL_FULL		(-2)
@@ -267,12 +267,14 @@ static inline irqflags_t kmem_lock(spinlock_t *l)
 	return fl;
 }
 
+/* Unlock and restore the interrupt state kmem_lock saved. */
 static inline void kmem_unlock(spinlock_t *l, irqflags_t fl)
 {
 	spin_unlock(l);
 	irq_restore(fl);
 }
 
+/* A slow-path counter shared by harts. */
 static inline void kmem_stat_add(uint64_t *c, uint64_t n)
 {
 	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
@@ -303,6 +305,7 @@ static inline bool kmem_slab_constructs(const kmem_cache_t *cp)
 {
 	return !(cp->cache_cflags & KMF_DEADBEEF);
 }
+/* The tag of a debug cache's buffer. */
 static inline struct kmem_buftag *kmem_buftag(const kmem_cache_t *cp, const void *buf)
 {
 	return (struct kmem_buftag *)((uintptr_t)buf + cp->cache_buftag);

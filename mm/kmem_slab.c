@@ -49,6 +49,7 @@ static void kmem_page_release(vmem_t *src, uintptr_t addr, size_t size)
 	VERIFY(err == 0);
 }
 
+/* Import for kmem_slab_dma: pages inside the DMA window, any node. */
 static uintptr_t kmem_import_dma(vmem_t *src, size_t size, int vmflag)
 {
 	(void)src, (void)vmflag;
@@ -137,7 +138,7 @@ int kmem_slab_geometry(kmem_cache_t *cp)
 	cp->cache_link = 0;
 	if (kmem_debugging(cp)) {	/* redzone slack, then the buftag with the link */
 		cp->cache_buftag = (chunk + KMEM_ALIGN - 1) & ~(size_t)(KMEM_ALIGN - 1);
-		cp->cache_link = cp->cache_buftag + __builtin_offsetof(struct kmem_buftag, bt_link);
+		cp->cache_link = cp->cache_buftag + __builtin_offsetof(struct kmem_buftag, tag_link);
 		chunk = cp->cache_buftag + sizeof(struct kmem_buftag);
 	} else if (cp->cache_ctor != NULL) {
 		cp->cache_link = (chunk + KMEM_ALIGN - 1) & ~(size_t)(KMEM_ALIGN - 1);
@@ -190,32 +191,32 @@ void kmem_cnode_fini(kmem_cache_t *cp, struct kmem_cnode *cn)
 /* Push sp on the list at *head. */
 static void kmem_list_push(struct kmem_slab **head, struct kmem_slab *sp)
 {
-	sp->sl_prev = NULL;
-	sp->sl_next = *head;
+	sp->slab_prev = NULL;
+	sp->slab_next = *head;
 	if (*head != NULL)
-		(*head)->sl_prev = sp;
+		(*head)->slab_prev = sp;
 	*head = sp;
 }
 
 /* Unlink sp from the list at *head. */
 static void kmem_list_unlink(struct kmem_slab **head, struct kmem_slab *sp)
 {
-	if (sp->sl_prev != NULL)
-		sp->sl_prev->sl_next = sp->sl_next;
+	if (sp->slab_prev != NULL)
+		sp->slab_prev->slab_next = sp->slab_next;
 	else
-		*head = sp->sl_next;
-	if (sp->sl_next != NULL)
-		sp->sl_next->sl_prev = sp->sl_prev;
+		*head = sp->slab_next;
+	if (sp->slab_next != NULL)
+		sp->slab_next->slab_prev = sp->slab_prev;
 }
 
 /* The list a slab belongs on, from its reference count. */
 static int kmem_slab_class(const struct kmem_slab *sp)
 {
-	if (sp->sl_refcnt == 0)
+	if (sp->slab_refcnt == 0)
 		return KMEM_SL_FREE;
-	if (sp->sl_refcnt == sp->sl_chunks)
+	if (sp->slab_refcnt == sp->slab_chunks)
 		return KMEM_SL_FULL;
-	return (int)(((uint64_t)sp->sl_refcnt * KMEM_FULLNESS) / sp->sl_chunks);
+	return (int)(((uint64_t)sp->slab_refcnt * KMEM_FULLNESS) / sp->slab_chunks);
 }
 
 /* The head pointer of list `cls` of node cn. */
@@ -233,24 +234,26 @@ static void kmem_slab_relist(struct kmem_cnode *cn, struct kmem_slab *sp)
 {
 	int cls = kmem_slab_class(sp);
 
-	if (cls == sp->sl_list)
+	if (cls == sp->slab_list)
 		return;
-	kmem_list_unlink(kmem_list_head(cn, sp->sl_list), sp);
-	if (sp->sl_list >= 0 && cn->kn_partial[sp->sl_list] == NULL)
-		cn->kn_partial_map &= ~(1u << sp->sl_list);
+	kmem_list_unlink(kmem_list_head(cn, sp->slab_list), sp);
+	if (sp->slab_list >= 0 && cn->kn_partial[sp->slab_list] == NULL)
+		cn->kn_partial_map &= ~(1u << sp->slab_list);
 	kmem_list_push(kmem_list_head(cn, cls), sp);
 	if (cls >= 0)
 		cn->kn_partial_map |= 1u << cls;
-	sp->sl_list = cls;
+	sp->slab_list = cls;
 }
 
 /* ---------------------------------------------------------------- bufctl hash */
 
+/* Hash bucket of a buffer address. */
 static size_t kmem_hash_index(const struct kmem_cnode *cn, uintptr_t addr)
 {
 	return ((addr >> 3) ^ (addr >> 11) ^ (addr >> 19)) & cn->kn_hash_mask;
 }
 
+/* Enter an allocated bufctl in its node's hash. */
 static void kmem_hash_insert(struct kmem_cnode *cn, struct kmem_bufctl *bcp)
 {
 	struct kmem_bufctl **b = &cn->kn_hash[kmem_hash_index(cn, bcp->bc_addr)];
@@ -319,6 +322,7 @@ static uintptr_t kmem_slab_mem(kmem_cache_t *cp, struct kmem_cnode *cn, int kmfl
 	return vmem_xalloc(cn->kn_arena, cp->cache_slabsize, align, 0, 0, 0, 0, vmflag);
 }
 
+/* Give back what kmem_slab_mem returned. */
 static void kmem_slab_mem_free(kmem_cache_t *cp, struct kmem_cnode *cn, uintptr_t base)
 {
 	if (cp->cache_source != NULL)
@@ -344,7 +348,7 @@ static void kmem_slab_set_owner(kmem_cache_t *cp, uintptr_t base, struct kmem_sl
 static void kmem_slab_unconstruct(kmem_cache_t *cp, struct kmem_slab *sp, unsigned n)
 {
 	for (unsigned i = 0; i < n && cp->cache_dtor != NULL; i++)
-		cp->cache_dtor((void *)(sp->sl_first + i * cp->cache_chunksize), cp->cache_private);
+		cp->cache_dtor((void *)(sp->slab_first + i * cp->cache_chunksize), cp->cache_private);
 }
 
 /* Construct every buffer; false (all undone) if a constructor fails. */
@@ -354,8 +358,8 @@ static bool kmem_slab_construct(kmem_cache_t *cp, struct kmem_slab *sp, int kmfl
 		kmem_debug_slab_init(cp, sp);	/* tags and patterns first */
 	if (cp->cache_ctor == NULL || !kmem_slab_constructs(cp))
 		return true;
-	for (unsigned i = 0; i < sp->sl_chunks; i++)
-		if (cp->cache_ctor((void *)(sp->sl_first + i * cp->cache_chunksize),
+	for (unsigned i = 0; i < sp->slab_chunks; i++)
+		if (cp->cache_ctor((void *)(sp->slab_first + i * cp->cache_chunksize),
 				   cp->cache_private, kmflag) != 0) {
 			kmem_slab_unconstruct(cp, sp, i);
 			kmem_stat_add(&cp->cache_ctor_fail, 1);
@@ -367,13 +371,13 @@ static bool kmem_slab_construct(kmem_cache_t *cp, struct kmem_slab *sp, int kmfl
 /* Thread the free list of a new slab: through the buffers, or bufctls. */
 static bool kmem_slab_thread(kmem_cache_t *cp, struct kmem_slab *sp, int kmflag)
 {
-	sp->sl_head = NULL;
-	for (unsigned i = sp->sl_chunks; i-- > 0;) {
-		uintptr_t buf = sp->sl_first + i * cp->cache_chunksize;
+	sp->slab_head = NULL;
+	for (unsigned i = sp->slab_chunks; i-- > 0;) {
+		uintptr_t buf = sp->slab_first + i * cp->cache_chunksize;
 
 		if (cp->cache_small) {
-			*(void **)(buf + cp->cache_link) = sp->sl_head;
-			sp->sl_head = (void *)buf;
+			*(void **)(buf + cp->cache_link) = sp->slab_head;
+			sp->slab_head = (void *)buf;
 		} else {
 			struct kmem_bufctl *bcp = kmem_cache_alloc(kmem_bufctl_cache, kmflag);
 
@@ -381,8 +385,8 @@ static bool kmem_slab_thread(kmem_cache_t *cp, struct kmem_slab *sp, int kmflag)
 				return false;
 			bcp->bc_addr = buf;
 			bcp->bc_slab = sp;
-			bcp->bc_next = sp->sl_head;
-			sp->sl_head = bcp;
+			bcp->bc_next = sp->slab_head;
+			sp->slab_head = bcp;
 		}
 	}
 	return true;
@@ -395,8 +399,8 @@ static void kmem_slab_unthread(kmem_cache_t *cp, struct kmem_slab *sp)
 
 	if (cp->cache_small)
 		return;
-	while ((bcp = sp->sl_head) != NULL) {
-		sp->sl_head = bcp->bc_next;
+	while ((bcp = sp->slab_head) != NULL) {
+		sp->slab_head = bcp->bc_next;
 		kmem_cache_free(kmem_bufctl_cache, bcp);
 	}
 }
@@ -448,14 +452,13 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 		return NULL;
 	}
 	memset(sp, 0, sizeof(*sp));
-	sp->sl_cache = cp;
-	sp->sl_base = base;
-	sp->sl_first = base + kmem_next_colour(cp);
-	sp->sl_chunks = cp->cache_chunks;
-	/* sl_node indexes cache_node[]: a one-home cache (DMA, NOTNUMA) keeps node 0. */
-	sp->sl_node = cp->cache_pagemode && cp->cache_nnodes > 1 ?
-		      page_node_of(virt_to_phys((void *)base)) : 0;
-	sp->sl_list = KMEM_SL_FREE;
+	sp->slab_cache = cp;
+	sp->slab_base = base;
+	sp->slab_first = base + kmem_next_colour(cp);
+	sp->slab_chunks = cp->cache_chunks;
+	/* Its home: the node of its memory, or 0 in a cache with one home (DMA, foreign). */
+	sp->slab_node = cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0;
+	sp->slab_list = KMEM_SL_FREE;
 	if (cp->cache_pagemode)
 		kmem_slab_set_owner(cp, base, sp);
 	if (!kmem_slab_thread(cp, sp, kmflag) || !kmem_slab_construct(cp, sp, kmflag)) {
@@ -468,15 +471,15 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 /* Destroy a free slab taken off its lists (no lock held). */
 static void kmem_slab_destroy(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_slab *sp)
 {
-	ASSERT(sp->sl_refcnt == 0);
+	ASSERT(sp->slab_refcnt == 0);
 	if (cp->cache_dtor != NULL && kmem_slab_constructs(cp)) {
 		if (cp->cache_small)
-			kmem_slab_unconstruct(cp, sp, sp->sl_chunks);
+			kmem_slab_unconstruct(cp, sp, sp->slab_chunks);
 		else
-			for (struct kmem_bufctl *b = sp->sl_head; b != NULL; b = b->bc_next)
+			for (struct kmem_bufctl *b = sp->slab_head; b != NULL; b = b->bc_next)
 				cp->cache_dtor((void *)b->bc_addr, cp->cache_private);
 	}
-	kmem_slab_discard(cp, cn, sp, sp->sl_base);
+	kmem_slab_discard(cp, cn, sp, sp->slab_base);
 }
 
 /* ------------------------------------------------------ taking and giving */
@@ -493,18 +496,18 @@ static unsigned kmem_node_take(kmem_cache_t *cp, struct kmem_cnode *cn, void **b
 			sp = cn->kn_partial[mm_highbit(cn->kn_partial_map)];
 		else if ((sp = cn->kn_freeslabs) == NULL)
 			break;
-		while (got < n && sp->sl_head != NULL) {
+		while (got < n && sp->slab_head != NULL) {
 			if (cp->cache_small) {
-				bufs[got] = sp->sl_head;
-				sp->sl_head = *(void **)((uintptr_t)sp->sl_head + cp->cache_link);
+				bufs[got] = sp->slab_head;
+				sp->slab_head = *(void **)((uintptr_t)sp->slab_head + cp->cache_link);
 			} else {
-				struct kmem_bufctl *bcp = sp->sl_head;
+				struct kmem_bufctl *bcp = sp->slab_head;
 
-				sp->sl_head = bcp->bc_next;
+				sp->slab_head = bcp->bc_next;
 				kmem_hash_insert(cn, bcp);
 				bufs[got] = (void *)bcp->bc_addr;
 			}
-			sp->sl_refcnt++;
+			sp->slab_refcnt++;
 			got++;
 		}
 		kmem_slab_relist(cn, sp);
@@ -518,10 +521,10 @@ static unsigned kmem_node_take(kmem_cache_t *cp, struct kmem_cnode *cn, void **b
 static void kmem_node_add_slab(struct kmem_cnode *cn, struct kmem_slab *sp)
 {
 	kmem_list_push(&cn->kn_freeslabs, sp);
-	sp->sl_list = KMEM_SL_FREE;
+	sp->slab_list = KMEM_SL_FREE;
 	cn->kn_slabs++;
-	cn->kn_buf_total += sp->sl_chunks;
-	cn->kn_buf_free += sp->sl_chunks;
+	cn->kn_buf_total += sp->slab_chunks;
+	cn->kn_buf_free += sp->slab_chunks;
 	cn->kn_slab_create++;
 }
 
@@ -532,6 +535,7 @@ static unsigned kmem_node_import(kmem_cache_t *cp, struct kmem_cnode *cn, void *
 	struct kmem_slab *sp;
 	unsigned got;
 	irqflags_t fl;
+	bool grow;
 
 	fl = kmem_lock(&cn->kn_slab_lock);
 	got = kmem_node_take(cp, cn, bufs, n);
@@ -541,14 +545,15 @@ static unsigned kmem_node_import(kmem_cache_t *cp, struct kmem_cnode *cn, void *
 	sp = kmem_slab_create(cp, cn, kmflag);
 	if (sp == NULL)
 		return 0;
-	/* Page-backed slabs are filed on the node their memory is on. */
-	if (cp->cache_pagemode && (unsigned)sp->sl_node < cp->cache_nnodes)
-		cn = cp->cache_node[sp->sl_node];
+	/* Slabs are filed on their home node (an arena of node N gives node N's pages). */
+	if ((unsigned)sp->slab_node < cp->cache_nnodes)
+		cn = cp->cache_node[sp->slab_node];
 	fl = kmem_lock(&cn->kn_slab_lock);
 	kmem_node_add_slab(cn, sp);
 	got = kmem_node_take(cp, cn, bufs, n);
+	grow = !cp->cache_small && cn->kn_hash_count > (cn->kn_hash_mask + 1) * KMEM_HASH_LOAD;
 	kmem_unlock(&cn->kn_slab_lock, fl);
-	if (!cp->cache_small && cn->kn_hash_count > (cn->kn_hash_mask + 1) * KMEM_HASH_LOAD)
+	if (grow)
 		kmem_hash_grow(cn);
 	return got;
 }
@@ -590,13 +595,13 @@ struct kmem_slab *kmem_slab_of(kmem_cache_t *cp, const void *buf, struct kmem_bu
 		if (pg == NULL || !(pg->pg_owner & KMEM_OWNER_TAG))
 			return NULL;
 		sp = (struct kmem_slab *)(pg->pg_owner & ~KMEM_OWNER_TAG);
-		if (sp->sl_cache != cp || a < sp->sl_first ||
-		    a >= sp->sl_first + (uintptr_t)sp->sl_chunks * cp->cache_chunksize ||
-		    (a - sp->sl_first) % cp->cache_chunksize != 0)
+		if (sp->slab_cache != cp || a < sp->slab_first ||
+		    a >= sp->slab_first + (uintptr_t)sp->slab_chunks * cp->cache_chunksize ||
+		    (a - sp->slab_first) % cp->cache_chunksize != 0)
 			return NULL;
 	}
 	if (bcpp != NULL) {
-		struct kmem_cnode *cn = cp->cache_node[sp != NULL ? sp->sl_node : 0];
+		struct kmem_cnode *cn = cp->cache_node[sp != NULL ? sp->slab_node : 0];
 		struct kmem_bufctl *bcp = kmem_hash_remove(cn, a);
 
 		if (bcp == NULL || (sp != NULL && bcp->bc_slab != sp))
@@ -614,7 +619,7 @@ int kmem_buf_node(const void *buf)
 
 	if (pg == NULL || !(pg->pg_owner & KMEM_OWNER_TAG))
 		return -1;
-	return ((struct kmem_slab *)(pg->pg_owner & ~KMEM_OWNER_TAG))->sl_node;
+	return ((struct kmem_slab *)(pg->pg_owner & ~KMEM_OWNER_TAG))->slab_node;
 }
 
 /* Node part that holds buf's slab (without locking: the page owner word). */
@@ -633,19 +638,19 @@ static void kmem_node_put(kmem_cache_t *cp, struct kmem_cnode *cn, void *buf, ir
 	struct kmem_bufctl *bcp = NULL;
 	struct kmem_slab *sp = kmem_slab_of(cp, buf, cp->cache_small ? NULL : &bcp);
 
-	if (sp == NULL || sp->sl_refcnt == 0) {
+	if (sp == NULL || sp->slab_refcnt == 0) {
 		kmem_unlock(&cn->kn_slab_lock, fl);
 		panic("kmem_cache_free(%s, %p): not an allocated buffer of this cache",
 		      cp->cache_name, buf);
 	}
 	if (cp->cache_small) {
-		*(void **)((uintptr_t)buf + cp->cache_link) = sp->sl_head;
-		sp->sl_head = buf;
+		*(void **)((uintptr_t)buf + cp->cache_link) = sp->slab_head;
+		sp->slab_head = buf;
 	} else {
-		bcp->bc_next = sp->sl_head;
-		sp->sl_head = bcp;
+		bcp->bc_next = sp->slab_head;
+		sp->slab_head = bcp;
 	}
-	sp->sl_refcnt--;
+	sp->slab_refcnt--;
 	kmem_slab_relist(cn, sp);
 	cn->kn_buf_free++;
 	cn->kn_slab_free++;
@@ -683,15 +688,15 @@ void kmem_slab_reap(kmem_cache_t *cp)
 
 		list = cn->kn_freeslabs;
 		cn->kn_freeslabs = NULL;
-		for (sp = list; sp != NULL; sp = sp->sl_next) {
+		for (sp = list; sp != NULL; sp = sp->slab_next) {
 			cn->kn_slabs--;
-			cn->kn_buf_total -= sp->sl_chunks;
-			cn->kn_buf_free -= sp->sl_chunks;
+			cn->kn_buf_total -= sp->slab_chunks;
+			cn->kn_buf_free -= sp->slab_chunks;
 			cn->kn_slab_destroy++;
 		}
 		kmem_unlock(&cn->kn_slab_lock, fl);
 		while ((sp = list) != NULL) {
-			list = sp->sl_next;
+			list = sp->slab_next;
 			kmem_slab_destroy(cp, cn, sp);
 		}
 	}

@@ -51,7 +51,7 @@ static void kmem_test_geometry_waste_at_most_one_eighth(void **state)
 		b = kmem_cache_alloc(cp, KM_SLEEP);
 		assert_non_null(b);
 		if (small)	/* header in the last bytes of the slab */
-			assert_ptr_equal(slab_of(b), (void *)(slab_of(b)->sl_base + s -
+			assert_ptr_equal(slab_of(b), (void *)(slab_of(b)->slab_base + s -
 							       sizeof(struct kmem_slab)));
 		kmem_cache_free(cp, b);
 		ksim_check(cp);
@@ -99,7 +99,7 @@ static void kmem_test_colour_offsets_advance_and_wrap(void **state)
 			bufs[s * cp->cache_chunks + i] = kmem_cache_alloc(cp, KM_SLEEP);
 		struct kmem_slab *sp = slab_of(bufs[s * cp->cache_chunks]);
 
-		assert_int_equal(sp->sl_first - sp->sl_base, expect);
+		assert_int_equal(sp->slab_first - sp->slab_base, expect);
 		assert_int_equal((uintptr_t)bufs[s * cp->cache_chunks] % 64, 0);
 		expect = expect + 64 > cp->cache_maxcolour ? 0 : expect + 64;
 	}
@@ -330,6 +330,41 @@ static void kmem_test_reap_keeps_working_set(void **state)
 	kmem_cache_destroy(cp);
 }
 
+/* kmem_reap asks every hart to empty its magazines; each does so at its own kmem_reap_local. */
+static void kmem_test_reap_local_flushes_each_hart_once_asked(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("rl", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	void *b0, *b1;
+	int l, p;
+
+	(void)state;
+	sim_become(&sim_two_nodes, 1);
+	b1 = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, b1);
+	sim_become(&sim_two_nodes, 0);
+	b0 = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, b0);
+	kmem_reap_local();			/* not asked yet: nothing happens */
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_true(l > 0);
+	kmem_reap();
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_true(l > 0);			/* kmem_reap leaves other harts' lines alone */
+	kmem_reap_local();
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_int_equal(l, -1);		/* hart 0 emptied its own */
+	kmem_cache_cpu_rounds(cp, 1, &l, &p);
+	assert_true(l > 0);			/* hart 1 has not looked yet */
+	sim_become(&sim_two_nodes, 1);
+	kmem_reap_local();
+	kmem_cache_cpu_rounds(cp, 1, &l, &p);
+	assert_int_equal(l, -1);
+	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(ksim_stat(cp, KMS_BUF_MAG), 0);
+	ksim_check(cp);
+	kmem_cache_destroy(cp);
+}
+
 /* A hart allocates memory of its own node; a free on the other node goes home in batches. */
 static void kmem_test_numa_home_and_cross_node_free(void **state)
 {
@@ -386,10 +421,50 @@ static void kmem_test_kmalloc_classes_bound_waste(void **state)
 			assert_true(k - s < 8 && k % 8 == 0);
 		assert_int_equal((uintptr_t)p % 8, 0);
 		snprintf(name, sizeof(name), "kmalloc-%zu", k);
-		assert_ptr_equal(slab_of(p)->sl_cache, kmem_cache_find(name));
+		assert_ptr_equal(slab_of(p)->slab_cache, kmem_cache_find(name));
 		memset(p, 0xab, s);
 		kfree(p);
 	}
+}
+
+/* A machine whose DMA window is on node 1 (its harts 2 and 3). */
+static const struct sim_machine dma_on_node1 = {
+	.sm_nzones = 4,
+	.sm_zones = {
+		{ 1, PAGE_ZONE_DMA, 0, 16 * MIB },
+		{ 1, PAGE_ZONE_DMA32, 16 * MIB, 64 * MIB },
+		{ 1, PAGE_ZONE_NORMAL, 64 * MIB, 128 * MIB },
+		{ 0, PAGE_ZONE_NORMAL, 128 * MIB, 256 * MIB },
+	},
+	.sm_dma_limit = 16 * MIB,
+	.sm_dma32_limit = 64 * MIB,
+	.sm_ncpus = 4,
+	.sm_cpu_node = { 0, 0, 1, 1 },
+	.sm_nresv = 1,
+	.sm_resv = { { 1 * MIB, 64 * 1024 } },
+	.sm_nnodes = 2,
+};
+
+static int boot_dma_node1(void **state) { (void)state; return ksim_boot(&dma_on_node1, 0, false); }
+
+/* DMA caches have one home whatever node the DMA window is on: alloc and free from any hart. */
+static void kmem_test_dma_window_on_another_node(void **state)
+{
+	void *d[3];
+
+	(void)state;
+	for (unsigned h = 0; h < 4; h += 2) {
+		sim_become(&dma_on_node1, h);
+		for (int i = 0; i < 3; i++) {
+			d[i] = kmalloc(500, KM_SLEEP | KM_DMA);
+			assert_true(sim_in_zone(virt_to_phys(d[i]), 500, 1, PAGE_ZONE_DMA));
+		}
+		sim_become(&dma_on_node1, 2 - h);
+		for (int i = 0; i < 3; i++)
+			kfree(d[i]);
+	}
+	ksim_check(kmem_cache_find("dma-kmalloc-512"));
+	sim_become(&dma_on_node1, 0);
 }
 
 /* kzalloc zeroes; large sizes use the large arena; DMA memory is inside the DMA window. */
@@ -410,7 +485,7 @@ static void kmem_test_kmalloc_zero_large_and_dma(void **state)
 	assert_int_equal(ksize(l), 100000);
 	d = kmalloc(500, KM_SLEEP | KM_DMA);
 	assert_true(sim_in_zone(virt_to_phys(d), 500, -1, PAGE_ZONE_DMA));
-	assert_ptr_equal(slab_of(d)->sl_cache, kmem_cache_find("dma-kmalloc-512"));
+	assert_ptr_equal(slab_of(d)->slab_cache, kmem_cache_find("dma-kmalloc-512"));
 	kfree(z);
 	kfree(l);
 	kfree(d);
@@ -645,6 +720,7 @@ int main(void)
 		T(kmem_test_magazines_on_and_off),
 		T(kmem_test_depot_trades_full_and_empty),
 		T(kmem_test_reap_keeps_working_set),
+		T(kmem_test_reap_local_flushes_each_hart_once_asked),
 		T(kmem_test_numa_home_and_cross_node_free),
 		T(kmem_test_kmalloc_node_places_memory),
 		T(kmem_test_kmalloc_classes_bound_waste),
@@ -657,6 +733,8 @@ int main(void)
 		T(kmem_test_vmem_qcache_sleep_reaps_then_retries),
 		T(kmem_test_debug_flags_parse),
 #undef T
+		cmocka_unit_test_setup_teardown(kmem_test_dma_window_on_another_node, boot_dma_node1,
+						ksim_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, sim_map, NULL);

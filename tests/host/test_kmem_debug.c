@@ -115,12 +115,12 @@ static void kmem_debug_test_corrupt_buftag(void **state)
 {
 	char *b = nalloc(dc);
 	struct kmem_buftag *bt = kmem_buftag(dc, b);
-	uintptr_t saved = bt->bt_bxstat;
+	uintptr_t saved = bt->tag_bxstat;
 
 	(void)state;
-	bt->bt_bxstat ^= 0x10;
+	bt->tag_bxstat ^= 0x10;
 	HOST_EXPECT_PANIC(kmem_cache_free(dc, b), "buffer tag corrupt");
-	bt->bt_bxstat = saved;
+	bt->tag_bxstat = saved;
 	kmem_cache_free(dc, b);
 }
 
