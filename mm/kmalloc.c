@@ -178,9 +178,10 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	kmem_cache_t *cp;
 	void *buf;
 
-	if ((kmflag & ~KM_FLAGS_VALID) != 0 || size == 0)
-		panic("kmalloc(%lu, flags 0x%x): invalid flags or zero size", (unsigned long)size,
-		      kmflag);
+	if ((kmflag & ~KM_FLAGS_VALID) != 0)
+		panic("kmalloc(%lu, flags 0x%x): invalid flags", (unsigned long)size, kmflag);
+	if (size == 0)		/* a real, freeable buffer of the smallest class */
+		size = 1;
 	if (size > KMALLOC_MAX_CLASS) {
 		buf = kmalloc_large(size, kmflag);
 		if (buf == NULL && (kmflag & KM_PANIC))

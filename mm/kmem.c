@@ -24,9 +24,9 @@
  *   depot      per cache and NUMA node, lists of full and empty magazines;
  *   back end   a bulk import/release interface.  Slab caches use the slab
  *              layer (kmem_slab.c); a *zcache* (kmem_zcache_create) uses any
- *              other source, e.g. vmem's quantum caches import spans of their
- *              arena.  One front end, two back ends, as FreeBSD's
- *              uma_zcache_create.
+ *              other source, e.g. vmem's quantum caches import objects from
+ *              their arena with vmem_xalloc.  One front end, two back ends,
+ *              as FreeBSD's uma_zcache_create.
  *
  * 2. The slab layer and its geometry
  * ----------------------------------
@@ -65,6 +65,9 @@
  * allocator leaves there; it is cleared before the pages go back), so
  * buffer -> slab, and so the buffer's home node, is O(1).  A free checks
  * that the slab belongs to the cache and that the address starts a chunk.
+ * A cache with one home (KMC_DMA, KMC_NOTNUMA, its own source arena, a
+ * zcache) has a single node part, node 0, and files every slab there
+ * whatever node its memory is on.
  *
  * 4. The per-hart layer and the depots
  * ------------------------------------

@@ -140,11 +140,19 @@ kmem_cache_t *kmem_zcache_create(const char *name, size_t size, kmem_import_fn *
 /* Destroy a cache; panics naming it if buffers are still allocated. */
 void kmem_cache_destroy(kmem_cache_t *cp);
 
-/* Allocate one object (constructed); NULL on failure (KM_PANIC: panic). */
+/*
+ * Allocate one object (constructed); NULL on failure (KM_PANIC: panic).
+ * The magazine hit path checks nothing: invalid flags are caught on the
+ * slow path only.
+ */
 static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag);
 /* Allocate preferably (not only) from node `node`; bypasses the local magazines. */
 void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node);
-/* Give an object back (constructed). */
+/*
+ * Give an object back (constructed).  buf must be an object of cp: the hit
+ * path does not check (a NULL or foreign pointer is caught when it reaches
+ * the slab layer, or at once in a debug cache, which has no magazines).
+ */
 static inline void kmem_cache_free(kmem_cache_t *cp, void *buf);
 
 const char *kmem_cache_name(const kmem_cache_t *cp);
@@ -184,7 +192,8 @@ void kmem_cache_reap_now(kmem_cache_t *cp);
  * kmalloc: size classes "kmalloc-SIZE" (internal fragmentation <= 12.5% up to
  * the largest class, KMALLOC_MAX_CLASS), and "dma-kmalloc-SIZE" for KM_DMA.
  * Larger sizes come from the large arena given to kmem_init.  kfree of a
- * pointer kmalloc did not return panics, naming it.  kfree(NULL) is a no-op.
+ * pointer kmalloc did not return panics, naming it.  kfree(NULL) is a no-op;
+ * kmalloc(0) returns a buffer of the smallest class.
  */
 #define KMALLOC_MIN_CLASS	8
 #define KMALLOC_MAX_CLASS	8192

@@ -410,6 +410,10 @@ static void kmem_test_kmalloc_classes_bound_waste(void **state)
 	char name[40];
 
 	(void)state;
+	void *z = kmalloc(0, KM_SLEEP);
+
+	assert_int_equal(ksize(z), 8);			/* size 0: the smallest class */
+	kfree(z);
 	for (size_t s = 1; s <= KMALLOC_MAX_CLASS; s++) {
 		void *p = kmalloc(s, KM_SLEEP);
 		size_t k = ksize(p);
