@@ -9,15 +9,16 @@
      `make check-budgets` does (same boot, same figures, each beside its
      budget): order-0 page pairs through the per-hart cache and through the
      buddy, the amortised cache bursts, vmem pairs (fragments, mixed, the
-     might-fit scan) against first fit;
+     might-fit scan) against first fit, and the object-cache regions (the
+     budget boot has 2 NUMA nodes);
   3. page-descriptor initialisation of a 16 GiB guest, 1 hart versus 8 harts
      on 2 NUMA nodes (wall time printed by the kernel, and the plugin's
      instructions in page_init_worker per hart);
-  4. object caches (kmem_bench): the contract regions of the `kmem` suite
-     under the plugin on 2 NUMA nodes; alloc+free pairs per second per hart
-     on 1, 2, 4 and 8 harts with magazines on and off, memory overhead per
-     cache and total fragmentation against power-of-two classes, all from
-     one -smp 8 boot (docs/kmem.md "Measurements").
+  4. object caches (kmem_bench): the regions of suite `kmem_prof` on one
+     node (step 2 gives them on two); then, from one -smp 8 boot, alloc+free
+     pairs per second per hart on 1, 2, 4 and 8 harts with magazines on and
+     off side by side, memory overhead per cache, and total fragmentation
+     against power-of-two classes (docs/kmem.md "Measurements").
 
 Numbers depend on the host for wall time; instruction counts do not.
 Results and their interpretation: docs/page_alloc.md, docs/vmem.md, docs/kmem.md.
@@ -83,16 +84,18 @@ def descriptor_init():
 
 
 KMEM_REGIONS = ("kmem_magazine_pair", "kmem_nomagazine_pair", "kmem_depot_pair",
-                "kmem_remote_free_pair", "kmalloc_pair_64", "kmalloc_pair_4096",
-                "vmem_qcache_pair", "vmem_instant_10")
+                "kmalloc_pair_64", "kmalloc_pair_4096", "vmem_qcache_pair")
 
 
 def kmem_bench():
-    """Issue 8 measurements: regions under the plugin, then rates, overhead
-    and fragmentation from one plain -smp 8 boot."""
-    section("in-kernel: object-cache regions (QEMU plugin, -smp 4 -m 2G, 2 NUMA nodes)")
-    out = subprocess.run(PROFILE + ["--smp", "4", "--mem", "2G", "--numa", "2",
-                                    "--args", "ktest=kmem_prof,vmem"], capture_output=True, text=True)
+    """Issue 8 measurements: the object-cache regions on one node (the budget
+    boot above gives them on two), then rates, overhead and fragmentation
+    from one plain -smp 8 boot."""
+    section("in-kernel: object-cache regions on 1 node (QEMU plugin, -smp 4 -m 1G, "
+            "the budget boot's suites)")
+    out = subprocess.run(PROFILE + ["--smp", "4", "--mem", "1G",
+                                    "--args", "ktest=prof,page,vmem,kmem_prof"],
+                         capture_output=True, text=True)
     regions = [l for l in out.stdout.splitlines()
                if l.startswith("region ") and l.split()[1].rstrip(":") in KMEM_REGIONS]
     print("\n".join(regions))
