@@ -4,8 +4,9 @@
  * from the arena "kheap_va" (the kernel heap's address space, upper half,
  * arch/riscv/mmu.h MMU_HEAP_BASE), backs it with pages from the page
  * allocator and maps them, leaving an unmapped guard page after each range.
- * It is the import function the object caches will sit on; today callers
- * use it directly for page-granular allocations.
+ * It is the import of the object caches' arena "kmem_heap"
+ * (kernel/kmem_glue.c); other callers use it directly for page-granular
+ * allocations.
  *
  *   void *p = segkmem_alloc(size, VM_NOSLEEP);   NULL on failure
  *   segkmem_free(p, size);                       same size as allocated
