@@ -55,7 +55,9 @@
  *    lock and zone locks, all ranked after it.  A purge holds it across the
  *    fences, so an allocation that failed and purges waits for a purge in
  *    flight instead of retrying too early.  segkmem_alloc takes it only to
- *    purge.  It is taken with interrupts off.
+ *    purge or to retire a range it could not finish mapping.  It is taken
+ *    with interrupts off: the object caches' timer tick may free heap
+ *    ranges in interrupt context (kernel/kmem_glue.c).
  * 6. Faults.  segkmem_init adds segkmem_fault_explain to the trap fault hooks:
  *    a fault in the heap window names, in the panic message, the allocation
  *    whose guard page was hit, or the freed allocation, from the dirty list
