@@ -13,6 +13,7 @@
 #include "kernel/printk.h"
 #include "kernel/prof.h"
 #include "kernel/smp.h"
+#include "mm/kmem.h"
 #include "mm/page.h"
 #include "mm/page_impl.h"	/* the buddy-direct measurement only */
 
@@ -398,8 +399,10 @@ static unsigned page_release_all(paddr_t head)
 	return bad;
 }
 
-/* Exhaustion returns PAGE_NOADDR (no panic), urgent gets the reserve, the low zones keep
- * their protection for requests limited to them, and nothing is lost. */
+/* Exhaustion returns PAGE_NOADDR (no panic) after asking the caches to reclaim, urgent gets
+ * the reserve, the low zones keep their protection for requests limited to them, and
+ * nothing is lost.  The caches are reaped first, so that what the reclaim hook could give
+ * back during the run is already counted in `before`. */
 static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 {
 	static uint64_t before[PLAT_MAX_ZONES], after[PLAT_MAX_ZONES];
@@ -408,6 +411,7 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 	uint64_t big, small, urgent, kept, protection = 0;
 	struct page_zone_info zi;
 
+	kmem_reap();
 	page_free_per_zone(before);
 	page_get_stats(&st0);
 	page_nheld = 0;
@@ -430,6 +434,7 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 	KEXPECT_GT(t, urgent, 0);
 	KEXPECT_EQ(t, kept, protection);
 	KEXPECT_GE(t, st1.pst_alloc_fail, st0.pst_alloc_fail + 4);
+	KEXPECT_EQ(t, st1.pst_reclaim > st0.pst_reclaim, kmem_initialized());
 	KEXPECT_EQ(t, page_free_count(), 0);
 	KEXPECT_EQ(t, page_release_all(head), 0);
 	page_free_per_zone(after);
@@ -511,7 +516,7 @@ static int pst_capture(const char *fmt, ...)
 /* The pagestat counters, as read back from its text. */
 struct pst_read {
 	uint64_t pr_free, pr_cached;	/* "free N cached N pages" */
-	uint64_t pr_val[7];		/* alloc_fail .. drain_all, in printed order */
+	uint64_t pr_val[8];		/* alloc_fail .. reclaim, in printed order */
 	bool pr_ok;			/* every field was found */
 };
 
@@ -531,9 +536,9 @@ static bool pst_field(const char *s, const char *name, uint64_t *v)
 /* Run pagestat's printer into the buffer and parse what it wrote. */
 static struct pst_read pst_run(void)
 {
-	static const char *const names[7] = { "alloc_fail", "bad_order", "misaligned",
+	static const char *const names[8] = { "alloc_fail", "bad_order", "misaligned",
 					      "not_alloc", "double_free", "wrong_order",
-					      "drain_all" };
+					      "drain_all", "reclaim" };
 	struct pst_read r;
 
 	pst_len = 0;
@@ -541,17 +546,18 @@ static struct pst_read pst_run(void)
 	mm_pagestat_print(pst_capture);
 	r.pr_ok = strncmp(pst_text, "free ", 5) == 0 && pst_field(pst_text, "free", &r.pr_free) &&
 		  pst_field(pst_text, "cached", &r.pr_cached);
-	for (unsigned i = 0; i < 7; i++)
+	for (unsigned i = 0; i < 8; i++)
 		r.pr_ok = r.pr_ok && pst_field(pst_text, names[i], &r.pr_val[i]);
 	return r;
 }
 
 /* pagestat's text, read back after a known workload (two impossible orders,
- * one free of each misuse kind, one more double free, two cross-hart drains),
- * moves by exactly that workload and equals page_get_stats. */
+ * one free of each misuse kind, one more double free, two cross-hart drains,
+ * no reclaim: an impossible order fails before it), moves by exactly that
+ * workload and equals page_get_stats. */
 static void page_test_pagestat_text_matches_counters(struct ktest *t)
 {
-	static const uint64_t work[7] = { 2, 2, 1, 1, 2, 1, 2 };	/* printed order */
+	static const uint64_t work[8] = { 2, 2, 1, 1, 2, 1, 2, 0 };	/* printed order */
 	paddr_t b = page_alloc(1, 0);
 	struct pst_read r0, r1;
 	struct page_stats st;
@@ -573,7 +579,7 @@ static void page_test_pagestat_text_matches_counters(struct ktest *t)
 	r1 = pst_run();
 	page_get_stats(&st);
 	KASSERT_TRUE(t, r1.pr_ok);
-	for (unsigned i = 0; i < 7; i++)
+	for (unsigned i = 0; i < 8; i++)
 		KEXPECT_EQ(t, r1.pr_val[i] - r0.pr_val[i], work[i]);
 	KEXPECT_EQ(t, r1.pr_val[0], st.pst_alloc_fail);
 	KEXPECT_EQ(t, r1.pr_val[1], st.pst_bad_order);
@@ -582,6 +588,7 @@ static void page_test_pagestat_text_matches_counters(struct ktest *t)
 	KEXPECT_EQ(t, r1.pr_val[4], st.pst_double_free);
 	KEXPECT_EQ(t, r1.pr_val[5], st.pst_wrong_order);
 	KEXPECT_EQ(t, r1.pr_val[6], st.pst_drain_all);
+	KEXPECT_EQ(t, r1.pr_val[7], st.pst_reclaim);
 	KEXPECT_EQ(t, r1.pr_free, page_free_count());
 	KEXPECT_EQ(t, r1.pr_cached, page_cached_count());
 	KEXPECT_EQ(t, r1.pr_cached, 0);		/* just drained, nothing allocated since */
