@@ -50,7 +50,7 @@ static int mm_cmd_usage(const char *usage)
 #define VMEM_USAGE	"vmem [-s] [ARENA]  (-s: every segment of ARENA)"
 #define KMASTAT_USAGE	"kmastat"
 #define SLABINFO_USAGE	"slabinfo"
-#define MAGSTAT_USAGE	"magstat"
+#define MAGSTAT_USAGE	"magstat [CACHE]"
 
 /* `buddyinfo`: free blocks per order, /proc/buddyinfo format. */
 static int mm_cmd_buddyinfo(int argc, char **argv)
@@ -169,13 +169,26 @@ static int mm_cmd_slabinfo(int argc, char **argv)
 CONSOLE_CMD(mm_cmd_slabinfo_reg, "slabinfo", "slab caches, Linux /proc/slabinfo 2.1 format",
 	    mm_cmd_slabinfo);
 
-/* `magstat`: per cache, magazine size, rounds per hart, depots per node, contention. */
+/*
+ * `magstat [CACHE]`: per cache (or one), magazine size, rounds per hart,
+ * depots per node, contention.
+ */
 static int mm_cmd_magstat(int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1)
+	kmem_cache_t *cp;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
 		return mm_cmd_usage(MAGSTAT_USAGE);
-	kmem_magstat(printk);
+	if (argc == 1) {
+		kmem_magstat(printk);
+		return 0;
+	}
+	cp = kmem_cache_find(argv[1]);
+	if (cp == NULL) {
+		printk("magstat: no cache named '%s'\n", argv[1]);
+		return -1;
+	}
+	kmem_cache_magstat(cp, printk);
 	return 0;
 }
 CONSOLE_CMD(mm_cmd_magstat_reg, "magstat", "per-cache magazines: size, rounds per hart, depots",
