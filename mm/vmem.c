@@ -850,7 +850,7 @@ static void vmem_struct_init(vmem_t *vmp, const char *name, size_t quantum)
 	vmp->vm_name[n] = 0;
 	vmp->vm_quantum = quantum;
 	vmp->vm_qshift = vmem_highbit(quantum);
-	spin_init(&vmp->vm_lock, "vmem", LOCK_RANK_VMEM_ARENA);
+	spin_init(&vmp->vm_lock, vmp->vm_name, LOCK_RANK_VMEM_ARENA);
 	vmp->vm_seg0.vs_type = VMEM_HEAD;
 	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
 	vmp->vm_span0.vs_type = VMEM_HEAD;
@@ -957,6 +957,7 @@ void vmem_destroy(vmem_t *vmp)
 	vmem_seg_drain(vmp);
 	vmem_hash_release(vmp);
 	vmem_unlock(vmp, fl);
+	spin_destroy(&vmp->vm_lock);
 	vmem_struct_free(vmp);
 }
 
