@@ -45,6 +45,7 @@ HOST_CHECKS = [
     ("qprof-selftest", [sys.executable, os.path.join(TOP, "tools", "profile.py"), "--selftest"]),
     ("mm-env-min", ["make", "-s", "mm-env-check"]),
     ("qemu-args", [sys.executable, os.path.join(TOP, "tools", "check_qemu_args.py")]),
+    ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
 ]
 
 
