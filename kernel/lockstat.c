@@ -14,8 +14,12 @@
  *    already listed (re-initialisation) leaves it listed once: registration
  *    walks the list first, which costs O(locks) at init time only.
  * 3. Freed locks.  The list would dangle if a lock's memory were freed while
- *    listed, so whoever frees a lock calls spin_destroy() first (vmem_destroy
- *    does); spin_destroy() of a lock that is not listed, or is held, panics.
+ *    listed, so whoever frees a lock calls spin_destroy() first (vmem frees
+ *    an arena structure only through vmem_struct_free, which does);
+ *    spin_destroy() of a lock that is not listed, or is held, panics.  Each
+ *    walk checks that the next lock points back at the current one, so a
+ *    lock freed and overwritten while listed is reported (naming the lock
+ *    before it) instead of followed into whatever reused its memory.
  *    The list lock is a bare word taken with interrupts off, below every
  *    ranked lock: spin_init and spin_destroy may be called holding anything,
  *    and nothing else is taken under it.
@@ -85,36 +89,58 @@ static bool lockstat_is_static(const spinlock_t *l)
 	return false;
 }
 
-/* True if l is on the spin_init list (list lock held). */
-static bool lockstat_on_list(const spinlock_t *l)
+/*
+ * True if l is on the spin_init list (list lock held).  Checks the links on
+ * the way: a listed lock whose memory was freed or reused without
+ * spin_destroy breaks them; the walk then stops and *broken names the last
+ * good lock, for the caller to report once the list lock is released.
+ */
+static bool lockstat_on_list(const spinlock_t *l, const spinlock_t **broken)
 {
-	for (const spinlock_t *s = lockstat_head; s != NULL; s = s->sl_next)
+	*broken = NULL;
+	for (const spinlock_t *s = lockstat_head; s != NULL; s = s->sl_next) {
 		if (s == l)
 			return true;
+		if (s->sl_next != NULL && s->sl_next->sl_prev != s) {
+			*broken = s;
+			return false;
+		}
+	}
 	return false;
+}
+
+/* Panic if a walk found the list broken (called without the list lock). */
+static void lockstat_check_broken(const spinlock_t *s)
+{
+	if (s != NULL)
+		panic("lockstat: lock list broken after '%s' (%p): a lock was freed or "
+		      "reused without spin_destroy", s->sl_name ? s->sl_name : "?", (const void *)s);
 }
 
 bool lockstat_registered(const spinlock_t *l)
 {
+	const spinlock_t *broken;
 	unsigned long flags;
 	bool found;
 
 	if (lockstat_is_static(l))
 		return true;
 	flags = lockstat_list_lock();
-	found = lockstat_on_list(l);
+	found = lockstat_on_list(l, &broken);
 	lockstat_list_unlock(flags);
+	lockstat_check_broken(broken);
 	return found;
 }
 
 void lockstat_register(spinlock_t *l)
 {
+	const spinlock_t *broken;
 	unsigned long flags;
 
 	if (lockstat_is_static(l))
 		return;
 	flags = lockstat_list_lock();
-	if (!lockstat_on_list(l)) {
+	if (!lockstat_on_list(l, &broken) && broken == NULL) {
 		l->sl_prev = NULL;
 		l->sl_next = lockstat_head;
 		if (lockstat_head != NULL)
@@ -122,12 +148,14 @@ void lockstat_register(spinlock_t *l)
 		lockstat_head = l;
 	}
 	lockstat_list_unlock(flags);
+	lockstat_check_broken(broken);
 }
 
 void lockstat_unregister(spinlock_t *l)
 {
+	const spinlock_t *broken;
 	unsigned long flags = lockstat_list_lock();
-	bool listed = lockstat_on_list(l);
+	bool listed = lockstat_on_list(l, &broken);
 
 	if (listed) {
 		if (l->sl_prev != NULL)
@@ -139,6 +167,7 @@ void lockstat_unregister(spinlock_t *l)
 		l->sl_next = l->sl_prev = NULL;
 	}
 	lockstat_list_unlock(flags);
+	lockstat_check_broken(broken);
 	if (!listed)
 		panic("spin_destroy: lock '%s' (%p) is not registered: destroyed twice, "
 		      "never spin_init'ed, or static", l->sl_name ? l->sl_name : "?", (void *)l);

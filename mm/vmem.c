@@ -815,6 +815,7 @@ static void vmem_struct_free(vmem_t *vmp)
 {
 	irqflags_t fl;
 
+	spin_destroy(&vmp->vm_lock);	/* off the kernel's lock list before it is reused */
 	if (!vmp->vm_boot) {
 		vmem_meta_free(vmp, sizeof(*vmp));
 		return;
@@ -957,7 +958,6 @@ void vmem_destroy(vmem_t *vmp)
 	vmem_seg_drain(vmp);
 	vmem_hash_release(vmp);
 	vmem_unlock(vmp, fl);
-	spin_destroy(&vmp->vm_lock);
 	vmem_struct_free(vmp);
 }
 

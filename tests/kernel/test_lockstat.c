@@ -230,6 +230,25 @@ static void lockstat_test_destroy_unlists(struct ktest *t)
 	KTEST_EXPECT_PANIC(t, spin_destroy(&l), "not registered");
 }
 
+/* A lock overwritten while listed is reported, not followed; the list survives. */
+static void lockstat_test_broken_list_reported(struct ktest *t)
+{
+	spinlock_t a, b, c;
+	spinlock_t *saved;
+
+	spin_init(&a, "lockstat-a", LOCK_RANK_TEST);
+	spin_init(&b, "lockstat-b", LOCK_RANK_TEST);	/* the list is now b, a, ... */
+	saved = a.sl_prev;
+	a.sl_prev = NULL;				/* as if a were freed and reused */
+	KTEST_EXPECT_PANIC(t, spin_init(&c, "lockstat-c", LOCK_RANK_TEST),
+			   "lock list broken after 'lockstat-b'");
+	a.sl_prev = saved;
+	KEXPECT_FALSE(t, lockstat_registered(&c));
+	spin_destroy(&b);
+	spin_destroy(&a);
+	KEXPECT_FALSE(t, lockstat_registered(&a));
+}
+
 /* A vmem arena's lock is listed under the arena's name until vmem_destroy. */
 static void lockstat_test_vmem_arena(struct ktest *t)
 {
@@ -276,6 +295,7 @@ static const struct ktest_case lockstat_cases[] = {
 	KTEST_CASE(lockstat_test_counts_match_workload),
 	KTEST_CASE(lockstat_test_sorted_and_complete),
 	KTEST_CASE(lockstat_test_destroy_unlists),
+	KTEST_CASE(lockstat_test_broken_list_reported),
 	KTEST_CASE(lockstat_test_vmem_arena),
 	KTEST_CASE(lockstat_test_command),
 	KTEST_END
