@@ -40,7 +40,7 @@ KLDFLAGS := -nostdlib -static -Wl,--no-warn-rwx-segments -Wl,-T,arch/riscv/kerne
 
 HCFLAGS	:= -std=gnu11 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -pthread \
-	   -DMM_DEBUG=1 -I. -Itests/host -MMD -MP
+	   -DMM_DEBUG=1 -I. -Itests/host -Itools -MMD -MP
 HLDLIBS	:= -lcmocka -lfdt -lm
 
 # ---------------------------------------------------------------- sources
@@ -53,9 +53,14 @@ LIBFDT_C := fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c fdt_strerror.c fdt_empty_
 LIBFDT_OBJS := $(patsubst %,$(BUILD)/k/libfdt/%.o,$(LIBFDT_C))
 
 # Portable code the host build compiles unchanged: all of mm/ plus the portable
-# kernel modules listed here (they must not include arch/ headers).
-H_PORTABLE := $(wildcard mm/*.c) $(wildcard kernel/platform.c)
+# kernel modules listed here (they must not include arch/ headers).  H_PLAT is
+# the device-tree code, whose host environment is tools/plat_env.h (-Itools);
+# fdtinfo links H_PLAT and mm's zone derivation only, the tests everything
+# plus mm's host environment tests/host/host_env.c.
+H_PLAT	:= kernel/plat_check.c kernel/plat_fdt.c kernel/platform.c kernel/plat_zones.c
+H_PORTABLE := $(wildcard mm/*.c) $(H_PLAT) kernel/plat_print.c
 H_PORTABLE_OBJS := $(patsubst %,$(HOST)/obj/%.o,$(H_PORTABLE) tests/host/host_env.c)
+FDTINFO_OBJS := $(patsubst %,$(HOST)/obj/%.o,$(H_PLAT) mm/zone_layout.c)
 H_TESTS	:= $(patsubst tests/host/%.c,$(HOST)/tests/%,$(wildcard tests/host/test_*.c))
 
 DTS	:= $(wildcard dts/*.dts)
@@ -164,10 +169,10 @@ $(HOST)/tests/%: tests/host/%.c $(H_PORTABLE_OBJS)
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
 
-$(HOST)/fdtinfo: tools/fdtinfo.c $(H_PORTABLE_OBJS)
+$(HOST)/fdtinfo: tools/fdtinfo.c $(FDTINFO_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
+	$(Q)$(HCC) $(HCFLAGS) $< $(FDTINFO_OBJS) -o $@ -lfdt
 
 # Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
 $(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) \

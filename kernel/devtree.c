@@ -1,28 +1,36 @@
 /*
  * devtree.c - small device-tree lookups for drivers (see devtree.h).
  *
- * dt_init() checks the header before anything else reads the blob, and the
- * boot sequence then runs the full structural check (plat_fdt_check) before
- * parsing the platform map: a corrupt blob ends in a panic that says why.
+ * dt_init() runs the full structural check (plat_fdt_check) before anything
+ * else reads the blob: the drivers' lookups come right after it in kmain, and
+ * libfdt trusts offsets it has not checked.  A corrupt blob ends in a panic
+ * that says why.  Cells, reg and `ranges` translation are the platform map's
+ * own (kernel/plat_fdt.c), with the same checks.
  */
 #include <libfdt.h>
 
 #include "kernel/devtree.h"
 #include "kernel/lib.h"
+#include "kernel/plat_fdt.h"
+#include "kernel/platform.h"
 #include "kernel/printk.h"
 
 const void *dt_fdt;
 
+/* The largest blob dt_init() accepts before checking it: a sanity bound. */
+#define DT_MAX_SIZE	(64u << 20)
+
 void dt_init(uintptr_t pa)
 {
-	int err;
+	char err[128];
+	uint32_t total;
 
 	if (pa == 0 || (pa & 7))
 		panic("fdt: no usable device tree pointer from the firmware (a1 = 0x%lx)", pa);
-	err = fdt_check_header((const void *)pa);
-	if (err)
-		panic("fdt: the blob at 0x%lx is not a valid device tree: %s",
-		      pa, fdt_strerror(err));
+	total = plat_be32((const uint8_t *)pa + 4);	/* checked against the magic below */
+	if (plat_fdt_check((const void *)pa, total < DT_MAX_SIZE ? total : DT_MAX_SIZE,
+			   err, sizeof(err)) != 0)
+		panic("fdt: the blob at 0x%lx is not a valid device tree: %s", pa, err);
 	dt_fdt = (const void *)pa;
 }
 
@@ -33,66 +41,22 @@ uint64_t dt_size(void)
 
 bool dt_node_enabled(int node)
 {
-	int len;
-	const char *st = fdt_getprop(dt_fdt, node, "status", &len);
-
-	return !st || (len >= 2 && (strcmp(st, "okay") == 0 || strcmp(st, "ok") == 0));
-}
-
-/* Read `cells` big-endian 32-bit cells as one number. */
-static uint64_t dt_read_cells(const fdt32_t *p, int cells)
-{
-	uint64_t v = 0;
-
-	while (cells-- > 0)
-		v = (v << 32) | fdt32_to_cpu(*p++);
-	return v;
-}
-
-/* Translate a child bus address through `bus`'s ranges; false if it does not map. */
-static bool dt_translate_one(int bus, uint64_t *addr)
-{
-	int parent = fdt_parent_offset(dt_fdt, bus), len;
-	const fdt32_t *r = fdt_getprop(dt_fdt, bus, "ranges", &len);
-	int ca = fdt_address_cells(dt_fdt, bus), pa, cs = fdt_size_cells(dt_fdt, bus);
-
-	if (!r)
-		return false;
-	if (len == 0 || parent < 0)
-		return true;	/* empty ranges: identity */
-	pa = fdt_address_cells(dt_fdt, parent);
-	if (ca < 0 || pa < 0 || cs < 0)
-		return false;
-	for (int e = ca + pa + cs; len >= e * 4; len -= e * 4, r += e) {
-		uint64_t child = dt_read_cells(r, ca), base = dt_read_cells(r + ca, pa);
-		uint64_t size = dt_read_cells(r + ca + pa, cs);
-
-		if (*addr >= child && *addr - child < size) {
-			*addr = *addr - child + base;
-			return true;
-		}
-	}
-	return false;
+	return plat_node_enabled(dt_fdt, node);
 }
 
 bool dt_reg(int node, int idx, uint64_t *addr, uint64_t *size)
 {
-	int parent = fdt_parent_offset(dt_fdt, node), len, ac, sc;
-	const fdt32_t *reg = fdt_getprop(dt_fdt, node, "reg", &len);
+	struct plat_level stack[PLAT_MAX_DEPTH];
+	const uint8_t *reg;
+	long long ac, sc;
+	int depth, n;
 
-	if (!reg || parent < 0)
+	if (plat_levels(dt_fdt, node, stack, &depth) != 0 || depth == 0 ||
+	    plat_reg(dt_fdt, stack, depth, &reg, &n, &ac, &sc, NULL, 0) != 0 || idx < 0 || idx >= n)
 		return false;
-	ac = fdt_address_cells(dt_fdt, parent);
-	sc = fdt_size_cells(dt_fdt, parent);
-	if (ac < 1 || sc < 0 || (idx + 1) * (ac + sc) * 4 > len)
+	if (plat_reg_entry(dt_fdt, node, reg, idx, ac, sc, addr, size, NULL, 0) != 0)
 		return false;
-	reg += idx * (ac + sc);
-	*addr = dt_read_cells(reg, ac);
-	*size = dt_read_cells(reg + ac, sc);
-	for (int bus = parent; bus > 0; bus = fdt_parent_offset(dt_fdt, bus))
-		if (!dt_translate_one(bus, addr))
-			return false;
-	return true;
+	return plat_translate(dt_fdt, stack, depth - 1, addr, NULL, 0) == 0;
 }
 
 int dt_find_compatible(const char *compat)
@@ -137,9 +101,9 @@ const char *dt_bootargs(void)
 uint64_t dt_timebase_hz(void)
 {
 	int cpus = fdt_path_offset(dt_fdt, "/cpus"), len;
-	const fdt32_t *p = cpus >= 0 ? fdt_getprop(dt_fdt, cpus, "timebase-frequency", &len) : NULL;
+	const void *p = cpus >= 0 ? fdt_getprop(dt_fdt, cpus, "timebase-frequency", &len) : NULL;
 
 	if (!p || (len != 4 && len != 8))
 		return 0;
-	return dt_read_cells(p, len / 4);
+	return plat_cells(p, len / 4);
 }

@@ -2,7 +2,8 @@
  * devtree.h - the kernel's handle on the flattened device tree: where it is,
  * and the small lookups drivers need (a node's registers, a compatible
  * device, the stdout node, bootargs).  Memory, harts and NUMA come from the
- * platform map (platform.h), not from here.
+ * platform map (platform.h), not from here; cells, reg and `ranges` are read
+ * by the platform map's own readers (plat_fdt.h), with the same checks.
  */
 #ifndef KERNEL_DEVTREE_H
 #define KERNEL_DEVTREE_H
@@ -12,7 +13,8 @@
 
 extern const void *dt_fdt;	/* the blob, validated by dt_init */
 
-/* Validate the blob at `pa`; panics with the reason when it is not an FDT. */
+/* Check the blob at `pa` structurally (plat_fdt_check) before any lookup;
+ * panics with the reason when it is not a valid FDT. */
 void dt_init(uintptr_t pa);
 uint64_t dt_size(void);
 

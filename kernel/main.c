@@ -20,14 +20,13 @@
 #include "kernel/mm_init.h"
 #include "kernel/lib.h"
 #include "kernel/panic.h"
-#include "kernel/platform.h"
+#include "kernel/plat_boot.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
 #include "kernel/timer.h"
 #include "mm/bootmem.h"
 
-struct plat_map boot_plat_map;
-extern char __kernel_start[], __kernel_end[], boot_stack_top[];
+extern char boot_stack_top[];
 
 /* The boot hart is cpu 0; its node is known once the map is parsed. */
 static void boot_hart_setup(unsigned long hartid)
@@ -38,26 +37,6 @@ static void boot_hart_setup(unsigned long hartid)
 	h->h_hartid = hartid;
 	h->h_stack_top = (uintptr_t)boot_stack_top;
 	h->h_state = HART_ONLINE;
-}
-
-/* Validate and parse the FDT; add the ranges the kernel itself occupies. */
-static void platform_init(uintptr_t fdt_pa)
-{
-	struct plat_map *pm = &boot_plat_map;
-	char err[128];
-
-	if (plat_parse(dt_fdt, dt_size(), pm, err, sizeof(err)) != 0)
-		panic("fdt: invalid device tree at 0x%lx: %s", fdt_pa, err);
-	if (pm->pm_nmem == 0)
-		panic("fdt: the device tree describes no memory (no enabled device_type "
-		      "\"memory\" node with a non-empty reg)");
-	if (plat_add_reserved(pm, (uintptr_t)__kernel_start,
-			      (uintptr_t)__kernel_end - (uintptr_t)__kernel_start, "kernel") ||
-	    plat_add_reserved(pm, fdt_pa, ALIGN_UP(dt_size(), 4096), "fdt"))
-		panic("fdt: too many reserved ranges to add the kernel's own");
-	for (unsigned i = 0; i < pm->pm_nharts; i++)
-		if (pm->pm_harts[i].ph_hartid == harts[0].h_hartid && pm->pm_harts[i].ph_node > 0)
-			harts[0].h_node = pm->pm_harts[i].ph_node;
 }
 
 /* A reservation bootmem cannot record would let that memory be handed out. */
@@ -95,12 +74,12 @@ void kmain(unsigned long hartid, uintptr_t fdt_pa)
 {
 	boot_hart_setup(hartid);		/* harts[0] = this hart */
 	trap_init_hart();			/* from here a fault gives a report */
-	dt_init(fdt_pa);			/* header check, or panic */
+	dt_init(fdt_pa);			/* full structural check, or panic */
 	uart_init();				/* console on /chosen/stdout-path */
 	testdev_init();				/* QEMU exit with a status */
 	printk("\nkmem: SMP RISC-V kernel, boot hart %lu, FDT at 0x%lx\n", hartid, fdt_pa);
 	timer_init(dt_timebase_hz());
-	platform_init(fdt_pa);			/* full FDT check + platform map */
+	plat_boot(fdt_pa);			/* platform map, the kernel's own ranges */
 	plat_print(&boot_plat_map, printk);
 	bootmem_setup(&boot_plat_map);		/* early allocator over usable RAM */
 	mmu_init(&boot_plat_map);		/* Sv39/Sv48, direct map + image */

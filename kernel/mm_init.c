@@ -2,9 +2,10 @@
  * mm_init.c - start the page allocator from the platform map (its console
  * commands are in kernel/mm_cmds.c).
  *
- * mm/ does not know how the kernel parsed the device tree: this file turns
- * the platform map's zones, distance matrix and DMA limit into the portable
- * struct page_layout and calls page_init, which takes bootmem's free ranges
+ * mm/ does not know how the kernel parsed the device tree: this file has mm
+ * derive the zones from the platform map's memory, reservations and DMA
+ * limit (plat_zones -> page_zones_derive), adds the distance matrix into the
+ * portable struct page_layout and calls page_init, which takes bootmem's free ranges
  * (closing bootmem) and initialises the page descriptors on every hart.
  *
  * Call mm_pages_init() once, on the boot hart, after bootmem_setup and
@@ -15,7 +16,7 @@
 #include "arch/riscv/mmu.h"
 #include "kernel/hart.h"
 #include "kernel/lib.h"
-#include "kernel/platform.h"
+#include "kernel/plat_zones.h"
 #include "kernel/printk.h"
 #include "kernel/timer.h"
 #include "mm/bootmem.h"
@@ -24,13 +25,6 @@
 
 /* Statistics of the boot: shown by pagestat and used by the page tests. */
 struct mm_boot_info mm_boot_info;
-
-/* The platform map's zone types, in mm's terms. */
-static enum page_zone_type mm_zone_type(enum plat_zone_type t)
-{
-	return t == PLAT_ZONE_DMA ? PAGE_ZONE_DMA :
-	       t == PLAT_ZONE_DMA32 ? PAGE_ZONE_DMA32 : PAGE_ZONE_NORMAL;
-}
 
 /* Page-table pages once bootmem is closed. */
 static bool mm_pt_alloc(uint64_t *pa)
@@ -47,16 +41,12 @@ void mm_pages_init(const struct plat_map *pm)
 {
 	static struct page_zone_desc zd[PLAT_MAX_ZONES];
 	struct page_layout pl = { 0 };
+	int nzones = plat_zones(pm, zd, PLAT_MAX_ZONES);
 	uint64_t t0;
 
-	for (unsigned i = 0; i < pm->pm_nzones; i++) {
-		zd[i].pzd_node = pm->pm_zones[i].pz_node < 0 ? 0 : pm->pm_zones[i].pz_node;
-		zd[i].pzd_type = mm_zone_type(pm->pm_zones[i].pz_type);
-		zd[i].pzd_base = pm->pm_zones[i].pz_base;
-		zd[i].pzd_end = pm->pm_zones[i].pz_end;
-		zd[i].pzd_pages = pm->pm_zones[i].pz_pages;
-	}
-	pl.lay_nzones = pm->pm_nzones;
+	if (nzones < 0)
+		panic("mm_pages_init: more than %d zones", PLAT_MAX_ZONES);
+	pl.lay_nzones = (unsigned)nzones;
 	pl.lay_zones = zd;
 	pl.lay_nnodes = pm->pm_nnodes;
 	pl.lay_dist = pm->pm_ndist ? &pm->pm_dist[0][0] : NULL;

@@ -2,11 +2,19 @@
  * platform.h - the platform map: what the flattened device tree says about
  * memory, reservations, DMA, harts and NUMA, in plain arrays.
  *
- * plat_parse() is portable: it uses only libfdt and the string functions, so
- * the same kernel/platform.c builds into the kernel and into the host tool
+ * The map holds facts only: node-tagged memory, reserved ranges, DMA pools,
+ * the DMA limit and offset, harts and distances.  Zones are mm's policy:
+ * plat_zones() (kernel/plat_zones.h) hands these facts to mm's
+ * page_zones_derive().  plat_parse() is portable (libfdt and <plat_env.h>),
+ * so the same code builds into the kernel and into the host tool
  * build/host/fdtinfo (whose JSON output is a contract, see docs/fdtinfo.md).
  * Every list is sorted by base (harts by hartid).  Nothing here allocates:
  * the caller owns the struct (the kernel keeps one in .bss).
+ *
+ * The code, by job: plat_check.c (structural check of the blob),
+ * plat_fdt.c (cells, reg, ranges translation; shared with devtree.c),
+ * platform.c (the walk into this map), plat_zones.c (the map's facts to mm),
+ * plat_print.c (the boot log's dump), plat_boot.c (the kernel's own use).
  */
 #ifndef KERNEL_PLATFORM_H
 #define KERNEL_PLATFORM_H
@@ -20,11 +28,9 @@
 #define PLAT_MAX_RESV	128	/* memreserve + reserved-memory reg entries + kernel's own */
 #define PLAT_MAX_POOLS	16	/* shared-dma-pool regions */
 #define PLAT_MAX_NODES	16	/* NUMA node ids 0..15 */
-#define PLAT_MAX_ZONES	(PLAT_MAX_NODES * 3)
+#define PLAT_MAX_ZONES	(PLAT_MAX_NODES * 3)	/* zone rows: one per node and type */
 #define PLAT_NAME_MAX	64	/* node names and the model, NUL included */
 #define PLAT_NO_NODE	(-1)	/* no numa-node-id property */
-
-enum plat_zone_type { PLAT_ZONE_DMA, PLAT_ZONE_DMA32, PLAT_ZONE_NORMAL, PLAT_NR_ZONE_TYPES };
 
 struct plat_hart {
 	uint64_t ph_hartid;		/* reg of the cpu node */
@@ -55,14 +61,6 @@ struct plat_pool {
 	bool pp_reusable;		/* "reusable" property present */
 };
 
-struct plat_zone {
-	int pz_node;			/* PLAT_NO_NODE counts as node 0 */
-	enum plat_zone_type pz_type;
-	uint64_t pz_base;		/* lowest usable address in the zone */
-	uint64_t pz_end;		/* end (exclusive) of its highest usable range */
-	uint64_t pz_pages;		/* usable 4 KiB pages */
-};
-
 struct plat_map {
 	char pm_model[PLAT_NAME_MAX * 2];	/* root "model" */
 	bool pm_has_model;			/* false: JSON null */
@@ -86,8 +84,6 @@ struct plat_map {
 	uint8_t pm_dist[PLAT_MAX_NODES][PLAT_MAX_NODES];	/* [from][to], valid below pm_ndist */
 
 	unsigned pm_nnodes;		/* highest node id seen + 1 (at least 1) */
-	unsigned pm_nzones;		/* non-empty zones */
-	struct plat_zone pm_zones[PLAT_MAX_ZONES];	/* sorted by base */
 };
 
 /*
@@ -98,21 +94,28 @@ struct plat_map {
  */
 int plat_fdt_check(const void *fdt, size_t bufsize, char *err, size_t errlen);
 
-/* Validate and parse; fills *pm (zones included).  0, or -1 with a reason. */
+/* Validate and parse; fills *pm.  0, or -1 with a reason. */
 int plat_parse(const void *fdt, size_t bufsize, struct plat_map *pm, char *err, size_t errlen);
 
-/* Add a range the kernel reserves itself (its image, the blob); recomputes zones. */
+/* Add a range the kernel reserves itself (its image, the blob), keeping the order. */
 int plat_add_reserved(struct plat_map *pm, uint64_t base, uint64_t size, const char *name);
 
-/* Recompute pm_zones from memory, reservations and the DMA limit. */
-void plat_compute_zones(struct plat_map *pm);
+/*
+ * Merge overlapping memory ranges into disjoint ones, reporting each overlap
+ * through `out`: a range keeps only its part beyond the ranges before it (a
+ * byte belongs to the first range in sorted order, node included, exactly as
+ * mm's page_zones_derive counts it, so the zones do not change; adjacent
+ * pieces are not joined, since joining at an unaligned address would gain a
+ * page the blob's zones do not have).  Returns the overlaps found.  The
+ * kernel calls it so bootmem counts each byte once; fdtinfo shows the blob
+ * as it is.
+ */
+unsigned plat_merge_memory(struct plat_map *pm, int (*out)(const char *fmt, ...));
 
 /* NUMA distance between two nodes (10 on the diagonal, 20 elsewhere when no map). */
 unsigned plat_distance(const struct plat_map *pm, int a, int b);
 
-/* Human-readable dump (boot log and the console's `mem`) through `out`. */
+/* Human-readable dump, zones included (boot log, console `mem`), through `out`. */
 void plat_print(const struct plat_map *pm, int (*out)(const char *fmt, ...));
-
-const char *plat_zone_name(enum plat_zone_type t);	/* "DMA", "DMA32", "NORMAL" */
 
 #endif /* KERNEL_PLATFORM_H */

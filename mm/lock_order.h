@@ -42,72 +42,78 @@
 #include <stddef.h>
 
 enum lock_rank {
-	LOCK_RANK_XCALL = 10,
-	LOCK_RANK_KMEM_LIST = 20,
-	LOCK_RANK_KMEM_DEPOT = 30,
-	LOCK_RANK_KMEM_SLAB = 40,
-	LOCK_RANK_VMEM_LIST = 50,
-	LOCK_RANK_VMEM_ARENA = 60,
-	LOCK_RANK_MMU = 70,
-	LOCK_RANK_VMEM_SEG = 80,
-	LOCK_RANK_ZONE = 90,
-	LOCK_RANK_TEST = 100,
-	LOCK_RANK_PRINTK = 110,
+	LOCK_RANK_XCALL = 1,
+	LOCK_RANK_KMEM_LIST,
+	LOCK_RANK_KMEM_DEPOT,
+	LOCK_RANK_KMEM_SLAB,
+	LOCK_RANK_VMEM_LIST,
+	LOCK_RANK_VMEM_ARENA,
+	LOCK_RANK_MMU,
+	LOCK_RANK_VMEM_SEG,
+	LOCK_RANK_ZONE,
+	LOCK_RANK_TEST,
+	LOCK_RANK_PRINTK,
+	LOCK_RANK_COUNT		/* ranks are 1..LOCK_RANK_COUNT-1 */
 };
 
 #ifndef LOCK_DEBUG
 #define LOCK_DEBUG	MM_DEBUG	/* check the order on every acquisition */
 #endif
 
-/* Locks one hart may hold at once (debug bookkeeping; deeper nesting panics). */
-#define LOCK_HELD_MAX	8
-
 /*
- * The locks one hart holds, in the order it took them.  Each environment
- * keeps one per hart (kernel: struct hart; host: thread-local) and calls the
- * helpers below from its spin_lock/spin_trylock/spin_unlock.
+ * The locks one hart holds, by rank.  Ranks are small, so the set is a bit
+ * mask of the ranks held plus a count and the last lock per rank (several
+ * locks of one rank are held together only through spin_trylock).  Checking
+ * an acquisition is one shift of the mask: any bit at or above the new rank
+ * is a violation.  Each environment keeps one set per hart (kernel: struct
+ * hart; host: thread-local) and calls the helpers below from its
+ * spin_lock/spin_trylock/spin_unlock; touched only by its own hart.
  */
 struct lock_held {
-	const void *lh_lock;		/* the lock (identity only) */
+	const void *lh_lock;		/* the last lock taken at this rank */
 	const char *lh_name;		/* its name, for the report */
-	unsigned lh_rank;		/* its rank */
+	unsigned lh_rank;		/* the rank (its index in lhs_held) */
 };
 struct lock_held_set {
-	unsigned lhs_n;				/* entries in use */
-	struct lock_held lhs_held[LOCK_HELD_MAX];	/* in no particular order */
+	unsigned lhs_mask;				/* bit r: some lock of rank r held */
+	unsigned char lhs_count[LOCK_RANK_COUNT];	/* locks held per rank */
+	struct lock_held lhs_held[LOCK_RANK_COUNT];	/* per rank */
 };
 
-/* A held lock whose rank forbids taking one of `rank` now, or NULL. */
+/* The lowest-ranked held lock that forbids taking one of `rank` now, or NULL. */
 static inline const struct lock_held *lock_order_conflict(const struct lock_held_set *s,
 							  unsigned rank)
 {
-	for (unsigned i = 0; i < s->lhs_n; i++)
-		if (s->lhs_held[i].lh_rank >= rank)
-			return &s->lhs_held[i];
-	return NULL;
+	unsigned above = s->lhs_mask >> rank;
+
+	if (above == 0)
+		return NULL;
+	while (!(above & 1)) {		/* only on a violation */
+		above >>= 1;
+		rank++;
+	}
+	return &s->lhs_held[rank];
 }
 
-/* Record a lock just taken; false when the set is full. */
+/* Record a lock of `rank` just taken; false when the rank's count would overflow. */
 static inline int lock_held_add(struct lock_held_set *s, const void *lock, const char *name,
 				unsigned rank)
 {
-	if (s->lhs_n >= LOCK_HELD_MAX)
+	if (s->lhs_count[rank] == 255)
 		return 0;
-	s->lhs_held[s->lhs_n].lh_lock = lock;
-	s->lhs_held[s->lhs_n].lh_name = name;
-	s->lhs_held[s->lhs_n].lh_rank = rank;
-	s->lhs_n++;
+	s->lhs_count[rank]++;
+	s->lhs_mask |= 1u << rank;
+	s->lhs_held[rank].lh_lock = lock;
+	s->lhs_held[rank].lh_name = name;
+	s->lhs_held[rank].lh_rank = rank;
 	return 1;
 }
 
-/* Forget a lock (released, or re-initialised); locks may be dropped in any order. */
-static inline void lock_held_remove(struct lock_held_set *s, const void *lock)
+/* Forget a lock of `rank` (released); locks may be dropped in any order. */
+static inline void lock_held_remove(struct lock_held_set *s, unsigned rank)
 {
-	for (unsigned i = s->lhs_n; i-- > 0;)
-		if (s->lhs_held[i].lh_lock == lock) {
-			s->lhs_held[i] = s->lhs_held[--s->lhs_n];
-			return;
-		}
+	if (rank < LOCK_RANK_COUNT && s->lhs_count[rank] != 0 && --s->lhs_count[rank] == 0)
+		s->lhs_mask &= ~(1u << rank);
 }
 
 #endif /* MM_LOCK_ORDER_H */

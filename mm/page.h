@@ -4,8 +4,8 @@
  * Memory is split into NUMA nodes and, per node, into zones (DMA, DMA32,
  * NORMAL); each zone keeps buddy free lists for blocks of 2^0..2^10 pages and
  * every hart keeps a small cache of single pages per zone in front of them.
- * The theory statement is in mm/buddy.c (buddy), mm/zone.c (nodes, zones,
- * watermarks, fallback), mm/pcp.c (per-hart caches) and mm/page_init.c
+ * The theory statement is in mm/buddy.c (buddy), mm/zone_layout.c (where
+ * the zones are), mm/zone.c (nodes, zones, watermarks, fallback), mm/pcp.c (per-hart caches) and mm/page_init.c
  * (descriptors and boot).
  *
  *   paddr_t pa = page_alloc(order, flags);    PAGE_NOADDR on failure
@@ -58,13 +58,36 @@
 #define PAGE_EDOUBLE		(-3)	/* the block is already free */
 #define PAGE_EORDER		(-4)	/* allocated with another order */
 
-/* Zone types, lowest addresses first (the same order as the platform map's). */
+/* Zone types, lowest addresses first: the only zone-type enum of the system. */
 enum page_zone_type { PAGE_ZONE_DMA, PAGE_ZONE_DMA32, PAGE_ZONE_NORMAL, PAGE_NR_ZONE_TYPES };
 
 /*
- * The machine as mm sees it: zones (one row per node and type, as the
- * platform map computes them), the NUMA distance matrix and the DMA limit.
- * Usable free memory is not described here: it comes from bootmem.
+ * The machine's memory as the platform describes it, the input of
+ * page_zones_derive() (mm/zone_layout.c), as memblock and max_zone_pfn[] are
+ * the input of Linux's free_area_init(): node-tagged memory, reserved ranges
+ * and the limits of the two low zones.
+ */
+struct page_range {
+	paddr_t prg_base;		/* first byte */
+	uint64_t prg_size;		/* bytes; prg_base + prg_size does not wrap */
+	int prg_node;			/* NUMA node, negative counts as 0 (memory only) */
+};
+
+struct page_memmap {
+	const struct page_range *pmm_mem;	/* memory sorted by base; a byte in two
+						   ranges belongs to the first */
+	unsigned pmm_nmem;
+	const struct page_range *pmm_resv;	/* reserved ranges sorted by base */
+	unsigned pmm_nresv;
+	paddr_t pmm_dma_limit;			/* devices reach below this; 0 = no limit */
+	paddr_t pmm_dma32_limit;		/* end of DMA32; 0 = 4 GiB */
+};
+
+/*
+ * The machine as page_init sees it: zones (one row per node and type, from
+ * page_zones_derive or, in host tests, written by hand), the NUMA distance
+ * matrix and the DMA limit.  Usable free memory is not described here: it
+ * comes from bootmem.
  */
 struct page_zone_desc {
 	int pzd_node;			/* NUMA node (negative counts as 0) */
@@ -73,6 +96,18 @@ struct page_zone_desc {
 	paddr_t pzd_end;		/* end (exclusive) of its highest usable range */
 	uint64_t pzd_pages;		/* usable pages inside (0: the whole span) */
 };
+
+/*
+ * The zones of a memory map: memory minus reservations, rounded inward to
+ * pages, cut at the DMA limit (only when it lies below the DMA32 limit) and
+ * at the DMA32 limit into DMA, DMA32 and NORMAL, one row per node and type,
+ * sorted by base.  Returns the number of rows, or -1 when the input is not
+ * sorted or there would be more than `max` rows.
+ */
+int page_zones_derive(const struct page_memmap *mm, struct page_zone_desc *zd, unsigned max);
+
+/* The end (exclusive) of the addresses a zone of type t may hold. */
+paddr_t page_zone_ceiling(enum page_zone_type t, paddr_t dma_limit, paddr_t dma32_limit);
 
 struct page_layout {
 	unsigned lay_nzones;			/* rows in lay_zones */

@@ -4,7 +4,8 @@
  * 1. Overview and vocabulary
  * --------------------------
  * page_init turns the platform's description (struct page_layout: zones per
- * node, distances, DMA limit) and bootmem's free ranges into running zones.
+ * node as page_zones_derive makes them, distances, DMA limit) and bootmem's
+ * free ranges into running zones.
  * Physical memory is cut into 128 MiB *sections*; every section that meets
  * a zone gets a *map*: an array of one struct page per 4 KiB page, allocated
  * by bootmem on the node of the memory it describes.  A *piece* is a free
@@ -69,8 +70,10 @@ struct page *page_lookup(paddr_t pa)
 	return page_lookup_inline(pa);
 }
 
-/* Copy one zone row in; -1 on a row that cannot be used. */
-static int page_import_zone(const struct page_zone_desc *d, paddr_t dma32_limit)
+/* Copy one zone row in; -1 on a row that cannot be used or that lies above
+ * what its type may hold (page_zone_ceiling, the zone policy's one home). */
+static int page_import_zone(const struct page_zone_desc *d, paddr_t dma_limit,
+			    paddr_t dma32_limit)
 {
 	int node = d->pzd_node < 0 ? 0 : d->pzd_node;
 	paddr_t base = (d->pzd_base + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
@@ -83,10 +86,11 @@ static int page_import_zone(const struct page_zone_desc *d, paddr_t dma32_limit)
 		       (unsigned long long)d->pzd_end);
 		return -1;
 	}
-	if (d->pzd_type != PAGE_ZONE_NORMAL && end > dma32_limit) {
+	if (end > page_zone_ceiling(d->pzd_type, dma_limit, dma32_limit)) {
 		printk("page_init: %s zone of node %d ends at 0x%llx, above 0x%llx\n",
 		       page_zone_name(d->pzd_type), node, (unsigned long long)end,
-		       (unsigned long long)dma32_limit);
+		       (unsigned long long)page_zone_ceiling(d->pzd_type, dma_limit,
+							     dma32_limit));
 		return -1;
 	}
 	zp = &page_state.pgs_zone[page_state.pgs_nzones++];
@@ -155,29 +159,18 @@ static int page_import_nodes(const struct page_layout *pl)
 	return 0;
 }
 
-/* Check the DMA zones against dma_limit and note whether any exists. */
-static int page_check_dma(void)
+/* Note whether any DMA zone exists (page_import_zone checked where each ends). */
+static void page_note_dma(void)
 {
-	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
-		const struct page_zone *zp = &page_state.pgs_zone[i];
-
-		if (zp->z_type != PAGE_ZONE_DMA)
-			continue;
-		page_state.pgs_has_dma_zone = true;
-		if (page_state.pgs_dma_limit != 0 && zp->z_end > page_state.pgs_dma_limit) {
-			printk("page_init: DMA zone of node %d ends at 0x%llx, above dma_limit 0x%llx\n",
-			       zp->z_node, (unsigned long long)zp->z_end,
-			       (unsigned long long)page_state.pgs_dma_limit);
-			return -1;
-		}
-	}
-	return 0;
+	for (unsigned i = 0; i < page_state.pgs_nzones; i++)
+		if (page_state.pgs_zone[i].z_type == PAGE_ZONE_DMA)
+			page_state.pgs_has_dma_zone = true;
 }
 
 /* Zones from the layout. */
 static int page_import(const struct page_layout *pl)
 {
-	paddr_t dma32_limit = pl->lay_dma32_limit ? pl->lay_dma32_limit : (paddr_t)1 << 32;
+	paddr_t dma32_limit = page_zone_ceiling(PAGE_ZONE_DMA32, 0, pl->lay_dma32_limit);
 
 	for (unsigned n = 0; n < MM_MAX_NODES; n++)
 		memset(page_state.pgs_node[n].pn_zone, PAGE_NO_ZONE,
@@ -187,11 +180,12 @@ static int page_import(const struct page_layout *pl)
 		return -1;
 	}
 	for (unsigned i = 0; i < pl->lay_nzones; i++)
-		if (page_import_zone(&pl->lay_zones[i], dma32_limit) != 0)
+		if (page_import_zone(&pl->lay_zones[i], pl->lay_dma_limit, dma32_limit) != 0)
 			return -1;
 	if (page_sort_zones() != 0 || page_import_nodes(pl) != 0)
 		return -1;
-	return page_check_dma();
+	page_note_dma();
+	return 0;
 }
 
 /* The node whose zone starts lowest in [base, end), or -1 if none meets it. */

@@ -6,8 +6,10 @@
  * A *node* is a NUMA node; a *zone* is the part of a node's memory in one
  * address class: DMA (below the platform's dma_limit, when that is below
  * 4 GiB), DMA32 (the rest below 4 GiB) and NORMAL (above).  The zones come
- * from the platform map (page_layout), not from constants here, which lets
- * the host tests put the boundaries anywhere in simulated memory.  Every
+ * in through page_layout: the kernel derives them with page_zones_derive
+ * (mm/zone_layout.c, the one place that decides zone boundaries) and host
+ * tests write rows by hand, so the boundaries can sit anywhere in simulated
+ * memory.  Every
  * request names a *class* (PAGE_ANY, PAGE_DMA32, PAGE_DMA) and a preferred
  * node; its *zonelist* is the fallback order: the preferred node's allowed
  * zones from highest to lowest, then the other nodes' in order of NUMA

@@ -20,12 +20,13 @@ build=${BUILD:-$top/build}
 out=${1:-$build/dtb-corpus}
 src=$build/linux-dts
 tarball=/usr/src/linux-source-6.1.tar.xz
-stamp_version=2
+stamp_version=3		# the corpus; bump to rebuild it
+linux_version=2		# the extracted Linux sources
 arm64_vendors="broadcom hisilicon amlogic nvidia rockchip"
 
 # Extract only the device tree sources and headers we need (one pass over the tarball).
 extract_linux() {
-	[ "$(cat "$src/.done" 2>/dev/null)" = "$stamp_version" ] && return 0
+	[ "$(cat "$src/.done" 2>/dev/null)" = "$linux_version" ] && return 0
 	[ -f "$tarball" ] || { echo "dtbcorpus: $tarball missing (apt-get install linux-source-6.1)" >&2; exit 1; }
 	echo "dtbcorpus: extracting device trees from $(basename "$tarball")"
 	rm -rf "$src" && mkdir -p "$src"
@@ -35,7 +36,7 @@ extract_linux() {
 		    "linux-source-6.1/arch/arm/boot/dts/bcm*" "linux-source-6.1/arch/arm/boot/dts/rk*")
 	for v in $arm64_vendors; do pats+=("linux-source-6.1/arch/arm64/boot/dts/$v/*"); done
 	tar -xJf "$tarball" -C "$src" --strip-components=1 --wildcards "${pats[@]}"
-	echo "$stamp_version" > "$src/.done"
+	echo "$linux_version" > "$src/.done"
 }
 
 # Compile one Linux .dts the way Linux does; prints nothing on success.
@@ -67,7 +68,8 @@ linux_boards() {
 qemu_dump() {
 	local name=$1 machine=$2; shift 2
 	qemu-system-riscv64 -M "$machine,dumpdtb=$out/qemu-$name.dtb" -display none "$@" \
-		>/dev/null 2>&1 || { echo "dtbcorpus: qemu $name failed" >&2; rm -f "$out/qemu-$name.dtb"; }
+		>/dev/null 2>&1 || { echo "dtbcorpus: qemu $name failed" >&2; rm -f "$out/qemu-$name.dtb"
+				     qemu_failed=$((qemu_failed + 1)); }
 }
 
 # NUMA arguments: numa_args MEM_PER_NODE_LIST CPUS_PER_NODE; nodes get equal shares.
@@ -98,11 +100,16 @@ qemu_dumps() {
 		-numa dist,src=0,dst=1,val=15 -numa dist,src=0,dst=2,val=25 -numa dist,src=0,dst=3,val=35 \
 		-numa dist,src=1,dst=2,val=20 -numa dist,src=1,dst=3,val=30 -numa dist,src=2,dst=3,val=40
 	# QEMU 7.2 cannot wire a PLIC for 4 sockets: 4-node boards use the AIA.
-	# Asymmetric: 0->1 and 1->0 differ; QEMU wants every pair given.
+	# Asymmetric: 0->1 and 1->0 differ.  Once one pair is asymmetric QEMU 7.2
+	# wants both directions of every pair ("please provide distances for both
+	# directions of all node pairs"), so all twelve are given.
 	qemu_dump virt-numa4-asym virt,aia=aplic-imsic -smp 8 -m 4G $(numa_args "1G 1G 1G 1G" 2) \
 		-numa dist,src=0,dst=1,val=30 -numa dist,src=1,dst=0,val=40 \
-		-numa dist,src=0,dst=2,val=20 -numa dist,src=0,dst=3,val=20 \
-		-numa dist,src=1,dst=2,val=20 -numa dist,src=1,dst=3,val=20 -numa dist,src=2,dst=3,val=20
+		-numa dist,src=0,dst=2,val=20 -numa dist,src=2,dst=0,val=20 \
+		-numa dist,src=0,dst=3,val=20 -numa dist,src=3,dst=0,val=20 \
+		-numa dist,src=1,dst=2,val=20 -numa dist,src=2,dst=1,val=20 \
+		-numa dist,src=1,dst=3,val=20 -numa dist,src=3,dst=1,val=20 \
+		-numa dist,src=2,dst=3,val=20 -numa dist,src=3,dst=2,val=20
 	qemu_dump virt-numa4-smp16 virt,aia=aplic-imsic -smp 16 -m 16G $(numa_args "4G 4G 4G 4G" 4)
 	# Uneven nodes (QEMU virt refuses a node without harts).
 	qemu_dump virt-numa2-uneven virt -smp 3 -m 3G \
@@ -114,7 +121,7 @@ qemu_dumps() {
 	qemu_dump sifive_u-m1G sifive_u -smp 2 -m 1G
 	for smp in 1 2 4 8; do qemu_dump "spike-smp$smp" spike -smp "$smp" -m 2G; done
 	qemu_dump spike-m6G spike -smp 2 -m 6G
-	echo "dtbcorpus: qemu: $(ls "$out"/qemu-*.dtb 2>/dev/null | wc -l) dumps"
+	echo "dtbcorpus: qemu: $(ls "$out"/qemu-*.dtb 2>/dev/null | wc -l) dumps, $qemu_failed failed"
 }
 
 own_boards() {
@@ -134,7 +141,10 @@ fi
 mkdir -p "$out"
 extract_linux
 linux_boards
+qemu_failed=0
 qemu_dumps
 own_boards
+# Every QEMU setting above is one QEMU accepts: a failed dump is a bug here.
+[ "$qemu_failed" -eq 0 ] || { echo "dtbcorpus: $qemu_failed QEMU dumps failed" >&2; exit 1; }
 echo "$stamp_version" > "$out/.done"
 echo "dtbcorpus: $(ls "$out"/*.dtb | wc -l) blobs in $out"

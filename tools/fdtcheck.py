@@ -11,7 +11,9 @@ both must accept it with equal JSON (lists compared as multisets, since rows
 with equal base may come in any order).  --mutate N also checks N corrupted
 copies of each blob (truncations, header and byte flips) the same way.
 Prints one line per failure and ends with "N passed, N failed"; exit status 1
-when anything failed.  Nothing here shares code with kernel/platform.c.
+when anything failed.  Nothing here shares code with kernel/plat*.c or
+mm/zone_layout.c (the zones fdtinfo prints come from mm's page_zones_derive;
+the rules are written again below).
 """
 import argparse
 import json

@@ -1,24 +1,33 @@
 /*
  * fdtinfo - print the platform map of a device tree blob as JSON.
  *
- *   build/host/fdtinfo FILE.dtb
+ *   build/host/fdtinfo FILE.dtb      (FILE "-" reads standard input)
+ *   build/host/fdtinfo --help
  *
- * Runs kernel/platform.c, the very code the kernel boots with, on the host.
+ * Runs the very code the kernel boots with on the host: the platform walk
+ * (kernel/platform.c and its check and cell readers) and mm's zone
+ * derivation (kernel/plat_zones.c -> mm/zone_layout.c), in their own small
+ * environment (tools/plat_env.h); nothing of the host tests' mm environment.
  * Prints one JSON object on stdout and exits 0; for a blob that is not a
  * valid FDT prints exactly one line "fdtinfo: FILE: <reason>" on stderr and
- * exits 1.  The output format is a contract: docs/fdtinfo.md.  The tool shows
- * the blob only: it adds neither a kernel image nor the blob as reservations.
+ * exits 1; a wrong command line prints the usage on stderr and exits 2.
+ * The output format is a contract: docs/fdtinfo.md.  The tool shows the blob
+ * only: it adds neither a kernel image nor the blob as reservations.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel/platform.h"
+#include "kernel/plat_zones.h"
 
 #define FDTINFO_MAX_FILE (64u << 20)	/* no FDT is this large */
 
+#define FDTINFO_USAGE	"usage: fdtinfo FILE.dtb   (FILE - reads standard input)\n"
+
 static struct plat_map fdtinfo_map;	/* large: keep it off the stack */
+static struct page_zone_desc fdtinfo_zones[PLAT_MAX_ZONES];
 
 /* Print a JSON string: quote, escape, and bytes >= 0x80 as \u00XX (Latin-1). */
 static void fdtinfo_str(const char *s)
@@ -104,8 +113,8 @@ static void fdtinfo_reserved_pools(const struct plat_map *pm)
 	printf("],\n");
 }
 
-/* dma_limit, distance and zones, closing the object. */
-static void fdtinfo_dma_numa_zones(const struct plat_map *pm)
+/* dma_limit, distance and the nzones rows of fdtinfo_zones, closing the object. */
+static void fdtinfo_dma_numa_zones(const struct plat_map *pm, int nzones)
 {
 	printf(" \"dma_limit\": ");
 	if (pm->pm_has_dma_limit)
@@ -122,23 +131,24 @@ static void fdtinfo_dma_numa_zones(const struct plat_map *pm)
 		printf("]%s", a + 1 == pm->pm_ndist ? "]" : "");
 	}
 	printf(",\n \"zones\": [");
-	for (unsigned i = 0; i < pm->pm_nzones; i++) {
-		const struct plat_zone *pz = &pm->pm_zones[i];
+	for (int i = 0; i < nzones; i++) {
+		const struct page_zone_desc *zd = &fdtinfo_zones[i];
 
 		printf("%s\n  {\"node\": %d, \"zone\": \"%s\", \"base\": ", i ? "," : "",
-		       pz->pz_node, plat_zone_name(pz->pz_type));
-		fdtinfo_hex(pz->pz_base);
+		       zd->pzd_node, plat_zone_name(zd->pzd_type));
+		fdtinfo_hex(zd->pzd_base);
 		printf(", \"end\": ");
-		fdtinfo_hex(pz->pz_end);
-		printf(", \"pages\": %llu}", (unsigned long long)pz->pz_pages);
+		fdtinfo_hex(zd->pzd_end);
+		printf(", \"pages\": %llu}", (unsigned long long)zd->pzd_pages);
 	}
 	printf("]}\n");
 }
 
-/* Read the whole file into a malloc'd (so 8-byte aligned) buffer. */
+/* Read the whole file ("-": standard input) into a malloc'd (so 8-byte aligned) buffer. */
 static void *fdtinfo_read(const char *path, size_t *sizep, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	bool is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
 	size_t cap = 1 << 16, n = 0;
 	char *buf = NULL, *nb;
 
@@ -151,7 +161,8 @@ static void *fdtinfo_read(const char *path, size_t *sizep, char *err, size_t err
 			snprintf(err, errlen, nb ? "file larger than %u bytes" : "out of memory",
 				 FDTINFO_MAX_FILE);
 			free(nb ? nb : buf);
-			fclose(f);
+			if (!is_stdin)
+				fclose(f);
 			return NULL;
 		}
 		buf = nb;
@@ -165,7 +176,8 @@ static void *fdtinfo_read(const char *path, size_t *sizep, char *err, size_t err
 		free(buf);
 		buf = NULL;
 	}
-	fclose(f);
+	if (!is_stdin)
+		fclose(f);
 	*sizep = n;
 	return buf;
 }
@@ -175,14 +187,22 @@ int main(int argc, char **argv)
 	struct plat_map *pm = &fdtinfo_map;
 	char err[256];
 	size_t size = 0;
+	int nzones = -1;
 	void *blob;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: fdtinfo FILE.dtb\n");
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf(FDTINFO_USAGE "Prints the platform map of the blob as JSON (docs/fdtinfo.md).\n");
+		return 0;
+	}
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1] != '\0')) {
+		fprintf(stderr, FDTINFO_USAGE);
 		return 2;
 	}
 	blob = fdtinfo_read(argv[1], &size, err, sizeof(err));
-	if (blob == NULL || plat_parse(blob, size, pm, err, sizeof(err)) != 0) {
+	if (blob != NULL && plat_parse(blob, size, pm, err, sizeof(err)) == 0 &&
+	    (nzones = plat_zones(pm, fdtinfo_zones, PLAT_MAX_ZONES)) < 0)
+		snprintf(err, sizeof(err), "more than %d zones", PLAT_MAX_ZONES);
+	if (blob == NULL || nzones < 0) {
 		for (char *p = err; *p; p++)	/* node names in a reason: one line */
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 				*p = '?';
@@ -198,7 +218,7 @@ int main(int argc, char **argv)
 	printf(",\n");
 	fdtinfo_harts_memory(pm);
 	fdtinfo_reserved_pools(pm);
-	fdtinfo_dma_numa_zones(pm);
+	fdtinfo_dma_numa_zones(pm, nzones);
 	free(blob);
 	return 0;
 }

@@ -11,7 +11,8 @@ Runs, in order:
      checked against build/host/fdtinfo on the same blob (less what the
      kernel and OpenSBI reserved on top of it),
   4. the bad-input boots (a DTB without memory, a DTB listing harts that do
-     not exist, an unknown command-line word), each with its expected outcome,
+     not exist, DTBs describing impossible machines, an unknown command-line
+     word), each with its expected outcome,
 and ends with one line 'N passed, N failed, N skipped'.  Exit status 1 on
 any failure, crash, timeout or missing result.  Full logs go to
 build/test-logs/.
@@ -292,6 +293,52 @@ def make_bad_dtbs():
     return nomem, extra
 
 
+def make_impossible_dtbs():
+    """DTBs that describe a machine QEMU (-m 512M) does not have, each from
+    QEMU's own tree edited with fdtput: 1 GiB of memory, an overlapping second
+    memory node, a no-map reservation over the kernel image, and dma-ranges
+    that end below all RAM.  Each edit: (fdtput options, node, values)."""
+    d = os.path.join(BUILD, "test-dtb")
+    os.makedirs(d, exist_ok=True)
+    img = "/reserved-memory/image@80200000"
+    edits = {
+        "moremem": [(["-t", "x"], "/memory@80000000", ["reg", "0", "0x80000000", "0", "0x40000000"])],
+        "overlap": [(["-c"], "/memory@90000000", []),
+                    (["-t", "s"], "/memory@90000000", ["device_type", "memory"]),
+                    (["-t", "x"], "/memory@90000000", ["reg", "0", "0x90000000", "0", "0x10000000"])],
+        "nomapkernel": [(["-c", "-p"], img, []),
+                        (["-t", "x"], "/reserved-memory", ["#address-cells", "2"]),
+                        (["-t", "x"], "/reserved-memory", ["#size-cells", "2"]),
+                        (["-t", "x"], img, ["reg", "0", "0x80200000", "0", "0x200000"]),
+                        (["-t", "s"], img, ["no-map", ""])],
+        "dmanoram": [(["-t", "x"], "/soc", ["dma-ranges", "0", "0", "0", "0", "0", "0x10000000"])],
+    }
+    paths = {}
+    for name, cmds in edits.items():
+        path = paths[name] = os.path.join(d, name + ".dtb")
+        subprocess.run([qemu.QEMU, "-M", "virt,dumpdtb=" + path, "-smp", "2", "-m", "512M",
+                        "-nographic"], check=True, capture_output=True)
+        for opts, node, values in cmds:
+            subprocess.run(["fdtput"] + opts + [path, node] + values, check=True)
+    paths["badname"] = corrupt_first_property(paths["dmanoram"], os.path.join(d, "badname.dtb"))
+    return paths
+
+
+def corrupt_first_property(src, dst):
+    """A copy of src whose first property names a string past the strings
+    block: only a full structural check sees it (libfdt's header check does
+    not).  Returns dst."""
+    b = bytearray(open(src, "rb").read())
+    total, off_st, off_str = (int.from_bytes(b[i:i + 4], "big") for i in (4, 8, 12))
+    size_str = int.from_bytes(b[32:36], "big")
+    o = off_st + 4
+    o = (b.index(0, o) + 4) & ~3                  # past the root's (empty) name
+    assert int.from_bytes(b[o:o + 4], "big") == 3  # FDT_PROP
+    b[o + 8:o + 12] = (size_str + 0x1000).to_bytes(4, "big")
+    open(dst, "wb").write(b[:total])
+    return dst
+
+
 def boot_matrix():
     m = [
         {"name": "smp1-128M", "smp": 1, "mem": "128M"},
@@ -326,6 +373,33 @@ def boot_matrix():
          "expect_output": ["kmem> harts\r\n", "  poweroff     stop every hart",
                            "usage: vmem [-s] [ARENA]",
                            "line longer than 127 characters refused"]},
+    ]
+    imp = make_impossible_dtbs()
+    m += [
+        {"name": "bad-dtb-more-memory-than-ram", "smp": 2, "mem": "512M", "dtb": imp["moremem"],
+         "ktap": False, "expect_status": 1, "timeout": 60,
+         "expect_output": ["memory range [0x80000000-0xbfffffff] (node -1) of the device tree "
+                           "is not backed by RAM", "KERNEL PANIC"]},
+        {"name": "bad-dtb-overlapping-memory", "smp": 2, "mem": "512M", "dtb": imp["overlap"],
+         "args": "ktest=page,mmu",
+         "expect_output": ["overlaps [0x80000000-0x9fffffff] node -1: merged",
+                           "bootmem: added 536870912 "]},
+        {"name": "bad-dtb-no-map-over-kernel", "smp": 2, "mem": "512M", "dtb": imp["nomapkernel"],
+         "args": "ktest=page,mmu",
+         # check_zones subtracts the kernel image again although the blob's
+         # no-map range already holds it; page_test_zones_match_platform_map
+         # checks this boot's zones, counting those pages once.
+         "check_zones": False,
+         "expect_output": ["reservation 'image@80200000' (no-map) [0x80200000-0x803fffff] "
+                           "covers the kernel image"]},
+        {"name": "bad-dtb-checked-before-drivers", "smp": 1, "mem": "512M",
+         "dtb": imp["badname"], "ktap": False, "expect_status": 1, "timeout": 60,
+         "expect_output": ["is not a valid device tree: property at structure offset 0x",
+                           "is outside the strings block", "KERNEL PANIC"]},
+        {"name": "bad-dtb-dma-reaches-no-ram", "smp": 2, "mem": "512M", "dtb": imp["dmanoram"],
+         "args": "ktest=page,segkmem",
+         "expect_output": ["devices reach no RAM, DMA allocations will fail",
+                           "segkmem_test_dma_pool_alloc_and_exhaustion # SKIP dma-ranges reach no RAM"]},
     ]
     return m
 

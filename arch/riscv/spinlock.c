@@ -29,8 +29,11 @@
 
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 {
-	if (LOCK_DEBUG)
-		lock_held_remove(&this_hart()->h_locks, l);	/* re-initialised while held */
+	if (rank == 0 || rank >= LOCK_RANK_COUNT)
+		panic("spin_init: lock '%s' has rank %u, outside 1..%u (mm/lock_order.h)",
+		      name, (unsigned)rank, LOCK_RANK_COUNT - 1);
+	if (LOCK_DEBUG && spin_held(l))		/* re-initialised while held */
+		lock_held_remove(&this_hart()->h_locks, l->sl_rank);
 	l->sl_locked = 0;
 	l->sl_owner = -1;
 	l->sl_name = name;
@@ -68,8 +71,8 @@ static void spin_check_order(const spinlock_t *l)
 static void spin_note_held(const spinlock_t *l)
 {
 	if (!lock_held_add(&this_hart()->h_locks, l, l->sl_name, l->sl_rank))
-		panic("spin_lock: cpu %u holds more than %u locks (taking '%s')",
-		      this_cpu(), LOCK_HELD_MAX, l->sl_name);
+		panic("spin_lock: cpu %u holds 255 locks of rank %u (taking '%s')",
+		      this_cpu(), l->sl_rank, l->sl_name);
 }
 
 /* Spin until l is ours, then count the wait (we hold l: plain stores suffice). */
@@ -125,7 +128,7 @@ void spin_unlock(spinlock_t *l)
 		panic("spin_unlock: lock '%s' not held by this hart (cpu %u, owner %d)",
 		      l->sl_name, this_cpu(), (int)l->sl_owner);
 	if (LOCK_DEBUG)
-		lock_held_remove(&this_hart()->h_locks, l);
+		lock_held_remove(&this_hart()->h_locks, l->sl_rank);
 	l->sl_owner = -1;
 	__atomic_store_n(&l->sl_locked, 0, __ATOMIC_RELEASE);
 }
@@ -147,7 +150,7 @@ void spin_unlock_irqrestore(spinlock_t *l, unsigned long flags)
 void spin_force_release(spinlock_t *l)
 {
 	if (LOCK_DEBUG)
-		lock_held_remove(&this_hart()->h_locks, l);
+		lock_held_remove(&this_hart()->h_locks, l->sl_rank);
 	l->sl_owner = -1;
 	__atomic_store_n(&l->sl_locked, 0, __ATOMIC_RELEASE);
 }

@@ -61,7 +61,11 @@ void cpu_call_all(void (*fn)(void *), void *arg)
 
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 {
-	lock_held_remove(&host_locks, l);	/* re-initialised after a caught panic */
+	if (rank == 0 || rank >= LOCK_RANK_COUNT)
+		panic("spin_init: lock '%s' has rank %u, outside 1..%u (mm/lock_order.h)",
+		      name, (unsigned)rank, LOCK_RANK_COUNT - 1);
+	if (spin_held(l))			/* re-initialised after a caught panic */
+		lock_held_remove(&host_locks, l->sl_rank);
 	pthread_spin_init(&l->sl_lock, PTHREAD_PROCESS_PRIVATE);
 	l->sl_name = name;
 	l->sl_rank = rank;
@@ -79,7 +83,7 @@ void spin_destroy(spinlock_t *l)
 static void host_note_held(const spinlock_t *l)
 {
 	if (!lock_held_add(&host_locks, l, l->sl_name, l->sl_rank))
-		panic("spin_lock: more than %d locks held (taking %s)", LOCK_HELD_MAX, l->sl_name);
+		panic("spin_lock: 255 locks of rank %u held (taking %s)", l->sl_rank, l->sl_name);
 }
 
 void spin_lock(spinlock_t *l)
@@ -111,7 +115,7 @@ void spin_unlock(spinlock_t *l)
 {
 	if (!spin_held(l))
 		panic("spin_unlock: %s not held by hart %u", l->sl_name, cpu_id());
-	lock_held_remove(&host_locks, l);
+	lock_held_remove(&host_locks, l->sl_rank);
 	__atomic_store_n(&l->sl_owner, -1, __ATOMIC_RELAXED);
 	pthread_spin_unlock(&l->sl_lock);
 }

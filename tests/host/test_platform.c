@@ -1,5 +1,6 @@
 /*
- * test_platform.c - host tests for kernel/platform.c (the FDT platform map).
+ * test_platform.c - host tests for the FDT platform map (kernel/plat*.c) and
+ * the zones mm derives from it (mm/zone_layout.c), plus fdtinfo's command line.
  *
  * Each case compiles a small hand-written DTS with dtc (on PATH: Debian's
  * device-tree-compiler) and checks one rule of the contract in
@@ -12,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <libfdt.h>
 
-#include "kernel/platform.h"
+#include "kernel/plat_zones.h"	/* mm's env first: plat_env.h defers to it */
+#include "kernel/plat_fdt.h"
 
 #define T_BUF	(64 * 1024)
 
@@ -25,6 +28,7 @@ static struct plat_map t_map;
 static uint8_t t_blob[T_BUF] __attribute__((aligned(8)));
 static size_t t_size;
 static char t_err[256];
+static struct page_zone_desc t_zones[PLAT_MAX_ZONES];
 
 /* Compile `dts` (the part after "/dts-v1/;") into t_blob. */
 static void t_dtc(const char *dts)
@@ -74,14 +78,33 @@ static void t_load(const char *dts)
 }
 
 #define ROOT22	"#address-cells = <2>; #size-cells = <2>;"
+#define OK_DTS_FOR_STDIN "/ {" ROOT22 " model = \"stdin\";" MEM(0x80000000, 0x100000) " };"
 #define MEM(b, s) "memory@" #b " { device_type = \"memory\"; reg = <0 " #b " 0 " #s ">; };"
 
-/* Find the zone (node, type), or NULL. */
-static const struct plat_zone *t_zone(int node, enum plat_zone_type t)
+/* Derive t_map's zones into t_zones; the number of rows. */
+static int t_nzones(void)
 {
-	for (unsigned i = 0; i < t_map.pm_nzones; i++)
-		if (t_map.pm_zones[i].pz_node == node && t_map.pm_zones[i].pz_type == t)
-			return &t_map.pm_zones[i];
+	int n = plat_zones(&t_map, t_zones, PLAT_MAX_ZONES);
+
+	assert_true(n >= 0);
+	return n;
+}
+
+/* Zone row i of t_map (derived afresh). */
+static const struct page_zone_desc *t_zone_at(int i)
+{
+	assert_true(i < t_nzones());
+	return &t_zones[i];
+}
+
+/* Find the zone (node, type), or NULL. */
+static const struct page_zone_desc *t_zone(int node, enum page_zone_type t)
+{
+	int n = t_nzones();
+
+	for (int i = 0; i < n; i++)
+		if (t_zones[i].pzd_node == node && t_zones[i].pzd_type == t)
+			return &t_zones[i];
 	return NULL;
 }
 
@@ -315,7 +338,7 @@ static void test_no_distance_map(void **state)
 /* DMA below dma_limit (< 4 GiB), DMA32 to 4 GiB, NORMAL above, per node. */
 static void test_zones_split_per_node(void **state)
 {
-	const struct plat_zone *z;
+	const struct page_zone_desc *z;
 
 	(void)state;
 	t_load("/ {" ROOT22
@@ -323,20 +346,20 @@ static void test_zones_split_per_node(void **state)
 	       "   numa-node-id = <0>; };"
 	       " memory@100000000 { device_type = \"memory\"; reg = <1 0 1 0>; numa-node-id = <1>; };"
 	       " soc { " ROOT22 " ranges; dma-ranges = <0 0 0 0 0 0xc0000000>; }; };");
-	assert_int_equal(t_map.pm_nzones, 3);
-	z = t_zone(0, PLAT_ZONE_DMA);
+	assert_int_equal(t_nzones(), 3);
+	z = t_zone(0, PAGE_ZONE_DMA);
 	assert_non_null(z);
-	assert_int_equal(z->pz_base, 0x80000000);
-	assert_int_equal(z->pz_end, 0xc0000000);
-	assert_int_equal(z->pz_pages, 0x40000);
-	z = t_zone(0, PLAT_ZONE_DMA32);
+	assert_int_equal(z->pzd_base, 0x80000000);
+	assert_int_equal(z->pzd_end, 0xc0000000);
+	assert_int_equal(z->pzd_pages, 0x40000);
+	z = t_zone(0, PAGE_ZONE_DMA32);
 	assert_non_null(z);
-	assert_int_equal(z->pz_base, 0xc0000000);
-	assert_int_equal(z->pz_end, 0x100000000ull);
-	z = t_zone(1, PLAT_ZONE_NORMAL);
+	assert_int_equal(z->pzd_base, 0xc0000000);
+	assert_int_equal(z->pzd_end, 0x100000000ull);
+	z = t_zone(1, PAGE_ZONE_NORMAL);
 	assert_non_null(z);
-	assert_int_equal(z->pz_pages, 0x100000);
-	assert_null(t_zone(1, PLAT_ZONE_DMA32));
+	assert_int_equal(z->pzd_pages, 0x100000);
+	assert_null(t_zone(1, PAGE_ZONE_DMA32));
 }
 
 /* No DMA zone when the limit is at or above 4 GiB; null node counts as 0. */
@@ -346,15 +369,15 @@ static void test_no_dma_zone_when_limit_above_4g(void **state)
 	t_load("/ {" ROOT22 MEM(0x80000000, 0x80000000)
 	       " soc { " ROOT22 " ranges; dma-ranges = <0 0 0 0 1 0>; }; };");
 	assert_int_equal(t_map.pm_dma_limit, 0x100000000ull);
-	assert_int_equal(t_map.pm_nzones, 1);
-	assert_int_equal(t_map.pm_zones[0].pz_type, PLAT_ZONE_DMA32);
-	assert_int_equal(t_map.pm_zones[0].pz_node, 0);
+	assert_int_equal(t_nzones(), 1);
+	assert_int_equal(t_zone_at(0)->pzd_type, PAGE_ZONE_DMA32);
+	assert_int_equal(t_zone_at(0)->pzd_node, 0);
 }
 
 /* Usable = memory minus reserved, rounded inward to pages; base/end/pages. */
 static void test_zones_exclude_reserved_page_rounded(void **state)
 {
-	const struct plat_zone *z;
+	const struct page_zone_desc *z;
 
 	(void)state;
 	t_dtc("/memreserve/ 0x80000800 0x1000;\n"
@@ -363,28 +386,28 @@ static void test_zones_exclude_reserved_page_rounded(void **state)
 	      " reserved-memory { " ROOT22 " ranges;"
 	      "   tail@8000f000 { reg = <0 0x8000f000 0 0x2000>; no-map; }; }; };");
 	t_parse_ok();
-	z = t_zone(0, PLAT_ZONE_DMA32);
+	z = t_zone(0, PAGE_ZONE_DMA32);
 	assert_non_null(z);
 	/* [0x80000000,0x80000800) and [0x80001800,0x8000f000): 0 + 13 whole pages. */
-	assert_int_equal(z->pz_base, 0x80002000);
-	assert_int_equal(z->pz_end, 0x8000f000);
-	assert_int_equal(z->pz_pages, 13);
+	assert_int_equal(z->pzd_base, 0x80002000);
+	assert_int_equal(z->pzd_end, 0x8000f000);
+	assert_int_equal(z->pzd_pages, 13);
 }
 
-/* plat_add_reserved adds a kernel row and recomputes the zones. */
+/* plat_add_reserved adds a kernel row, kept in order; the zones lose it. */
 static void test_add_reserved_recomputes_zones(void **state)
 {
 	(void)state;
 	t_load("/ {" ROOT22 MEM(0x80000000, 0x100000) " };");
-	assert_int_equal(t_map.pm_zones[0].pz_pages, 256);
+	assert_int_equal(t_zone_at(0)->pzd_pages, 256);
 	assert_int_equal(plat_add_reserved(&t_map, 0x80000000, 0x20000, "kernel"), 0);
 	assert_int_equal(plat_add_reserved(&t_map, 0x800ff800, 0x10, "fdt"), 0);
 	assert_int_equal(t_map.pm_nresv, 2);
 	assert_true(t_map.pm_resv[0].pr_kernel);
 	assert_string_equal(t_map.pm_resv[1].pr_name, "fdt");
-	assert_int_equal(t_map.pm_zones[0].pz_base, 0x80020000);
-	assert_int_equal(t_map.pm_zones[0].pz_end, 0x800ff000);
-	assert_int_equal(t_map.pm_zones[0].pz_pages, 256 - 32 - 1);
+	assert_int_equal(t_zone_at(0)->pzd_base, 0x80020000);
+	assert_int_equal(t_zone_at(0)->pzd_end, 0x800ff000);
+	assert_int_equal(t_zone_at(0)->pzd_pages, 256 - 32 - 1);
 	assert_int_equal(plat_add_reserved(&t_map, ~0ull - 10, 100, "wrap"), -1);
 }
 
@@ -431,6 +454,183 @@ static void test_print_shows_every_section(void **state)
 	assert_non_null(strstr(t_print_buf, "0x0000000080000000"));
 	assert_non_null(strstr(t_print_buf, "dma limit: none"));
 	assert_non_null(strstr(t_print_buf, "DMA32"));
+}
+
+/* ---------------------------------------------------------------- impossible trees */
+
+static int t_warnings;		/* lines plat_merge_memory reported */
+
+/* plat_merge_memory's sink: count the warnings. */
+static int t_count(const char *fmt, ...)
+{
+	(void)fmt;
+	t_warnings++;
+	return 0;
+}
+
+/* Overlapping memory: each range keeps only its part beyond the earlier ones
+ * (node included); each overlap is reported, and the zones stay what mm
+ * counted, even at an unaligned overlap (found by the fuzzer). */
+static void test_overlapping_memory_merged_with_warning(void **state)
+{
+	static struct page_zone_desc before[PLAT_MAX_ZONES];
+	int n;
+
+	(void)state;
+	t_load("/ {" ROOT22
+	       " memory@80000000 { device_type = \"memory\"; reg = <0 0x80000000 0 0x20000000>; };"
+	       " memory@90000000 { device_type = \"memory\"; reg = <0 0x90000000 0 0x20000000>; };"
+	       " memory@a0000000 { device_type = \"memory\"; reg = <0 0xa0000000 0 0x20000000>;"
+	       "   numa-node-id = <1>; };"
+	       " memory@88000000 { device_type = \"memory\"; reg = <0 0x88000000 0 0x1000>; }; };");
+	n = t_nzones();
+	memcpy(before, t_zones, sizeof(before));
+	t_warnings = 0;
+	assert_int_equal(plat_merge_memory(&t_map, t_count), 3);
+	assert_int_equal(t_warnings, 3);
+	assert_int_equal(t_map.pm_nmem, 3);
+	assert_int_equal(t_map.pm_mem[0].pmr_base, 0x80000000);
+	assert_int_equal(t_map.pm_mem[0].pmr_size, 0x20000000);
+	assert_int_equal(t_map.pm_mem[1].pmr_base, 0xa0000000);	/* node 0's part beyond */
+	assert_int_equal(t_map.pm_mem[1].pmr_size, 0x10000000);
+	assert_int_equal(t_map.pm_mem[1].pmr_node, PLAT_NO_NODE);
+	assert_int_equal(t_map.pm_mem[2].pmr_base, 0xb0000000);	/* node 1's part beyond */
+	assert_int_equal(t_map.pm_mem[2].pmr_size, 0x10000000);
+	assert_int_equal(t_map.pm_mem[2].pmr_node, 1);
+	assert_int_equal(t_nzones(), n);
+	assert_memory_equal(t_zones, before, sizeof(t_zones[0]) * (size_t)n);
+	/* 768 MiB of ranges over 512 MiB + 256 MiB: the zones count 1 GiB once */
+	assert_int_equal(t_zone(0, PAGE_ZONE_DMA32)->pzd_pages + t_zone(1, PAGE_ZONE_DMA32)->pzd_pages,
+			 0x40000000 >> 12);
+	assert_int_equal(plat_merge_memory(&t_map, t_count), 0);	/* disjoint now */
+	/* overlap by one byte at an unaligned end: still the same zones */
+	t_load("/ {" ROOT22
+	       " memory@80000000 { device_type = \"memory\"; reg = <0 0x80000000 0 0x400001>; };"
+	       " memory@80400000 { device_type = \"memory\"; reg = <0 0x80400000 0 0x200000>; }; };");
+	n = t_nzones();
+	memcpy(before, t_zones, sizeof(before));
+	assert_int_equal(plat_merge_memory(&t_map, t_count), 1);
+	assert_int_equal(t_nzones(), n);
+	assert_memory_equal(t_zones, before, sizeof(t_zones[0]) * (size_t)n);
+}
+
+/* dma-ranges that end below all memory: a limit below RAM, and no DMA zone. */
+static void test_dma_window_below_all_memory(void **state)
+{
+	(void)state;
+	t_load("/ {" ROOT22 MEM(0x80000000, 0x10000000)
+	       " soc { " ROOT22 " ranges; dma-ranges = <0 0 0 0 0 0x10000000>; }; };");
+	assert_int_equal(t_map.pm_dma_limit, 0x10000000);
+	assert_int_equal(t_nzones(), 1);
+	assert_int_equal(t_zone_at(0)->pzd_type, PAGE_ZONE_DMA32);
+	assert_null(t_zone(0, PAGE_ZONE_DMA));
+}
+
+/* ---------------------------------------------------------------- shared readers, mm */
+
+/* The drivers' path (devtree.c dt_reg): levels, reg and ranges translation. */
+static void test_reg_translated_for_drivers(void **state)
+{
+	struct plat_level st[PLAT_MAX_DEPTH];
+	const uint8_t *reg;
+	long long ac, sc;
+	uint64_t base, size;
+	int depth, n, node;
+
+	(void)state;
+	t_load("/ {" ROOT22 " soc { #address-cells = <1>; #size-cells = <1>;"
+	       "   ranges = <0x0 0x0 0x10000000 0x1000>;"
+	       "   uart@100 { reg = <0x100 0x10>; }; bad@0 { reg = <0x2000 0x10>; }; }; };");
+	node = fdt_path_offset(t_blob, "/soc/uart@100");
+	assert_int_equal(plat_levels(t_blob, node, st, &depth), 0);
+	assert_int_equal(depth, 2);
+	assert_int_equal(plat_reg(t_blob, st, depth, &reg, &n, &ac, &sc, t_err, sizeof(t_err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(plat_reg_entry(t_blob, node, reg, 0, ac, sc, &base, &size, NULL, 0), 0);
+	assert_int_equal(plat_translate(t_blob, st, depth - 1, &base, NULL, 0), 0);
+	assert_int_equal(base, 0x10000100);
+	assert_int_equal(size, 0x10);
+	/* outside every ranges entry: untranslatable, not a made-up address */
+	node = fdt_path_offset(t_blob, "/soc/bad@0");
+	assert_int_equal(plat_levels(t_blob, node, st, &depth), 0);
+	assert_int_equal(plat_reg(t_blob, st, depth, &reg, &n, &ac, &sc, NULL, 0), 0);
+	assert_int_equal(plat_reg_entry(t_blob, node, reg, 0, ac, sc, &base, &size, NULL, 0), 0);
+	assert_int_equal(plat_translate(t_blob, st, depth - 1, &base, NULL, 0), 1);
+	/* a malformed ranges (not whole entries) is refused with a reason */
+	t_load("/ {" ROOT22 " soc { #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0>;"
+	       "   uart@100 { reg = <0x100 0x10>; }; }; };");
+	node = fdt_path_offset(t_blob, "/soc/uart@100");
+	assert_int_equal(plat_levels(t_blob, node, st, &depth), 0);
+	base = 0x100;
+	assert_int_equal(plat_translate(t_blob, st, depth - 1, &base, t_err, sizeof(t_err)), -1);
+	assert_non_null(strstr(t_err, "/soc: ranges length 12"));
+}
+
+/* page_zones_derive refuses unsorted input and rows that do not fit. */
+static void test_zone_derive_refuses_bad_input(void **state)
+{
+	struct page_range mem[2] = { { 0x200000, 0x100000, 0 }, { 0x100000, 0x100000, 1 } };
+	struct page_memmap mm = { .pmm_mem = mem, .pmm_nmem = 2 };
+	struct page_zone_desc zd[2];
+
+	(void)state;
+	assert_int_equal(page_zones_derive(&mm, zd, 2), -1);	/* unsorted */
+	mem[0].prg_base = 0, mem[1].prg_base = 0x100000000ull;
+	assert_int_equal(page_zones_derive(&mm, zd, 2), 2);	/* DMA32 node 0, NORMAL node 1 */
+	assert_int_equal(zd[0].pzd_type, PAGE_ZONE_DMA32);
+	assert_int_equal(zd[1].pzd_type, PAGE_ZONE_NORMAL);
+	assert_int_equal(page_zones_derive(&mm, zd, 1), -1);	/* two rows, room for one */
+	mm.pmm_dma_limit = 0x80000;				/* half the first range */
+	assert_int_equal(page_zones_derive(&mm, zd, 2), -1);	/* now DMA + DMA32 + NORMAL */
+}
+
+/* ---------------------------------------------------------------- fdtinfo */
+
+#define T_FDTINFO	"build/host/fdtinfo"
+
+/* Run a shell command; its exit status, its stdout in out. */
+static int t_sh(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* fdtinfo --help prints a usage line and exits 0; "-" reads standard input
+ * and prints exactly what the file name gives; an unknown option exits 2. */
+static void test_fdtinfo_help_and_stdin(void **state)
+{
+	static char a[65536], b[65536];
+	char path[] = "/tmp/test_platform_fdtinfo_XXXXXX", cmd[256];
+	int fd;
+
+	(void)state;
+	if (access(T_FDTINFO, X_OK) != 0)
+		fail_msg("%s not built (run from the top directory after make)", T_FDTINFO);
+	assert_int_equal(t_sh(T_FDTINFO " --help", a, sizeof(a)), 0);
+	assert_non_null(strstr(a, "usage: fdtinfo FILE.dtb"));
+	assert_int_equal(t_sh(T_FDTINFO " --bogus 2>/dev/null", a, sizeof(a)), 2);
+	t_dtc(OK_DTS_FOR_STDIN);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, t_blob, t_size), (ssize_t)t_size);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), T_FDTINFO " %s", path);
+	assert_int_equal(t_sh(cmd, a, sizeof(a)), 0);
+	snprintf(cmd, sizeof(cmd), T_FDTINFO " - < %s", path);
+	assert_int_equal(t_sh(cmd, b, sizeof(b)), 0);
+	assert_non_null(strstr(a, "\"zones\""));
+	assert_string_equal(a, b);
+	snprintf(cmd, sizeof(cmd), "head -c 20 %s | " T_FDTINFO " - 2>&1", path);
+	assert_int_equal(t_sh(cmd, a, sizeof(a)), 1);
+	assert_non_null(strstr(a, "fdtinfo: -: truncated"));
+	unlink(path);
 }
 
 /* ---------------------------------------------------------------- bad input */
@@ -636,6 +836,11 @@ int main(void)
 		cmocka_unit_test(test_add_reserved_recomputes_zones),
 		cmocka_unit_test(test_buffer_longer_than_totalsize),
 		cmocka_unit_test(test_print_shows_every_section),
+		cmocka_unit_test(test_overlapping_memory_merged_with_warning),
+		cmocka_unit_test(test_dma_window_below_all_memory),
+		cmocka_unit_test(test_reg_translated_for_drivers),
+		cmocka_unit_test(test_zone_derive_refuses_bad_input),
+		cmocka_unit_test(test_fdtinfo_help_and_stdin),
 		cmocka_unit_test(test_bad_header_rejected),
 		cmocka_unit_test(test_every_truncation_rejected),
 		cmocka_unit_test(test_bad_structure_rejected),

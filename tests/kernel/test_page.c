@@ -8,7 +8,7 @@
 #include "kernel/ktest.h"
 #include "kernel/lib.h"
 #include "kernel/mm_init.h"
-#include "kernel/platform.h"
+#include "kernel/plat_zones.h"
 #include "kernel/printk.h"
 #include "kernel/prof.h"
 #include "kernel/smp.h"
@@ -36,7 +36,23 @@ static int page_find_zone(int node, enum page_zone_type type, struct page_zone_i
 	return -1;
 }
 
-/* Pages of the kernel's own reservations (image, blob) inside [base, end). */
+/* Is the page at pa inside a reservation of the blob itself (not the kernel's)? */
+static bool page_blob_reserved(uint64_t pa)
+{
+	for (unsigned i = 0; i < boot_plat_map.pm_nresv; i++) {
+		const struct plat_resv *r = &boot_plat_map.pm_resv[i];
+
+		if (!r->pr_kernel && pa + MM_PAGE_SIZE > r->pr_base && pa < r->pr_base + r->pr_size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pages of the kernel's own reservations (image, blob) inside [base, end)
+ * that the blob does not reserve already: a blob reservation over the image
+ * (a no-map region, say) has taken those pages out of the blob's zones.
+ */
 static uint64_t page_kernel_resv_pages(uint64_t base, uint64_t end)
 {
 	uint64_t n = 0;
@@ -48,10 +64,8 @@ static uint64_t page_kernel_resv_pages(uint64_t base, uint64_t end)
 
 		if (!r->pr_kernel)
 			continue;
-		lo = MAX(lo, base);
-		hi = MIN(hi, end);
-		if (lo < hi)
-			n += (hi - lo) >> MM_PAGE_SHIFT;
+		for (uint64_t pa = MAX(lo, base); pa < MIN(hi, end); pa += MM_PAGE_SIZE)
+			n += !page_blob_reserved(pa);
 	}
 	return n;
 }
@@ -63,41 +77,39 @@ static uint64_t page_kernel_resv_pages(uint64_t base, uint64_t end)
 static void page_test_zones_match_platform_map(struct ktest *t)
 {
 	static struct plat_map dtb;
+	static struct page_zone_desc zd[PLAT_MAX_ZONES];
 	struct page_zone_info zi;
 	unsigned k = 0;
+	int nz;
 
 	dtb = boot_plat_map;
 	for (unsigned i = 0; i < dtb.pm_nresv; i++)
 		if (!dtb.pm_resv[i].pr_kernel)
 			dtb.pm_resv[k++] = dtb.pm_resv[i];
 	dtb.pm_nresv = k;
-	plat_compute_zones(&dtb);
-	for (unsigned i = 0; i < dtb.pm_nzones; i++) {
-		const struct plat_zone *pz = &dtb.pm_zones[i];
-		int node = pz->pz_node < 0 ? 0 : pz->pz_node;
-		uint64_t kern = page_kernel_resv_pages(pz->pz_base, pz->pz_end);
-		enum page_zone_type type = (enum page_zone_type)pz->pz_type;
+	nz = plat_zones(&dtb, zd, PLAT_MAX_ZONES);
+	KASSERT_GE(t, nz, 0);
+	for (int i = 0; i < nz; i++) {
+		uint64_t kern = page_kernel_resv_pages(zd[i].pzd_base, zd[i].pzd_end);
 
-		if (page_find_zone(node, type, &zi) < 0) {
-			KEXPECT_EQ(t, pz->pz_pages, kern);	/* only if the kernel took it all */
+		if (page_find_zone(zd[i].pzd_node, zd[i].pzd_type, &zi) < 0) {
+			KEXPECT_EQ(t, zd[i].pzd_pages, kern);	/* only if the kernel took it all */
 			continue;
 		}
-		KEXPECT_EQ(t, zi.pzi_present, pz->pz_pages - kern);
+		KEXPECT_EQ(t, zi.pzi_present, zd[i].pzd_pages - kern);
 		KEXPECT_LE(t, zi.pzi_managed, zi.pzi_present);
-		KEXPECT_GE(t, zi.pzi_base, pz->pz_base);
-		KEXPECT_LE(t, zi.pzi_end, pz->pz_end);
+		KEXPECT_GE(t, zi.pzi_base, zd[i].pzd_base);
+		KEXPECT_LE(t, zi.pzi_end, zd[i].pzd_end);
 	}
 	/* And nothing else: every allocator zone is one of the map's. */
+	nz = plat_zones(&boot_plat_map, zd, PLAT_MAX_ZONES);
 	for (unsigned i = 0; page_zone_info(i, &zi) == 0; i++) {
 		bool found = false;
 
-		for (unsigned j = 0; j < boot_plat_map.pm_nzones; j++) {
-			const struct plat_zone *pz = &boot_plat_map.pm_zones[j];
-
-			found |= (pz->pz_node < 0 ? 0 : pz->pz_node) == zi.pzi_node &&
-				 (int)pz->pz_type == (int)zi.pzi_type && pz->pz_base == zi.pzi_base &&
-				 pz->pz_end == zi.pzi_end && pz->pz_pages == zi.pzi_present;
-		}
+		for (int j = 0; j < nz; j++)
+			found |= zd[j].pzd_node == zi.pzi_node && zd[j].pzd_type == zi.pzi_type &&
+				 zd[j].pzd_base == zi.pzi_base && zd[j].pzd_end == zi.pzi_end &&
+				 zd[j].pzd_pages == zi.pzi_present;
 		KEXPECT_TRUE(t, found);
 	}
 }
@@ -105,13 +117,20 @@ static void page_test_zones_match_platform_map(struct ktest *t)
 /* PAGE_DMA memory lies inside the DMA window and below 4 GiB, in the right zone. */
 static void page_test_dma_inside_window(struct ktest *t)
 {
+	static struct page_zone_desc zd[PLAT_MAX_ZONES];
+	int nz = plat_zones(&boot_plat_map, zd, PLAT_MAX_ZONES);
 	bool has_dma = false, has_low = false;
 	paddr_t pa[16];
 
-	for (unsigned i = 0; i < boot_plat_map.pm_nzones; i++) {
-		has_dma |= boot_plat_map.pm_zones[i].pz_type == PLAT_ZONE_DMA;
-		has_low |= boot_plat_map.pm_zones[i].pz_type != PLAT_ZONE_NORMAL;
+	for (int i = 0; i < nz; i++) {
+		has_dma |= zd[i].pzd_type == PAGE_ZONE_DMA;
+		/* PAGE_DMA never goes above the DMA limit (mm/zone.c zone_in_class) */
+		has_low |= zd[i].pzd_type != PAGE_ZONE_NORMAL &&
+			   (!boot_plat_map.pm_has_dma_limit ||
+			    zd[i].pzd_end <= boot_plat_map.pm_dma_limit);
 	}
+	if (!has_low && boot_plat_map.pm_has_dma_limit)
+		ktest_log(t, "dma-ranges reach no zone: PAGE_DMA must fail");
 	for (unsigned i = 0; i < 16; i++) {
 		unsigned order = i % 4;
 
