@@ -38,6 +38,7 @@
 #include "kernel/lockstat.h"
 #include "arch/riscv/csr.h"
 #include "kernel/console.h"
+#include "kernel/lib.h"
 #include "kernel/printk.h"
 #include "kernel/timer.h"
 
@@ -282,7 +283,7 @@ int lockstat_dump(int (*out)(const char *fmt, ...))
 /* `lockstat`: per-lock contention, most contended first; `lockstat -r` resets. */
 static int lockstat_cmd(int argc, char **argv)
 {
-	if (argc == 2 && argv[1][0] == '-' && argv[1][1] == 'r' && argv[1][2] == 0) {
+	if (argc == 2 && strcmp(argv[1], "-r") == 0) {
 		printk("lockstat: counters of %u locks reset\n", lockstat_reset());
 		return 0;
 	}

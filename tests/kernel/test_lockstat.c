@@ -170,7 +170,7 @@ static void lockstat_test_counts_match_workload(struct ktest *t)
 	KEXPECT_EQ(t, ll.ll_rank, LOCK_RANK_TEST);
 	KEXPECT_EQ(t, ll.ll_acquires, 2 * LW_ROUNDS + 2);
 	KEXPECT_GE(t, ll.ll_contended, 1);
-	KEXPECT_LE(t, ll.ll_contended, LW_ROUNDS + 1);	/* only cpu 0 or the other can wait */
+	KEXPECT_LT(t, ll.ll_contended, ll.ll_acquires);	/* someone took it without waiting */
 	KEXPECT_GE(t, ll.ll_wait_max, lw.lw_hold);	/* cpu 0 waited through the hold */
 	KEXPECT_GE(t, ll.ll_wait_sum, ll.ll_wait_max);
 	ktest_log(t, "acquires %llu contended %llu spins %llu wait-max %llu ticks",
