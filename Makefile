@@ -78,7 +78,7 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	mm-env-check gdb
+	mm-env-check check-budgets test-big mutants gdb
 all: kernel host-tools dtbs
 
 help:
@@ -91,6 +91,9 @@ help:
 	@echo "make mm-env-check  compile mm/ against the names mm/mm_platform.h lists, and no more"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin and print its report"
+	@echo "make test-big      full ktest at -smp 64 (64 GiB) and -smp 128 (256 GiB), 4 NUMA nodes; not in make test"
+	@echo "make mutants       break the code on purpose (tools/mutants.py) and check the tests notice; not in make test"
+	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"
 	@echo "make bench         run the benchmarks (host and in-kernel)"
 	@echo "make fuzz          run the libFuzzer targets (FUZZ_RUNS=1000000)"
 	@echo "make deps          install missing packages (tools/deps.sh)"
@@ -233,6 +236,18 @@ profile: all
 	$(PYTHON) tools/profile.py --kernel $(BUILD)/kernel.elf --plugin $(HOST)/libqprof.so \
 		--smp $(SMP) --mem $(MEM) --fw $(FW) $(if $(BOARD),--board $(BOARD)) \
 		$(if $(NUMA),--numa $(NUMA)) --args "$(or $(ARGS),ktest)"
+
+# Full ktest on the largest configurations (docs/kernel.md records the times).
+test-big: all
+	$(PYTHON) tools/testrun.py --big
+
+# Mutation check: every mutant in tools/mutants.py must make its test fail.
+mutants: | $(DEPS)
+	$(PYTHON) tools/mutants.py
+
+# Instruction budgets per operation (tests/budgets.txt, docs/profiling.md "Budgets").
+check-budgets: all
+	$(PYTHON) tools/profile.py --check-budgets tests/budgets.txt
 
 bench: all host-tests $(HOST)/bench_vmem
 	$(PYTHON) tools/bench.py

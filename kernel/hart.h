@@ -16,7 +16,7 @@
 #include "arch/riscv/csr.h"
 #include "mm/lock_order.h"
 
-#define MAX_CPUS	64
+#define MAX_CPUS	128
 #define HART_STACK_SIZE	(16 * 1024)
 
 struct panic_catch;

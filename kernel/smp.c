@@ -54,7 +54,7 @@ _Static_assert(__builtin_offsetof(struct hart_boot, hb_progress) == 32, "entry.S
 _Static_assert(__builtin_offsetof(struct hart_boot, hb_via_start) == 36, "entry.S HB_VIA_START");
 _Static_assert(__builtin_offsetof(struct hart_boot, hb_stval) == 56, "entry.S HB_STVAL");
 _Static_assert(sizeof(struct hart_boot) == 64, "entry.S HB_SIZE");
-_Static_assert(HB_STARTING == 1 && MAX_CPUS == 64, "entry.S lost_lottery constants");
+_Static_assert(HB_STARTING == 1 && MAX_CPUS == 128, "entry.S lost_lottery constants");
 
 struct hart harts[MAX_CPUS];
 unsigned ncpus = 1;

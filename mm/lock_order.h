@@ -62,58 +62,57 @@ enum lock_rank {
 
 /*
  * The locks one hart holds, by rank.  Ranks are small, so the set is a bit
- * mask of the ranks held plus a count and the last lock per rank (several
- * locks of one rank are held together only through spin_trylock).  Checking
- * an acquisition is one shift of the mask: any bit at or above the new rank
- * is a violation.  Each environment keeps one set per hart (kernel: struct
- * hart; host: thread-local) and calls the helpers below from its
- * spin_lock/spin_trylock/spin_unlock; touched only by its own hart.
+ * mask of the ranks held, a count per rank (several locks of one rank are
+ * held together only through spin_trylock) and the name of the last lock
+ * taken at each rank, for the report.  Checking an acquisition is one shift
+ * of the mask: any bit at or above the new rank is a violation.  Each
+ * environment keeps one set per hart (kernel: struct hart; host:
+ * thread-local) and calls the helpers below from its spin_lock,
+ * spin_trylock and spin_unlock; a set is touched only by its own hart.
  */
-struct lock_held {
-	const void *lh_lock;		/* the last lock taken at this rank */
-	const char *lh_name;		/* its name, for the report */
-	unsigned lh_rank;		/* the rank (its index in lhs_held) */
-};
 struct lock_held_set {
 	unsigned lhs_mask;				/* bit r: some lock of rank r held */
 	unsigned char lhs_count[LOCK_RANK_COUNT];	/* locks held per rank */
-	struct lock_held lhs_held[LOCK_RANK_COUNT];	/* per rank */
+	const char *lhs_name[LOCK_RANK_COUNT];		/* last lock taken per rank */
 };
 
-/* The lowest-ranked held lock that forbids taking one of `rank` now, or NULL. */
-static inline const struct lock_held *lock_order_conflict(const struct lock_held_set *s,
-							  unsigned rank)
+/* True when no held lock forbids taking one of `rank` now. */
+static inline int lock_order_ok(const struct lock_held_set *s, unsigned rank)
 {
-	unsigned above = s->lhs_mask >> rank;
+	return (s->lhs_mask >> rank) == 0;
+}
 
-	if (above == 0)
-		return NULL;
-	while (!(above & 1)) {		/* only on a violation */
-		above >>= 1;
+/* The lowest held rank at or above `rank` (call only when !lock_order_ok). */
+static inline unsigned lock_order_conflict(const struct lock_held_set *s, unsigned rank)
+{
+	while (!((s->lhs_mask >> rank) & 1))
 		rank++;
-	}
-	return &s->lhs_held[rank];
+	return rank;
 }
 
 /* Record a lock of `rank` just taken; false when the rank's count would overflow. */
-static inline int lock_held_add(struct lock_held_set *s, const void *lock, const char *name,
-				unsigned rank)
+static inline int lock_held_add(struct lock_held_set *s, const char *name, unsigned rank)
 {
-	if (s->lhs_count[rank] == 255)
-		return 0;
-	s->lhs_count[rank]++;
+	unsigned n = s->lhs_count[rank] + 1u;
+
+	s->lhs_count[rank] = (unsigned char)n;
 	s->lhs_mask |= 1u << rank;
-	s->lhs_held[rank].lh_lock = lock;
-	s->lhs_held[rank].lh_name = name;
-	s->lhs_held[rank].lh_rank = rank;
-	return 1;
+	s->lhs_name[rank] = name;
+	return n <= 255;
 }
 
-/* Forget a lock of `rank` (released); locks may be dropped in any order. */
+/* Forget a lock of `rank` that the set holds (released); any order is fine. */
 static inline void lock_held_remove(struct lock_held_set *s, unsigned rank)
 {
-	if (rank < LOCK_RANK_COUNT && s->lhs_count[rank] != 0 && --s->lhs_count[rank] == 0)
+	if (--s->lhs_count[rank] == 0)
 		s->lhs_mask &= ~(1u << rank);
+}
+
+/* Forget a lock that may or may not be in the set (re-initialised, forced free). */
+static inline void lock_held_forget(struct lock_held_set *s, unsigned rank)
+{
+	if (rank < LOCK_RANK_COUNT && s->lhs_count[rank] != 0)
+		lock_held_remove(s, rank);
 }
 
 #endif /* MM_LOCK_ORDER_H */

@@ -4,6 +4,7 @@
     tools/profile.py [--smp N] [--mem SIZE] [--numa N] [--board NAME] [--fw default|jump]
                      [--args "ktest"] [--top N] [--timeout S] [--raw] [-v]
     tools/profile.py --selftest
+    tools/profile.py --check-budgets tests/budgets.txt [--suggest]
 
 The plugin (tools/qprof.c, built as build/host/libqprof.so) writes a
 line-oriented record to build/profile/qprof.log; the kernel console goes to
@@ -13,12 +14,20 @@ order, with the plugin's region windows on the vCPU of the same index (on
 QEMU virt, vCPU i is hart i).  The report format is described in
 docs/profiling.md and is kept stable: scripts may parse it.
 
+--check-budgets boots BUDGET_BOOT (below) under the plugin, measures every
+region and compares each with its line in the budgets file
+(`REGION MAX_INSTRUCTIONS_PER_OP MAX_ATOMICS_PER_OP`, # comments); it fails
+when a region is over budget, missing from the boot, or measured without a
+budget.  --suggest prints the budget lines the margin policy gives for what
+was measured (docs/profiling.md, "Budgets").
+
 Exit status: 0 when the plugin report is complete, 1 when it is missing or
-cut off, 2 on bad usage.  A kernel that exits non-zero (a failed ktest) only
+cut off (or a budget check failed), 2 on bad usage.  A kernel that exits non-zero (a failed ktest) only
 adds a "warning" line: the profile is still valid.
 """
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -30,6 +39,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu  # noqa: E402  (tools/qemu.py: the one place QEMU arguments are built)
 
 TOP = qemu.TOP
+# The one configuration `make check-budgets` measures.  Only single-hart suites
+# run, so the allocator state each region starts from, and therefore every
+# figure, is the same on every run; a suite that adds regions is added here.
+BUDGET_BOOT = {"smp": 4, "mem": "1G", "numa": 0, "board": "", "fw": "default",
+               "args": "ktest=prof,page,vmem"}
 REGION_RE = re.compile(r"prof: region (.+) cpu (\d+) hart (\d+) iters (\d+)\s*$")
 
 
@@ -48,6 +62,10 @@ def parse_cmdline():
     ap.add_argument("--outdir", default=os.path.join(TOP, "build/profile"))
     ap.add_argument("--raw", action="store_true", help="also print the plugin's raw record")
     ap.add_argument("-v", "--verbose", action="store_true", help="echo the console")
+    ap.add_argument("--check-budgets", metavar="FILE",
+                    help="boot the budget configuration and check every region against FILE")
+    ap.add_argument("--suggest", action="store_true",
+                    help="with --check-budgets: print budget lines for what was measured")
     ap.add_argument("--selftest", action="store_true",
                     help="check the plugin's counts on tools/qprof_selftest.S instead")
     return ap.parse_args()
@@ -149,10 +167,29 @@ def atomics(c):
     return c["amo"] + c["lr"] + c["sc"]
 
 
+# Unsymbolised code by region (the plugin's "[nosym@0xBASE]"): on QEMU virt the
+# M-mode firmware, OpenSBI, is loaded at 0x80000000 and QEMU's reset code at 0x1000.
+NOSYM_NAMES = {"[nosym@0x80000000]": "[OpenSBI@0x80000000]", "[nosym@0x0]": "[reset-rom@0x0]"}
+
+
 def print_top(funcs, total):
     for rank, (n, name) in enumerate(funcs, 1):
         pct = 100.0 * n / total if total else 0.0
-        print("  top %d %6.2f%% %d %s" % (rank, pct, n, name))
+        print("  top %d %6.2f%% %d %s" % (rank, pct, n, NOSYM_NAMES.get(name, name)))
+
+
+def print_split(c):
+    """Firmware (unsymbolised) and kernel instructions, each split into idle (TBs
+    holding a wfi), spin (TBs looping on themselves) and work."""
+    if "fwwork" not in c:
+        return
+    total = c["insns"] or 1
+    parts = []
+    for label, pre in (("firmware", "fw"), ("kernel", "")):
+        n = c[pre + "work"] + c[pre + "idle"] + c[pre + "spin"]
+        parts.append("%s %d %.2f%% (idle %d spin %d work %d)" % (
+            label, n, 100.0 * n / total, c[pre + "idle"], c[pre + "spin"], c[pre + "work"]))
+    print("  split " + " ".join(parts))
 
 
 def region_lines(rep, regions):
@@ -169,6 +206,106 @@ def region_lines(rep, regions):
             name, iters = (lines[r][0], lines[r][2]) if r < len(lines) else ("#%d" % r, 0)
             out.append(region_line(name, hart, iters, by_key.get((hart, r), {})))
     return out
+
+
+def region_figures(rep, regions):
+    """{name: [(instructions/op, atomics/op)]} for every region with iterations."""
+    fig = {}
+    by_key = {}
+    for w in rep["windows"]:
+        if w["region"] is not None:
+            by_key.setdefault((w["vcpu"], w["region"]), {})[w["role"]] = w
+    for hart, lines in regions.items():
+        for r, (name, _cpu, iters) in enumerate(lines):
+            wins = by_key.get((hart, r), {})
+            cal, mea = wins.get("calib"), wins.get("measure")
+            if iters == 0:
+                continue
+            if cal is None or mea is None:
+                fig.setdefault(name, []).append(None)
+                continue
+            fig.setdefault(name, []).append(((mea["insns"] - cal["insns"]) / iters,
+                                             (atomics(mea) - atomics(cal)) / iters))
+    return fig
+
+
+def read_budgets(path):
+    """[(region, max instructions/op, max atomics/op, line number)] from a budgets file."""
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            w = line.split("#", 1)[0].split()
+            if not w:
+                continue
+            if len(w) != 3:
+                raise ValueError("%s:%d: want 'REGION MAX_INSTRUCTIONS MAX_ATOMICS', got %r"
+                                 % (path, n, line.strip()))
+            out.append((w[0], float(w[1]), float(w[2]), n))
+    return out
+
+
+def suggest_budget(insns, atoms):
+    """The margin policy (docs/profiling.md): instructions + 5%, at least + 10,
+    rounded up; atomics exactly as measured, rounded up to 0.01."""
+    return (math.ceil(max(insns * 1.05, insns + 10)),
+            math.ceil(atoms * 100 - 1e-6) / 100)
+
+
+def check_budgets(path, fig, suggest):
+    """Print each figure beside its budget; returns the number of failures."""
+    budgets = read_budgets(path)
+    passed = failed = 0
+    for name, max_i, max_a, _ in budgets:
+        got = fig.get(name)
+        if not got or None in got or len(got) != 1:
+            why = ("missing: no complete measurement" if not got or None in got
+                   else "measured %d times" % len(got))
+            print("budget %s: FAIL %s (budget %.10g instructions, %.10g atomics)"
+                  % (name, why, max_i, max_a))
+            failed += 1
+            continue
+        ins, at = got[0]
+        over = [w for w, bad in (("instructions", ins > max_i), ("atomics", at > max_a + 1e-9))
+                if bad]
+        print("budget %s: %.2f instructions/op (budget %.10g), %.2f atomics/op (budget %.10g): %s"
+              % (name, ins, max_i, at, max_a, "FAIL over budget: " + ", ".join(over)
+                 if over else "ok"))
+        passed, failed = passed + (not over), failed + bool(over)
+    known = {b[0] for b in budgets}
+    for name in sorted(set(fig) - known):
+        print("budget %s: FAIL measured but has no line in %s" % (name, path))
+        failed += 1
+    if suggest:
+        for name in sorted(fig):
+            if fig[name] and None not in fig[name]:
+                print("suggest %s %d %.2f" % ((name,) + suggest_budget(*fig[name][0])))
+    print("check-budgets: %d passed, %d failed" % (passed, failed))
+    return failed
+
+
+def run_budgets(opt):
+    """--check-budgets: boot BUDGET_BOOT under the plugin and check every region."""
+    for k, v in BUDGET_BOOT.items():
+        setattr(opt, k, v)
+    if opt.outdir == os.path.join(TOP, "build/profile"):
+        opt.outdir = os.path.join(TOP, "build/budgets")     # not make profile's files
+    try:
+        read_budgets(opt.check_budgets)
+    except (OSError, ValueError) as e:
+        print("profile.py: %s" % e, file=sys.stderr)
+        return 2
+    rep, regions, status, timed_out = profile_boot(opt)
+    print("budgets: boot smp %d mem %s args \"%s\" qemu-exit %d%s; unit: guest instructions "
+          "(and AMO+LR+SC) per operation, net of the empty-callback calibration"
+          % (opt.smp, opt.mem, opt.args, status, " timeout" if timed_out else ""))
+    failed = check_budgets(opt.check_budgets, region_figures(rep, regions), opt.suggest)
+    if status != 0 or timed_out or not rep["complete"]:
+        print("budget boot: FAIL qemu exit %d%s, plugin report %s (console %s)"
+              % (status, " after timeout" if timed_out else "",
+                 "complete" if rep["complete"] else "incomplete",
+                 os.path.relpath(os.path.join(opt.outdir, "console.log"), TOP)))
+        failed += 1
+    return 1 if failed else 0
 
 
 def region_line(name, hart, iters, wins):
@@ -191,6 +328,8 @@ def region_line(name, hart, iters, wins):
 
 def print_report(opt, rep, regions, status, timed_out, ok, notok):
     print("== qprof report ==")
+    print("unit: guest instructions executed (atomics: AMO + LR + SC), not time; "
+          "build: %s (the debug build, MM_DEBUG=1, with its assertions)" % os.path.relpath(opt.kernel, TOP))
     print('kernel %s smp %d mem %s numa %d board %s fw %s args "%s" qemu-exit %d%s' % (
         os.path.relpath(opt.kernel, TOP), opt.smp, opt.mem, opt.numa, opt.board or "-",
         opt.fw, opt.args, status, " timeout" if timed_out else ""))
@@ -200,11 +339,15 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
         c = rep["vcpus"][v]
         print("hart %d insns %d atomics %d (amo %d lr %d sc %d)" % (
             v, c["insns"], atomics(c), c["amo"], c["lr"], c["sc"]))
+        print_split(c)
         print_top(rep["funcs"].get(v, [])[:opt.top], c["insns"])
     if rep["total"]:
         t = rep["total"]
         print("all insns %d atomics %d (amo %d lr %d sc %d)" % (
             t["insns"], atomics(t), t["amo"], t["lr"], t["sc"]))
+        vc = list(rep["vcpus"].values())
+        if vc and all("fwwork" in c for c in vc):
+            print_split(dict({k: sum(c[k] for c in vc) for k in vc[0]}))
         print_top(rep["functotal"][:opt.top], t["insns"])
     for line in region_lines(rep, regions):
         print(line)
@@ -262,6 +405,20 @@ def selftest(opt):
     return 0 if failed == 0 else 1
 
 
+def profile_boot(opt):
+    """Boot once under the plugin; returns (plugin record, region lines, status, timed out)."""
+    os.makedirs(opt.outdir, exist_ok=True)
+    log = os.path.join(opt.outdir, "qprof.log")
+    console = os.path.join(opt.outdir, "console.log")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = qemu_command(opt, log)
+    print("profile: " + " ".join(cmd), flush=True)
+    status, timed_out = run_qemu(cmd, console, opt.timeout, opt.verbose)
+    regions, _, _ = parse_console(console)
+    return parse_plugin(log), regions, status, timed_out
+
+
 def main():
     opt = parse_cmdline()
     if opt.selftest:
@@ -271,16 +428,12 @@ def main():
         if not os.path.exists(path):
             print("profile.py: %s not found (run make)" % path, file=sys.stderr)
             return 2
-    os.makedirs(opt.outdir, exist_ok=True)
+    if opt.check_budgets:
+        return run_budgets(opt)
+    rep, regions, status, timed_out = profile_boot(opt)
     log = os.path.join(opt.outdir, "qprof.log")
     console = os.path.join(opt.outdir, "console.log")
-    if os.path.exists(log):
-        os.remove(log)
-    cmd = qemu_command(opt, log)
-    print("profile: " + " ".join(cmd), flush=True)
-    status, timed_out = run_qemu(cmd, console, opt.timeout, opt.verbose)
-    rep = parse_plugin(log)
-    regions, ok, notok = parse_console(console)
+    _, ok, notok = parse_console(console)
     if opt.raw and os.path.exists(log):
         with open(log) as f:
             sys.stdout.write(f.read())

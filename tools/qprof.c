@@ -40,6 +40,16 @@
  * - Invariant: at every TB boundary v_insns is exactly the number of
  *   instructions the vCPU executed (under the precision rules of section 3).
  *
+ * - Each TB record also has a *kind*, decided at translation: *idle* if it
+ *   holds a wfi (a hart waiting for an interrupt: the kernel's idle and
+ *   cross-call waits, and OpenSBI's loop for harts not yet started), *spin*
+ *   if its last instruction is a branch or jump back to its own first
+ *   instruction (a busy-wait loop such as spin_lock's inner load loop), else
+ *   *work*; and whether it is *firmware*: its first instruction has no ELF
+ *   symbol.  Each vCPU counts instructions per (firmware, kind) so the
+ *   report can separate waiting from work.  A wait loop with a call in it
+ *   (xcall_finish polling smp_poll_ipi) is work except for its wfi TB.
+ *
  * 3. Precision
  * ------------
  * Counts are added when a TB starts, so they are exact as long as every TB
@@ -146,6 +156,7 @@ struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb
 const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 const char *qemu_plugin_insn_symbol(const struct qemu_plugin_insn *insn);
 void qemu_plugin_outs(const char *string);
 
@@ -170,6 +181,9 @@ QP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 enum qp_atomic { QP_LR, QP_SC, QP_AMO, QP_NATOMIC };
 enum qp_mark_kind { QP_MARK_BEGIN, QP_MARK_END, QP_MARK_REGION, QP_NMARKKINDS };
 enum qp_role { QP_ROLE_RAW, QP_ROLE_CALIB, QP_ROLE_MEASURE };
+enum qp_kind { QP_WORK, QP_IDLE, QP_SPIN, QP_NKINDS };	/* what a TB does, see section 2 */
+
+#define QP_WFI		0x10500073u	/* the wfi instruction */
 
 static const char *const qp_role_names[] = { "raw", "calib", "measure" };
 
@@ -192,6 +206,8 @@ struct qp_tb {
 	uint16_t tb_atomics[QP_NATOMIC];	/* LR, SC, AMO in the TB */
 	uint16_t tb_nmarks;			/* used entries of tb_marks */
 	uint16_t tb_nsegs;			/* entries of tb_segs */
+	uint8_t tb_kind;			/* enum qp_kind */
+	bool tb_fw;				/* first instruction has no symbol */
 	struct qp_mark tb_marks[QP_TB_MARKS];	/* marker entries, in index order */
 	struct qp_seg tb_segs[];		/* symbol runs, in address order */
 };
@@ -210,6 +226,7 @@ struct qp_vcpu {
 	uint64_t v_insns;			/* instructions executed */
 	uint64_t v_atomics[QP_NATOMIC];		/* LR, SC, AMO executed */
 	uint64_t v_tbs;				/* TB executions */
+	uint64_t v_kind[2][QP_NKINDS];		/* [firmware?][enum qp_kind] instructions */
 	uint64_t *v_func_insns;			/* [QP_MAX_FUNCS] per-symbol instructions */
 
 	/* the open window */
@@ -393,6 +410,60 @@ static void qp_add_to_seg(struct qp_tb *rec, const char *name, const char *prev,
 	rec->tb_nsegs++;
 }
 
+/* Sign-extend the low `bits` bits of v. */
+static int64_t qp_sext(uint64_t v, unsigned bits)
+{
+	return (int64_t)(v << (64 - bits)) >> (64 - bits);
+}
+
+/* Offset of a conditional branch or direct jump (B, JAL, C.BEQZ/BNEZ, C.J); false if not one. */
+static bool qp_branch_offset(const struct qemu_plugin_insn *insn, int64_t *off)
+{
+	size_t size = qemu_plugin_insn_size(insn);
+	uint32_t w = 0;
+
+	memcpy(&w, qemu_plugin_insn_data(insn), size == 4 ? 4 : 2);
+	if (size == 4 && (w & 0x7f) == 0x63)
+		*off = qp_sext((w >> 31 & 1) << 12 | (w >> 7 & 1) << 11 | (w >> 25 & 0x3f) << 5 |
+			       (w >> 8 & 0xf) << 1, 13);
+	else if (size == 4 && (w & 0x7f) == 0x6f)
+		*off = qp_sext((w >> 31 & 1) << 20 | (w >> 12 & 0xff) << 12 | (w >> 20 & 1) << 11 |
+			       (w >> 21 & 0x3ff) << 1, 21);
+	else if (size == 2 && (w & 3) == 1 && (w >> 13 & 7) >= 6)
+		*off = qp_sext((w >> 12 & 1) << 8 | (w >> 5 & 3) << 6 | (w >> 2 & 1) << 5 |
+			       (w >> 10 & 3) << 3 | (w >> 3 & 3) << 1, 9);
+	else if (size == 2 && (w & 3) == 1 && (w >> 13 & 7) == 5)
+		*off = qp_sext((w >> 12 & 1) << 11 | (w >> 8 & 1) << 10 | (w >> 9 & 3) << 8 |
+			       (w >> 6 & 1) << 7 | (w >> 7 & 1) << 6 | (w >> 2 & 1) << 5 |
+			       (w >> 11 & 1) << 4 | (w >> 3 & 7) << 1, 12);
+	else
+		return false;
+	return true;
+}
+
+/* The TB's kind: idle if it holds a wfi, spin if it ends branching to its own start. */
+static int qp_tb_kind(struct qemu_plugin_tb *tb, size_t n)
+{
+	struct qemu_plugin_insn *last = qemu_plugin_tb_get_insn(tb, n - 1);
+	int64_t off;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		uint32_t w = 0;
+
+		if (qemu_plugin_insn_size(insn) != 4)
+			continue;
+		memcpy(&w, qemu_plugin_insn_data(insn), 4);
+		if (w == QP_WFI)
+			return QP_IDLE;
+	}
+	if (qp_branch_offset(last, &off) &&
+	    qemu_plugin_insn_vaddr(last) + (uint64_t)off == qemu_plugin_tb_vaddr(tb))
+		return QP_SPIN;
+	return QP_WORK;
+}
+
 static void qp_exec(unsigned int vcpu_index, void *udata);
 
 /* Translation callback: build the TB record and hook its execution. */
@@ -408,13 +479,16 @@ static void qp_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	if (rec == NULL)
 		abort();
 	rec->tb_insns = (uint32_t)n;
+	rec->tb_kind = n ? (uint8_t)qp_tb_kind(tb, n) : QP_WORK;
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 
 		name = qemu_plugin_insn_symbol(insn);
 		kind = qp_mark_kind(name);
-		if (name == NULL || name[0] == '\0')
+		if (name == NULL || name[0] == '\0') {
+			rec->tb_fw |= i == 0;
 			name = qp_nosym(qemu_plugin_insn_vaddr(insn));
+		}
 		qp_add_to_seg(rec, name, prev, i);
 		if (kind >= 0 && rec->tb_segs[rec->tb_nsegs - 1].sg_insns == 1 &&
 		    qp_is_entry(kind, insn))
@@ -505,6 +579,7 @@ static void qp_exec(unsigned int vcpu_index, void *udata)
 	v->v_atomics[QP_SC] += rec->tb_atomics[QP_SC];
 	v->v_atomics[QP_AMO] += rec->tb_atomics[QP_AMO];
 	v->v_tbs++;
+	v->v_kind[rec->tb_fw][rec->tb_kind] += rec->tb_insns;
 	for (i = 0; i < rec->tb_nsegs; i++)
 		v->v_func_insns[rec->tb_segs[i].sg_func] += rec->tb_segs[i].sg_insns;
 }
@@ -566,8 +641,11 @@ static void qp_report_vcpu(unsigned i, uint32_t nfuncs)
 	char tag[32];
 
 	qp_printf("vcpu %u insns %" PRIu64 " lr %" PRIu64 " sc %" PRIu64 " amo %" PRIu64
-		  " tbs %" PRIu64 "\n", i, v->v_insns, v->v_atomics[QP_LR],
-		  v->v_atomics[QP_SC], v->v_atomics[QP_AMO], v->v_tbs);
+		  " tbs %" PRIu64 " work %" PRIu64 " idle %" PRIu64 " spin %" PRIu64
+		  " fwwork %" PRIu64 " fwidle %" PRIu64 " fwspin %" PRIu64 "\n", i, v->v_insns,
+		  v->v_atomics[QP_LR], v->v_atomics[QP_SC], v->v_atomics[QP_AMO], v->v_tbs,
+		  v->v_kind[0][QP_WORK], v->v_kind[0][QP_IDLE], v->v_kind[0][QP_SPIN],
+		  v->v_kind[1][QP_WORK], v->v_kind[1][QP_IDLE], v->v_kind[1][QP_SPIN]);
 	snprintf(tag, sizeof(tag), "func %u", i);
 	qp_print_top(tag, v->v_func_insns, nfuncs);
 	for (w = 0; w < nw; w++) {

@@ -8,16 +8,23 @@ Runs, in order:
   3. the QEMU boot matrix: build/kernel.elf booted with `ktest` on every
      configuration in boot_matrix(), each with a timeout; the KTAP output is
      parsed and every case counted, and the zones the kernel printed are
-     checked against build/host/fdtinfo on the same blob (less what the
-     kernel and OpenSBI reserved on top of it),
+     checked against tools/fdtcheck.py's independent reading of the same
+     blob (less what the kernel and OpenSBI reserved on top of it),
   4. the bad-input boots (a DTB without memory, a DTB listing harts that do
      not exist, DTBs describing impossible machines, an unknown command-line
      word), each with its expected outcome,
-and ends with one line 'N passed, N failed, N skipped'.  Exit status 1 on
+and ends with one line 'N passed, N failed, N skipped'.  One "passed" is one
+test case: a host cmocka case, a case of a host check script (a region of
+tests/budgets.txt, a blob of the fdtinfo corpus, ...), an in-kernel KTAP
+case, or a boot itself (all of that boot's own checks: exit status, expected
+output, zones, no panic, harts online; any of them failing fails that one
+case).  Exit status 1 on
 any failure, crash, timeout or missing result.  Full logs go to
 build/test-logs/.
 
   testrun.py [--only host|boot] [--filter SUBSTR] [-j JOBS] [--list]
+  testrun.py --big        make test-big: full ktest at -smp 64 / 64 GiB and
+                          -smp 128 / 256 GiB, 4 NUMA nodes, 300 s each
 """
 import argparse
 import concurrent.futures
@@ -46,6 +53,9 @@ HOST_CHECKS = [
     ("qprof-selftest", [sys.executable, os.path.join(TOP, "tools", "profile.py"), "--selftest"]),
     ("mm-env-min", ["make", "-s", "mm-env-check"]),
     ("qemu-args", [sys.executable, os.path.join(TOP, "tools", "check_qemu_args.py")]),
+    # make check-budgets: one case per region of tests/budgets.txt (deterministic counts)
+    ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
+                 "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
     ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
 ]
 
@@ -151,16 +161,15 @@ KTAP_SUITE = re.compile(r"^(ok|not ok) (\d+) (\S+)(.*)$")
 
 
 def parse_ktap(r, out):
-    """Count nested cases; check the version line, the plan and the suite lines."""
+    """Count nested cases into r; returns the boot-level problems (version
+    line, plan, suite lines)."""
     lines = out.splitlines()
     try:
         start = lines.index("KTAP version 1")
     except ValueError:
-        r.problem("no 'KTAP version 1' line")
-        return
+        return ["no 'KTAP version 1' line"]
     if start + 1 >= len(lines) or not re.match(r"^1\.\.(\d+)$", lines[start + 1]):
-        r.problem("no KTAP plan after the version line")
-        return
+        return ["no KTAP plan after the version line"]
     plan, suites = int(lines[start + 1][3:]), 0
     for line in lines[start + 2:]:
         m = KTAP_CASE.match(line)
@@ -175,7 +184,8 @@ def parse_ktap(r, out):
         if KTAP_SUITE.match(line):
             suites += 1
     if suites != plan:
-        r.problem("plan says %d suites, %d reported (crash or hang mid-run?)" % (plan, suites))
+        return ["plan says %d suites, %d reported (crash or hang mid-run?)" % (plan, suites)]
+    return []
 
 
 ZONE_LINE = re.compile(r"^    node (\d+) (DMA|DMA32|NORMAL)\s+\[0x([0-9a-f]+)-0x([0-9a-f]+)\) (\d+) pages")
@@ -216,12 +226,22 @@ def kernel_map(out):
     return zones, resv
 
 
+def fdtcheck_map(dtb):
+    """The platform map of a blob as tools/fdtcheck.py computes it: python3-libfdt
+    and its own zone arithmetic, sharing no code with mm/ or build/host/fdtinfo."""
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    code = ("import json, sys; sys.path.insert(0, %r); import fdtcheck; "
+            "print(json.dumps(fdtcheck.expected(open(%r, 'rb').read())))"
+            % (os.path.join(TOP, "tools"), dtb))
+    return json.loads(subprocess.run([py, "-c", code], check=True, capture_output=True,
+                                     text=True, cwd=TOP).stdout)
+
+
 def check_zones(r, cfg, out):
-    """End to end: the kernel's zones are fdtinfo's zones for the same blob,
-    less the pages of what the kernel and OpenSBI reserved on top of it."""
-    tool = os.path.join(BUILD, "host", "fdtinfo")
-    info = json.loads(subprocess.run([tool, boot_dtb(cfg)], check=True, capture_output=True,
-                                     text=True).stdout)
+    """End to end: the kernel's zones are the zones tools/fdtcheck.py derives
+    independently from the same blob, less the pages of what the kernel and
+    OpenSBI reserved on top of it.  Returns a problem, or None."""
+    info = fdtcheck_map(boot_dtb(cfg))
     kzones, kresv = kernel_map(out)
     known = {(int(x["base"], 16), int(x["base"], 16) + int(x["size"], 16))
              for x in info["reserved"]}
@@ -233,16 +253,18 @@ def check_zones(r, cfg, out):
         if z["pages"] - taken > 0:
             expect[(z["node"], z["zone"])] = z["pages"] - taken
     if not kzones:
-        r.problem("no zone lines in the boot log")
-    elif kzones != expect:
-        r.problem("kernel zones %s != fdtinfo zones less kernel/OpenSBI reservations %s"
-                  % (sorted(kzones.items()), sorted(expect.items())))
-    else:
-        r.passed += 1
+        return "no zone lines in the boot log"
+    if kzones != expect:
+        return ("kernel zones %s != fdtcheck.py zones less kernel/OpenSBI reservations %s"
+                % (sorted(kzones.items()), sorted(expect.items())))
+    return None
 
 
 def boot(cfg):
-    """Boot one configuration and judge it by its expectations."""
+    """Boot one configuration and judge it by its expectations.  Counts one
+    case per KTAP case, plus one case for the boot itself, which passes only if
+    every boot-level check holds (exit status, expected output, zones, no
+    panic, every hart online, a complete KTAP plan)."""
     r = Result("boot " + cfg["name"])
     cmd = qemu.command(KERNEL, smp=cfg.get("smp", 4), mem=cfg.get("mem", "1G"),
                        fw=cfg.get("fw", "default"), board=cfg.get("board"),
@@ -252,31 +274,37 @@ def boot(cfg):
         cmd = [sys.executable, os.path.join(TOP, "tools", "qemu.py"), "--kernel", KERNEL,
                "--smp", str(cfg["smp"]), "--mem", cfg["mem"], "--args", cfg.get("args", ""),
                "--interactive"]
-    status, out, r.seconds = run(cmd, cfg.get("timeout", BOOT_TIMEOUT), data=cfg.get("stdin"))
+    timeout = cfg.get("timeout", BOOT_TIMEOUT)
+    status, out, r.seconds = run(cmd, timeout, data=cfg.get("stdin"))
     r.log = save_log(r.name, " ".join(cmd) + "\n" + out)
-    expect = cfg.get("expect_status", 0)
-    if status is None:
-        r.problem("timed out after %d s (hang?) - log %s" % (cfg.get("timeout", BOOT_TIMEOUT), r.log))
-        return r
-    if cfg.get("ktap", True):
-        parse_ktap(r, out)
-    if cfg.get("check_zones", cfg.get("ktap", True)) and status == 0:
-        check_zones(r, cfg, out)
-    for text in cfg.get("expect_output", []):
-        if text in out:
-            r.passed += 1
-        else:
-            r.problem("output lacks %r" % text)
-    if "never arrived" in out and not cfg.get("allow_missing_harts"):
-        r.problem("a hart never came online - log %s" % r.log)
-    if "KERNEL PANIC" in out and expect == 0:
-        r.problem("kernel panicked - log %s" % r.log)
-    if (status == 0) != (expect == 0):
-        r.problem("QEMU exit status %d, expected %s - log %s"
-                  % (status, "0" if expect == 0 else "non-zero", r.log))
-    elif not cfg.get("ktap", True):
+    bad = boot_problems(r, cfg, status, out, timeout)
+    r.problems += bad
+    if bad:
+        r.failed += 1
+    else:
         r.passed += 1
     return r
+
+
+def boot_problems(r, cfg, status, out, timeout):
+    """What is wrong with the boot as a whole (its KTAP cases go into r)."""
+    expect = cfg.get("expect_status", 0)
+    if status is None:
+        return ["timed out after %d s (hang?) - log %s" % (timeout, r.log)]
+    bad = []
+    if cfg.get("ktap", True):
+        bad += parse_ktap(r, out)
+    if cfg.get("check_zones", cfg.get("ktap", True)) and status == 0:
+        bad += [p for p in [check_zones(r, cfg, out)] if p]
+    bad += ["output lacks %r" % text for text in cfg.get("expect_output", []) if text not in out]
+    if "never arrived" in out and not cfg.get("allow_missing_harts"):
+        bad.append("a hart never came online - log %s" % r.log)
+    if "KERNEL PANIC" in out and expect == 0:
+        bad.append("kernel panicked - log %s" % r.log)
+    if (status == 0) != (expect == 0):
+        bad.append("QEMU exit status %d, expected %s - log %s"
+                   % (status, "0" if expect == 0 else "non-zero", r.log))
+    return bad
 
 
 def make_bad_dtbs():
@@ -351,6 +379,9 @@ def boot_matrix():
     ]
     for b in qemu.boards():
         m.append({"name": "board-" + b, "board": b})
+    # The most harts Debian's OpenSBI 1.1 manages (MAX_CPUS): a short suite
+    # (bring-up and cross-calls); full ktest on many harts is `make test-big`.
+    m.append({"name": "smp128-2G-short", "smp": 128, "mem": "2G", "args": "ktest=smp,lib"})
     nomem, extra = make_bad_dtbs()
     m += [
         {"name": "bad-dtb-no-memory", "smp": 2, "mem": "256M", "dtb": nomem,
@@ -404,6 +435,18 @@ def boot_matrix():
     return m
 
 
+def big_matrix():
+    """`make test-big`: full ktest on the largest configurations (not in make test).
+    QEMU 7.2 virt needs the AIA interrupt controllers for 3 or more NUMA nodes."""
+    aia = ["-M", "aia=aplic-imsic"]
+    return [
+        {"name": "big-smp64-64G-numa4", "smp": 64, "mem": "64G", "numa": 4, "extra": aia,
+         "timeout": 300},
+        {"name": "big-smp128-256G-numa4", "smp": 128, "mem": "256G", "numa": 4, "extra": aia,
+         "timeout": 300},
+    ]
+
+
 # ------------------------------------------------------------------ main
 
 def main():
@@ -412,9 +455,14 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--big", action="store_true",
+                    help="run big_matrix() (make test-big) instead of the usual tests")
     o = ap.parse_args()
 
     jobs = []
+    if o.big:
+        jobs += [("boot " + c["name"], boot, (c,)) for c in big_matrix()]
+        o.only, o.jobs = "big", 1          # one at a time: each uses every host core
     if o.only in (None, "host"):
         tdir = os.path.join(BUILD, "host", "tests")
         progs = sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []

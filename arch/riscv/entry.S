@@ -56,7 +56,7 @@ _start:
  */
 lost_lottery:
 	la	t0, hart_boot
-	li	t1, 64			/* MAX_CPUS */
+	li	t1, 128			/* MAX_CPUS (kernel/hart.h; checked in smp.c) */
 1:	ld	t2, 0(t0)		/* hb_hartid */
 	lw	t3, 24(t0)		/* hb_state */
 	addi	t3, t3, -1		/* HB_STARTING? */

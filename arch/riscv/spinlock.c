@@ -33,7 +33,7 @@ void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 		panic("spin_init: lock '%s' has rank %u, outside 1..%u (mm/lock_order.h)",
 		      name, (unsigned)rank, LOCK_RANK_COUNT - 1);
 	if (LOCK_DEBUG && spin_held(l))		/* re-initialised while held */
-		lock_held_remove(&this_hart()->h_locks, l->sl_rank);
+		lock_held_forget(&this_hart()->h_locks, l->sl_rank);
 	l->sl_locked = 0;
 	l->sl_owner = -1;
 	l->sl_name = name;
@@ -56,23 +56,29 @@ bool spin_held(const spinlock_t *l)
 	return l->sl_locked && l->sl_owner == (int32_t)this_cpu();
 }
 
-/* Panic if taking l now would break the lock order (LOCK_DEBUG builds). */
-static void spin_check_order(const spinlock_t *l)
+/* Report an acquisition out of rank order (LOCK_DEBUG builds); never returns. */
+static __attribute__((noinline, noreturn)) void spin_order_panic(const spinlock_t *l)
 {
-	const struct lock_held *lh = lock_order_conflict(&this_hart()->h_locks, l->sl_rank);
+	const struct lock_held_set *hs = &this_hart()->h_locks;
+	unsigned r = lock_order_conflict(hs, l->sl_rank);
 
-	if (lh != NULL)
-		panic("spin_lock: lock order violation on cpu %u: taking '%s' (rank %u) "
-		      "while holding '%s' (rank %u); see mm/lock_order.h",
-		      this_cpu(), l->sl_name, l->sl_rank, lh->lh_name, lh->lh_rank);
+	panic("spin_lock: lock order violation on cpu %u: taking '%s' (rank %u) "
+	      "while holding '%s' (rank %u); see mm/lock_order.h",
+	      this_cpu(), l->sl_name, l->sl_rank, hs->lhs_name[r], r);
+}
+
+/* Report a rank held 256 times at once (a leak of trylocks); never returns. */
+static __attribute__((noinline, noreturn)) void spin_depth_panic(const spinlock_t *l)
+{
+	panic("spin_lock: cpu %u holds 256 locks of rank %u (taking '%s')",
+	      this_cpu(), l->sl_rank, l->sl_name);
 }
 
 /* Add l to this hart's held set (LOCK_DEBUG builds). */
-static void spin_note_held(const spinlock_t *l)
+static inline void spin_note_held(const spinlock_t *l)
 {
-	if (!lock_held_add(&this_hart()->h_locks, l, l->sl_name, l->sl_rank))
-		panic("spin_lock: cpu %u holds 255 locks of rank %u (taking '%s')",
-		      this_cpu(), l->sl_rank, l->sl_name);
+	if (!lock_held_add(&this_hart()->h_locks, l->sl_name, l->sl_rank))
+		spin_depth_panic(l);
 }
 
 /* Spin until l is ours, then count the wait (we hold l: plain stores suffice). */
@@ -101,8 +107,8 @@ void spin_lock(spinlock_t *l)
 	if (spin_held(l))
 		panic("spin_lock: lock '%s' already held by this hart (cpu %u)",
 		      l->sl_name, this_cpu());
-	if (LOCK_DEBUG)
-		spin_check_order(l);
+	if (LOCK_DEBUG && !lock_order_ok(&this_hart()->h_locks, l->sl_rank))
+		spin_order_panic(l);
 	if (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE))
 		spin_lock_contended(l);
 	l->sl_owner = (int32_t)this_cpu();
@@ -150,7 +156,7 @@ void spin_unlock_irqrestore(spinlock_t *l, unsigned long flags)
 void spin_force_release(spinlock_t *l)
 {
 	if (LOCK_DEBUG)
-		lock_held_remove(&this_hart()->h_locks, l->sl_rank);
+		lock_held_forget(&this_hart()->h_locks, l->sl_rank);
 	l->sl_owner = -1;
 	__atomic_store_n(&l->sl_locked, 0, __ATOMIC_RELEASE);
 }

@@ -65,7 +65,7 @@ void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 		panic("spin_init: lock '%s' has rank %u, outside 1..%u (mm/lock_order.h)",
 		      name, (unsigned)rank, LOCK_RANK_COUNT - 1);
 	if (spin_held(l))			/* re-initialised after a caught panic */
-		lock_held_remove(&host_locks, l->sl_rank);
+		lock_held_forget(&host_locks, l->sl_rank);
 	pthread_spin_init(&l->sl_lock, PTHREAD_PROCESS_PRIVATE);
 	l->sl_name = name;
 	l->sl_rank = rank;
@@ -82,21 +82,21 @@ void spin_destroy(spinlock_t *l)
 /* Record l in this thread's held set; too deep a nesting is a bug. */
 static void host_note_held(const spinlock_t *l)
 {
-	if (!lock_held_add(&host_locks, l, l->sl_name, l->sl_rank))
-		panic("spin_lock: 255 locks of rank %u held (taking %s)", l->sl_rank, l->sl_name);
+	if (!lock_held_add(&host_locks, l->sl_name, l->sl_rank))
+		panic("spin_lock: 256 locks of rank %u held (taking %s)", l->sl_rank, l->sl_name);
 }
 
 void spin_lock(spinlock_t *l)
 {
-	const struct lock_held *lh;
-
 	if (spin_held(l))
 		panic("spin_lock: %s already held by this hart %d", l->sl_name, l->sl_owner);
-	lh = lock_order_conflict(&host_locks, l->sl_rank);
-	if (LOCK_DEBUG && lh != NULL)
+	if (LOCK_DEBUG && !lock_order_ok(&host_locks, l->sl_rank)) {
+		unsigned r = lock_order_conflict(&host_locks, l->sl_rank);
+
 		panic("spin_lock: lock order violation: taking %s (rank %u) while holding %s "
-		      "(rank %u); see mm/lock_order.h", l->sl_name, l->sl_rank, lh->lh_name,
-		      lh->lh_rank);
+		      "(rank %u); see mm/lock_order.h", l->sl_name, l->sl_rank,
+		      host_locks.lhs_name[r], r);
+	}
 	pthread_spin_lock(&l->sl_lock);
 	__atomic_store_n(&l->sl_owner, (int)cpu_id(), __ATOMIC_RELAXED);
 	host_note_held(l);

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <cmocka.h>
@@ -234,6 +237,146 @@ static void pcp_test_dumps_have_linux_format(void **state)
 	expect_clean();
 }
 
+/* One zone as buddyinfo and zoneinfo print it (cpu 0's cache only). */
+struct dump_zone {
+	int dz_node;
+	char dz_name[16];
+	unsigned long long dz_nr_free[PAGE_NR_ORDERS];	/* buddyinfo columns */
+	unsigned long long dz_free, dz_pcp;		/* zoneinfo: pages free, nr_pcp_pages */
+	unsigned long long dz_counts;			/* sum of the per-cpu count: lines */
+	unsigned long long dz_allocs0, dz_frees0, dz_refilled0, dz_drained0;
+};
+
+/* Parse buddyinfo as printed now into z[]: node, zone name, one count per order. */
+static unsigned dump_parse_buddyinfo(struct dump_zone *z, unsigned max)
+{
+	char *line, *save = NULL;
+	unsigned n = 0;
+
+	sim_dump_len = 0;
+	page_buddyinfo(sim_out);
+	for (line = strtok_r(sim_dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int off = 0;
+		char *p;
+
+		assert_true(n < max);
+		assert_int_equal(sscanf(line, "Node %d, zone %15s %n", &z[n].dz_node,
+					z[n].dz_name, &off), 2);
+		p = line + off;
+		for (unsigned o = 0; o < PAGE_NR_ORDERS; o++)
+			z[n].dz_nr_free[o] = strtoull(p, &p, 10);
+		n++;
+	}
+	return n;
+}
+
+/* Add one zoneinfo line to zone d; *cpu is the pageset being read. */
+static void dump_zoneinfo_line(struct dump_zone *d, const char *line, unsigned *cpu)
+{
+	unsigned long long v;
+
+	if (sscanf(line, "  pages free %llu", &d->dz_free) == 1 ||
+	    sscanf(line, " nr_pcp_pages %llu", &d->dz_pcp) == 1 ||
+	    sscanf(line, " cpu: %u", cpu) == 1)
+		return;
+	if (sscanf(line, " count: %llu", &v) == 1)
+		d->dz_counts += v;
+	else if (*cpu == 0)
+		sscanf(line, " allocs: %llu frees: %llu refilled: %llu drained: %llu",
+		       &d->dz_allocs0, &d->dz_frees0, &d->dz_refilled0, &d->dz_drained0);
+}
+
+/* Parse buddyinfo then zoneinfo, as printed now, into z[]; returns the zone count. */
+static unsigned dump_parse(struct dump_zone *z, unsigned max)
+{
+	unsigned n, zi = 0, cpu = 0;
+	char *line, *save = NULL;
+
+	memset(z, 0, max * sizeof(*z));
+	n = dump_parse_buddyinfo(z, max);
+	sim_dump_len = 0;
+	page_zoneinfo(sim_out);
+	for (line = strtok_r(sim_dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int node;
+		char name[16];
+
+		if (sscanf(line, "Node %d, zone %15s", &node, name) == 2) {
+			assert_true(zi < n);	/* zoneinfo lists the zones buddyinfo did */
+			assert_int_equal(node, z[zi].dz_node);
+			assert_string_equal(name, z[zi].dz_name);
+			zi++;
+		} else {
+			assert_true(zi > 0);
+			dump_zoneinfo_line(&z[zi - 1], line, &cpu);
+		}
+	}
+	assert_int_equal(zi, n);
+	return n;
+}
+
+/* buddyinfo's blocks add up to zoneinfo's free pages, and the caches to nr_pcp_pages. */
+static void dump_check_zones(const struct dump_zone *z, unsigned n)
+{
+	struct page_zone_info zi;
+
+	assert_int_equal(n, page_zone_count());
+	for (unsigned i = 0; i < n; i++) {
+		unsigned long long pages = 0;
+
+		assert_int_equal(page_zone_info(i, &zi), 0);
+		assert_int_equal(z[i].dz_node, zi.pzi_node);
+		assert_string_equal(z[i].dz_name, page_zone_name(zi.pzi_type));
+		for (unsigned o = 0; o < PAGE_NR_ORDERS; o++)
+			pages += z[i].dz_nr_free[o] << o;
+		assert_int_equal(pages, z[i].dz_free);
+		assert_int_equal(z[i].dz_free, zi.pzi_free);
+		assert_int_equal(z[i].dz_counts, z[i].dz_pcp);
+		assert_int_equal(z[i].dz_pcp, zi.pzi_cached);
+	}
+}
+
+/*
+ * The dumps' numbers after a known workload: on hart 0, 10 order-0
+ * allocations and 4 frees.  zoneinfo must show exactly those allocations and
+ * frees, the whole batches an empty cache needs for 10 pages refilled, the
+ * cache holding those less 6, and buddyinfo's columns short by the refill.
+ */
+static void pcp_test_dumps_agree_with_counters(void **state)
+{
+	static struct dump_zone z0[8], z1[8];
+	paddr_t pa[10];
+	unsigned n, zi;
+	unsigned long long b0 = 0, b1 = 0, batch, refill;
+
+	(void)state;
+	sim_become(&sim_two_nodes, 0);
+	n = dump_parse(z0, 8);
+	dump_check_zones(z0, n);
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_not_equal(pa[i] = page_alloc(0, 0), PAGE_NOADDR);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(page_free(pa[i], 0), 0);
+	zi = page_lookup(pa[9])->pg_zone;
+	batch = my_pcp(pa[9])->pc_batch;
+	refill = (10 + batch - 1) / batch * batch;	/* whole batches, from an empty cache */
+	assert_true(refill - 6 <= my_pcp(pa[9])->pc_high);	/* so nothing was drained */
+	assert_int_equal(dump_parse(z1, 8), n);
+	dump_check_zones(z1, n);
+	assert_int_equal(z1[zi].dz_allocs0 - z0[zi].dz_allocs0, 10);
+	assert_int_equal(z1[zi].dz_frees0 - z0[zi].dz_frees0, 4);
+	assert_int_equal(z1[zi].dz_refilled0 - z0[zi].dz_refilled0, refill);
+	assert_int_equal(z1[zi].dz_drained0, z0[zi].dz_drained0);
+	assert_int_equal(z1[zi].dz_pcp - z0[zi].dz_pcp, refill - 6);
+	for (unsigned o = 0; o < PAGE_NR_ORDERS; o++) {
+		b0 += z0[zi].dz_nr_free[o] << o;
+		b1 += z1[zi].dz_nr_free[o] << o;
+	}
+	assert_int_equal(b0 - b1, refill);
+	for (unsigned i = 4; i < 10; i++)
+		page_free(pa[i], 0);
+	expect_clean();
+}
+
 /* ---- real threads, one hart each ---- */
 
 #define MT_THREADS	4
@@ -374,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup(pcp_test_free_goes_to_freeing_hart, boot_two),
 		cmocka_unit_test_setup(pcp_test_double_free_of_cached_page, boot_two),
 		cmocka_unit_test_setup(pcp_test_dumps_have_linux_format, boot_two),
+		cmocka_unit_test_setup(pcp_test_dumps_agree_with_counters, boot_two),
 		cmocka_unit_test_setup(pcp_test_threads_never_share_pages, boot_two),
 	};
 

@@ -6,6 +6,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "host_env.h"
@@ -469,17 +472,115 @@ static void test_hash_grows_with_allocations(void **state)
 	vmem_destroy(vmp);
 }
 
+/* printf-compatible sink that keeps the dump text for parsing. */
+static char dump_buf[1 << 16];
+static size_t dump_len;
+static int dump_out(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dump_buf + dump_len, sizeof(dump_buf) - dump_len, fmt, ap);
+	va_end(ap);
+	if (n > 0 && dump_len + (size_t)n < sizeof(dump_buf))
+		dump_len += (size_t)n;
+	return n;
+}
+
+/* The number after "  NAME " on its own line of the dump, or ~0. */
+static unsigned long dump_value(const char *name)
+{
+	char key[40];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n  %s ", name);
+	p = strstr(dump_buf, key);
+	return p ? strtoul(p + strlen(key), NULL, 10) : ~0ul;
+}
+
+/*
+ * vmem_dump of the "stats" arena after its known workload (30 allocations of
+ * 1, 2 and 3 pages, the first three freed, over two spans): the counters it
+ * prints, its free-list line and its segment lines agree with the workload.
+ */
+static void dump_check_arena(vmem_t *vmp, struct segcount c)
+{
+	unsigned long nseg[3] = { 0, 0, 0 }, bytes[3] = { 0, 0, 0 }, lists = 0, start, end, size;
+	char type[8], *p;
+
+	dump_len = 0;
+	vmem_dump(vmp, true, dump_out);
+	assert_int_equal(dump_value("mem_inuse"), 0x3c000 - 0x6000);
+	assert_int_equal(dump_value("mem_total"), 0x110000);
+	assert_int_equal(dump_value("alloc"), 30);
+	assert_int_equal(dump_value("free"), 3);
+	assert_int_equal(dump_value("fail"), 0);
+	assert_int_equal(dump_value("nspan"), 2);
+	assert_int_equal(dump_value("nalloc_seg"), 27);
+	assert_int_equal(dump_value("nfree_seg"), c.nfree);
+	p = strstr(dump_buf, "(size class: segments):");
+	assert_non_null(p);
+	for (p += strlen("(size class: segments):"); *p == ' ';) {
+		unsigned long cls = strtoul(p + 3, &p, 10);	/* " 2^CLS:N" */
+
+		assert_true(cls < VMEM_FREELISTS && *p == ':');
+		lists += strtoul(p + 1, &p, 10);
+	}
+	assert_int_equal(*p, '\n');
+	assert_int_equal(lists, c.nfree);
+	for (p = strtok(dump_buf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+		if (sscanf(p, " %7s [0x%lx, 0x%lx) %lu", type, &start, &end, &size) != 4)
+			continue;
+		int k = strcmp(type, "ALLOC") == 0 ? 0 : strcmp(type, "FREE") == 0 ? 1 : 2;
+
+		assert_int_equal(end - start, size);
+		nseg[k]++;
+		bytes[k] += size;
+	}
+	assert_int_equal(nseg[0], c.nalloc);
+	assert_int_equal(nseg[1], c.nfree);
+	assert_int_equal(nseg[2], c.nspan);
+	assert_int_equal(bytes[0], 0x3c000 - 0x6000);
+	assert_int_equal(bytes[0] + bytes[1], 0x110000);
+	assert_int_equal(bytes[2], 0x110000);
+}
+
+/* vmem_dump_all's line for "stats": in use, total, imported, succeeded, failed. */
+static void dump_check_all(void)
+{
+	unsigned long inuse, total, import, ok, fail;
+	const char *p;
+
+	dump_len = 0;
+	vmem_dump_all(dump_out);
+	assert_non_null(strstr(dump_buf, "NAME "));
+	p = strstr(dump_buf, "\nstats ");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "\nstats %lu %lu %lu %lu %lu", &inuse, &total, &import, &ok,
+				&fail), 5);
+	assert_int_equal(inuse, 0x3c000 - 0x6000);
+	assert_int_equal(total, 0x110000);
+	assert_int_equal(import, 0);
+	assert_int_equal(ok, 30);
+	assert_int_equal(fail, 0);
+	assert_non_null(strstr(dump_buf, "segment pool: "));
+}
+
 /* Statistics and the free-list occupancy agree with a walk of the segments; the dump prints them. */
 static void test_stats_agree_with_segments(void **state)
 {
 	vmem_t *vmp = vmem_create("stats", 0x100000, 0x100000, 0x1000, NULL, NULL, NULL, 0, 0);
 	struct vmem_kstat vk;
 	uint64_t nfl = 0;
+	uintptr_t a[30];
 
 	(void)state;
 	vmem_add(vmp, 0x400000, 0x10000, 0);
 	for (int i = 0; i < 30; i++)
-		vmem_alloc(vmp, 0x1000 * (size_t)(i % 3 + 1), 0);
+		a[i] = vmem_alloc(vmp, 0x1000 * (size_t)(i % 3 + 1), 0);
+	for (int i = 0; i < 3; i++)
+		vmem_free(vmp, a[i], 0x1000 * (size_t)(i % 3 + 1));
 	vmem_stats(vmp, &vk);
 	struct segcount c = counts(vmp);
 	for (int i = 0; i < VMEM_FREELISTS; i++)
@@ -491,8 +592,8 @@ static void test_stats_agree_with_segments(void **state)
 	assert_int_equal(vk.vk_mem_total, 0x110000);
 	assert_int_equal(vk.vk_alloc, 30);
 	assert_ptr_equal(vmem_find("stats"), vmp);
-	vmem_dump(vmp, true, quiet);
-	vmem_dump_all(quiet);
+	dump_check_arena(vmp, c);
+	dump_check_all();
 	vmem_destroy(vmp);
 	assert_null(vmem_find("stats"));
 }

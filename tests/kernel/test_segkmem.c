@@ -17,7 +17,8 @@
 extern struct plat_map boot_plat_map;
 const char *segkmem_fault_last(void);
 
-#define SK_PER_HART	16
+#define SK_PER_HART	16	/* slots per hart */
+#define SK_TOTAL	64	/* allocations in all: the test's work does not grow with harts */
 
 static uint8_t *sk_slots[MAX_CPUS][SK_PER_HART];	/* allocations by hart */
 static volatile int sk_bad;				/* pattern mismatches */
@@ -32,13 +33,21 @@ static int segkmem_suite_init(void)
 /* Size of allocation i: 1 to 5 pages, not page multiples. */
 static size_t sk_size(unsigned i) { return (i % 5 + 1) * MMU_PAGE_SIZE - 100; }
 
+/* Slots each hart uses: SK_TOTAL spread over the harts, at least one each. */
+static unsigned sk_per_hart(void)
+{
+	unsigned n = SK_TOTAL / cpu_count();
+
+	return n < 1 ? 1 : n > SK_PER_HART ? SK_PER_HART : n;
+}
+
 /* Each hart allocates and stamps its slots (run on every hart). */
 static void sk_alloc_all(void *arg)
 {
 	unsigned c = cpu_id();
 
 	(void)arg;
-	for (unsigned i = 0; i < SK_PER_HART; i++) {
+	for (unsigned i = 0; i < sk_per_hart(); i++) {
 		uint8_t *p = segkmem_alloc(sk_size(i), VM_NOSLEEP);
 
 		sk_slots[c][i] = p;
@@ -56,7 +65,7 @@ static void sk_free_next(void *arg)
 	unsigned c = (cpu_id() + 1) % cpu_count();
 
 	(void)arg;
-	for (unsigned i = 0; i < SK_PER_HART; i++) {
+	for (unsigned i = 0; i < sk_per_hart(); i++) {
 		uint8_t *p = sk_slots[c][i];
 
 		if (p == NULL)
@@ -180,18 +189,19 @@ static bool segkmem_dma_reaches_ram(void)
 
 /* DMA memory is zeroed, its bus address is the CPU address less the window's
  * offset, it lies inside a pool when the board has one (else inside the DMA
- * window), and a full pool fails cleanly.  Skipped when the device tree's
- * dma-ranges reach no RAM and there is no pool: there is no DMA memory. */
+ * window), and with every pool full (an allocation that does not fit one pool
+ * moves on to the next) one more fails cleanly.  Skipped when the device
+ * tree's dma-ranges reach no RAM and there is no pool: there is no DMA memory. */
 static void segkmem_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
 {
 	uint64_t bus, bus2, offset = boot_plat_map.pm_has_dma_limit ? boot_plat_map.pm_dma_offset : 0;
-	vmem_t *pool = dma_pool_arena(0);
+	static void *rest[PLAT_MAX_POOLS];
+	static size_t free[PLAT_MAX_POOLS];
+	unsigned np = dma_pool_count();
 	uint8_t *p;
 	uintptr_t s, e, pa;
-	size_t free;
-	void *rest;
 
-	if (pool == NULL && !segkmem_dma_reaches_ram()) {
+	if (np == 0 && !segkmem_dma_reaches_ram()) {
 		KEXPECT_NULL(t, dma_alloc_coherent(10000, &bus, VM_NOSLEEP));
 		ktest_skip(t, "dma-ranges reach no RAM and there is no shared-dma-pool");
 	}
@@ -201,23 +211,31 @@ static void segkmem_test_dma_pool_alloc_and_exhaustion(struct ktest *t)
 	KEXPECT_EQ(t, bus, pa - offset);
 	KEXPECT_EQ(t, p[0] | p[9999], 0);
 	p[5] = 1;
-	if (pool == NULL) {
+	if (np == 0) {
 		if (boot_plat_map.pm_has_dma_limit)
 			KEXPECT_LE(t, pa + 10000, boot_plat_map.pm_dma_limit);
 		dma_free_coherent(p, 10000, bus);
 		ktest_log(t, "no shared-dma-pool on this board: DMA zone fallback checked");
 		return;
 	}
-	KEXPECT_EQ(t, vmem_lookup(pool, pa, &s, &e), VMEM_ALLOC);
-	/* Fill the pool, then one more must fail without a panic. */
-	free = vmem_size(pool, VMEM_FREE);
-	rest = dma_alloc_coherent(free, &bus2, VM_NOSLEEP);
-	KEXPECT_NOT_NULL(t, rest);
+	KEXPECT_EQ(t, vmem_lookup(dma_pool_arena(0), pa, &s, &e), VMEM_ALLOC);
+	/* Fill the pools in order: each fill lands in the pool it was sized for. */
+	for (unsigned i = 0; i < np; i++) {
+		free[i] = vmem_size(dma_pool_arena(i), VMEM_FREE);
+		rest[i] = dma_alloc_coherent(free[i], &bus2, VM_NOSLEEP);
+		KEXPECT_NOT_NULL(t, rest[i]);
+		if (rest[i] != NULL)
+			KEXPECT_EQ(t, vmem_lookup(dma_pool_arena(i), virt_to_phys(rest[i]), &s, &e),
+				   VMEM_ALLOC);
+	}
 	KEXPECT_NULL(t, dma_alloc_coherent(MMU_PAGE_SIZE, &bus2, VM_NOSLEEP));
-	if (rest != NULL)
-		dma_free_coherent(rest, free, virt_to_phys(rest) - offset);
+	for (unsigned i = 0; i < np; i++)
+		if (rest[i] != NULL)
+			dma_free_coherent(rest[i], free[i], virt_to_phys(rest[i]) - offset);
 	dma_free_coherent(p, 10000, bus);
-	KEXPECT_EQ(t, vmem_size(pool, VMEM_ALLOC), 0);
+	for (unsigned i = 0; i < np; i++)
+		KEXPECT_EQ(t, vmem_size(dma_pool_arena(i), VMEM_ALLOC), 0);
+	ktest_log(t, "%u shared-dma-pool region(s) filled", np);
 }
 
 static const struct ktest_case segkmem_cases[] = {

@@ -164,12 +164,128 @@ static void vmem_test_prof_firstfit(struct ktest *t)
 	segkmem_free(descs, bytes);
 }
 
+/* Hole i's size in quanta in the "mixed" layout: 1..7, as tests/host/bench_vmem.c. */
+static unsigned long kb_mixed_quanta(unsigned long i)
+{
+	return 1 + (i * 2654435761u >> 7) % 7;
+}
+
+/* n holes of kb_mixed_quanta(i) quanta, each followed by a held quantum, then a tail. */
+static vmem_t *kb_mixed_layout(unsigned long n, unsigned long *spanp)
+{
+	unsigned long span = 1024 * KB_Q;
+	uintptr_t a = KB_BASE;
+	vmem_t *vmp;
+
+	for (unsigned long i = 0; i < n; i++)
+		span += (kb_mixed_quanta(i) + 1) * KB_Q;
+	vmp = vmem_create("kt_mixed", KB_BASE, span, KB_Q, NULL, NULL, NULL, 0, VM_PANIC);
+	for (unsigned long i = 0; i < n; i++) {
+		size_t h = kb_mixed_quanta(i) * KB_Q;
+
+		vmem_xalloc(vmp, h, 0, 0, 0, a, a + h, VM_NEXTFIT | VM_PANIC);
+		vmem_xalloc(vmp, KB_Q, 0, 0, 0, a + h, a + h + KB_Q, VM_NEXTFIT | VM_PANIC);
+		vmem_xfree(vmp, a, h);
+		a += h + KB_Q;
+	}
+	*spanp = span;
+	return vmp;
+}
+
+/* One alloc+free pair of 5 quanta (the "mixed" request). */
+static void kb_pair5(void *arg, unsigned long i)
+{
+	struct kb_ctx *kb = arg;
+	uintptr_t a = vmem_alloc(kb->kb_vmp, 5 * KB_Q, kb->kb_policy | VM_NOSLEEP);
+
+	(void)i;
+	vmem_free(kb->kb_vmp, a, 5 * KB_Q);
+}
+
+/*
+ * The "mixed" workload in the kernel: 1,000 holes of 1..7 quanta, requests of
+ * 5 quanta.  Instant fit takes the first segment of a list where everything
+ * fits (the tail); best fit must look at every hole of the [4, 8) list.  The
+ * arena's search counter must show the difference the regions measure.
+ */
+static void vmem_test_prof_mixed(struct ktest *t)
+{
+	unsigned long span;
+	struct kb_ctx kb = { kb_mixed_layout(1000, &span), VM_INSTANTFIT };
+	struct vmem_kstat k0, k1, k2;
+
+	vmem_stats(kb.kb_vmp, &k0);
+	prof_region("vmem_mixed_instant_1000", 1000, kb_pair5, &kb);
+	vmem_stats(kb.kb_vmp, &k1);
+	kb.kb_policy = VM_BESTFIT;
+	prof_region("vmem_mixed_best_1000", 1000, kb_pair5, &kb);
+	vmem_stats(kb.kb_vmp, &k2);
+	KEXPECT_EQ(t, k1.vk_search - k0.vk_search, 1000);	/* one segment per pair */
+	KEXPECT_GT(t, k2.vk_search - k1.vk_search, 100 * 1000ul);	/* the whole list */
+	KEXPECT_EQ(t, k2.vk_fail, k0.vk_fail);
+	for (uintptr_t a = KB_BASE, i = 0; i < 1000; a += (kb_mixed_quanta(i) + 1) * KB_Q, i++)
+		vmem_xfree(kb.kb_vmp, a + kb_mixed_quanta(i) * KB_Q, KB_Q);
+	KEXPECT_EQ(t, vmem_size(kb.kb_vmp, VMEM_FREE), span);
+	vmem_destroy(kb.kb_vmp);
+}
+
+/* A 5-quantum request that only the linear "might fit" scan can answer: it fails. */
+static void kb_mightfit(void *arg, unsigned long i)
+{
+	struct kb_ctx *kb = arg;
+
+	(void)i;
+	if (vmem_alloc(kb->kb_vmp, 5 * KB_Q, VM_INSTANTFIT | VM_NOSLEEP) != 0)
+		kb->kb_policy = -1;		/* must not happen: recorded for the test */
+}
+
+/* n holes of 4 quanta and nothing larger: all of them sit in the [4, 8) list. */
+static vmem_t *kb_mightfit_layout(unsigned long n)
+{
+	vmem_t *vmp = vmem_create("kt_mightfit", KB_BASE, 5 * n * KB_Q, KB_Q, NULL, NULL, NULL,
+				  0, VM_PANIC);
+
+	for (unsigned long i = 0; i < n; i++)
+		vmem_xalloc(vmp, KB_Q, 0, 0, 0, KB_BASE + (5 * i + 4) * KB_Q,
+			    KB_BASE + (5 * i + 5) * KB_Q, VM_BESTFIT | VM_PANIC);
+	return vmp;
+}
+
+/*
+ * The cost of vmem_find_fit's linear scan: instant fit finds no list where
+ * every segment fits, so it walks the [4, 8) list looking at each 4-quantum
+ * hole and fails.  The cost per failed request grows with the list (10 and
+ * 1,000 holes); the search counter confirms every hole was looked at.
+ */
+static void vmem_test_prof_mightfit_scan(struct ktest *t)
+{
+	static const unsigned long counts[] = { 10, 1000 };
+	static const char *names[] = { "vmem_mightfit_scan_10", "vmem_mightfit_scan_1000" };
+
+	for (int c = 0; c < 2; c++) {
+		struct kb_ctx kb = { kb_mightfit_layout(counts[c]), VM_INSTANTFIT };
+		struct vmem_kstat k0, k1;
+
+		vmem_stats(kb.kb_vmp, &k0);
+		KEXPECT_EQ(t, k0.vk_nfree_seg, counts[c]);
+		prof_region(names[c], 100, kb_mightfit, &kb);
+		vmem_stats(kb.kb_vmp, &k1);
+		KEXPECT_EQ(t, kb.kb_policy, VM_INSTANTFIT);
+		KEXPECT_EQ(t, k1.vk_search - k0.vk_search, 100 * counts[c]);
+		for (unsigned long i = 0; i < counts[c]; i++)
+			vmem_xfree(kb.kb_vmp, KB_BASE + (5 * i + 4) * KB_Q, KB_Q);
+		vmem_destroy(kb.kb_vmp);
+	}
+}
+
 static const struct ktest_case vmem_cases[] = {
 	KTEST_CASE(vmem_test_alloc_free_coalesce),
 	KTEST_CASE(vmem_test_misuse_panics),
 	KTEST_CASE(vmem_test_console_command),
 	KTEST_CASE(vmem_test_prof_pairs),
 	KTEST_CASE(vmem_test_prof_firstfit),
+	KTEST_CASE(vmem_test_prof_mixed),
+	KTEST_CASE(vmem_test_prof_mightfit_scan),
 	KTEST_END,
 };
 KTEST_SUITE_INIT(vmem_suite, "vmem", vmem_cases, vmem_suite_init);
