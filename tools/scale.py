@@ -21,7 +21,8 @@ Memory above 8 GiB uses memory-backend-ram,reserve=off (tools/qemu.py), so a
   scale.py [--harts 1,8,32,64] [--mems 1G,4G,16G,64G,256G] [--hart-mem 1G]
            [--mem-harts 8] [--repeat N] [--timeout S] [--ceiling]
 
---repeat N boots each configuration N times and prints the boot that was
+Each boot's console output goes to build/scale-logs/smpN-MEM.log (the last
+boot of a configuration).  --repeat N boots each configuration N times and prints the boot that was
 ready first (whole rows, never figures mixed from different boots): on a
 shared host the fastest boot is the one least disturbed by other work.
 
@@ -44,6 +45,7 @@ MARKS = {
     "online": re.compile(r"^(\d+) of (\d+) harts online"),
     "ready": re.compile(r"^KTAP version 1"),
 }
+LOGS = os.path.join(qemu.TOP, "build", "scale-logs")     # the last boot of each configuration
 MM_RE = re.compile(r"descriptors for (\d+) pages set up by (\d+) harts in (\d+) us")
 
 
@@ -74,6 +76,9 @@ def boot(kernel, smp, mem, timeout, bootargs="ktest=lib"):
     timer.cancel()
     res["total"] = time.monotonic() - t0
     res["timed_out"] = res["total"] >= timeout
+    os.makedirs(LOGS, exist_ok=True)
+    with open(os.path.join(LOGS, "smp%d-%s.log" % (smp, mem)), "w") as f:
+        f.write("\n".join(res["lines"]) + "\n")
     return res
 
 
