@@ -18,7 +18,7 @@ measured) once per configuration and prints one markdown table row each:
 Memory above 8 GiB uses memory-backend-ram,reserve=off (tools/qemu.py), so a
 256 GiB guest costs only the pages the kernel touches.
 
-  scale.py [--harts 1,8,32,64] [--mems 1G,4G,16G,64G,256G] [--hart-mem 1G]
+  scale.py [--harts 1,8,32,64,128] [--mems 1G,4G,16G,64G,256G] [--hart-mem 1G]
            [--mem-harts 8] [--repeat N] [--timeout S] [--ceiling]
 
 Each boot's console output goes to build/scale-logs/smpN-MEM.log (the last
@@ -127,7 +127,7 @@ def ceiling(kernel, timeout):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernel", default=os.path.join(qemu.TOP, "build", "kernel.elf"))
-    ap.add_argument("--harts", default="1,8,32,64")
+    ap.add_argument("--harts", default="1,8,32,64,128")
     ap.add_argument("--mems", default="1G,4G,16G,64G,256G")
     ap.add_argument("--hart-mem", default="1G", help="memory for the harts sweep")
     ap.add_argument("--mem-harts", type=int, default=8, help="harts for the memory sweep")
