@@ -185,6 +185,13 @@ $(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard m
 	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
 		$(filter %.c,$^) -o $@
 
+# Object-cache pairs per second per hart, 1-8 threads, magazines on and off (docs/kmem.md).
+$(HOST)/bench_kmem: tests/host/bench_kmem.c $(H_PORTABLE) tests/host/host_env.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
+		$(filter %.c,$^) -o $@ -lfdt -lm
+
 # mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
 # exactly the names that header lists, with no libc headers (-nostdinc keeps
 # only the compiler's own stddef/stdint/stdbool), so a name mm uses but the

@@ -22,6 +22,31 @@ static void cmdline_value(const char *word, size_t len, size_t keylen, char *dst
 	dst[n] = 0;
 }
 
+/*
+ * `kmem_reap_interval=MS`: a decimal count of milliseconds, at most one day.
+ * A bad value is reported and leaves the default in place; false then, so
+ * the word also counts as not understood.
+ */
+static bool cmdline_reap_interval(const char *w, size_t len, struct cmdline *cl)
+{
+	char val[16], *end;
+	unsigned long ms;
+
+	if (len - 19 >= sizeof(val) || w[19] < '0' || w[19] > '9')
+		goto bad;
+	memcpy(val, w + 19, len - 19);
+	val[len - 19] = 0;
+	ms = strtoul(val, &end, 10);
+	if (*end != 0 || ms > 86400000UL)
+		goto bad;
+	cl->cl_kmem_reap_set = true;
+	cl->cl_kmem_reap_ms = (unsigned)ms;
+	return true;
+bad:
+	printk("cmdline: '%.*s': milliseconds 0..86400000 expected; default kept\n", (int)len, w);
+	return false;
+}
+
 /* Act on one word; false if it is not one we know. */
 static bool cmdline_word(const char *w, size_t len, struct cmdline *cl)
 {
@@ -45,6 +70,12 @@ static bool cmdline_word(const char *w, size_t len, struct cmdline *cl)
 		cmdline_value(w, len, 11, cl->cl_kmem_debug, sizeof(cl->cl_kmem_debug));
 		return true;
 	}
+	if (len == 15 && strncmp(w, "kmem_nomagazine", 15) == 0) {
+		cl->cl_kmem_nomagazine = true;
+		return true;
+	}
+	if (len >= 19 && strncmp(w, "kmem_reap_interval=", 19) == 0)
+		return cmdline_reap_interval(w, len, cl);
 	return false;
 }
 

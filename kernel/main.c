@@ -15,6 +15,7 @@
 #include "kernel/devtree.h"
 #include "kernel/dma.h"
 #include "kernel/hart.h"
+#include "kernel/kmem_glue.h"
 #include "kernel/segkmem.h"
 #include "kernel/ktest.h"
 #include "kernel/mm_init.h"
@@ -89,6 +90,9 @@ void kmain(unsigned long hartid, uintptr_t fdt_pa)
 	smp_print_harts();
 	mm_pages_init(&boot_plat_map);		/* zones, buddy, per-hart page caches */
 	segkmem_init();				/* vmem: the mapped kernel heap */
+	if (cmdline.cl_ktest)
+		kmem_reaper_hold();		/* the suites count on a quiet system */
+	mm_kmem_init(&cmdline);			/* object caches, kmalloc, reaper */
 	dma_init(&boot_plat_map);		/* vmem: one arena per shared-dma-pool */
 	arch_irq_enable();
 	if (cmdline.cl_ktest)

@@ -3,9 +3,9 @@
  *
  * 1. Why here.  mm/ is portable and knows no console: each allocator
  *    exports a dump that writes through a printk-like sink (page_buddyinfo,
- *    page_zoneinfo, page_get_stats, vmem_dump_all, vmem_dump).  This file is
- *    the only place that turns those dumps into commands; the object-cache
- *    layer adds kmastat and slabinfo here the same way.
+ *    page_zoneinfo, page_get_stats, vmem_dump_all, vmem_dump, kmem_kmastat,
+ *    kmem_slabinfo, kmem_magstat).  This file is the only place that turns
+ *    those dumps into commands.
  * 2. Registration.  One mechanism for every command of the kernel:
  *    CONSOLE_CMD (kernel/console.h) puts a struct console_cmd in the
  *    console_cmds linker section; `help` lists them all.  An allocator
@@ -19,6 +19,10 @@
  *   zoneinfo        per-zone counters and per-hart caches (/proc/zoneinfo)
  *   pagestat        page allocator failures and misuse, boot timing, bootmem
  *   vmem [-s] [A]   every arena (illumos ::vmem), or arena A in full
+ *   kmastat         every object cache (illumos ::kmastat), then the arenas
+ *   slabinfo        every slab cache (Linux /proc/slabinfo 2.1)
+ *   magstat         per cache: magazine size, rounds per hart, depots per
+ *                   node, contention, resizes, cross-node frees, reaps
  */
 #include "kernel/console.h"
 #include "kernel/lib.h"
@@ -26,6 +30,7 @@
 #include "kernel/printk.h"
 #include "kernel/segkmem.h"
 #include "mm/bootmem.h"
+#include "mm/kmem.h"
 #include "mm/page.h"
 #include "mm/vmem.h"
 
@@ -40,6 +45,9 @@ static int mm_cmd_usage(const char *usage)
 #define ZONEINFO_USAGE	"zoneinfo"
 #define PAGESTAT_USAGE	"pagestat"
 #define VMEM_USAGE	"vmem [-s] [ARENA]  (-s: every segment of ARENA)"
+#define KMASTAT_USAGE	"kmastat"
+#define SLABINFO_USAGE	"slabinfo"
+#define MAGSTAT_USAGE	"magstat"
 
 /* `buddyinfo`: free blocks per order, /proc/buddyinfo format. */
 static int mm_cmd_buddyinfo(int argc, char **argv)
@@ -125,3 +133,39 @@ static int mm_cmd_vmem(int argc, char **argv)
 }
 CONSOLE_CMD(mm_cmd_vmem_reg, "vmem", "vmem [-s] [ARENA]: resource arenas (-s: every segment)",
 	    mm_cmd_vmem);
+
+/* `kmastat`: every object cache (illumos ::kmastat columns), then the vmem arenas. */
+static int mm_cmd_kmastat(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return mm_cmd_usage(KMASTAT_USAGE);
+	kmem_kmastat(printk);
+	return 0;
+}
+CONSOLE_CMD(mm_cmd_kmastat_reg, "kmastat", "object caches (illumos ::kmastat) and vmem arenas",
+	    mm_cmd_kmastat);
+
+/* `slabinfo`: every slab cache, Linux /proc/slabinfo 2.1 format. */
+static int mm_cmd_slabinfo(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return mm_cmd_usage(SLABINFO_USAGE);
+	kmem_slabinfo(printk);
+	return 0;
+}
+CONSOLE_CMD(mm_cmd_slabinfo_reg, "slabinfo", "slab caches, Linux /proc/slabinfo 2.1 format",
+	    mm_cmd_slabinfo);
+
+/* `magstat`: per cache, magazine size, rounds per hart, depots per node, contention. */
+static int mm_cmd_magstat(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return mm_cmd_usage(MAGSTAT_USAGE);
+	kmem_magstat(printk);
+	return 0;
+}
+CONSOLE_CMD(mm_cmd_magstat_reg, "magstat", "per-cache magazines: size, rounds per hart, depots",
+	    mm_cmd_magstat);

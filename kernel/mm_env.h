@@ -14,6 +14,7 @@
 #include "kernel/hart.h"
 #include "kernel/lib.h"
 #include "kernel/printk.h"
+#include "kernel/timer.h"
 
 #define MM_MAX_CPUS	MAX_CPUS
 #define MM_MAX_NODES	16
@@ -35,6 +36,8 @@ void cpu_call_all(void (*fn)(void *), void *arg);	/* kernel/smp.c */
 /* Optional: mm's per-hart pointer (struct hart.h_mm), one load through tp. */
 #define MM_CPU_PTR()		(this_hart()->h_mm)
 #define MM_CPU_PTR_SET(cpu, p)	(harts[(cpu)].h_mm = (p))
+
+static inline uint64_t mm_time_us(void) { return timer_now_us(); }
 
 /* RAM is identity-mapped (see arch/riscv/mmu.c): VA == PA. */
 static inline void *phys_to_virt(paddr_t pa) { return (void *)(uintptr_t)pa; }

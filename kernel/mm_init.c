@@ -1,6 +1,7 @@
 /*
- * mm_init.c - start the page allocator from the platform map (its console
- * commands are in kernel/mm_cmds.c).
+ * mm_init.c - start the page allocator from the platform map, and the
+ * object caches over it (the allocators' console commands are in
+ * kernel/mm_cmds.c).
  *
  * mm/ does not know how the kernel parsed the device tree: this file has mm
  * derive the zones from the platform map's memory, reservations and DMA
@@ -14,13 +15,16 @@
  * caches then.  From then on page tables come from the page allocator.
  */
 #include "arch/riscv/mmu.h"
+#include "kernel/cmdline.h"
 #include "kernel/hart.h"
 #include "kernel/lib.h"
 #include "kernel/plat_zones.h"
 #include "kernel/printk.h"
+#include "kernel/kmem_glue.h"
 #include "kernel/timer.h"
 #include "mm/bootmem.h"
 #include "kernel/mm_init.h"
+#include "mm/kmem.h"
 #include "mm/page.h"
 
 /* Statistics of the boot: shown by pagestat and used by the page tests. */
@@ -70,4 +74,38 @@ void mm_pages_init(const struct plat_map *pm)
 	       (unsigned long long)(page_free_count() >> (20 - MM_PAGE_SHIFT)),
 	       (unsigned long long)mm_boot_info.mbi_pages, ncpus,
 	       (unsigned long long)mm_boot_info.mbi_init_us);
+}
+
+/* The kmem boot options into kmem's switches; a bad kmem_debug flag is reported. */
+static void mm_kmem_options(const struct cmdline *cl)
+{
+	unsigned flags = 0;
+
+	if (cl->cl_kmem_debug[0] && kmem_debug_parse(cl->cl_kmem_debug, &flags) != 0) {
+		printk("cmdline: kmem_debug=%s: bad flag (see above); kmem debugging stays off\n",
+		       cl->cl_kmem_debug);
+		flags = 0;
+	}
+	kmem_debug = flags;
+	kmem_nomagazine = cl->cl_kmem_nomagazine;
+	if (cl->cl_kmem_reap_set && cl->cl_kmem_reap_ms)
+		kmem_reap_interval_ms = cl->cl_kmem_reap_ms;
+}
+
+void mm_kmem_init(const struct cmdline *cl)
+{
+	vmem_t *heap;
+	uint64_t t0 = timer_now_us();
+
+	mm_kmem_options(cl);
+	heap = kmem_heap_create();
+	if (heap == NULL || kmem_init(heap) != 0)
+		panic("mm_kmem_init: the object caches cannot start (see above)");
+	mm_boot_info.mbi_kmem_us = timer_now_us() - t0;
+	printk("kmem: object caches up in %llu us; debug 0x%x%s; reap every %u ms%s\n",
+	       (unsigned long long)mm_boot_info.mbi_kmem_us, kmem_debug,
+	       kmem_nomagazine ? ", no magazines" : "",
+	       cl->cl_kmem_reap_set ? cl->cl_kmem_reap_ms : kmem_reap_interval_ms,
+	       cl->cl_kmem_reap_set && cl->cl_kmem_reap_ms == 0 ? " (off)" : "");
+	kmem_reaper_start(cl->cl_kmem_reap_set ? cl->cl_kmem_reap_ms : kmem_reap_interval_ms);
 }

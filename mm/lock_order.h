@@ -20,8 +20,10 @@
  *   KMEM_LIST    the list of object caches (create, destroy, reap, dumps).
  *   KMEM_DEPOT   one NUMA node's depot of one object cache (full and empty
  *                magazine lists).
- *   KMEM_SLAB    one object cache's slab layer (slab lists, bufctl hash);
- *                it imports slabs from a vmem arena while held.
+ *   KMEM_SLAB    one node's slab layer of one object cache (slab lists,
+ *                bufctl hash); dropped around slab creation and
+ *                destruction, so vmem and the page allocator are called
+ *                without it (mm/kmem_impl.h).
  *   VMEM_LIST    the list of vmem arenas (create, destroy, dumps).
  *   VMEM_ARENA   one arena (vm_lock).  Never two at once: an arena drops its
  *                lock before it calls its source or a quantum cache.

@@ -35,6 +35,8 @@
  *                         void * slot for mm, reached faster than an array
  *                         indexed by cpu_id(); without it mm uses the array
  *   Memory     void *phys_to_virt(paddr_t), paddr_t virt_to_phys(const void *)
+ *   Time       uint64_t mm_time_us(void)   microseconds since boot (any
+ *                         monotonic origin); kmem's audit records use it
  *   Output     printk(fmt, ...)            printf-like, %d %u %x %lx %llx %p %s %c %zu
  *              panic(fmt, ...)             never returns
  *              snprintf(buf, n, fmt, ...)  the same formats into a buffer (dumps,

@@ -180,19 +180,26 @@ int page_zone_type_of(paddr_t pa);
 
 /*
  * Page descriptors.  One per 4 KiB page of every section of memory, placed
- * on the node of the memory it describes.  Only the allocator writes them;
- * the upper layers may keep a word of their own in pg_owner while they hold
- * the page.
+ * on the node of the memory it describes.  Only the allocator writes them,
+ * except pg_owner: the layer that holds an allocated block may keep a
+ * pointer-sized word there in every page of the block (kmem: the slab the
+ * page belongs to, so a buffer finds its slab in O(1)).  pg_owner shares its
+ * storage with pg_prev, which only the buddy lists use, i.e. only while the
+ * page is free: the descriptor stays 32 bytes, and the word is meaningless
+ * once the block is freed (the allocator overwrites it).
  */
 struct page {
 	struct page *pg_next;		/* free list / cache link (free blocks only) */
-	struct page *pg_prev;		/* free list back link (buddy lists only) */
+	union {
+		struct page *pg_prev;	/* free list back link (buddy lists only) */
+		uintptr_t pg_owner;	/* allocated: free for the layer holding it */
+	};
 	paddr_t pg_pa;			/* physical address (constant) */
 	uint8_t pg_state;		/* PG_* in page_impl.h */
 	uint8_t pg_order;		/* order of the block this page heads */
 	uint8_t pg_zone;		/* index of its zone, PAGE_NO_ZONE if unmanaged */
 	uint8_t pg_spare;		/* unused: keeps the descriptor at 32 bytes */
-	uint32_t pg_owner;		/* free for the layer that owns the page */
+	uint32_t pg_pad;		/* unused: keeps the descriptor at 32 bytes */
 };
 
 /* Descriptor of the page containing pa, or NULL outside described memory. */

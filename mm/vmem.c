@@ -70,13 +70,17 @@
  * vmem itself has no per-hart state.  Most allocations of a heap-like arena
  * are of one to a few quanta; the paper puts object caches in front of those
  * sizes (§5, "quantum caching"), whose per-hart magazines make them
- * lock-free on a hit and whose slabs import whole runs from the arena,
- * fighting fragmentation.  Here that layer is a hook: a provider
- * (struct vmem_qcache_provider, installed by the slab layer) creates one
- * cache per multiple of the quantum up to the arena's qcache_max.  With no
- * provider, every size goes to the segment layer.  Caches get their memory
- * with vmem_xalloc/vmem_xfree, which never go through the caches: that is why
- * vmem_alloc must pair with vmem_free and vmem_xalloc with vmem_xfree.
+ * lock-free on a hit.  An arena with qcache_max > 0 gets one magazine-layer
+ * cache per multiple of the quantum up to qcache_max, made with
+ * kmem_zcache_create (mm/kmem.c §1: the same per-hart magazines and
+ * per-node depots as the object caches, over a back end of our own): its
+ * bulk import takes objects from the arena with vmem_xalloc, its release
+ * gives them back with vmem_xfree, which never go through the caches: that
+ * is why vmem_alloc must pair with vmem_free and vmem_xalloc with
+ * vmem_xfree.  The caches exist once the object caches do: an arena made
+ * before kmem_init gets them when kmem_init calls vmem_qcache_attach_all(),
+ * and kmem_fini takes them away (vmem_qcache_detach_all()); until then
+ * every size goes to the segment layer.
  *
  * 5. Failure semantics
  * --------------------
@@ -108,6 +112,7 @@
  * vmem_check() verifies every invariant of §2.
  */
 #include "mm/vmem_impl.h"
+#include "mm/kmem.h"
 
 /* A request, after validation: what vmem_fit() must satisfy. */
 struct vmem_req {
@@ -120,7 +125,6 @@ struct vmem_req {
 };
 
 static struct vmem vmem_boot_arenas[VMEM_BOOT_ARENAS];	/* before a page source */
-static const struct vmem_qcache_provider *vmem_qcp;	/* quantum cache provider */
 static void (*vmem_reclaim_hook)(void);			/* VM_SLEEP reclaim */
 static int vmem_init_state;				/* 0, 1 running, 2 done */
 spinlock_t vmem_list_lock;				/* guards vmem_list */
@@ -143,7 +147,6 @@ static void vmem_init_once(void)
 		;
 }
 
-void vmem_qcache_provider_set(const struct vmem_qcache_provider *qp) { vmem_qcp = qp; }
 void vmem_reclaim_hook_set(void (*fn)(void)) { vmem_reclaim_hook = fn; }
 const char *vmem_name(const vmem_t *vmp) { return vmp->vm_name; }
 size_t vmem_quantum(const vmem_t *vmp) { return vmp->vm_quantum; }
@@ -557,8 +560,8 @@ static void vmem_reap(vmem_t *vmp)
 {
 	for (vmem_t *v = vmp; v != NULL; v = v->vm_source) {
 		for (unsigned i = 0; i < VMEM_NQCACHE_MAX; i++)
-			if (v->vm_qcache[i] != NULL)
-				vmem_qcp->qp_reap(v->vm_qcache[i]);
+			if (v->vm_qcache[i].vqc_cache != NULL)
+				kmem_cache_reap_now(v->vm_qcache[i].vqc_cache);
 	}
 	if (vmem_reclaim_hook != NULL)
 		vmem_reclaim_hook();
@@ -616,10 +619,11 @@ uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 	vmem_flags_verify(vmp, "vmem_alloc", size, vmflag);
 	size = vmem_round(vmp, "vmem_alloc", size);
 	if (size <= vmp->vm_qcache_max && !(vmflag & VM_NEXTFIT)) {
-		void *qc = vmp->vm_qcache[(size >> vmp->vm_qshift) - 1];
+		kmem_cache_t *qc = vmp->vm_qcache[(size >> vmp->vm_qshift) - 1].vqc_cache;
 
 		if (qc != NULL) {
-			uintptr_t addr = vmem_qcp->qp_alloc(qc, vmflag & ~VM_PANIC);
+			uintptr_t addr = (uintptr_t)kmem_cache_alloc(qc, (vmflag & VM_NOSLEEP) ?
+								   KM_NOSLEEP : KM_SLEEP);
 
 			__atomic_fetch_add(&vmp->vm_kstat.vk_qcache_alloc, 1, __ATOMIC_RELAXED);
 			if (addr == 0 && (vmflag & VM_PANIC))
@@ -773,11 +777,11 @@ void vmem_free(vmem_t *vmp, uintptr_t addr, size_t size)
 {
 	size = vmem_round(vmp, "vmem_free", size);
 	if (size != 0 && size <= vmp->vm_qcache_max) {
-		void *qc = vmp->vm_qcache[(size >> vmp->vm_qshift) - 1];
+		kmem_cache_t *qc = vmp->vm_qcache[(size >> vmp->vm_qshift) - 1].vqc_cache;
 
 		if (qc != NULL) {
 			__atomic_fetch_add(&vmp->vm_kstat.vk_qcache_free, 1, __ATOMIC_RELAXED);
-			vmem_qcp->qp_free(qc, addr);
+			kmem_cache_free(qc, (void *)addr);
 			return;
 		}
 	}
@@ -862,19 +866,90 @@ static void vmem_struct_init(vmem_t *vmp, const char *name, size_t quantum)
 	vmp->vm_kstat.vk_hash_size = VMEM_HASH_INITIAL;
 }
 
-/* Create the quantum caches through the provider, if there is one. */
+/* Quantum-cache back end: n objects of one size from the arena (§4). */
+static unsigned vmem_qcache_import(void *arg, void **bufs, unsigned n, int kmflag, int node)
+{
+	struct vmem_qcache *vqc = arg;
+	unsigned got = 0;
+
+	(void)kmflag, (void)node;
+	for (; got < n; got++) {
+		uintptr_t a = vmem_xalloc(vqc->vqc_arena, vqc->vqc_size, 0, 0, 0, 0, 0, VM_NOSLEEP);
+
+		if (a == 0)
+			break;
+		bufs[got] = (void *)a;
+	}
+	return got;
+}
+
+/* Quantum-cache back end: objects back to the arena. */
+static void vmem_qcache_release(void *arg, void **bufs, unsigned n)
+{
+	struct vmem_qcache *vqc = arg;
+
+	for (unsigned i = 0; i < n; i++)
+		vmem_xfree(vqc->vqc_arena, (uintptr_t)bufs[i], vqc->vqc_size);
+}
+
+/* Create the quantum caches (once the object caches exist). */
 static void vmem_qcache_create(vmem_t *vmp)
 {
 	char name[VMEM_NAMELEN + 8];
 
-	if (vmem_qcp == NULL || vmp->vm_qcache_max == 0)
+	if (!kmem_initialized() || vmp->vm_qcache_max == 0 || vmp->vm_qcache[0].vqc_cache != NULL)
 		return;
 	for (size_t i = 0; i < (vmp->vm_qcache_max >> vmp->vm_qshift); i++) {
+		struct vmem_qcache *vqc = &vmp->vm_qcache[i];
+
 		snprintf(name, sizeof(name), "%s_%lu", vmp->vm_name,
 			 (unsigned long)((i + 1) << vmp->vm_qshift));
-		vmp->vm_qcache[i] = vmem_qcp->qp_create(name, (i + 1) << vmp->vm_qshift, vmp);
+		vqc->vqc_arena = vmp;
+		vqc->vqc_size = (i + 1) << vmp->vm_qshift;
+		vqc->vqc_cache = kmem_zcache_create(name, vqc->vqc_size, vmem_qcache_import,
+						    vmem_qcache_release, vqc, 0);
 	}
 }
+
+/* Destroy the quantum caches: their objects go back to the arena. */
+static void vmem_qcache_destroy(vmem_t *vmp)
+{
+	for (unsigned i = 0; i < VMEM_NQCACHE_MAX; i++)
+		if (vmp->vm_qcache[i].vqc_cache != NULL) {
+			kmem_cache_destroy(vmp->vm_qcache[i].vqc_cache);
+			vmp->vm_qcache[i].vqc_cache = NULL;
+		}
+}
+
+/*
+ * Call fn on every arena with quantum caches.  fn creates or destroys
+ * caches (kmem_list_lock ranks above vmem_list_lock), so it runs on a
+ * snapshot taken under the list lock, not under it.
+ */
+static void vmem_qcache_each(void (*fn)(vmem_t *vmp))
+{
+	vmem_t *arenas[64];
+	unsigned n = 0;
+	irqflags_t fl;
+
+	vmem_init_once();
+	fl = irq_save();
+	spin_lock(&vmem_list_lock);
+	for (vmem_t *v = vmem_list; v != NULL; v = v->vm_next)
+		if (v->vm_qcache_max != 0 && n < 64)
+			arenas[n++] = v;
+		else if (v->vm_qcache_max != 0)
+			n = 65;
+	spin_unlock(&vmem_list_lock);
+	irq_restore(fl);
+	if (n > 64)
+		panic("vmem_qcache_each: more than 64 arenas with quantum caches");
+	for (unsigned i = 0; i < n; i++)
+		fn(arenas[i]);
+}
+
+void vmem_qcache_attach_all(void) { vmem_qcache_each(vmem_qcache_create); }
+void vmem_qcache_detach_all(void) { vmem_qcache_each(vmem_qcache_destroy); }
 
 vmem_t *vmem_create(const char *name, uintptr_t base, size_t size, size_t quantum,
 		    vmem_import_fn *afunc, vmem_release_fn *ffunc, vmem_t *source,
@@ -941,9 +1016,7 @@ void vmem_destroy(vmem_t *vmp)
 	irqflags_t fl;
 
 	vmem_list_remove(vmp);
-	for (unsigned i = 0; i < VMEM_NQCACHE_MAX; i++)
-		if (vmp->vm_qcache[i] != NULL)
-			vmem_qcp->qp_destroy(vmp->vm_qcache[i]);
+	vmem_qcache_destroy(vmp);
 	if (vmp->vm_kstat.vk_mem_inuse != 0)
 		printk("vmem_destroy(%s): leaked 0x%lx bytes in %lu segments\n", vmp->vm_name,
 		       (unsigned long)vmp->vm_kstat.vk_mem_inuse,

@@ -54,8 +54,8 @@ typedef void vmem_release_fn(vmem_t *source, uintptr_t addr, size_t size);
  * empty) with allocation unit `quantum` (a power of two).  With a `source`,
  * the arena imports spans through afunc and gives whole free imported spans
  * back through ffunc.  Sizes up to `qcache_max` (rounded to quanta, at most
- * VMEM_NQCACHE_MAX quanta) are served by quantum caches once a cache
- * provider is installed (vmem_qcache_provider_set).  Returns NULL when out of
+ * VMEM_NQCACHE_MAX quanta) are served by quantum caches once the object
+ * caches exist (vmem_qcache_attach_all).  Returns NULL when out of
  * memory for the arena itself; panics on invalid arguments.
  */
 vmem_t *vmem_create(const char *name, uintptr_t base, size_t size, size_t quantum,
@@ -153,24 +153,13 @@ struct vmem_page_source {
 void vmem_page_source_set(const struct vmem_page_source *src);
 
 /*
- * Quantum-cache provider (the slab layer plugs in here).  For an arena with
- * qcache_max > 0, vmem_create calls qp_create once per multiple of the
- * quantum up to qcache_max; the cache gets its memory from the arena with
- * vmem_xalloc/vmem_xfree (never vmem_alloc, which would recurse).  qp_alloc
- * returns 0 when the cache and the arena are exhausted (that is final);
- * qp_reap gives cached objects back to the arena (used by VM_SLEEP).  All
- * four are called without any vmem lock held.  With no provider, every size
- * goes to the segment layer.
+ * Quantum caches are made by the object caches' magazine layer
+ * (kmem_zcache_create, vmem.c §4).  kmem_init attaches them to every arena
+ * with qcache_max > 0 made before it; kmem_fini detaches them (their objects
+ * go back to the arenas).  Arenas made while kmem is up get them at once.
  */
-struct vmem_qcache_provider {
-	void *(*qp_create)(const char *name, size_t objsize, vmem_t *vmp);	/* one cache */
-	void (*qp_destroy)(void *cache);		/* at vmem_destroy */
-	uintptr_t (*qp_alloc)(void *cache, int vmflag);	/* an object, or 0 */
-	void (*qp_free)(void *cache, uintptr_t addr);	/* back to its cache */
-	void (*qp_reap)(void *cache);			/* return cached objects to the arena */
-};
-/* Install before creating the arenas that should have quantum caches. */
-void vmem_qcache_provider_set(const struct vmem_qcache_provider *qp);
+void vmem_qcache_attach_all(void);
+void vmem_qcache_detach_all(void);
 
 /* Called by VM_SLEEP allocations before their retry (e.g. the slab reaper). */
 void vmem_reclaim_hook_set(void (*fn)(void));

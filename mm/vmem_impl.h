@@ -8,7 +8,9 @@
  *   2. vm_lock             (VMEM_ARENA) one arena; never two arena locks at
  *                          once: an arena drops its lock before calling its
  *                          source's import or release function, or a
- *                          quantum cache
+ *                          quantum cache (whose kmem locks rank above it
+ *                          come first: the caches call the arena holding
+ *                          no kmem lock)
  *   3. the page source     (the page allocator's ZONE locks) may be called
  *                          with vm_lock held, so it must never call vmem
  *   4. vmem_seg_lock       (VMEM_SEG) the global segment-structure pool; a leaf
@@ -19,6 +21,7 @@
 #define MM_VMEM_IMPL_H
 
 #include "mm/vmem.h"
+#include "mm/kmem.h"
 
 /*
  * Segments per operation.  An allocation splits one free segment into at
@@ -69,6 +72,17 @@ struct vmem_seg {
 	uint8_t vs_import;		/* SPAN: imported from the source */
 };
 
+/*
+ * One quantum cache: a magazine-layer cache of objects of vqc_size bytes,
+ * whose back end is this arena (vmem.c §4).  Set when the caches are
+ * attached, read-only afterwards.
+ */
+struct vmem_qcache {
+	vmem_t *vqc_arena;		/* the arena the objects come from */
+	size_t vqc_size;		/* object size: a multiple of the quantum */
+	kmem_cache_t *vqc_cache;	/* the cache, or NULL (none yet / detached) */
+};
+
 /* One arena.  Field groups follow what protects them. */
 struct vmem {
 	/* identity: set by vmem_create, read-only afterwards */
@@ -79,7 +93,7 @@ struct vmem {
 	vmem_import_fn *vm_source_alloc; /* import function, or NULL */
 	vmem_release_fn *vm_source_free; /* release function, or NULL */
 	size_t vm_qcache_max;		/* largest size served by quantum caches */
-	void *vm_qcache[VMEM_NQCACHE_MAX]; /* cache for (i + 1) quanta, or NULL */
+	struct vmem_qcache vm_qcache[VMEM_NQCACHE_MAX]; /* (i + 1) quanta (vmem.c §4) */
 	bool vm_boot;			/* struct from the static boot array */
 
 	/* protected by vmem_list_lock */

@@ -42,8 +42,10 @@ TOP = qemu.TOP
 # The one configuration `make check-budgets` measures.  Only single-hart suites
 # run, so the allocator state each region starts from, and therefore every
 # figure, is the same on every run; a suite that adds regions is added here.
-BUDGET_BOOT = {"smp": 4, "mem": "1G", "numa": 0, "board": "", "fw": "default",
-               "args": "ktest=prof,page,vmem"}
+# Two NUMA nodes, so that kmem_remote_free_pair (a free on another node's
+# hart) is measured; kmem_prof's regions run on one hart each, in sequence.
+BUDGET_BOOT = {"smp": 4, "mem": "1G", "numa": 2, "board": "", "fw": "default",
+               "args": "ktest=prof,page,vmem,kmem_prof"}
 REGION_RE = re.compile(r"prof: region (.+) cpu (\d+) hart (\d+) iters (\d+)\s*$")
 
 

@@ -321,6 +321,24 @@ def make_bad_dtbs():
     return nomem, extra
 
 
+def kmem_matrix():
+    """Issue 8: every suite passes with every kmem debug flag on and with the
+    magazine layer off (on NUMA and DMA boards too), and bad kmem options
+    are reported and change nothing."""
+    return [
+        {"name": "kmem-debug-all-smp4-1G", "smp": 4, "mem": "1G", "args": "ktest kmem_debug=all"},
+        {"name": "kmem-debug-all-numa2-dma", "board": "virt-numa2-dma",
+         "args": "ktest kmem_debug=all"},
+        {"name": "kmem-nomagazine-numa2-smp4-2G", "smp": 4, "mem": "2G", "numa": 2,
+         "args": "ktest kmem_nomagazine"},
+        {"name": "kmem-nomagazine-dma", "board": "virt-dma", "args": "ktest kmem_nomagazine"},
+        {"name": "bad-kmem-options", "smp": 1, "mem": "128M",
+         "args": "ktest=kmem kmem_debug=redzone,nosuch kmem_reap_interval=abc",
+         "expect_output": ["unknown flag 'nosuch'", "kmem debugging stays off",
+                           "'kmem_reap_interval=abc': milliseconds"]},
+    ]
+
+
 def make_impossible_dtbs():
     """DTBs that describe a machine QEMU (-m 512M) does not have, each from
     QEMU's own tree edited with fdtput: 1 GiB of memory, an overlapping second
@@ -382,6 +400,7 @@ def boot_matrix():
     # The most harts Debian's OpenSBI 1.1 manages (MAX_CPUS): a short suite
     # (bring-up and cross-calls); full ktest on many harts is `make test-big`.
     m.append({"name": "smp128-2G-short", "smp": 128, "mem": "2G", "args": "ktest=smp,lib"})
+    m += kmem_matrix()
     nomem, extra = make_bad_dtbs()
     m += [
         {"name": "bad-dtb-no-memory", "smp": 2, "mem": "256M", "dtb": nomem,

@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "mm_env.h"
 #include "host_env.h"
@@ -142,4 +143,12 @@ void host_panic(const char *file, int line, const char *fmt, ...)
 	}
 	fprintf(stderr, "panic: %s\n", host_panic_msg);
 	abort();
+}
+
+uint64_t mm_time_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

@@ -65,6 +65,9 @@ void cpu_call_all(void (*fn)(void *), void *arg);
 static inline void *phys_to_virt(paddr_t pa) { return (void *)(uintptr_t)pa; }
 static inline paddr_t virt_to_phys(const void *va) { return (paddr_t)(uintptr_t)va; }
 
+/* Monotonic microseconds (CLOCK_MONOTONIC). */
+uint64_t mm_time_us(void);
+
 #define printk(...) printf(__VA_ARGS__)
 void host_panic(const char *file, int line, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));

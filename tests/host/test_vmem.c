@@ -56,7 +56,6 @@ static int setup(void **state)
 {
 	(void)state;
 	vmem_page_source_set(&pgsrc);
-	vmem_qcache_provider_set(NULL);
 	vmem_reclaim_hook_set(NULL);
 	return 0;
 }
@@ -349,104 +348,7 @@ static void test_destroy_releases_imports_despite_leaks(void **state)
 	vmem_destroy(src);
 }
 
-/* ---------------------------------------------------- quantum caches */
-
-/* A toy provider: a stack of cached objects per size, filled by vmem_xalloc. */
-struct toycache {
-	vmem_t *tc_arena;
-	size_t tc_size;
-	uintptr_t tc_objs[64];
-	int tc_n;
-	unsigned tc_allocs, tc_reaps;
-};
-static void *toy_create(const char *name, size_t objsize, vmem_t *vmp)
-{
-	struct toycache *tc = calloc(1, sizeof(*tc));
-
-	(void)name;
-	tc->tc_arena = vmp;
-	tc->tc_size = objsize;
-	return tc;
-}
-static void toy_reap(void *c)
-{
-	struct toycache *tc = c;
-
-	tc->tc_reaps++;
-	while (tc->tc_n > 0)
-		vmem_xfree(tc->tc_arena, tc->tc_objs[--tc->tc_n], tc->tc_size);
-}
-static void toy_destroy(void *c) { toy_reap(c); free(c); }
-static uintptr_t toy_alloc(void *c, int vmflag)
-{
-	struct toycache *tc = c;
-
-	tc->tc_allocs++;
-	if (tc->tc_n > 0)
-		return tc->tc_objs[--tc->tc_n];
-	return vmem_xalloc(tc->tc_arena, tc->tc_size, 0, 0, 0, 0, 0, vmflag);
-}
-static void toy_free(void *c, uintptr_t addr)
-{
-	struct toycache *tc = c;
-
-	if (tc->tc_n < 64)
-		tc->tc_objs[tc->tc_n++] = addr;
-	else
-		vmem_xfree(tc->tc_arena, addr, tc->tc_size);
-}
-static const struct vmem_qcache_provider toy = { toy_create, toy_destroy, toy_alloc,
-						 toy_free, toy_reap };
-
-/* Small vmem_alloc sizes go through the installed quantum caches; larger ones and xalloc do not. */
-static void test_qcache_provider_serves_small_sizes(void **state)
-{
-	vmem_t *vmp;
-	uintptr_t a, b, c;
-	struct vmem_kstat vk;
-
-	(void)state;
-	vmem_qcache_provider_set(&toy);
-	vmp = vmem_create("qc", 0x10000, 0x10000, 0x100, NULL, NULL, NULL, 0x400, 0);
-	a = vmem_alloc(vmp, 0x100, 0);
-	vmem_free(vmp, a, 0x100);
-	b = vmem_alloc(vmp, 0x100, 0);
-	assert_int_equal(a, b);			/* came back from the cache */
-	assert_int_equal(((struct toycache *)vmp->vm_qcache[0])->tc_allocs, 2);
-	c = vmem_alloc(vmp, 0x500, 0);		/* above qcache_max: segment layer */
-	vmem_stats(vmp, &vk);
-	assert_int_equal(vk.vk_qcache_alloc, 2);
-	assert_int_equal(vk.vk_qcache_free, 1);
-	vmem_free(vmp, c, 0x500);
-	vmem_free(vmp, b, 0x100);
-	check(vmp);
-	vmem_destroy(vmp);
-	vmem_qcache_provider_set(NULL);
-}
-
-/* VM_SLEEP reaps the quantum caches and retries; VM_NOSLEEP does not. */
-static void test_sleep_reaps_caches_then_retries(void **state)
-{
-	vmem_t *vmp;
-	uintptr_t a[16];
-	struct toycache *tc;
-
-	(void)state;
-	vmem_qcache_provider_set(&toy);
-	vmp = vmem_create("reap", 0x10000, 0x1000, 0x100, NULL, NULL, NULL, 0x100, 0);
-	tc = vmp->vm_qcache[0];
-	for (int i = 0; i < 16; i++)
-		a[i] = vmem_alloc(vmp, 0x100, 0);
-	for (int i = 0; i < 16; i++)
-		vmem_free(vmp, a[i], 0x100);	/* all parked in the cache */
-	assert_int_equal(vmem_alloc(vmp, 0x200, VM_NOSLEEP), 0);
-	assert_int_equal(tc->tc_reaps, 0);
-	assert_int_not_equal(vmem_alloc(vmp, 0x200, VM_SLEEP), 0);
-	assert_int_equal(tc->tc_reaps, 1);
-	check(vmp);
-	vmem_destroy(vmp);
-	vmem_qcache_provider_set(NULL);
-}
+/* Quantum caches are object caches now: see test_kmem.c (kmem_test_vmem_qcache_*). */
 
 /* ---------------------------------------------------- growth, stats */
 
@@ -713,8 +615,6 @@ int main(void)
 		cmocka_unit_test_setup(test_import_for_constrained_requests, setup),
 		cmocka_unit_test_setup(test_nested_arenas_unwind, setup),
 		cmocka_unit_test_setup(test_destroy_releases_imports_despite_leaks, setup),
-		cmocka_unit_test_setup(test_qcache_provider_serves_small_sizes, setup),
-		cmocka_unit_test_setup(test_sleep_reaps_caches_then_retries, setup),
 		cmocka_unit_test_setup(test_hash_grows_with_allocations, setup),
 		cmocka_unit_test_setup(test_stats_agree_with_segments, setup),
 		cmocka_unit_test_setup(test_lookup_finds_enclosing_segment, setup),

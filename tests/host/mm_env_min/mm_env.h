@@ -59,6 +59,9 @@ void mm_env_min_cpu_ptr_set(unsigned cpu, void *p);
 void *phys_to_virt(paddr_t pa);
 paddr_t virt_to_phys(const void *va);
 
+/* Time */
+uint64_t mm_time_us(void);
+
 /* Output */
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -1,0 +1,261 @@
+/*
+ * kmalloc.c - general-purpose allocation by size, over the object caches.
+ *
+ * 1. Size classes
+ * ---------------
+ * Requests up to KMALLOC_MAX_CLASS go to one of the caches "kmalloc-SIZE"
+ * (and "dma-kmalloc-SIZE" with KM_DMA: KMC_DMA caches, slabs inside the DMA
+ * window).  The classes are every multiple of 8 up to 64, then eight
+ * equal steps per power of two: 72, 80, ..., 128, 144, ..., 256, ..., 8192.
+ * A request of s > 64 bytes lands in the class c whose predecessor p < s;
+ * the step c - p is p/8, so the waste c - s < p/8 < s/8: below 12.5%.  Below 64
+ * the classes are 8 bytes apart, the finest step that keeps every buffer
+ * 8-byte aligned, so the waste is under 8 bytes (that is more than 12.5% of
+ * a request under 56 bytes; no 8-aligned class scheme can do better).
+ * The class index is computed, not searched: kmalloc_index().
+ *
+ * 2. Large requests
+ * -----------------
+ * Bigger requests go to the large arena that kmem_init was given (the
+ * kernel's mapped heap; a host arena in tests) with vmem_xalloc, which never
+ * goes through quantum caches.  Each is recorded in a small hash (address ->
+ * size), so kfree and ksize know its size and can tell it from a pointer
+ * nobody allocated.
+ *
+ * 3. kfree
+ * --------
+ * A pointer inside a slab page carries its slab in the page's owner word
+ * (kmem.c §3): the slab names its cache, which must be a kmalloc cache, and
+ * the cache's free checks that the pointer starts an allocated buffer.
+ * Otherwise the pointer must be a recorded large allocation.  Anything else
+ * panics: "kfree(PTR): not allocated by kmalloc".
+ */
+#include "mm/kmem_impl.h"
+
+#define KMALLOC_NCLASSES	64	/* 8 below 64 bytes, 8 per doubling to 8192 */
+#define KMALLOC_LARGE_HASH	256	/* buckets of the large-allocation hash */
+
+/* A large allocation: address and size, in the large hash. */
+struct kmalloc_large {
+	struct kmalloc_large *kl_next;	/* hash chain */
+	uintptr_t kl_addr;		/* start */
+	size_t kl_size;			/* bytes asked for */
+};
+
+static kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] */
+static kmem_cache_t *kmalloc_large_cache;			/* struct kmalloc_large */
+static vmem_t *kmalloc_large_arena;
+static spinlock_t kmalloc_large_lock;			/* the hash */
+static struct kmalloc_large *kmalloc_large_hash[KMALLOC_LARGE_HASH];
+
+/* Class index of a request of 1..KMALLOC_MAX_CLASS bytes. */
+static inline unsigned kmalloc_index(size_t size)
+{
+	unsigned k;
+
+	if (size <= 64)
+		return size <= 8 ? 0 : (unsigned)((size - 1) >> 3);
+	k = mm_highbit(size - 1);		/* size in (2^k, 2^(k+1)] */
+	return 8 + (k - 6) * 8 + (unsigned)((size - 1 - ((size_t)1 << k)) >> (k - 3));
+}
+
+/* Buffer size of class i. */
+static size_t kmalloc_class_size(unsigned i)
+{
+	unsigned k;
+
+	if (i < 8)
+		return 8 * (size_t)(i + 1);
+	k = 6 + (i - 8) / 8;
+	return ((size_t)1 << k) + ((size_t)((i - 8) % 8) + 1) * ((size_t)1 << (k - 3));
+}
+
+/* Does cp belong to kmalloc? */
+static bool kmalloc_is_class(const kmem_cache_t *cp)
+{
+	size_t sz = cp->cache_bufsize;
+
+	if (sz == 0 || sz > KMALLOC_MAX_CLASS)
+		return false;
+	return kmalloc_caches[0][kmalloc_index(sz)] == cp || kmalloc_caches[1][kmalloc_index(sz)] == cp;
+}
+
+int kmalloc_init(vmem_t *large)
+{
+	char name[KMEM_NAMELEN];
+
+	kmalloc_large_arena = large;
+	spin_init(&kmalloc_large_lock, "kmalloc_large", LOCK_RANK_KMEM_SLAB);
+	memset(kmalloc_large_hash, 0, sizeof(kmalloc_large_hash));
+	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++) {
+		size_t sz = kmalloc_class_size(i);
+
+		snprintf(name, sizeof(name), "kmalloc-%lu", (unsigned long)sz);
+		kmalloc_caches[0][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL, NULL, NULL, 0);
+		snprintf(name, sizeof(name), "dma-kmalloc-%lu", (unsigned long)sz);
+		kmalloc_caches[1][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL, NULL, NULL,
+							 KMC_DMA);
+		if (kmalloc_caches[0][i] == NULL || kmalloc_caches[1][i] == NULL)
+			return -1;
+	}
+	kmalloc_large_cache = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
+						NULL, NULL, NULL, NULL, NULL, 0);
+	return kmalloc_large_cache == NULL ? -1 : 0;
+}
+
+void kmalloc_fini(void)
+{
+	for (unsigned b = 0; b < KMALLOC_LARGE_HASH; b++)
+		if (kmalloc_large_hash[b] != NULL)
+			panic("kmalloc_fini: large allocation %p still allocated",
+			      (void *)kmalloc_large_hash[b]->kl_addr);
+	for (unsigned d = 0; d < 2; d++)
+		for (unsigned i = 0; i < KMALLOC_NCLASSES; i++)
+			if (kmalloc_caches[d][i] != NULL) {
+				kmem_cache_destroy(kmalloc_caches[d][i]);
+				kmalloc_caches[d][i] = NULL;
+			}
+	if (kmalloc_large_cache != NULL)
+		kmem_cache_destroy(kmalloc_large_cache);
+	kmalloc_large_cache = NULL;
+	kmalloc_large_arena = NULL;
+}
+
+/* Bucket of a large allocation's address. */
+static unsigned kmalloc_large_bucket(uintptr_t addr)
+{
+	return (unsigned)((addr >> 12) ^ (addr >> 20)) & (KMALLOC_LARGE_HASH - 1);
+}
+
+/* A request above the largest class: the large arena, recorded in the hash. */
+static void *kmalloc_large(size_t size, int kmflag)
+{
+	struct kmalloc_large *kl;
+	uintptr_t addr;
+	irqflags_t fl;
+	unsigned b;
+
+	if (kmalloc_large_arena == NULL || (kmflag & KM_DMA))
+		return NULL;
+	kl = kmem_cache_alloc(kmalloc_large_cache, KM_NOSLEEP);
+	if (kl == NULL)
+		return NULL;
+	addr = vmem_xalloc(kmalloc_large_arena, size, 0, 0, 0, 0, 0,
+			   (kmflag & KM_NOSLEEP) ? VM_NOSLEEP : VM_SLEEP);
+	if (addr == 0) {
+		kmem_cache_free(kmalloc_large_cache, kl);
+		return NULL;
+	}
+	kl->kl_addr = addr;
+	kl->kl_size = size;
+	b = kmalloc_large_bucket(addr);
+	fl = kmem_lock(&kmalloc_large_lock);
+	kl->kl_next = kmalloc_large_hash[b];
+	kmalloc_large_hash[b] = kl;
+	kmem_unlock(&kmalloc_large_lock, fl);
+	return (void *)addr;
+}
+
+/* Find (and with remove, unlink) the large record of ptr; NULL if none. */
+static struct kmalloc_large *kmalloc_large_find(const void *ptr, bool remove)
+{
+	struct kmalloc_large **pp = &kmalloc_large_hash[kmalloc_large_bucket((uintptr_t)ptr)], *kl;
+	irqflags_t fl = kmem_lock(&kmalloc_large_lock);
+
+	for (; (kl = *pp) != NULL; pp = &kl->kl_next)
+		if (kl->kl_addr == (uintptr_t)ptr) {
+			if (remove)
+				*pp = kl->kl_next;
+			break;
+		}
+	kmem_unlock(&kmalloc_large_lock, fl);
+	return kl;
+}
+
+/* kmalloc with an explicit node (-1: the calling hart's, through the magazines). */
+static void *kmalloc_common(size_t size, int kmflag, int node)
+{
+	kmem_cache_t *cp;
+	void *buf;
+
+	if ((kmflag & ~KM_FLAGS_VALID) != 0)
+		panic("kmalloc(%lu, flags 0x%x): invalid flags", (unsigned long)size, kmflag);
+	if (size == 0)		/* a real, freeable buffer of the smallest class */
+		size = 1;
+	if (size > KMALLOC_MAX_CLASS) {
+		buf = kmalloc_large(size, kmflag);
+		if (buf == NULL && (kmflag & KM_PANIC))
+			panic("kmalloc(%lu, flags 0x%x): out of memory", (unsigned long)size, kmflag);
+		if (buf != NULL && (kmflag & KM_ZERO))
+			memset(buf, 0, size);
+		return buf;
+	}
+	cp = kmalloc_caches[(kmflag & KM_DMA) ? 1 : 0][kmalloc_index(size)];
+	buf = node < 0 ? kmem_cache_alloc(cp, kmflag & (KM_NOSLEEP | KM_PANIC)) :
+	      kmem_cache_alloc_node(cp, kmflag & (KM_NOSLEEP | KM_PANIC), node);
+	if (buf != NULL && (kmflag & KM_ZERO))
+		memset(buf, 0, cp->cache_bufsize);
+	return buf;
+}
+
+void *kmalloc(size_t size, int kmflag) { return kmalloc_common(size, kmflag, -1); }
+void *kzalloc(size_t size, int kmflag) { return kmalloc_common(size, kmflag | KM_ZERO, -1); }
+void *kmalloc_node(size_t size, int kmflag, int node) { return kmalloc_common(size, kmflag, node); }
+
+/*
+ * The kmalloc cache whose slab holds ptr, or NULL; panics (naming fn) when
+ * ptr is inside a kmalloc slab but does not start a buffer, except when
+ * freeing to a debug cache, whose free reports it through kmem_error.
+ */
+static kmem_cache_t *kmalloc_cache_of(const void *ptr, const char *fn, bool freeing)
+{
+	struct page *pg = page_lookup(virt_to_phys(ptr));
+	struct kmem_slab *sp;
+	kmem_cache_t *cp;
+	uintptr_t off;
+
+	if (pg == NULL || !(pg->pg_owner & 1))
+		return NULL;
+	sp = (struct kmem_slab *)(pg->pg_owner & ~(uintptr_t)1);
+	cp = sp->slab_cache;
+	if (!kmalloc_is_class(cp))
+		return NULL;
+	if (kmem_debugging(cp) && freeing)	/* the debug free classifies it (kmem_error) */
+		return cp;
+	off = (uintptr_t)ptr - sp->slab_first;
+	if ((uintptr_t)ptr < sp->slab_first || off % cp->cache_chunksize != 0 ||
+	    off / cp->cache_chunksize >= sp->slab_chunks)
+		panic("%s(%p): not the start of a buffer of %s (slab %p, first buffer 0x%lx)", fn,
+		      ptr, cp->cache_name, (void *)sp, (unsigned long)sp->slab_first);
+	return cp;
+}
+
+void kfree(void *ptr)
+{
+	struct kmalloc_large *kl;
+	kmem_cache_t *cp;
+
+	if (ptr == NULL)
+		return;
+	if ((cp = kmalloc_cache_of(ptr, "kfree", true)) != NULL) {
+		kmem_cache_free(cp, ptr);
+		return;
+	}
+	if ((kl = kmalloc_large_find(ptr, true)) == NULL)
+		panic("kfree(%p): not allocated by kmalloc (no kmalloc slab holds it and it is "
+		      "no large allocation)", ptr);
+	vmem_xfree(kmalloc_large_arena, kl->kl_addr, kl->kl_size);
+	kmem_cache_free(kmalloc_large_cache, kl);
+}
+
+size_t ksize(const void *ptr)
+{
+	struct kmalloc_large *kl;
+	kmem_cache_t *cp;
+
+	if ((cp = kmalloc_cache_of(ptr, "ksize", false)) != NULL)
+		return cp->cache_bufsize;
+	if ((kl = kmalloc_large_find(ptr, false)) == NULL)
+		panic("ksize(%p): not allocated by kmalloc", ptr);
+	return kl->kl_size;
+}

@@ -1,0 +1,1192 @@
+/*
+ * kmem.c - object caches: the magazine and depot layer over a slab layer.
+ *
+ * Bonwick, "The Slab Allocator" (USENIX 1994) for the slab layer (§2-§3
+ * below) and Bonwick & Adams, "Magazines and Vmem" (USENIX 2001, §3) for the
+ * per-hart magazines and depots (§4), with one depot per NUMA node.
+ *
+ * 1. Overview and vocabulary
+ * --------------------------
+ * A *cache* hands out *buffers* (objects) of one size.  It keeps them in
+ * their *constructed* state: a client's constructor runs when a buffer
+ * enters the cache, and its destructor when the buffer leaves, so a buffer
+ * handed out and given back again costs no construction (paper 1994 §2).
+ * Here a buffer enters the constructed set when its *slab* is created and
+ * leaves it when the slab is freed (by reaping or destroy): buffers on a
+ * slab's free list, in magazines and in depots are all constructed, so a
+ * magazine destroyed by reaping hands its buffers back to their slabs still
+ * constructed; the destructor runs when such a slab is freed.  (A
+ * KMF_DEADBEEF debug cache constructs at each allocation instead, §8.)
+ *
+ * Three layers, each in front of the next:
+ *   per-hart   each hart has a *loaded* and a *previous* magazine per cache
+ *              (a magazine is an array of rounds = buffer pointers);
+ *   depot      per cache and NUMA node, lists of full and empty magazines;
+ *   back end   a bulk import/release interface.  Slab caches use the slab
+ *              layer (kmem_slab.c); a *zcache* (kmem_zcache_create) uses any
+ *              other source, e.g. vmem's quantum caches import objects from
+ *              their arena with vmem_xalloc.  One front end, two back ends,
+ *              as FreeBSD's uma_zcache_create.
+ *
+ * 2. The slab layer and its geometry
+ * ----------------------------------
+ * A slab is 2^k pages (k <= KMEM_SLAB_MAX_ORDER) from a vmem arena, or
+ * quanta of the cache's own source arena.  Its buffers are chunks of
+ * cache_chunksize bytes: the object rounded up to its alignment; a cache
+ * with a constructor gets one more word per chunk, after the object, for the
+ * free-list link, so linking a free buffer never touches its constructed
+ * state.  The slab size is the smallest one whose waste (space no chunk
+ * uses, header included) is at most 1/8 of the slab.  Objects of at most
+ * 1/8 of the slab are *small*: the header (struct kmem_slab) sits at the end
+ * of the slab and free buffers are linked through themselves.  Larger
+ * objects, and every object of a cache over its own source arena, are
+ * described by external headers and one *bufctl* per buffer (kmem_bufctl
+ * cache); an allocated buffer's bufctl is in the node's hash, keyed by
+ * address.
+ *   Colouring: successive slabs start their first buffer cache_align bytes
+ * further in, wrapping after the leftover (cache_maxcolour), so that
+ * buffers of different slabs spread over cache lines (1994 §4.1).
+ *   Lists: per node, completely free slabs, full slabs, and partial slabs in
+ * KMEM_FULLNESS classes by how full they are, with a bitmap of non-empty
+ * classes.  Allocation takes the fullest class first (so emptier slabs can
+ * drain; the preference is exact between classes, any order within one),
+ * then a free slab, then creates a slab.  A slab that becomes free stays on
+ * the free list: only reaping gives it back.
+ *
+ * 3. Memory, nodes and finding a buffer's slab
+ * --------------------------------------------
+ * Slab memory comes from one vmem arena per node ("kmem_slab_N"), whose
+ * import takes pages from the page allocator on that node only
+ * (PAGE_THISNODE), and from "kmem_slab_dma" (PAGE_DMA) for KMC_DMA caches:
+ * the illumos segkmem model.  A hart fills from its own node's slabs while
+ * that node has memory, then from the other nodes'.  Every page of a slab
+ * has pg_owner = slab address | 1 (mm/page.h: the word is ours while we
+ * hold the page; bit 0 tells it from the NULL/pointer values the page
+ * allocator leaves there; it is cleared before the pages go back), so
+ * buffer -> slab, and so the buffer's home node, is O(1).  A free checks
+ * that the slab belongs to the cache and that the address starts a chunk.
+ * A cache with one home (KMC_DMA, KMC_NOTNUMA, its own source arena, a
+ * zcache) has a single node part, node 0, and files every slab there
+ * whatever node its memory is on.
+ *
+ * 4. The per-hart layer and the depots
+ * ------------------------------------
+ * struct kmem_cpu_cache (kmem.h) is one cache line per hart and cache,
+ * touched only by its hart with interrupts off: no lock and no atomic on a
+ * hit.  Allocation pops the loaded magazine; when it is empty and the
+ * previous one is full they swap; else the hart trades its empty previous
+ * magazine for a full one from its node's depot; else it fills an empty
+ * magazine from the back end in one bulk import.  Free mirrors it: push,
+ * swap with an empty previous, trade a full magazine for an empty one from
+ * the depot, or allocate a new empty magazine; if none can be had, the
+ * buffer goes straight to the back end.  The slow paths run with interrupts
+ * still off on the hart, including back-end calls (slab creation and
+ * constructors): there is no preemption to protect against, and the
+ * per-hart state can then never change under them.
+ *   NUMA: each node's depot holds only buffers of that node's memory.  A
+ * free whose buffer lives on another node (hc_numa: the cache has several
+ * nodes) goes into the hart's *cross* magazine instead; when that is full
+ * its buffers go home to their slab layers in one batch (FreeBSD's cross
+ * bucket).  With one node hc_numa is false and the free fast path does not
+ * look at the buffer's node.
+ *   Magazines are objects of the caches "kmem_magazine_N" (one per size).
+ * Recursion guard: those caches, and the other internal caches (kmem_slab,
+ * kmem_bufctl), are KMC_NOMAGAZINE, so allocating or freeing a magazine or
+ * a header goes straight to a slab layer and never needs a magazine; and
+ * their objects are small, so their slabs need no external header.
+ *   Magazine size: each node's depot has a magazine type (kmem_magtypes[]).
+ * Depot lock contention (trylock failures) counted over a working-set
+ * interval above KMEM_CONTENTION_LIMIT moves the depot to the next size; the
+ * depot's magazines are then destroyed and each hart drops its magazines of
+ * the old size at its next slow path.
+ *
+ * 5. Reaping and the working set
+ * ------------------------------
+ * Every kmem_reap_interval_ms each depot list's working set is updated
+ * (paper §3.7): the lowest length seen during the last interval becomes the
+ * reap limit, i.e. magazines nobody needed for a whole interval.
+ * kmem_reap() destroys up to that many full and empty magazines per list,
+ * then frees every free slab, then calls the cache's reclaim callback.  It
+ * also raises a generation number: each hart, in kmem_reap_local(), empties
+ * its own magazines when it sees a new generation.  KM_SLEEP allocations
+ * that fail reap once and retry (vmem's VM_SLEEP semantics).
+ *
+ * 6. Failure semantics
+ * --------------------
+ * An allocation returns NULL (KM_PANIC: panics) when no layer can give a
+ * buffer.  A failed slab creation (arena empty, header or bufctl
+ * allocation failed, constructor failed) undoes every step: nothing is lost
+ * and the counters are unchanged but cache_fail.  Misuse panics naming the
+ * function, the cache and the buffer: freeing a pointer that no slab of the
+ * cache holds, an interior pointer, a free to a fully free slab, invalid
+ * flags or sizes, destroying a cache with buffers outstanding.
+ *
+ * 7. Statistics
+ * -------------
+ * Per hart: magazine hits (allocs and frees), no atomics.  Per node: depot
+ * and slab counters under their locks.  Per cache: slow-path counters
+ * (atomics).  kmem_cache_stats() sums them into the table of kmem.h
+ * (enum kmem_stat, kmem_stat_names[]); buffers in use are allocations minus
+ * frees, and kmem_cache_check() verifies total = in use + free in slabs +
+ * in magazines + in depots.  The hit path counts allocations only (one
+ * add in the hart's line); a hart's frees follow from conservation:
+ * frees = rounds it holds - buffers brought in by slow paths (cf_in) +
+ * buffers sent out by slow paths (cf_out) + its allocations.  Dumps are in
+ * kmem_dump.c.
+ *
+ * 8. Debugging (kmem_debug.c)
+ * ---------------------------
+ * KMF_ flags per cache, or for every cache through kmem_debug (the
+ * kernel's kmem_debug= option; kmem_debug_parse reads "redzone,audit,...",
+ * "all").  A debug cache has no magazines: every allocation and free takes
+ * the slow path, where one test of cache_cflags sends it to kmem_debug.c;
+ * caches without flags pay nothing else.  Each buffer of a debug cache
+ * carries a struct kmem_buftag after the object (and after the slack up to
+ * 8 bytes, filled with 0xbb): the redzone word, the free-list link (so a
+ * free buffer's contents are all pattern), tag_bxstat = address ^ state
+ * (allocated or free: a double free, or a tag that is neither, is caught
+ * before anything changes), the allocation sequence number and a ring of
+ * the last KMEM_AUDIT_N transactions (hart, caller PC, mm_time_us()).
+ *   redzone   the slack and the word after each buffer, checked on free
+ *             and on reallocation;
+ *   deadbeef  free buffers are filled with 0xdeadbeef and checked when
+ *             allocated again; such a cache constructs at each allocation
+ *             and destructs at each free (the pattern replaces the
+ *             constructed state), as illumos does;
+ *   baddcafe  new uninitialised buffers (no constructor) hold 0xbaddcafe;
+ *   freecheck and every other flag: a free must name the start of an
+ *             allocated buffer of this cache: wrong cache, interior
+ *             pointer, foreign address and double free are told apart;
+ *   audit     the transaction ring, printed with every report;
+ *   leak      kmem_leak_mark() / kmem_leak_report(): buffers allocated
+ *             after a mark and still allocated.
+ * Every detection goes through kmem_error(), which prints the kind, the
+ * cache, the buffer and its audit records, then panics with a message
+ * naming the kind, the cache, the buffer and the last transaction.
+ */
+#include "mm/kmem_impl.h"
+
+/* Contention (depot trylock failures) per working-set interval that grows magazines. */
+#define KMEM_CONTENTION_LIMIT	3
+/* Rounds of a hart's cross-node magazine (magazine type index). */
+#define KMEM_CROSS_MAGTYPE	3
+
+_Static_assert(__builtin_offsetof(struct kmem_cache, cache_cpu) == 0,
+	       "kmem_cpu() needs the per-hart array first");
+_Static_assert(sizeof(struct kmem_cpu_cache) == MM_CACHE_LINE, "one line per hart");
+
+unsigned kmem_debug;
+bool kmem_nomagazine;
+unsigned kmem_reap_interval_ms = 15000;
+
+spinlock_t kmem_list_lock;
+struct kmem_cache *kmem_cache_list;
+static unsigned kmem_reap_gen;			/* raised by kmem_reap */
+static struct kmem_hart kmem_hart[MM_MAX_CPUS];	/* per-hart reap bookkeeping */
+static bool kmem_ready;
+
+/*
+ * Magazine sizes: rounds, smallest buffer that starts with the type, largest
+ * buffer that may grow into it.  Big buffers start with small magazines (a
+ * magazine of 4 KiB objects pins much memory); small buffers may grow far.
+ */
+struct kmem_magtype kmem_magtypes[KMEM_NMAGTYPES] = {
+	{ 1, 16384, SIZE_MAX, NULL },
+	{ 3, 4096, SIZE_MAX, NULL },
+	{ 7, 1024, 65536, NULL },
+	{ 15, 256, 16384, NULL },
+	{ 31, 64, 4096, NULL },
+	{ 63, 0, 1024, NULL },
+	{ 127, 0, 256, NULL },
+	{ 255, 0, 64, NULL },
+};
+
+const char *kmem_cache_name(const kmem_cache_t *cp) { return cp->cache_name; }
+size_t kmem_cache_bufsize(const kmem_cache_t *cp) { return cp->cache_bufsize; }
+
+/* --------------------------------------------------------------- magazines */
+
+/* The magazine type with `rounds` rounds. */
+static const struct kmem_magtype *kmem_magtype_of(int rounds)
+{
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		if (kmem_magtypes[i].mt_magsize == rounds)
+			return &kmem_magtypes[i];
+	panic("kmem_magtype_of(%d): no such magazine size", rounds);
+}
+
+/* An empty magazine of type mt, or NULL. */
+static struct kmem_magazine *kmem_mag_new(const struct kmem_magtype *mt)
+{
+	return kmem_cache_alloc(mt->mt_cache, KM_NOSLEEP);
+}
+
+/* Destroy a magazine of capacity cap holding n buffers: buffers to the back end. */
+static void kmem_mag_destroy(kmem_cache_t *cp, struct kmem_magazine *mp, int cap, int n)
+{
+	if (n > 0)
+		cp->cache_release(cp->cache_arg, mp->mag_round, (unsigned)n);
+	kmem_cache_free(kmem_magtype_of(cap)->mt_cache, mp);
+}
+
+/* Destroy a list of magazines of capacity cap, each holding `full` ? cap : 0. */
+static void kmem_mag_destroy_list(kmem_cache_t *cp, struct kmem_magazine *list, int cap, bool full)
+{
+	struct kmem_magazine *mp;
+
+	while ((mp = list) != NULL) {
+		list = mp->mag_next;
+		kmem_mag_destroy(cp, mp, cap, full ? cap : 0);
+	}
+}
+
+/* The depot of the node a hart belongs to (node 0 for one-home caches). */
+static inline struct kmem_cnode *kmem_home(kmem_cache_t *cp, const struct kmem_cpu_cache *ccp)
+{
+	return cp->cache_node[cp->cache_nnodes > 1 ? (unsigned)ccp->hc_node : 0];
+}
+
+/* Lock a depot, counting a failed first try as contention. */
+static irqflags_t kmem_depot_lock(struct kmem_cnode *cn)
+{
+	irqflags_t fl = irq_save();
+
+	if (!spin_trylock(&cn->kn_depot_lock)) {
+		kmem_stat_add(&cn->kn_contention, 1);
+		spin_lock(&cn->kn_depot_lock);
+	}
+	return fl;
+}
+
+/* Pop a magazine from a depot list; updates its working-set minimum.  Lock held. */
+static struct kmem_magazine *kmem_depot_pop(struct kmem_magazine **list, uint64_t *count,
+					    uint64_t *min)
+{
+	struct kmem_magazine *mp = *list;
+
+	if (mp == NULL)
+		return NULL;
+	*list = mp->mag_next;
+	if (--*count < *min)
+		*min = *count;
+	return mp;
+}
+
+/* Push a magazine on a depot list.  Lock held. */
+static void kmem_depot_push(struct kmem_magazine **list, uint64_t *count, struct kmem_magazine *mp)
+{
+	mp->mag_next = *list;
+	*list = mp;
+	++*count;
+}
+
+/* The depot's magazine size differs from cap (it was resized): lock held. */
+static inline bool kmem_depot_stale(const struct kmem_cnode *cn, int cap)
+{
+	return cn->kn_magtype == NULL || cn->kn_magtype->mt_magsize != cap;
+}
+
+/* ---- the loaded magazine, as the three pointers of kmem.h ---- */
+
+/* The loaded magazine, or NULL. */
+static inline struct kmem_magazine *kmem_cc_loaded(const struct kmem_cpu_cache *ccp)
+{
+	if (ccp->hc_base == NULL)
+		return NULL;
+	return (struct kmem_magazine *)((uintptr_t)ccp->hc_base -
+					__builtin_offsetof(struct kmem_magazine, mag_round));
+}
+
+/* Objects in the loaded magazine (0 when none). */
+static inline int kmem_cc_rounds(const struct kmem_cpu_cache *ccp)
+{
+	return (int)(ccp->hc_top - ccp->hc_base);
+}
+
+/* Capacity of the loaded magazine (0 when none). */
+static inline int kmem_cc_cap(const struct kmem_cpu_cache *ccp)
+{
+	return (int)(ccp->hc_limit - ccp->hc_base);
+}
+
+/* Make mp (n objects, capacity cap; NULL: none) the loaded magazine. */
+static inline void kmem_cc_set(struct kmem_cpu_cache *ccp, struct kmem_magazine *mp, int n, int cap)
+{
+	if (mp == NULL) {
+		ccp->hc_base = ccp->hc_top = ccp->hc_limit = NULL;
+		return;
+	}
+	ccp->hc_base = mp->mag_round;
+	ccp->hc_top = mp->mag_round + n;
+	ccp->hc_limit = mp->mag_round + cap;
+}
+
+/* Empty the hart's magazines (and cross magazine) into the back end. */
+static void kmem_cpu_flush(kmem_cache_t *cp, struct kmem_cpu_cache *ccp)
+{
+	struct kmem_cpu_flow *cf = &cp->cache_flow[ccp - cp->cache_cpu];
+	int cap = kmem_cc_cap(ccp), n = kmem_cc_rounds(ccp);
+
+	if (kmem_cc_loaded(ccp) != NULL)
+		kmem_mag_destroy(cp, kmem_cc_loaded(ccp), cap, n);
+	if (ccp->hc_prev != NULL) {
+		kmem_mag_destroy(cp, ccp->hc_prev, cap, ccp->hc_prounds);
+		n += ccp->hc_prounds;
+	}
+	if (ccp->hc_cross != NULL)
+		kmem_mag_destroy(cp, ccp->hc_cross, kmem_magtypes[KMEM_CROSS_MAGTYPE].mt_magsize,
+				 ccp->hc_crounds);
+	cf->cf_out += (uint64_t)n + (uint64_t)ccp->hc_crounds;
+	kmem_cc_set(ccp, NULL, 0, 0);
+	ccp->hc_prev = ccp->hc_cross = NULL;
+	ccp->hc_crounds = 0;
+	ccp->hc_prounds = -1;
+}
+
+/* Swap the loaded and previous magazines (both exist, of one capacity). */
+static inline void kmem_cpu_swap(struct kmem_cpu_cache *ccp)
+{
+	struct kmem_magazine *mp = kmem_cc_loaded(ccp);
+	int r = kmem_cc_rounds(ccp), cap = kmem_cc_cap(ccp);
+
+	kmem_cc_set(ccp, ccp->hc_prev, ccp->hc_prounds, cap);
+	ccp->hc_prev = mp;
+	ccp->hc_prounds = r;
+}
+
+/* Load mp (n rounds of capacity cap); the old loaded one becomes previous. */
+static void kmem_cpu_load(struct kmem_cpu_cache *ccp, struct kmem_magazine *mp, int n, int cap)
+{
+	struct kmem_magazine *old = kmem_cc_loaded(ccp);
+
+	ccp->hc_prev = old;
+	ccp->hc_prounds = old != NULL ? kmem_cc_rounds(ccp) : -1;
+	kmem_cc_set(ccp, mp, n, cap);
+}
+
+/*
+ * Alloc: trade the empty previous magazine for a full one from the depot.
+ * False if the depot has none; true with nothing changed if the depot was
+ * resized meanwhile (the caller looks again).  Interrupts off.
+ */
+static bool kmem_depot_trade_full(kmem_cache_t *cp, struct kmem_cnode *cn,
+				  struct kmem_cpu_cache *ccp, int cap)
+{
+	struct kmem_magazine *full;
+	irqflags_t fl = kmem_depot_lock(cn);
+
+	if (kmem_depot_stale(cn, cap)) {
+		kmem_unlock(&cn->kn_depot_lock, fl);
+		return true;
+	}
+	full = kmem_depot_pop(&cn->kn_full, &cn->kn_nfull, &cn->kn_full_min);
+	if (full != NULL) {
+		cn->kn_depot_alloc++;
+		if (ccp->hc_prev != NULL) {	/* prev is empty here (hc_prounds == 0) */
+			kmem_depot_push(&cn->kn_empty, &cn->kn_nempty, ccp->hc_prev);
+			ccp->hc_prev = NULL;
+			ccp->hc_prounds = -1;
+		}
+	}
+	kmem_unlock(&cn->kn_depot_lock, fl);
+	if (full == NULL)
+		return false;
+	cp->cache_flow[ccp - cp->cache_cpu].cf_in += (uint64_t)cap;
+	kmem_cpu_load(ccp, full, cap, cap);	/* the empty loaded one becomes previous */
+	return true;
+}
+
+/* Alloc: an empty magazine, from the hart, the depot or the magazine cache. */
+static struct kmem_magazine *kmem_get_empty(struct kmem_cnode *cn, struct kmem_cpu_cache *ccp,
+					    const struct kmem_magtype *mt)
+{
+	struct kmem_magazine *mp = kmem_cc_loaded(ccp);
+	irqflags_t fl;
+
+	if (mp != NULL) {		/* empty: the previous one (empty too) moves up */
+		kmem_cc_set(ccp, ccp->hc_prev, 0, kmem_cc_cap(ccp));
+		ccp->hc_prev = NULL;
+		ccp->hc_prounds = -1;
+		return mp;
+	}
+	fl = kmem_depot_lock(cn);
+	mp = kmem_depot_stale(cn, mt->mt_magsize) ? NULL :
+	     kmem_depot_pop(&cn->kn_empty, &cn->kn_nempty, &cn->kn_empty_min);
+	kmem_unlock(&cn->kn_depot_lock, fl);
+	return mp != NULL ? mp : kmem_mag_new(mt);
+}
+
+/*
+ * Alloc: fill an empty magazine from the back end in one bulk import and
+ * load it.  False (nothing changed) if the back end has nothing.
+ */
+static bool kmem_mag_fill(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_cpu_cache *ccp,
+			  const struct kmem_magtype *mt, int kmflag)
+{
+	struct kmem_magazine *mp = kmem_get_empty(cn, ccp, mt);
+	unsigned n;
+
+	if (mp == NULL)
+		return false;
+	n = cp->cache_import(cp->cache_arg, mp->mag_round, (unsigned)mt->mt_magsize, kmflag,
+			     ccp->hc_node);
+	if (n == 0) {
+		kmem_mag_destroy(cp, mp, mt->mt_magsize, 0);
+		return false;
+	}
+	cp->cache_flow[ccp - cp->cache_cpu].cf_in += n;
+	kmem_cpu_load(ccp, mp, (int)n, mt->mt_magsize);
+	return true;
+}
+
+/* The magazine layer's allocation; NULL if it and the back end have nothing. */
+static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
+{
+	irqflags_t f = irq_save();
+	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
+	struct kmem_cnode *cn = kmem_home(cp, ccp);
+	const struct kmem_magtype *mt;
+	void *buf = NULL;
+
+	while ((mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED)) != NULL) {
+		if (ccp->hc_top != ccp->hc_base) {
+			buf = *--ccp->hc_top;
+			ccp->hc_alloc++;
+			break;
+		}
+		if (ccp->hc_prounds > 0) {
+			kmem_cpu_swap(ccp);
+			continue;
+		}
+		if (ccp->hc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
+			kmem_cpu_flush(cp, ccp);	/* magazines of an old size */
+			continue;
+		}
+		if (!kmem_depot_trade_full(cp, cn, ccp, mt->mt_magsize) &&
+		    !kmem_mag_fill(cp, cn, ccp, mt, kmflag))
+			break;
+	}
+	irq_restore(f);
+	return buf;
+}
+
+/* Free: send the cross magazine's buffers home in one batch. */
+static void kmem_cross_flush(kmem_cache_t *cp, struct kmem_cpu_cache *ccp)
+{
+	cp->cache_release(cp->cache_arg, ccp->hc_cross->mag_round, (unsigned)ccp->hc_crounds);
+	cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)ccp->hc_crounds;
+	ccp->hc_crounds = 0;
+}
+
+/* Free of a buffer of another node: into the cross magazine (false: none to be had). */
+static bool kmem_cross_free(kmem_cache_t *cp, struct kmem_cpu_cache *ccp, void *buf)
+{
+	const struct kmem_magtype *mt = &kmem_magtypes[KMEM_CROSS_MAGTYPE];
+
+	if (ccp->hc_cross == NULL && (ccp->hc_cross = kmem_mag_new(mt)) == NULL)
+		return false;
+	kmem_stat_add(&cp->cache_cross_free, 1);
+	ccp->hc_cross->mag_round[ccp->hc_crounds++] = buf;
+	if (ccp->hc_crounds == mt->mt_magsize)
+		kmem_cross_flush(cp, ccp);
+	return true;
+}
+
+/*
+ * Free: give the full loaded magazine's place to an empty one from the
+ * depot (the full previous one goes to the depot).  False if the depot has
+ * no empty magazine; true with nothing changed if it was resized meanwhile.
+ */
+static bool kmem_depot_trade_empty(kmem_cache_t *cp, struct kmem_cnode *cn,
+				   struct kmem_cpu_cache *ccp, int cap)
+{
+	struct kmem_magazine *empty;
+	irqflags_t fl = kmem_depot_lock(cn);
+
+	if (kmem_depot_stale(cn, cap)) {
+		kmem_unlock(&cn->kn_depot_lock, fl);
+		return true;
+	}
+	empty = kmem_depot_pop(&cn->kn_empty, &cn->kn_nempty, &cn->kn_empty_min);
+	if (empty != NULL && ccp->hc_prev != NULL) {	/* prev is full here */
+		kmem_depot_push(&cn->kn_full, &cn->kn_nfull, ccp->hc_prev);
+		cn->kn_depot_free++;
+		cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)cap;
+		ccp->hc_prev = NULL;
+		ccp->hc_prounds = -1;
+	}
+	kmem_unlock(&cn->kn_depot_lock, fl);
+	if (empty == NULL)
+		return false;
+	kmem_cpu_load(ccp, empty, 0, cap);
+	return true;
+}
+
+/* Free: put a new empty magazine in the depot; false if none can be allocated. */
+static bool kmem_depot_add_empty(struct kmem_cnode *cn, const struct kmem_magtype *mt)
+{
+	struct kmem_magazine *mp = kmem_mag_new(mt);
+	irqflags_t fl;
+
+	if (mp == NULL)
+		return false;
+	fl = kmem_depot_lock(cn);
+	if (cn->kn_magtype == mt) {
+		kmem_depot_push(&cn->kn_empty, &cn->kn_nempty, mp);
+		mp = NULL;
+	}
+	kmem_unlock(&cn->kn_depot_lock, fl);
+	if (mp != NULL)
+		kmem_cache_free(mt->mt_cache, mp);	/* resized meanwhile */
+	return true;
+}
+
+/* The magazine layer's free; false if the buffer must go to the back end. */
+static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
+{
+	irqflags_t f = irq_save();
+	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
+	struct kmem_cnode *cn = kmem_home(cp, ccp);
+	const struct kmem_magtype *mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED);
+	int node = ccp->hc_numa ? kmem_buf_node(buf) : ccp->hc_node;
+	bool done = false;
+
+	/* A buffer in no slab (node -1) goes to the back end, which reports it. */
+	if (mt != NULL && node != ccp->hc_node && node >= 0) {
+		done = kmem_cross_free(cp, ccp, buf);
+		irq_restore(f);
+		return done;
+	}
+	while ((mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED)) != NULL) {
+		if (ccp->hc_top != ccp->hc_limit) {
+			*ccp->hc_top++ = buf;
+			done = true;
+			break;
+		}
+		if (ccp->hc_prounds == 0) {
+			kmem_cpu_swap(ccp);
+			continue;
+		}
+		if (ccp->hc_base != NULL && kmem_cc_cap(ccp) != mt->mt_magsize) {
+			kmem_cpu_flush(cp, ccp);
+			continue;
+		}
+		if (!kmem_depot_trade_empty(cp, cn, ccp, mt->mt_magsize) &&
+		    !kmem_depot_add_empty(cn, mt))
+			break;
+	}
+	irq_restore(f);
+	return done;
+}
+
+/* ---------------------------------------------------------------- slow paths */
+
+/* Below: a debug cache's allocation (no magazines). */
+static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc);
+
+void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+{
+	void *buf;
+
+	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
+		panic("kmem_cache_alloc(%s, flags 0x%x): invalid flags", cp->cache_name, kmflag);
+	buf = kmem_mag_alloc(cp, kmflag);	/* counts its own hits */
+	if (buf != NULL)
+		return buf;
+	if (kmem_debugging(cp))			/* debug caches have no magazines */
+		return kmem_debug_alloc_slow(cp, kmflag, (uintptr_t)__builtin_return_address(0));
+	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, -1) == 0)
+		buf = NULL;
+	if (buf == NULL && !(kmflag & KM_NOSLEEP)) {
+		kmem_reap();
+		if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, -1) == 0)
+			buf = NULL;
+	}
+	if (buf == NULL) {
+		kmem_stat_add(&cp->cache_fail, 1);
+		if (kmflag & KM_PANIC)
+			panic("kmem_cache_alloc(%s, flags 0x%x): out of memory", cp->cache_name,
+			      kmflag);
+		return NULL;
+	}
+	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	return buf;
+}
+
+void kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+{
+	if (buf == NULL)
+		panic("kmem_cache_free(%s, NULL): freeing NULL", cp->cache_name);
+	if (kmem_debugging(cp))			/* checks, audit, 0xdeadbeef: before release */
+		kmem_debug_free(cp, buf, (uintptr_t)__builtin_return_address(0));
+	if (kmem_mag_free(cp, buf))	/* counts its own hits */
+		return;
+	cp->cache_release(cp->cache_arg, &buf, 1);	/* panics on misuse, before counting */
+	kmem_stat_add(&cp->cache_slow_free, 1);
+}
+
+/*
+ * One buffer straight from the back end, for a debug cache: the checks and
+ * construction of kmem_debug_alloc; a constructor failure gives it back.
+ */
+static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc)
+{
+	void *buf;
+
+	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, -1) == 0)
+		buf = NULL;
+	if (buf != NULL && kmem_debug_alloc(cp, buf, kmflag, pc) != 0) {
+		cp->cache_release(cp->cache_arg, &buf, 1);
+		buf = NULL;
+	}
+	if (buf == NULL) {
+		kmem_stat_add(&cp->cache_fail, 1);
+		if (kmflag & KM_PANIC)
+			panic("kmem_cache_alloc(%s, flags 0x%x): out of memory", cp->cache_name,
+			      kmflag);
+		return NULL;
+	}
+	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	return buf;
+}
+
+void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
+{
+	void *buf = NULL;
+
+	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
+		panic("kmem_cache_alloc_node(%s, flags 0x%x, node %d): invalid flags",
+		      cp->cache_name, kmflag, node);
+	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, node) == 0) {
+		buf = NULL;
+	} else if (kmem_debugging(cp) &&
+		   kmem_debug_alloc(cp, buf, kmflag, (uintptr_t)__builtin_return_address(0)) != 0) {
+		cp->cache_release(cp->cache_arg, &buf, 1);	/* constructor failed */
+		buf = NULL;
+	}
+	if (buf == NULL) {
+		kmem_stat_add(&cp->cache_fail, 1);
+		if (kmflag & KM_PANIC)
+			panic("kmem_cache_alloc_node(%s, flags 0x%x, node %d): out of memory",
+			      cp->cache_name, kmflag, node);
+		return NULL;
+	}
+	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	return buf;
+}
+
+/* ------------------------------------------------------------ create/destroy */
+
+/* Panic unless the arguments of kmem_cache_create make sense. */
+static void kmem_cache_verify(const char *name, size_t size, size_t align, unsigned cflags)
+{
+	if (name == NULL || strlen(name) >= KMEM_NAMELEN || size == 0 ||
+	    size > ((size_t)MM_PAGE_SIZE << KMEM_SLAB_MAX_ORDER) ||
+	    (align != 0 && (align & (align - 1)) != 0) || align > MM_PAGE_SIZE ||
+	    (cflags & ~KMC_FLAGS_VALID) != 0)
+		panic("kmem_cache_create(%s, size %lu, align %lu, flags 0x%x): invalid name "
+		      "(< %d chars), size, alignment (power of two <= page) or flags",
+		      name != NULL ? name : "(null)", (unsigned long)size, (unsigned long)align,
+		      cflags, KMEM_NAMELEN);
+}
+
+/* Zeroed memory for kmem's own structures (pages of node 0's slab arena). */
+static void *kmem_meta_alloc(size_t size, int node)
+{
+	void *p = (void *)vmem_alloc(kmem_node_arena(node), size, VM_NOSLEEP);
+
+	if (p == NULL && node != 0)
+		p = (void *)vmem_alloc(kmem_node_arena(0), size, VM_NOSLEEP);
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+/* Give back kmem_meta_alloc memory (any node's arena: find it by address). */
+static void kmem_meta_free(void *p, size_t size)
+{
+	for (unsigned n = 0; n < kmem_nnodes; n++)
+		if (vmem_is_allocated(kmem_node_arena(n), (uintptr_t)p,
+				      (size + MM_PAGE_SIZE - 1) & ~(size_t)(MM_PAGE_SIZE - 1))) {
+			vmem_free(kmem_node_arena(n), (uintptr_t)p, size);
+			return;
+		}
+	panic("kmem_meta_free(%p, %lu): not kmem metadata", p, (unsigned long)size);
+}
+
+/* The magazine type a cache of this buffer size starts with. */
+static const struct kmem_magtype *kmem_magtype_start(size_t bufsize)
+{
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		if (bufsize >= kmem_magtypes[i].mt_minbuf)
+			return &kmem_magtypes[i];
+	return &kmem_magtypes[KMEM_NMAGTYPES - 1];
+}
+
+/* Allocate and set up the node parts and the per-hart lines of a new cache. */
+static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
+{
+	const struct kmem_magtype *mt = NULL;
+
+	if (!(cp->cache_cflags & KMC_NOMAGAZINE) && kmem_magtypes[0].mt_cache != NULL)
+		mt = kmem_magtype_start(cp->cache_bufsize);
+	cp->cache_nnodes = nnodes;
+	for (unsigned n = 0; n < nnodes; n++) {
+		struct kmem_cnode *cn = kmem_meta_alloc(sizeof(*cn), (int)n);
+		vmem_t *arena = cp->cache_source;
+
+		if (cn == NULL)
+			return -1;
+		if (arena == NULL && cp->cache_slablayer)
+			arena = (cp->cache_cflags & KMC_DMA) ? kmem_dma_arena() : kmem_node_arena((int)n);
+		kmem_cnode_init(cp, cn, (int)n, arena);
+		cn->kn_magtype = mt;
+		cp->cache_node[n] = cn;
+	}
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		struct kmem_cpu_cache *ccp = &cp->cache_cpu[c];
+
+		ccp->hc_prounds = -1;
+		ccp->hc_node = cpu_node(c);	/* harts not yet online included */
+		if (ccp->hc_node < 0 || (unsigned)ccp->hc_node >= nnodes)
+			ccp->hc_node = 0;
+		ccp->hc_numa = nnodes > 1 && cp->cache_pagemode;
+	}
+	return 0;
+}
+
+/* Free a cache's structures (its slabs and magazines are gone). */
+static void kmem_cache_free_struct(kmem_cache_t *cp)
+{
+	for (unsigned n = 0; n < cp->cache_nnodes; n++)
+		if (cp->cache_node[n] != NULL) {
+			kmem_cnode_fini(cp, cp->cache_node[n]);
+			kmem_meta_free(cp->cache_node[n], sizeof(struct kmem_cnode));
+		}
+	kmem_meta_free(cp, sizeof(*cp));
+}
+
+/* Append a finished cache to the list. */
+static void kmem_cache_publish(kmem_cache_t *cp)
+{
+	irqflags_t fl = kmem_lock(&kmem_list_lock);
+	kmem_cache_t **pp = &kmem_cache_list;
+
+	while (*pp != NULL)
+		pp = &(*pp)->cache_next;
+	*pp = cp;
+	kmem_unlock(&kmem_list_lock, fl);
+}
+
+/* A zeroed cache structure with its name and common properties. */
+static kmem_cache_t *kmem_cache_new(const char *name, size_t size, unsigned cflags)
+{
+	kmem_cache_t *cp;
+
+	if (!kmem_ready)
+		panic("kmem_cache_create(%s): kmem_init has not run", name);
+	cp = kmem_meta_alloc(sizeof(*cp), 0);
+	if (cp == NULL)
+		return NULL;
+	snprintf(cp->cache_name, sizeof(cp->cache_name), "%s", name);
+	cp->cache_bufsize = size;
+	if (kmem_nomagazine)
+		cflags |= KMC_NOMAGAZINE;
+	cp->cache_cflags = cflags;
+	return cp;
+}
+
+kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
+				kmem_ctor_fn *ctor, kmem_dtor_fn *dtor, kmem_reclaim_fn *reclaim,
+				void *private, vmem_t *source, unsigned cflags)
+{
+	kmem_cache_t *cp;
+
+	kmem_cache_verify(name, size, align, cflags);
+	if (!(cflags & KMC_NODEBUG))
+		cflags |= kmem_debug & KMF_DEBUG_ALL;
+	if (cflags & KMF_DEBUG_ALL)		/* every check needs every call (§8) */
+		cflags |= KMC_NOMAGAZINE;
+	if ((cp = kmem_cache_new(name, size, cflags)) == NULL)
+		return NULL;
+	cp->cache_align = align < KMEM_ALIGN ? KMEM_ALIGN : align;
+	cp->cache_ctor = ctor;
+	cp->cache_dtor = dtor;
+	cp->cache_reclaim = reclaim;
+	cp->cache_private = private;
+	cp->cache_source = source;
+	cp->cache_slablayer = true;
+	cp->cache_pagemode = source == NULL;
+	cp->cache_import = kmem_slab_import;
+	cp->cache_release = kmem_slab_release;
+	cp->cache_arg = cp;
+	if (kmem_slab_geometry(cp) != 0)
+		panic("kmem_cache_create(%s, size %lu): no slab size wastes <= 1/%d",
+		      name, (unsigned long)size, KMEM_WASTE_FRAC);
+	if (kmem_cache_setup(cp, (source == NULL && !(cflags & (KMC_NOTNUMA | KMC_DMA))) ?
+			     kmem_nnodes : 1) != 0) {
+		kmem_cache_free_struct(cp);
+		return NULL;
+	}
+	kmem_cache_publish(cp);
+	return cp;
+}
+
+kmem_cache_t *kmem_zcache_create(const char *name, size_t size, kmem_import_fn *import,
+				 kmem_release_fn *release, void *arg, unsigned cflags)
+{
+	kmem_cache_t *cp;
+
+	if (import == NULL || release == NULL || (cflags & ~KMC_NOMAGAZINE) != 0)
+		panic("kmem_zcache_create(%s, size %lu, flags 0x%x): needs import and release, "
+		      "and takes KMC_NOMAGAZINE only", name != NULL ? name : "(null)",
+		      (unsigned long)size, cflags);
+	kmem_cache_verify(name, size, 0, cflags);
+	if ((cp = kmem_cache_new(name, size, cflags)) == NULL)
+		return NULL;
+	cp->cache_align = KMEM_ALIGN;
+	cp->cache_chunksize = size;
+	cp->cache_import = import;
+	cp->cache_release = release;
+	cp->cache_arg = arg;
+	if (kmem_cache_setup(cp, 1) != 0) {
+		kmem_cache_free_struct(cp);
+		return NULL;
+	}
+	kmem_cache_publish(cp);
+	return cp;
+}
+
+/* Every magazine of every depot of cp back to the back end. */
+static void kmem_depot_purge(kmem_cache_t *cp)
+{
+	for (unsigned n = 0; n < cp->cache_nnodes; n++) {
+		struct kmem_cnode *cn = cp->cache_node[n];
+		struct kmem_magazine *full, *empty;
+		irqflags_t fl = kmem_depot_lock(cn);
+		int cap = cn->kn_magtype != NULL ? cn->kn_magtype->mt_magsize : 0;
+
+		full = cn->kn_full;
+		empty = cn->kn_empty;
+		cn->kn_full = cn->kn_empty = NULL;
+		cn->kn_nfull = cn->kn_nempty = cn->kn_full_min = cn->kn_empty_min = 0;
+		kmem_unlock(&cn->kn_depot_lock, fl);
+		kmem_mag_destroy_list(cp, full, cap, true);
+		kmem_mag_destroy_list(cp, empty, cap, false);
+	}
+}
+
+/* Every magazine of every hart and of every depot of cp (quiet system: other harts' lines too). */
+static void kmem_cache_magazine_purge(kmem_cache_t *cp)
+{
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
+		irqflags_t f = irq_save();
+
+		kmem_cpu_flush(cp, &cp->cache_cpu[c]);
+		irq_restore(f);
+	}
+	kmem_depot_purge(cp);
+}
+
+void kmem_cache_reap_now(kmem_cache_t *cp)
+{
+	irqflags_t f = irq_save();
+
+	kmem_cpu_flush(cp, kmem_cpu(cp));
+	irq_restore(f);
+	kmem_depot_purge(cp);
+	kmem_stat_add(&cp->cache_reap, 1);
+}
+
+void kmem_cache_drain(kmem_cache_t *cp)
+{
+	kmem_cache_magazine_purge(cp);
+	if (cp->cache_slablayer)
+		kmem_slab_reap(cp);
+}
+
+void kmem_cache_destroy(kmem_cache_t *cp)
+{
+	uint64_t st[KMS_NSTATS];
+	irqflags_t fl;
+
+	kmem_cache_drain(cp);
+	kmem_cache_stats(cp, st);
+	if (st[KMS_BUF_INUSE] != 0 || st[KMS_SLABS] != 0)
+		panic("kmem_cache_destroy(%s): %lu buffers still allocated", cp->cache_name,
+		      (unsigned long)st[KMS_BUF_INUSE]);
+	fl = kmem_lock(&kmem_list_lock);
+	for (kmem_cache_t **pp = &kmem_cache_list; *pp != NULL; pp = &(*pp)->cache_next)
+		if (*pp == cp) {
+			*pp = cp->cache_next;
+			break;
+		}
+	kmem_unlock(&kmem_list_lock, fl);
+	kmem_cache_free_struct(cp);
+}
+
+kmem_cache_t *kmem_cache_find(const char *name)
+{
+	irqflags_t fl = kmem_lock(&kmem_list_lock);
+	kmem_cache_t *cp;
+
+	for (cp = kmem_cache_list; cp != NULL; cp = cp->cache_next)
+		if (strcmp(cp->cache_name, name) == 0)
+			break;
+	kmem_unlock(&kmem_list_lock, fl);
+	return cp;
+}
+
+void kmem_cache_walk(void (*fn)(kmem_cache_t *cp, void *arg), void *arg)
+{
+	irqflags_t fl = kmem_lock(&kmem_list_lock);
+
+	for (kmem_cache_t *cp = kmem_cache_list; cp != NULL; cp = cp->cache_next)
+		fn(cp, arg);
+	kmem_unlock(&kmem_list_lock, fl);
+}
+
+/* ------------------------------------------------------------------ reaping */
+
+/* Working-set update of one depot (theory §5): last interval's minimum becomes the limit. */
+static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
+{
+	struct kmem_magazine *full = NULL, *empty = NULL;
+	const struct kmem_magtype *old;
+	bool resized = false;
+	irqflags_t fl = kmem_depot_lock(cn);
+	uint64_t now = __atomic_load_n(&cn->kn_contention, __ATOMIC_RELAXED);
+	uint64_t contended = now - cn->kn_contention_last;
+
+	cn->kn_full_reaplimit = cn->kn_full_min;
+	cn->kn_empty_reaplimit = cn->kn_empty_min;
+	cn->kn_full_min = cn->kn_nfull;
+	cn->kn_empty_min = cn->kn_nempty;
+	cn->kn_contention_last = now;
+	old = cn->kn_magtype;
+	if (old != NULL && contended > KMEM_CONTENTION_LIMIT && old < &kmem_magtypes[KMEM_NMAGTYPES - 1] &&
+	    cp->cache_bufsize <= old[1].mt_maxbuf) {
+		__atomic_store_n(&cn->kn_magtype, old + 1, __ATOMIC_RELAXED);	/* harts peek */
+		resized = true;
+		full = cn->kn_full;
+		empty = cn->kn_empty;
+		cn->kn_full = cn->kn_empty = NULL;
+		cn->kn_nfull = cn->kn_nempty = cn->kn_full_min = cn->kn_empty_min = 0;
+		cn->kn_full_reaplimit = cn->kn_empty_reaplimit = 0;
+	}
+	kmem_unlock(&cn->kn_depot_lock, fl);
+	if (resized) {
+		kmem_stat_add(&cp->cache_resize, 1);
+		kmem_mag_destroy_list(cp, full, old->mt_magsize, true);
+		kmem_mag_destroy_list(cp, empty, old->mt_magsize, false);
+	}
+}
+
+/* Destroy up to the reap limit of full and empty magazines of one depot. */
+static void kmem_depot_ws_reap(kmem_cache_t *cp, struct kmem_cnode *cn)
+{
+	struct kmem_magazine *full = NULL, *empty = NULL, *mp;
+	irqflags_t fl = kmem_depot_lock(cn);
+	int cap = cn->kn_magtype != NULL ? cn->kn_magtype->mt_magsize : 0;
+
+	while (cn->kn_full_reaplimit > 0 &&
+	       (mp = kmem_depot_pop(&cn->kn_full, &cn->kn_nfull, &cn->kn_full_min)) != NULL) {
+		cn->kn_full_reaplimit--;
+		mp->mag_next = full;
+		full = mp;
+	}
+	while (cn->kn_empty_reaplimit > 0 &&
+	       (mp = kmem_depot_pop(&cn->kn_empty, &cn->kn_nempty, &cn->kn_empty_min)) != NULL) {
+		cn->kn_empty_reaplimit--;
+		mp->mag_next = empty;
+		empty = mp;
+	}
+	kmem_unlock(&cn->kn_depot_lock, fl);
+	kmem_mag_destroy_list(cp, full, cap, true);
+	kmem_mag_destroy_list(cp, empty, cap, false);
+}
+
+/* Reap one cache: depot magazines outside the working set, free slabs, reclaim. */
+static void kmem_cache_reap(kmem_cache_t *cp, void *arg)
+{
+	(void)arg;
+	kmem_stat_add(&cp->cache_reap, 1);
+	for (unsigned n = 0; n < cp->cache_nnodes; n++)
+		kmem_depot_ws_reap(cp, cp->cache_node[n]);
+	if (cp->cache_slablayer)
+		kmem_slab_reap(cp);
+	if (cp->cache_reclaim != NULL)
+		cp->cache_reclaim(cp->cache_private);
+}
+
+void kmem_reap(void)
+{
+	struct kmem_hart *kh;
+
+	if (!kmem_ready)
+		return;
+	/* A reclaim callback (or the vmem hook under it) may land here again: once is enough. */
+	kh = &kmem_hart[cpu_id()];
+	if (kh->kh_reaping)
+		return;
+	kh->kh_reaping = true;
+	__atomic_fetch_add(&kmem_reap_gen, 1, __ATOMIC_RELAXED);
+	kmem_cache_walk(kmem_cache_reap, NULL);
+	/* Reaping the others filled the internal caches' slabs: reap those again. */
+	kmem_slab_reap(kmem_bufctl_cache);
+	kmem_slab_reap(kmem_slab_cache);
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+	kh->kh_reaping = false;
+}
+
+/* This hart's magazines of one cache back to the back end. */
+static void kmem_cache_flush_local(kmem_cache_t *cp, void *arg)
+{
+	irqflags_t f = irq_save();
+
+	(void)arg;
+	kmem_cpu_flush(cp, kmem_cpu(cp));
+	irq_restore(f);
+}
+
+/* Working-set update of every depot of one cache. */
+static void kmem_cache_ws_update(kmem_cache_t *cp, void *arg)
+{
+	(void)arg;
+	for (unsigned n = 0; n < cp->cache_nnodes; n++)
+		kmem_depot_ws_update(cp, cp->cache_node[n]);
+}
+
+void kmem_reap_local(void)
+{
+	struct kmem_hart *kh;
+	unsigned gen;
+	uint64_t now;
+
+	if (!kmem_ready)
+		return;
+	kh = &kmem_hart[cpu_id()];
+	gen = __atomic_load_n(&kmem_reap_gen, __ATOMIC_RELAXED);
+	if (kh->kh_reap_gen != gen) {
+		kh->kh_reap_gen = gen;
+		kmem_cache_walk(kmem_cache_flush_local, NULL);
+	}
+	/* Hart 0 keeps the working-set clock for everybody. */
+	now = mm_time_us();
+	if (cpu_id() == 0 && now - kh->kh_last_update >= (uint64_t)kmem_reap_interval_ms * 1000) {
+		kh->kh_last_update = now;
+		kmem_cache_walk(kmem_cache_ws_update, NULL);
+	}
+}
+
+/* cpu_call_all body: this hart's magazines of every cache. */
+static void kmem_flush_hart(void *arg)
+{
+	kmem_cache_walk(kmem_cache_flush_local, arg);
+}
+
+/* kmem_cache_walk body: drain one cache. */
+static void kmem_cache_drain_cb(kmem_cache_t *cp, void *arg)
+{
+	(void)arg;
+	kmem_cache_drain(cp);
+}
+
+void kmem_drain_all(void)
+{
+	if (!kmem_ready)
+		return;
+	cpu_call_all(kmem_flush_hart, NULL);
+	kmem_cache_walk(kmem_cache_drain_cb, NULL);
+	kmem_slab_reap(kmem_bufctl_cache);
+	kmem_slab_reap(kmem_slab_cache);
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+}
+
+/* Working sets of every cache now (tests: a known interval boundary). */
+void kmem_ws_update_all(void)
+{
+	kmem_cache_walk(kmem_cache_ws_update, NULL);
+}
+
+/* ------------------------------------------------------------ init and fini */
+
+/* The internal caches: magazines of each size, slab headers, bufctls. */
+static int kmem_internal_caches(void)
+{
+	char name[KMEM_NAMELEN];
+
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
+		struct kmem_magtype *mt = &kmem_magtypes[i];
+
+		snprintf(name, sizeof(name), "kmem_magazine_%d", mt->mt_magsize);
+		mt->mt_cache = kmem_cache_create(name, (size_t)(mt->mt_magsize + 1) * sizeof(void *),
+						 0, NULL, NULL, NULL, NULL, NULL,
+						 KMC_NOMAGAZINE | KMC_NODEBUG);
+		if (mt->mt_cache == NULL)
+			return -1;
+	}
+	kmem_slab_cache = kmem_cache_create("kmem_slab", sizeof(struct kmem_slab), 0, NULL, NULL,
+					    NULL, NULL, NULL, KMC_NOMAGAZINE | KMC_NODEBUG);
+	kmem_bufctl_cache = kmem_cache_create("kmem_bufctl", sizeof(struct kmem_bufctl), 0, NULL,
+					      NULL, NULL, NULL, NULL,
+					      KMC_NOMAGAZINE | KMC_NODEBUG);
+	return kmem_slab_cache != NULL && kmem_bufctl_cache != NULL ? 0 : -1;
+}
+
+int kmem_init(vmem_t *large_arena)
+{
+	spin_init(&kmem_list_lock, "kmem_list", LOCK_RANK_KMEM_LIST);
+	kmem_cache_list = NULL;
+	memset(kmem_hart, 0, sizeof(kmem_hart));
+	kmem_reap_gen = 0;
+	if (kmem_arenas_init() != 0) {
+		printk("kmem_init: cannot create the slab arenas\n");
+		kmem_arenas_fini();
+		return -1;
+	}
+	kmem_ready = true;
+	if (kmem_internal_caches() != 0 || kmalloc_init(large_arena) != 0) {
+		printk("kmem_init: out of memory for the first caches\n");
+		kmem_fini();
+		return -1;
+	}
+	vmem_qcache_attach_all();
+	vmem_reclaim_hook_set(kmem_reap);
+	return 0;
+}
+
+bool kmem_initialized(void) { return kmem_ready; }
+
+void kmem_fini(void)
+{
+	kmem_cache_t *cp;
+
+	if (!kmem_ready)
+		return;
+	vmem_reclaim_hook_set(NULL);
+	vmem_qcache_detach_all();
+	kmalloc_fini();
+	/*
+	 * Caches in reverse creation order: clients, then bufctls, slab headers
+	 * and magazines.  Large magazines have bufctls and headers of their own:
+	 * free the magazine caches' slabs before those two caches go.
+	 */
+	while ((cp = kmem_cache_list) != NULL) {
+		kmem_cache_t *last = cp;
+
+		while (last->cache_next != NULL)
+			last = last->cache_next;
+		if (last == kmem_bufctl_cache)
+			for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+				kmem_slab_reap(kmem_magtypes[i].mt_cache);
+		kmem_cache_destroy(last);
+	}
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		kmem_magtypes[i].mt_cache = NULL;
+	kmem_slab_cache = kmem_bufctl_cache = NULL;
+	kmem_ready = false;
+	kmem_arenas_fini();
+}

@@ -1,0 +1,343 @@
+/*
+ * test_kmem_mt.c - the object caches and kmalloc under real threads: four
+ * threads registered as harts 0-3 on two NUMA nodes allocate, stamp, hand
+ * buffers to each other through a shared mailbox (so many frees happen on
+ * another hart, half of them on another node), reap and update working sets
+ * while the others run.  A model counts the live buffers of every cache;
+ * at a quiet point every cache must report exactly that many in use and
+ * pass kmem_cache_check (total = in use + free in slabs + in magazines + in
+ * depots); at the end everything drains back and every page is free again.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <cmocka.h>
+
+#include "host_env.h"
+#include "kmem_sim.h"
+
+#define MT_THREADS	4
+#define MT_SLOTS	256
+#define MT_OPS		150000
+#define MT_MBOX		1024
+#define CTOR_MAGIC	0x600dc0de5eedf00dull
+
+enum { K_SMALL, K_BIG, K_KMALLOC, K_LARGE, K_NKINDS };
+
+/* One live buffer: where from, how big, the stamp written into it. */
+struct live {
+	void *lv_buf;			/* NULL: empty slot */
+	int lv_kind;			/* K_* */
+	size_t lv_size;			/* bytes asked for */
+	uint64_t lv_stamp;		/* owner and sequence */
+};
+
+static kmem_cache_t *mt_small, *mt_big;
+static atomic_long mt_live[K_NKINDS];		/* the model: live buffers per kind */
+static atomic_int mt_errors;
+static struct live mbox[MT_MBOX];		/* shared; guarded by mbox_lock */
+static unsigned mbox_n;
+static pthread_mutex_t mbox_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t mt_start;		/* all harts start together */
+
+/* Constructor of mt_small: a magic word that clients must find and keep. */
+static int mt_ctor(void *buf, void *private, int kmflag)
+{
+	(void)private, (void)kmflag;
+	*(uint64_t *)buf = CTOR_MAGIC;
+	return 0;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Where the stamp goes: after the constructed word for mt_small, at both ends otherwise. */
+static void stamp_write(const struct live *lv)
+{
+	unsigned char *b = lv->lv_buf;
+
+	memcpy(b + 8, &lv->lv_stamp, 8);
+	memcpy(b + lv->lv_size - 8, &lv->lv_stamp, 8);
+}
+
+static bool stamp_ok(const struct live *lv)
+{
+	const unsigned char *b = lv->lv_buf;
+	uint64_t x, y;
+
+	memcpy(&x, b + 8, 8);
+	memcpy(&y, b + lv->lv_size - 8, 8);
+	if (lv->lv_kind == K_SMALL && *(const uint64_t *)b != CTOR_MAGIC)
+		return false;
+	return x == lv->lv_stamp && y == lv->lv_stamp;
+}
+
+/* Allocate a random buffer of a random kind into lv; false on failure. */
+static bool live_alloc(struct live *lv, uint64_t *rng, uint64_t stamp)
+{
+	uint64_t r = xorshift(rng);
+
+	lv->lv_kind = (int)(r % K_LARGE);
+	switch (lv->lv_kind) {
+	case K_SMALL:
+		lv->lv_size = 48;
+		lv->lv_buf = kmem_cache_alloc(mt_small, KM_NOSLEEP);
+		if (lv->lv_buf != NULL && *(uint64_t *)lv->lv_buf != CTOR_MAGIC)
+			atomic_fetch_add(&mt_errors, 1);	/* not constructed */
+		break;
+	case K_BIG:
+		lv->lv_size = 2000;
+		lv->lv_buf = kmem_cache_alloc(mt_big, KM_NOSLEEP);
+		break;
+	default:
+		lv->lv_size = 24 + (size_t)((r >> 8) % ((r >> 40) & 1 ? 12000 : 600));
+		lv->lv_buf = kmalloc(lv->lv_size, KM_NOSLEEP);
+		if (lv->lv_size > KMALLOC_MAX_CLASS)
+			lv->lv_kind = K_LARGE;
+		break;
+	}
+	if (lv->lv_buf == NULL)
+		return false;
+	lv->lv_stamp = stamp;
+	stamp_write(lv);
+	atomic_fetch_add(&mt_live[lv->lv_kind], 1);
+	return true;
+}
+
+/* Check the stamp and free the buffer with the function that pairs with its kind. */
+static void live_free(struct live *lv)
+{
+	if (!stamp_ok(lv))
+		atomic_fetch_add(&mt_errors, 1);
+	memset((unsigned char *)lv->lv_buf + 8, 0, 8);	/* constructed word untouched */
+	atomic_fetch_sub(&mt_live[lv->lv_kind], 1);
+	if (lv->lv_kind == K_SMALL)
+		kmem_cache_free(mt_small, lv->lv_buf);
+	else if (lv->lv_kind == K_BIG)
+		kmem_cache_free(mt_big, lv->lv_buf);
+	else	/* K_KMALLOC and K_LARGE */
+		kfree(lv->lv_buf);
+	lv->lv_buf = NULL;
+}
+
+/* Hand a buffer to whoever takes from the mailbox next; false if it is full. */
+static bool mbox_put(struct live *lv)
+{
+	bool ok;
+
+	pthread_mutex_lock(&mbox_lock);
+	ok = mbox_n < MT_MBOX;
+	if (ok) {
+		mbox[mbox_n++] = *lv;
+		lv->lv_buf = NULL;
+	}
+	pthread_mutex_unlock(&mbox_lock);
+	return ok;
+}
+
+/* Free one buffer someone else allocated, if there is one. */
+static void mbox_take_and_free(void)
+{
+	struct live lv = { 0 };
+
+	pthread_mutex_lock(&mbox_lock);
+	if (mbox_n > 0)
+		lv = mbox[--mbox_n];
+	pthread_mutex_unlock(&mbox_lock);
+	if (lv.lv_buf != NULL)
+		live_free(&lv);
+}
+
+/* A burst bigger than the magazines: the depot trades full and empty ones. */
+static void mt_burst(uint64_t *rng)
+{
+	static __thread void *b[300];
+	unsigned n = 100 + (unsigned)(xorshift(rng) % 200);
+
+	for (unsigned i = 0; i < n; i++) {
+		b[i] = kmem_cache_alloc(mt_small, KM_NOSLEEP);
+		if (b[i] == NULL || *(uint64_t *)b[i] != CTOR_MAGIC)
+			atomic_fetch_add(&mt_errors, 1);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (b[i] != NULL)
+			kmem_cache_free(mt_small, b[i]);
+}
+
+/* One hart: random alloc / free / pass / take, bursts, reaping now and then. */
+static void *mt_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	uint64_t rng = 0x9e3779b97f4a7c15ull * (me + 1), seq = 0;
+	struct live slot[MT_SLOTS] = { { 0 } };
+
+	sim_become(&sim_two_nodes, me);
+	pthread_barrier_wait(&mt_start);
+	for (unsigned op = 0; op < MT_OPS; op++) {
+		uint64_t r = xorshift(&rng) % 100;
+		struct live *lv = &slot[xorshift(&rng) % MT_SLOTS];
+
+		if (lv->lv_buf == NULL)
+			live_alloc(lv, &rng, ((uint64_t)me << 48) | seq++);
+		else if (r < 30 && mbox_put(lv))
+			;
+		else
+			live_free(lv);
+		if (r >= 80)
+			mbox_take_and_free();
+		if (op % 4096 == 0)
+			kmem_reap_local();
+		if (op % 512 == 0)
+			mt_burst(&rng);
+		if (op % 20000 == 19999 && me == 1)
+			kmem_reap();
+	}
+	/* Keep half the slots alive for the quiet-point check; park them in the mailbox. */
+	for (unsigned i = 0; i < MT_SLOTS; i++)
+		if (slot[i].lv_buf != NULL && (i % 2 != 0 || !mbox_put(&slot[i])))
+			live_free(&slot[i]);
+	return NULL;
+}
+
+/* Sum of buffers in use over the kmalloc-* caches. */
+static void sum_kmalloc(kmem_cache_t *cp, void *arg)
+{
+	uint64_t st[KMS_NSTATS];
+
+	if (strncmp(kmem_cache_name(cp), "kmalloc-", 8) != 0)
+		return;
+	kmem_cache_stats(cp, st);
+	*(uint64_t *)arg += st[KMS_BUF_INUSE];
+}
+
+/* Every cache passes its check (kmem_cache_walk body). */
+static void check_one(kmem_cache_t *cp, void *arg)
+{
+	(void)arg;
+	if (kmem_cache_check(cp, ksim_why, sizeof(ksim_why)) != 0) {
+		printf("%s\n", ksim_why);
+		atomic_fetch_add(&mt_errors, 1);
+	}
+}
+
+/* Large allocations live in the large arena (segments of the host arena). */
+static uint64_t large_live(void)
+{
+	struct vmem_kstat vk;
+
+	vmem_stats(ksim_large, &vk);
+	return vk.vk_nalloc_seg;
+}
+
+/* Four harts on two nodes: every buffer accounted for, nothing lost, nothing shared. */
+static void kmem_mt_test_threads_account_for_every_buffer(void **state)
+{
+	pthread_t th[MT_THREADS];
+	uint64_t km = 0;
+
+	(void)state;
+	kmem_reap_interval_ms = 1;		/* working sets and resizes while running */
+	mt_small = kmem_cache_create("mt_small", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
+	mt_big = kmem_cache_create("mt_big", 2000, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	pthread_barrier_init(&mt_start, NULL, MT_THREADS);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, mt_worker, (void *)(uintptr_t)t), 0);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		pthread_join(th[t], NULL);
+	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	/* The quiet point: the model against the counters. */
+	assert_true(mbox_n > 0);
+	assert_int_equal(ksim_stat(mt_small, KMS_BUF_INUSE), atomic_load(&mt_live[K_SMALL]));
+	assert_int_equal(ksim_stat(mt_big, KMS_BUF_INUSE), atomic_load(&mt_live[K_BIG]));
+	kmem_cache_walk(sum_kmalloc, &km);
+	assert_int_equal(km, atomic_load(&mt_live[K_KMALLOC]));
+	assert_int_equal(large_live(), atomic_load(&mt_live[K_LARGE]));
+	assert_true(atomic_load(&mt_live[K_LARGE]) > 0);
+	kmem_cache_walk(check_one, NULL);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_true(ksim_stat(mt_small, KMS_CROSS_FREE) > 0);
+	printf("mt_small: cross-node frees %lu, depot contention %lu, resizes %lu, magsize %lu\n",
+	       (unsigned long)ksim_stat(mt_small, KMS_CROSS_FREE),
+	       (unsigned long)ksim_stat(mt_small, KMS_DEPOT_CONTENTION),
+	       (unsigned long)ksim_stat(mt_small, KMS_MAG_RESIZE),
+	       (unsigned long)ksim_stat(mt_small, KMS_MAGSIZE));
+	while (mbox_n > 0)
+		mbox_take_and_free();
+	kmem_drain_all();
+	kmem_cache_walk(check_one, NULL);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_int_equal(ksim_stat(mt_small, KMS_BUF_INUSE), 0);
+	assert_int_equal(ksim_stat(mt_small, KMS_SLABS), 0);
+	assert_int_equal(ksim_stat(mt_big, KMS_SLABS), 0);
+	assert_int_equal(large_live(), 0);
+	kmem_cache_destroy(mt_small);
+	kmem_cache_destroy(mt_big);
+	kmem_reap_interval_ms = 15000;
+}
+
+/* Burst-only hart: hammers its node's depot. */
+static void *depot_worker(void *arg)
+{
+	uint64_t rng = 12345 + (uintptr_t)arg;
+
+	sim_become(&sim_two_nodes, (unsigned)(uintptr_t)arg);
+	pthread_barrier_wait(&mt_start);
+	for (unsigned i = 0; i < 3000; i++) {
+		mt_burst(&rng);
+		if (i % 64 == 0)
+			kmem_reap_local();
+	}
+	return NULL;
+}
+
+/* Two harts of one node trading through one depot: contention grows the magazines, nothing lost. */
+static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state)
+{
+	pthread_t th[2];
+	uint64_t st[KMS_NSTATS];
+
+	(void)state;
+	kmem_reap_interval_ms = 1;
+	mt_small = kmem_cache_create("mt_depot", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
+	pthread_barrier_init(&mt_start, NULL, 2);
+	atomic_store(&mt_errors, 0);
+	for (unsigned t = 0; t < 2; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, depot_worker, (void *)(uintptr_t)t), 0);
+	for (unsigned t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	sim_become(&sim_two_nodes, 0);
+	kmem_cache_stats(mt_small, st);
+	printf("mt_depot: depot alloc %lu free %lu contention %lu resizes %lu magsize %lu\n",
+	       (unsigned long)st[KMS_DEPOT_ALLOC], (unsigned long)st[KMS_DEPOT_FREE],
+	       (unsigned long)st[KMS_DEPOT_CONTENTION], (unsigned long)st[KMS_MAG_RESIZE],
+	       (unsigned long)st[KMS_MAGSIZE]);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_int_equal(st[KMS_BUF_INUSE], 0);
+	assert_true(st[KMS_DEPOT_ALLOC] > 1000);
+	ksim_check(mt_small);
+	kmem_drain_all();
+	assert_int_equal(ksim_stat(mt_small, KMS_SLABS), 0);
+	kmem_cache_destroy(mt_small);
+	kmem_reap_interval_ms = 15000;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(kmem_mt_test_threads_account_for_every_buffer,
+						ksim_boot_two, ksim_teardown),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_depot_contention_resizes_and_loses_nothing,
+						ksim_boot_two, ksim_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, sim_map, NULL);
+}
