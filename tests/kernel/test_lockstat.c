@@ -29,7 +29,7 @@ struct lockstat_line {
 	char ll_name[40];
 };
 
-static char lt_text[32768];	/* the captured report */
+static char lt_text[262144];	/* the captured report: up to 2048 rows of ~100 characters */
 static size_t lt_len;		/* characters in lt_text */
 static bool lt_overflow;	/* the report did not fit */
 
@@ -200,6 +200,7 @@ static void lockstat_test_sorted_and_complete(struct ktest *t)
 		zones += strcmp(ll.ll_name, "zone") == 0;
 		printk_seen |= strcmp(ll.ll_name, "printk") == 0;
 	}
+	KEXPECT_EQ(t, rows, strtoul(lt_text + strlen("lockstat: "), NULL, 10));	/* none left out */
 	KEXPECT_EQ(t, (int)rows, lt_capture());
 	KEXPECT_TRUE(t, printk_seen);
 	KEXPECT_GE(t, zones, 1);
