@@ -86,11 +86,11 @@ static int mm_cmd_pagestat(int argc, char **argv)
 	printk("free %llu cached %llu pages\n", (unsigned long long)page_free_count(),
 	       (unsigned long long)page_cached_count());
 	printk("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
-	       "double_free %llu wrong_order %llu drain_all %llu\n",
+	       "double_free %llu wrong_order %llu drain_all %llu reclaim %llu\n",
 	       (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
 	       (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
 	       (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
-	       (unsigned long long)st.pst_drain_all);
+	       (unsigned long long)st.pst_drain_all, (unsigned long long)st.pst_reclaim);
 	printk("descriptor init: %llu pages, %u harts, %llu us\n",
 	       (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
 	       (unsigned long long)mm_boot_info.mbi_init_us);
