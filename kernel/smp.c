@@ -64,6 +64,7 @@ unsigned smp_nfailed;
 
 struct hart_boot hart_boot[MAX_CPUS];	/* global: entry.S searches it */
 static spinlock_t xcall_lock = SPINLOCK_INIT("xcall", LOCK_RANK_XCALL);
+SPINLOCK_REGISTER(xcall_lock);	/* lockstat sees it */
 static struct {
 	void (*xc_fn)(void *);		/* function to run */
 	void *xc_arg;			/* its argument */

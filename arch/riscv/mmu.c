@@ -57,6 +57,7 @@ unsigned long kernel_satp;
 static uint64_t *mmu_root;
 static unsigned mmu_nlevels;
 static spinlock_t mmu_lock = SPINLOCK_INIT("mmu", LOCK_RANK_MMU);
+SPINLOCK_REGISTER(mmu_lock);	/* lockstat sees it */
 static bool (*mmu_pt_alloc)(uint64_t *pa);
 static struct mmu_stats mmu_st;
 static struct { uint64_t base, size; } mmu_mmio[MMU_MAX_MMIO];

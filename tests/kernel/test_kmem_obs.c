@@ -14,7 +14,7 @@
 
 #include <stdarg.h>
 
-#define KT_CAPTURE	65536	/* bytes of dump text kept */
+#define KT_CAPTURE	262144	/* bytes of dump text kept (magstat on 16 harts, 8 nodes: > 64 KiB) */
 #define KT_PROF_ITERS	1000	/* iterations of each warm region */
 
 /* The captured dump text, and whether some of it did not fit. */
