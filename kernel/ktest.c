@@ -147,6 +147,40 @@ static int ktest_missing(const char *list, bool report, int num)
 	return bad;
 }
 
+static char ktest_cap_text[KTEST_CAPTURE_MAX];	/* the capture (see ktest.h) */
+static size_t ktest_cap_len;				/* characters in it */
+static bool ktest_cap_truncated;			/* something did not fit */
+
+void ktest_capture_reset(void)
+{
+	ktest_cap_len = 0;
+	ktest_cap_text[0] = 0;
+	ktest_cap_truncated = false;
+}
+
+int ktest_capture(const char *fmt, ...)
+{
+	size_t room = sizeof(ktest_cap_text) - ktest_cap_len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(ktest_cap_text + ktest_cap_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return n;
+	if ((size_t)n >= room) {
+		ktest_cap_truncated = true;
+		ktest_cap_len = sizeof(ktest_cap_text) - 1;
+	} else {
+		ktest_cap_len += (size_t)n;
+	}
+	return n;
+}
+
+const char *ktest_captured(void) { return ktest_cap_text; }
+bool ktest_capture_truncated(void) { return ktest_cap_truncated; }
+
 int ktest_run(const char *names)
 {
 	int nsuites = 0, num = 0, failed = 0, missing = ktest_missing(names, false, 0);

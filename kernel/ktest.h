@@ -139,6 +139,18 @@ void panic_catch_arm(struct panic_catch *pc);	/* arm on this hart */
 void panic_catch_disarm(void);
 bool ktest_msg_has(const char *msg, const char *substr);
 
+/*
+ * Reading a dump: tests hand ktest_capture to a printk-like dump function
+ * (page_buddyinfo, kmem_kmastat, lockstat_dump, ...) and parse the text.
+ * One buffer of KTEST_CAPTURE_MAX bytes, for the test that runs (tests run
+ * one at a time on one hart); text past the end is dropped and noted.
+ */
+#define KTEST_CAPTURE_MAX	(256 * 1024)
+void ktest_capture_reset(void);			/* start a new capture */
+int ktest_capture(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *ktest_captured(void);		/* the text so far, NUL-terminated */
+bool ktest_capture_truncated(void);		/* some text did not fit */
+
 #define KTEST_EXPECT_PANIC(t, stmt, substr)						\
 	do {										\
 		static struct panic_catch kt_pc_;					\

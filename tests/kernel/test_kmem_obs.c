@@ -14,48 +14,14 @@
 
 #include <stdarg.h>
 
-#define KT_CAPTURE	262144	/* bytes of dump text kept (magstat on 16 harts, 8 nodes: > 64 KiB) */
 #define KT_PROF_ITERS	1000	/* iterations of each warm region */
-
-/* The captured dump text, and whether some of it did not fit. */
-static char kt_text[KT_CAPTURE];
-static size_t kt_len;
-static bool kt_truncated;
-
-/* A printk-like sink appending to kt_text. */
-static int kt_capture(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(kt_text + kt_len, sizeof(kt_text) - kt_len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return n;
-	if ((size_t)n >= sizeof(kt_text) - kt_len) {
-		kt_truncated = true;
-		kt_len = sizeof(kt_text) - 1;
-	} else {
-		kt_len += (size_t)n;
-	}
-	return n;
-}
-
-/* Start a new capture. */
-static void kt_capture_reset(void)
-{
-	kt_len = 0;
-	kt_text[0] = 0;
-	kt_truncated = false;
-}
 
 /* The line of the capture that starts with `name` and then a blank or ':'; NULL if none. */
 static const char *kt_find_line(const char *name)
 {
 	size_t n = strlen(name);
 
-	for (const char *l = kt_text; l != NULL && *l; ) {
+	for (const char *l = ktest_captured(); l != NULL && *l; ) {
 		if (strncmp(l, name, n) == 0 && (l[n] == ' ' || l[n] == ':'))
 			return l;
 		l = strchr(l, '\n');
@@ -142,9 +108,9 @@ void kmem_test_kmastat_matches_counters(struct ktest *t)
 
 	KASSERT_NOT_NULL(t, cp);
 	kmem_cache_stats(cp, st);
-	kt_capture_reset();
-	kmem_kmastat(kt_capture);
-	KEXPECT_FALSE(t, kt_truncated);
+	ktest_capture_reset();
+	kmem_kmastat(ktest_capture);
+	KEXPECT_FALSE(t, ktest_capture_truncated());
 	l = kt_find_line("kt_kmastat");
 	KASSERT_NOT_NULL(t, l);
 	KASSERT_EQ(t, kt_numbers(l, strlen("kt_kmastat"), v, 8), 6);
@@ -157,7 +123,7 @@ void kmem_test_kmastat_matches_counters(struct ktest *t)
 	KEXPECT_EQ(t, v[4], 300);			/* allocs succeeded */
 	KEXPECT_EQ(t, v[5], 0);				/* allocs failed */
 	/* Every cache line (6 numbers after a name) adds up to the Total line. */
-	for (l = strstr(kt_text, "------\n"); l != NULL && strncmp(l + 7, "-----", 5) != 0; ) {
+	for (l = strstr(ktest_captured(), "------\n"); l != NULL && strncmp(l + 7, "-----", 5) != 0; ) {
 		const char *name_end;
 
 		l = strchr(l, '\n') + 1;
@@ -174,7 +140,7 @@ void kmem_test_kmastat_matches_counters(struct ktest *t)
 	KASSERT_EQ(t, kt_numbers(l, 5, v, 8), 3);
 	KEXPECT_EQ(t, v[0], mem);
 	KEXPECT_EQ(t, v[1], allocs);
-	KEXPECT_NOT_NULL(t, strstr(kt_text, "kmem_heap"));
+	KEXPECT_NOT_NULL(t, strstr(ktest_captured(), "kmem_heap"));
 	kt_workload_end(cp, b, 200);
 }
 
@@ -192,9 +158,9 @@ void kmem_test_slabinfo_matches_counters(struct ktest *t)
 
 	KASSERT_NOT_NULL(t, cp);
 	kmem_cache_stats(cp, st);
-	kt_capture_reset();
-	kmem_slabinfo(kt_capture);
-	KEXPECT_EQ(t, strncmp(kt_text, "slabinfo - version: 2.1\n", 24), 0);
+	ktest_capture_reset();
+	kmem_slabinfo(ktest_capture);
+	KEXPECT_EQ(t, strncmp(ktest_captured(), "slabinfo - version: 2.1\n", 24), 0);
 	l = kt_find_line("kt_slabinfo");
 	KASSERT_NOT_NULL(t, l);
 	/* active num objsize perslab pages : tunables 3 numbers : slabdata 3 numbers */
@@ -247,9 +213,9 @@ void kmem_test_magstat_matches_harts(struct ktest *t)
 	kmem_cache_stats(cp, st);
 	KEXPECT_EQ(t, st[KMS_ALLOC], allocs);
 	KEXPECT_EQ(t, st[KMS_BUF_INUSE], 0);
-	kt_capture_reset();
-	kmem_cache_magstat(cp, kt_capture);	/* one cache: all of it fits at 128 harts */
-	KEXPECT_FALSE(t, kt_truncated);
+	ktest_capture_reset();
+	kmem_cache_magstat(cp, ktest_capture);	/* one cache: all of it fits at 128 harts */
+	KEXPECT_FALSE(t, ktest_capture_truncated());
 	l = kt_find_line("kt_magstat");
 	KASSERT_NOT_NULL(t, l);
 	KASSERT_EQ(t, kt_numbers(l, strlen("kt_magstat"), v, 12), 9);

@@ -29,34 +29,11 @@ struct lockstat_line {
 	char ll_name[40];
 };
 
-static char lt_text[262144];	/* the captured report: up to 2048 rows of ~100 characters */
-static size_t lt_len;		/* characters in lt_text */
-static bool lt_overflow;	/* the report did not fit */
-
-/* printk-like sink that appends to lt_text. */
-static int lt_out(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(lt_text + lt_len, sizeof(lt_text) - lt_len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(lt_text) - lt_len) {
-		lt_overflow = true;
-		return n;
-	}
-	lt_len += (size_t)n;
-	return n;
-}
-
 /* Capture a fresh report; returns the number of rows lockstat_dump printed. */
 static int lt_capture(void)
 {
-	lt_len = 0;
-	lt_text[0] = 0;
-	lt_overflow = false;
-	return lockstat_dump(lt_out);
+	ktest_capture_reset();
+	return lockstat_dump(ktest_capture);
 }
 
 /* Parse one data row at s; false for the header lines. */
@@ -88,7 +65,7 @@ static bool lt_parse_line(const char *s, struct lockstat_line *ll)
 /* Find the row of the lock at addr in the captured report; false if absent. */
 static bool lt_find(const void *addr, struct lockstat_line *ll)
 {
-	for (const char *s = lt_text; s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s)
+	for (const char *s = ktest_captured(); s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s)
 		if (lt_parse_line(s, ll) && ll->ll_addr == (unsigned long)addr)
 			return true;
 	return false;
@@ -164,7 +141,7 @@ static void lockstat_test_counts_match_workload(struct ktest *t)
 	cpu_call_all(lw_work, NULL);
 	KEXPECT_EQ(t, lw.lw_timeouts, 0);
 	KASSERT_GT(t, lt_capture(), 0);
-	KASSERT_FALSE(t, lt_overflow);
+	KASSERT_FALSE(t, ktest_capture_truncated());
 	KASSERT_TRUE(t, lt_find(&lw_lock, &ll));
 	KEXPECT_STREQ(t, ll.ll_name, "lockstat-test");
 	KEXPECT_EQ(t, ll.ll_rank, LOCK_RANK_TEST);
@@ -190,7 +167,7 @@ static void lockstat_test_sorted_and_complete(struct ktest *t)
 	spin_init(&busy, "lockstat-busy", LOCK_RANK_TEST);
 	busy.sl_contended = ~0ULL >> 2;		/* must come first */
 	KASSERT_GT(t, lt_capture(), 0);
-	for (const char *s = lt_text; s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s) {
+	for (const char *s = ktest_captured(); s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s) {
 		if (!lt_parse_line(s, &ll))
 			continue;
 		if (rows++ == 0)
@@ -200,7 +177,7 @@ static void lockstat_test_sorted_and_complete(struct ktest *t)
 		zones += strcmp(ll.ll_name, "zone") == 0;
 		printk_seen |= strcmp(ll.ll_name, "printk") == 0;
 	}
-	KEXPECT_EQ(t, rows, strtoul(lt_text + strlen("lockstat: "), NULL, 10));	/* none left out */
+	KEXPECT_EQ(t, rows, strtoul(ktest_captured() + strlen("lockstat: "), NULL, 10));	/* none left out */
 	KEXPECT_EQ(t, (int)rows, lt_capture());
 	KEXPECT_TRUE(t, printk_seen);
 	KEXPECT_GE(t, zones, 1);
@@ -217,7 +194,7 @@ static void lockstat_test_destroy_unlists(struct ktest *t)
 	spin_init(&l, "lockstat-stack", LOCK_RANK_TEST);
 	spin_init(&l, "lockstat-stack", LOCK_RANK_TEST);
 	KASSERT_GT(t, lt_capture(), 0);
-	for (const char *s = lt_text; s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s)
+	for (const char *s = ktest_captured(); s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s)
 		n += lt_parse_line(s, &ll) && ll.ll_addr == (unsigned long)&l;
 	KEXPECT_EQ(t, n, 1);
 	spin_lock(&l);
@@ -260,12 +237,12 @@ static void lockstat_test_vmem_arena(struct ktest *t)
 
 	KASSERT_NOT_NULL(t, vmp);
 	KASSERT_GT(t, lt_capture(), 0);
-	for (const char *s = lt_text; s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s)
+	for (const char *s = ktest_captured(); s != NULL && *s; s = strchr(s, '\n'), s = s ? s + 1 : s)
 		found |= lt_parse_line(s, &ll) && strcmp(ll.ll_name, "kt_lockstat") == 0;
 	KEXPECT_TRUE(t, found);
 	vmem_destroy(vmp);
 	KASSERT_GT(t, lt_capture(), 0);
-	KEXPECT_NULL(t, strstr(lt_text, "kt_lockstat"));
+	KEXPECT_NULL(t, strstr(ktest_captured(), "kt_lockstat"));
 }
 
 /* The console command runs, resets, and refuses unknown arguments. */

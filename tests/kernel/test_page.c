@@ -496,22 +496,6 @@ static void page_test_console_commands(struct ktest *t)
 	KEXPECT_EQ(t, console_exec(s), 0);
 }
 
-static char pst_text[512];		/* what mm_pagestat_print wrote */
-static size_t pst_len;
-
-/* A printk-like sink that appends to pst_text. */
-static int pst_capture(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(pst_text + pst_len, sizeof(pst_text) - pst_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		pst_len = MIN(pst_len + (size_t)n, sizeof(pst_text) - 1);
-	return n;
-}
 
 /* The pagestat counters, as read back from its text. */
 struct pst_read {
@@ -541,13 +525,12 @@ static struct pst_read pst_run(void)
 					      "drain_all", "reclaim" };
 	struct pst_read r;
 
-	pst_len = 0;
-	pst_text[0] = '\0';
-	mm_pagestat_print(pst_capture);
-	r.pr_ok = strncmp(pst_text, "free ", 5) == 0 && pst_field(pst_text, "free", &r.pr_free) &&
-		  pst_field(pst_text, "cached", &r.pr_cached);
+	ktest_capture_reset();
+	mm_pagestat_print(ktest_capture);
+	r.pr_ok = strncmp(ktest_captured(), "free ", 5) == 0 && pst_field(ktest_captured(), "free", &r.pr_free) &&
+		  pst_field(ktest_captured(), "cached", &r.pr_cached);
 	for (unsigned i = 0; i < 8; i++)
-		r.pr_ok = r.pr_ok && pst_field(pst_text, names[i], &r.pr_val[i]);
+		r.pr_ok = r.pr_ok && pst_field(ktest_captured(), names[i], &r.pr_val[i]);
 	return r;
 }
 
