@@ -320,6 +320,34 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 int kmem_buf_node(const void *buf);	/* home node of a slab buffer, -1: none */
 
+/*
+ * The NUMA node of memory per 128 MiB section, for the free fast path: a
+ * byte per section from knm_base (the lowest managed address, rounded down
+ * to a section), built by kmem_init from the page allocator's zones.
+ * KMEM_NUMA_MIXED marks a section that several nodes' zones touch, or none,
+ * and every address outside the table.  A slab's home node is the node of
+ * its first page (kmem_slab.c), so when a buffer's section has one node that
+ * node is its home; a mixed section sends the free to the slow path, which
+ * asks the slab itself (kmem_buf_node).  4096 sections cover 512 GiB; memory
+ * beyond works, through the slow path.
+ */
+#define KMEM_NUMA_SHIFT		27
+#define KMEM_NUMA_SECTS		4096
+#define KMEM_NUMA_MIXED		0xff
+struct kmem_numa_map {
+	uintptr_t knm_base;			/* address of section 0 */
+	uint8_t knm_node[KMEM_NUMA_SECTS];	/* node, or KMEM_NUMA_MIXED */
+};
+extern struct kmem_numa_map kmem_numa_map;
+
+/* The node of buf's section, or KMEM_NUMA_MIXED (ask kmem_buf_node). */
+static inline unsigned kmem_numa_node(const void *buf)
+{
+	uintptr_t s = ((uintptr_t)virt_to_phys(buf) - kmem_numa_map.knm_base) >> KMEM_NUMA_SHIFT;
+
+	return s < KMEM_NUMA_SECTS ? kmem_numa_map.knm_node[s] : KMEM_NUMA_MIXED;
+}
+
 static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
 	struct kmem_cpu_cache *ccp;
@@ -349,7 +377,7 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 	ccp = kmem_cpu(cp);
 	top = ccp->hc_top;
 	if (__builtin_expect(top == ccp->hc_limit ||
-			     (ccp->hc_numa && kmem_buf_node(buf) != ccp->hc_node), 0)) {
+			     (ccp->hc_numa && kmem_numa_node(buf) != (unsigned)ccp->hc_node), 0)) {
 		irq_restore(f);
 		kmem_cache_free_slow(cp, buf);
 		return;

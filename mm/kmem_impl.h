@@ -320,6 +320,14 @@ void kmem_error(enum kmem_err err, kmem_cache_t *cp, const void *buf, const char
 void kmem_cache_sum(kmem_cache_t *cp, uint64_t st[KMS_NSTATS]);
 
 /* kmalloc.c */
+/*
+ * Internal cache flag, outside KMC_FLAGS_VALID (callers cannot pass it):
+ * set by kmalloc_init on its class caches without debug flags, whose
+ * cache_private then points at their struct kmalloc_class; kfree's fast
+ * path takes only such caches (kmalloc.c §3).  Bit 31, so that testing it
+ * is one signed load and one branch.
+ */
+#define KMC_KMALLOC	0x80000000u
 int kmalloc_init(vmem_t *large);
 void kmalloc_fini(void);
 
