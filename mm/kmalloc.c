@@ -338,7 +338,7 @@ void kfree(void *ptr)
 		if (__builtin_expect((owner & 1) != 0 &&
 				     ((cp = sp->slab_cache)->cache_cflags & KMC_KMALLOC) != 0 &&
 				     kmalloc_starts_buffer(cp->cache_private, sp, ptr), 1)) {
-			kmem_cache_free(cp, ptr);
+			kmem_cache_free_home(cp, ptr, (unsigned)sp->slab_node);
 			return;
 		}
 	}

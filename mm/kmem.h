@@ -368,7 +368,12 @@ static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 	return buf;
 }
 
-static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
+/*
+ * kmem_cache_free with the buffer's home node already known (kfree has its
+ * slab; KMEM_NUMA_MIXED: ask the section map): the hit path pushes it on
+ * the loaded magazine when it is of this hart's node.
+ */
+static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
 {
 	struct kmem_cpu_cache *ccp;
 	irqflags_t f = irq_save();
@@ -377,7 +382,8 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 	ccp = kmem_cpu(cp);
 	top = ccp->hc_top;
 	if (__builtin_expect(top == ccp->hc_limit ||
-			     (ccp->hc_numa && kmem_numa_node(buf) != (unsigned)ccp->hc_node), 0)) {
+			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
+			      (unsigned)ccp->hc_node), 0)) {
 		irq_restore(f);
 		kmem_cache_free_slow(cp, buf);
 		return;
@@ -385,6 +391,11 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 	*top = buf;
 	ccp->hc_top = top + 1;
 	irq_restore(f);
+}
+
+static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_cache_free_home(cp, buf, KMEM_NUMA_MIXED);
 }
 
 #endif /* MM_KMEM_H */

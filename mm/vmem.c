@@ -617,10 +617,18 @@ static size_t vmem_round(vmem_t *vmp, const char *fn, size_t size)
 	return r;
 }
 
-uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
+/* vmem_alloc below the quantum caches (out of line: the hit path builds no request). */
+static __attribute__((noinline)) uintptr_t vmem_alloc_seg(vmem_t *vmp, size_t size, int vmflag)
 {
 	struct vmem_req rq = { 0 };
 
+	rq.vr_size = size;
+	rq.vr_align = vmp->vm_quantum;
+	return vmem_do_alloc(vmp, &rq, vmflag);
+}
+
+uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
+{
 	vmem_flags_verify(vmp, "vmem_alloc", size, vmflag);
 	size = vmem_round(vmp, "vmem_alloc", size);
 	if (size <= vmp->vm_qcache_max && !(vmflag & VM_NEXTFIT)) {
@@ -636,9 +644,7 @@ uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 			return addr;
 		}
 	}
-	rq.vr_size = size;
-	rq.vr_align = vmp->vm_quantum;
-	return vmem_do_alloc(vmp, &rq, vmflag);
+	return vmem_alloc_seg(vmp, size, vmflag);
 }
 
 /* Panic on constraints that are invalid or can never be met (paper §4.1). */
