@@ -123,10 +123,11 @@
  *
  * 7. Statistics
  * -------------
- * Per hart: magazine hits (allocs and frees), no atomics.  Per node: depot
- * and slab counters under their locks.  Per cache: slow-path counters
- * (atomics).  kmem_cache_stats() sums them into the table of kmem.h
- * (enum kmem_stat, kmem_stat_names[]); buffers in use are allocations minus
+ * Per hart: magazine hits (allocs and frees) and, beside the flows,
+ * allocations and frees that missed the magazines, no atomics.  Per node:
+ * depot and slab counters under their locks.  Per cache: the rarer
+ * slow-path counters (failures, cross-node frees, reaps, resizes: atomics).
+ * kmem_cache_stats() sums them into the table of kmem.h (enum kmem_stat, kmem_stat_names[]); buffers in use are allocations minus
  * frees, and kmem_cache_check() verifies total = in use + free in slabs +
  * in magazines + in depots.  The hit path counts allocations only (one
  * add in the hart's line); a hart's frees follow from conservation:
@@ -548,11 +549,16 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
 	struct kmem_cnode *cn = kmem_home(cp, ccp);
 	const struct kmem_magtype *mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED);
-	int node = ccp->hc_numa ? kmem_buf_node(buf) : ccp->hc_node;
 	bool done = false;
+	int node;
 
+	if (mt == NULL) {		/* no magazines: straight to the back end */
+		irq_restore(f);
+		return false;
+	}
 	/* A buffer in no slab (node -1) goes to the back end, which reports it. */
-	if (mt != NULL && node != ccp->hc_node && node >= 0) {
+	node = ccp->hc_numa ? kmem_buf_node(buf) : ccp->hc_node;
+	if (node != ccp->hc_node && node >= 0) {
 		done = kmem_cross_free(cp, ccp, buf);
 		irq_restore(f);
 		return done;
@@ -609,7 +615,7 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 			      kmflag);
 		return NULL;
 	}
-	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	kmem_count_slow(cp, false);
 	return buf;
 }
 
@@ -622,7 +628,7 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 	if (kmem_mag_free(cp, buf))	/* counts its own hits */
 		return;
 	cp->cache_release(cp->cache_arg, &buf, 1);	/* panics on misuse, before counting */
-	kmem_stat_add(&cp->cache_slow_free, 1);
+	kmem_count_slow(cp, true);
 }
 
 /*
@@ -646,7 +652,7 @@ static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc)
 			      kmflag);
 		return NULL;
 	}
-	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	kmem_count_slow(cp, false);
 	return buf;
 }
 
@@ -671,7 +677,7 @@ void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
 			      cp->cache_name, kmflag, node);
 		return NULL;
 	}
-	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	kmem_count_slow(cp, false);
 	return buf;
 }
 
