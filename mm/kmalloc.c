@@ -15,7 +15,12 @@
  * Classes are multiples of 8, so the class of s is that of the 8-byte step
  * holding s: a table of one byte per step up to KMALLOC_MAX_CLASS
  * (kmalloc_size_index[(s - 1) / 8], 1 KiB), the idea of Linux's
- * size_index, built at init from the class sizes by a search.
+ * size_index, built at init from the class sizes by a search.  kmalloc
+ * itself is inline (kmem.h): for a size and flags known at compile time it
+ * computes the class by the formula kmalloc_index_formula(), which folds to
+ * a constant, and calls the class cache's inline allocation; any other call
+ * goes to kmalloc_var() and the table.  kmalloc_init checks (ASSERT) that
+ * formula and table agree for every size.
  *
  * 2. Large requests
  * -----------------
@@ -44,7 +49,6 @@
  */
 #include "mm/kmem_impl.h"
 
-#define KMALLOC_NCLASSES	64	/* 8 below 64 bytes, 8 per doubling to 8192 */
 #define KMALLOC_LARGE_HASH	256	/* buckets of the large-allocation hash */
 
 /* A large allocation: address and size, in the large hash. */
@@ -61,7 +65,7 @@ struct kmalloc_class {
 	unsigned kc_shift;		/* trailing zero bits of the chunk size */
 };
 
-static kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] */
+kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] (kmem.h) */
 static struct kmalloc_class kmalloc_class[2][KMALLOC_NCLASSES];	/* their private data */
 static uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];	/* (size - 1) / 8 -> class */
 static kmem_cache_t *kmalloc_large_cache;			/* struct kmalloc_large */
@@ -86,7 +90,11 @@ static size_t kmalloc_class_size(unsigned i)
 	return ((size_t)1 << k) + ((size_t)((i - 8) % 8) + 1) * ((size_t)1 << (k - 3));
 }
 
-/* Fill kmalloc_size_index: each 8-byte step's smallest class that holds it. */
+/*
+ * Fill kmalloc_size_index: each 8-byte step's smallest class that holds it,
+ * found by a search; the inline kmalloc's formula must give the same class
+ * for every size.
+ */
 static void kmalloc_size_index_init(void)
 {
 	unsigned i = 0;
@@ -96,6 +104,8 @@ static void kmalloc_size_index_init(void)
 			i++;
 		kmalloc_size_index[step] = (uint8_t)i;
 	}
+	for (size_t s = 1; s <= KMALLOC_MAX_CLASS; s++)
+		ASSERT(kmalloc_index_formula(s) == kmalloc_index(s));
 }
 
 /* kfree's buffer test for cp (its chunk size d = d0 * 2^t): t and d0^-1 mod 2^64. */
@@ -263,8 +273,8 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	return buf;
 }
 
-/* The common case inline: a class size, no flag but KM_NOSLEEP and KM_PANIC. */
-void *kmalloc(size_t size, int kmflag)
+/* kmalloc of any size and flags; the common case first: no flag but KM_NOSLEEP, KM_PANIC. */
+void *kmalloc_var(size_t size, int kmflag)
 {
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS &&
 			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0, 1))

@@ -197,7 +197,7 @@ void kmem_cache_reap_now(kmem_cache_t *cp);
  */
 #define KMALLOC_MIN_CLASS	8
 #define KMALLOC_MAX_CLASS	8192
-void *kmalloc(size_t size, int kmflag);
+static inline void *kmalloc(size_t size, int kmflag);	/* inline for a constant size (below) */
 void *kzalloc(size_t size, int kmflag);
 void *kmalloc_node(size_t size, int kmflag, int node);
 void kfree(void *ptr);
@@ -396,6 +396,37 @@ static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned ho
 static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_cache_free_home(cp, buf, KMEM_NUMA_MIXED);
+}
+
+/*
+ * kmalloc of a size and flags known at compile time goes straight to its
+ * class's cache (as Linux's kmalloc does): the class index below folds to
+ * a constant.  Every other call is kmalloc_var (kmalloc.c), whose table
+ * lookup kmalloc_init checks against this formula for every size.
+ */
+#define KMALLOC_NCLASSES	64	/* 8 below 64 bytes, 8 per doubling to 8192 */
+extern kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [KM_DMA][class] */
+void *kmalloc_var(size_t size, int kmflag);
+
+/* Class index of a request of 1..KMALLOC_MAX_CLASS bytes, by formula (kmalloc.c §1). */
+static inline unsigned kmalloc_index_formula(size_t size)
+{
+	unsigned k;
+
+	if (size <= 64)
+		return size <= 8 ? 0 : (unsigned)((size - 1) >> 3);
+	/* size in (2^k, 2^(k+1)]; gcc folds clz of a constant (mm_highbit's loop it may not) */
+	k = __builtin_constant_p(size) ? 63u - (unsigned)__builtin_clzll(size - 1) :
+	    mm_highbit(size - 1);
+	return 8 + (k - 6) * 8 + (unsigned)((size - 1 - ((size_t)1 << k)) >> (k - 3));
+}
+
+static inline void *kmalloc(size_t size, int kmflag)
+{
+	if (__builtin_constant_p(size) && __builtin_constant_p(kmflag) && size >= 1 &&
+	    size <= KMALLOC_MAX_CLASS && (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0)
+		return kmem_cache_alloc(kmalloc_caches[0][kmalloc_index_formula(size)], kmflag);
+	return kmalloc_var(size, kmflag);
 }
 
 #endif /* MM_KMEM_H */

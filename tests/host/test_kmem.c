@@ -526,7 +526,7 @@ static size_t ksize_of_next(size_t s)
 static void kmem_test_kfree_foreign_pointer_panics(void **state)
 {
 	int local;
-	char *p = kmalloc(100, KM_SLEEP);
+	char *p = kmalloc_var(100, KM_SLEEP);	/* out of line: setjmp below */
 	void *heap = malloc(64);
 	kmem_cache_t *cp = kmem_cache_create("notkmalloc", 100, 0, NULL, NULL, NULL, NULL, NULL, 0);
 	void *obj = nalloc(cp, KM_SLEEP);

@@ -12,7 +12,8 @@
  *                           buffers allocated on a node-0 hart, freed on a
  *                           hart of node 1 (cross magazine and its flushes
  *                           amortised); skipped with one node
- *   kmalloc_pair_64, kmalloc_pair_4096   kmalloc+kfree, warm
+ *   kmalloc_pair_64, kmalloc_pair_4096   kmalloc+kfree, warm, constant size
+ *   kmalloc_pair_var        the same, 64 bytes through a variable size
  *   vmem_qcache_pair        vmem_alloc+vmem_free of one quantum from an
  *                           arena with quantum caches, warm
  *
@@ -206,10 +207,35 @@ static void kmem_prof_test_remote_free_pair(struct ktest *t)
 	kmem_cache_destroy(r.ktp_cp);
 }
 
-/* KT_BATCH warm kmalloc+kfree pairs of *(size_t *)arg bytes. */
-static void kt_kmalloc_pair(void *arg, unsigned long i)
+/* KT_BATCH warm kmalloc+kfree pairs of `size` bytes (a constant after inlining). */
+static inline __attribute__((always_inline)) void kt_kmalloc_batch(size_t size)
 {
-	size_t size = *(size_t *)arg;
+	for (unsigned k = 0; k < KT_BATCH; k += 4) {
+		kfree(kmalloc(size, KM_NOSLEEP));
+		kfree(kmalloc(size, KM_NOSLEEP));
+		kfree(kmalloc(size, KM_NOSLEEP));
+		kfree(kmalloc(size, KM_NOSLEEP));
+	}
+}
+
+/* Region kmalloc_pair_64's callback: a constant size, as most callers pass. */
+static void kt_kmalloc_pair_64(void *arg, unsigned long i)
+{
+	(void)arg, (void)i;
+	kt_kmalloc_batch(64);
+}
+
+/* Region kmalloc_pair_4096's callback. */
+static void kt_kmalloc_pair_4096(void *arg, unsigned long i)
+{
+	(void)arg, (void)i;
+	kt_kmalloc_batch(4096);
+}
+
+/* Region kmalloc_pair_var's callback: 64 bytes through a variable (kmalloc_var). */
+static void kt_kmalloc_pair_var(void *arg, unsigned long i)
+{
+	size_t size = *(volatile size_t *)arg;
 
 	(void)i;
 	for (unsigned k = 0; k < KT_BATCH; k += 4) {
@@ -220,11 +246,17 @@ static void kt_kmalloc_pair(void *arg, unsigned long i)
 	}
 }
 
-/* Regions kmalloc_pair_64 and kmalloc_pair_4096. */
+/*
+ * Regions kmalloc_pair_64 and kmalloc_pair_4096 (constant sizes: the
+ * inline kmalloc), and kmalloc_pair_var (a size the compiler cannot see).
+ */
 static void kmem_prof_test_kmalloc_pairs(struct ktest *t)
 {
-	static size_t sizes[] = { 64, 4096 };
-	static const char *names[] = { "kmalloc_pair_64", "kmalloc_pair_4096" };
+	static size_t sizes[] = { 64, 4096, 64 };
+	static const char *names[] = { "kmalloc_pair_64", "kmalloc_pair_4096", "kmalloc_pair_var" };
+	static void (*const fns[])(void *, unsigned long) = {
+		kt_kmalloc_pair_64, kt_kmalloc_pair_4096, kt_kmalloc_pair_var,
+	};
 
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
 		char cname[24];
@@ -236,8 +268,7 @@ static void kmem_prof_test_kmalloc_pairs(struct ktest *t)
 		KASSERT_NOT_NULL(t, cp);
 		kfree(kmalloc(sizes[i], KM_NOSLEEP));		/* warm */
 		a0 = kp_stat(cp, KMS_ALLOC);
-		prof_region_ops(names[i], KT_PROF_ITERS / KT_BATCH, KT_BATCH, kt_kmalloc_pair,
-				&sizes[i]);
+		prof_region_ops(names[i], KT_PROF_ITERS / KT_BATCH, KT_BATCH, fns[i], &sizes[i]);
 		KEXPECT_EQ(t, kp_stat(cp, KMS_ALLOC) - a0, KT_PROF_ITERS);
 	}
 }
