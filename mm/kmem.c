@@ -88,7 +88,11 @@
  * nodes) goes into the hart's *cross* magazine instead; when that is full
  * its buffers go home to their slab layers in one batch (FreeBSD's cross
  * bucket).  With one node hc_numa is false and the free fast path does not
- * look at the buffer's node.
+ * look at the buffer's node; with several it reads the node of the
+ * buffer's 128 MiB section from kmem_numa_map (kmem.h, built from the
+ * zones by kmem_slab.c), and a section of several nodes sends the free to
+ * the slow path, which asks the slab (kmem_buf_node).  kfree passes the
+ * slab's node it already has (kmem_cache_free_home).
  *   Magazines are objects of the caches "kmem_magazine_N" (one per size).
  * Recursion guard: those caches, and the other internal caches (kmem_slab,
  * kmem_bufctl), are KMC_NOMAGAZINE, so allocating or freeing a magazine or
