@@ -444,8 +444,22 @@ static bool kmem_mag_fill(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_c
 	return true;
 }
 
+/*
+ * Does this hart's depot have magazines now?  A hint read with interrupts
+ * on, so that an allocation from a cache without magazines skips
+ * kmem_mag_alloc's large out-of-line frame (frees keep kmem_mag_free
+ * inline: a cross-node free, which always takes the slow path, would pay
+ * for the call).  kmem_mag_alloc tests it again; a stale answer only sends
+ * one allocation to the back end, or into a function that finds no
+ * magazine.
+ */
+static inline bool kmem_mag_hint(kmem_cache_t *cp)
+{
+	return __atomic_load_n(&kmem_home(cp, kmem_cpu(cp))->kn_magtype, __ATOMIC_RELAXED) != NULL;
+}
+
 /* The magazine layer's allocation; NULL if it and the back end have nothing. */
-static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
+static __attribute__((noinline)) void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 {
 	irqflags_t f = irq_save();
 	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
@@ -600,7 +614,7 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 
 	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
 		panic("kmem_cache_alloc(%s, flags 0x%x): invalid flags", cp->cache_name, kmflag);
-	buf = kmem_mag_alloc(cp, kmflag);	/* counts its own hits */
+	buf = kmem_mag_hint(cp) ? kmem_mag_alloc(cp, kmflag) : NULL;	/* counts its own hits */
 	if (buf != NULL)
 		return buf;
 	if (kmem_debugging(cp))			/* debug caches have no magazines */
