@@ -78,12 +78,13 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	mm-env-check check-budgets test-big mutants
+	mm-env-check check-budgets test-big mutants gdb
 all: kernel host-tools dtbs
 
 help:
 	@echo "make               build/kernel.elf, host tools and dts blobs"
 	@echo "make run           boot on QEMU: SMP=$(SMP) MEM=$(MEM) BOARD=<dts name> ARGS=<bootargs> FW=default|jump"
+	@echo "make gdb           the same words as make run; QEMU halted under gdb-multiarch (tools/gdb.py)"
 	@echo "make test          host tests + QEMU boot matrix, ends with 'N passed, N failed'"
 	@echo "make host-tools    build/host/fdtinfo and the QEMU profiling plugin"
 	@echo "make host-tests    build the host unit tests"
@@ -226,6 +227,13 @@ QEMU_RUN = $(PYTHON) tools/qemu.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --m
 
 run: all
 	$(QEMU_RUN) --interactive
+
+# QEMU halted with a gdb stub on a free 127.0.0.1 port, gdb-multiarch attached
+# with the kernel's symbols (one thread per hart); the console goes to
+# build/gdb-console.log.  Killing gdb kills QEMU.
+gdb: all
+	$(PYTHON) tools/gdb.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --mem $(MEM) \
+		--fw $(FW) $(if $(BOARD),--board $(BOARD)) $(if $(NUMA),--numa $(NUMA)) --args "$(ARGS)"
 
 test: all host-tests
 	$(PYTHON) tools/testrun.py

@@ -5,7 +5,8 @@
  *    exports a dump that writes through a printk-like sink (page_buddyinfo,
  *    page_zoneinfo, page_get_stats, vmem_dump_all, vmem_dump, kmem_kmastat,
  *    kmem_slabinfo, kmem_magstat).  This file is the only place that turns
- *    those dumps into commands.
+ *    those dumps into commands (pagestat's own printer, mm_pagestat_print,
+ *    is exported for its test: mm_cmds.h).
  * 2. Registration.  One mechanism for every command of the kernel:
  *    CONSOLE_CMD (kernel/console.h) puts a struct console_cmd in the
  *    console_cmds linker section; `help` lists them all.  An allocator
@@ -18,7 +19,8 @@
  *   buddyinfo       free blocks per zone and order (/proc/buddyinfo)
  *   zoneinfo        per-zone counters and per-hart caches (/proc/zoneinfo)
  *   pagestat        page allocator failures and misuse, boot timing, bootmem
- *   vmem [-s] [A]   every arena (illumos ::vmem), or arena A in full
+ *   vmem [-s] [A]   every arena (illumos ::vmem), or arena A in full; with
+ *                   the heap's arena, the heap's lazy-purge statistics
  *   kmastat         every object cache (illumos ::kmastat), then the arenas
  *   slabinfo        every slab cache (Linux /proc/slabinfo 2.1)
  *   magstat         per cache: magazine size, rounds per hart, depots per
@@ -26,6 +28,7 @@
  */
 #include "kernel/console.h"
 #include "kernel/lib.h"
+#include "kernel/mm_cmds.h"
 #include "kernel/mm_init.h"
 #include "kernel/printk.h"
 #include "kernel/segkmem.h"
@@ -47,7 +50,7 @@ static int mm_cmd_usage(const char *usage)
 #define VMEM_USAGE	"vmem [-s] [ARENA]  (-s: every segment of ARENA)"
 #define KMASTAT_USAGE	"kmastat"
 #define SLABINFO_USAGE	"slabinfo"
-#define MAGSTAT_USAGE	"magstat"
+#define MAGSTAT_USAGE	"magstat [CACHE]"
 
 /* `buddyinfo`: free blocks per order, /proc/buddyinfo format. */
 static int mm_cmd_buddyinfo(int argc, char **argv)
@@ -73,31 +76,36 @@ static int mm_cmd_zoneinfo(int argc, char **argv)
 CONSOLE_CMD(mm_cmd_zoneinfo_reg, "zoneinfo", "zones: free, watermarks, sizes, per-hart caches",
 	    mm_cmd_zoneinfo);
 
-/* `pagestat`: allocator-wide failures and misuse counters, boot timing, bootmem. */
-static int mm_cmd_pagestat(int argc, char **argv)
+void mm_pagestat_print(int (*out)(const char *fmt, ...))
 {
 	struct bootmem_stats bs;
 	struct page_stats st;
 
+	page_get_stats(&st);
+	out("free %llu cached %llu pages\n", (unsigned long long)page_free_count(),
+	    (unsigned long long)page_cached_count());
+	out("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
+	    "double_free %llu wrong_order %llu drain_all %llu reclaim %llu\n",
+	    (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
+	    (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
+	    (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
+	    (unsigned long long)st.pst_drain_all, (unsigned long long)st.pst_reclaim);
+	out("descriptor init: %llu pages, %u harts, %llu us\n",
+	    (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
+	    (unsigned long long)mm_boot_info.mbi_init_us);
+	bootmem_get_stats(&bs);
+	out("bootmem: added %llu reserved %llu allocated %llu bytes in %llu allocations\n",
+	    (unsigned long long)bs.bs_added, (unsigned long long)bs.bs_reserved,
+	    (unsigned long long)bs.bs_allocated, (unsigned long long)bs.bs_nallocs);
+}
+
+/* `pagestat`: allocator-wide failures and misuse counters, boot timing, bootmem. */
+static int mm_cmd_pagestat(int argc, char **argv)
+{
 	(void)argv;
 	if (argc != 1)
 		return mm_cmd_usage(PAGESTAT_USAGE);
-	page_get_stats(&st);
-	printk("free %llu cached %llu pages\n", (unsigned long long)page_free_count(),
-	       (unsigned long long)page_cached_count());
-	printk("alloc_fail %llu bad_order %llu misaligned %llu not_alloc %llu "
-	       "double_free %llu wrong_order %llu drain_all %llu\n",
-	       (unsigned long long)st.pst_alloc_fail, (unsigned long long)st.pst_bad_order,
-	       (unsigned long long)st.pst_misaligned, (unsigned long long)st.pst_not_alloc,
-	       (unsigned long long)st.pst_double_free, (unsigned long long)st.pst_wrong_order,
-	       (unsigned long long)st.pst_drain_all);
-	printk("descriptor init: %llu pages, %u harts, %llu us\n",
-	       (unsigned long long)mm_boot_info.mbi_pages, mm_boot_info.mbi_harts,
-	       (unsigned long long)mm_boot_info.mbi_init_us);
-	bootmem_get_stats(&bs);
-	printk("bootmem: added %llu reserved %llu allocated %llu bytes in %llu allocations\n",
-	       (unsigned long long)bs.bs_added, (unsigned long long)bs.bs_reserved,
-	       (unsigned long long)bs.bs_allocated, (unsigned long long)bs.bs_nallocs);
+	mm_pagestat_print(printk);
 	return 0;
 }
 CONSOLE_CMD(mm_cmd_pagestat_reg, "pagestat", "page allocator failures and misuse counters",
@@ -121,6 +129,7 @@ static int mm_cmd_vmem(int argc, char **argv)
 	segkmem_init();
 	if (name == NULL) {
 		vmem_dump_all(printk);
+		segkmem_dump(printk);
 		return 0;
 	}
 	vmp = vmem_find(name);
@@ -129,6 +138,8 @@ static int mm_cmd_vmem(int argc, char **argv)
 		return 1;
 	}
 	vmem_dump(vmp, segs, printk);
+	if (vmp == segkmem_arena())
+		segkmem_dump(printk);
 	return 0;
 }
 CONSOLE_CMD(mm_cmd_vmem_reg, "vmem", "vmem [-s] [ARENA]: resource arenas (-s: every segment)",
@@ -158,13 +169,26 @@ static int mm_cmd_slabinfo(int argc, char **argv)
 CONSOLE_CMD(mm_cmd_slabinfo_reg, "slabinfo", "slab caches, Linux /proc/slabinfo 2.1 format",
 	    mm_cmd_slabinfo);
 
-/* `magstat`: per cache, magazine size, rounds per hart, depots per node, contention. */
+/*
+ * `magstat [CACHE]`: per cache (or one), magazine size, rounds per hart,
+ * depots per node, contention.
+ */
 static int mm_cmd_magstat(int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1)
+	kmem_cache_t *cp;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
 		return mm_cmd_usage(MAGSTAT_USAGE);
-	kmem_magstat(printk);
+	if (argc == 1) {
+		kmem_magstat(printk);
+		return 0;
+	}
+	cp = kmem_cache_find(argv[1]);
+	if (cp == NULL) {
+		printk("magstat: no cache named '%s'\n", argv[1]);
+		return -1;
+	}
+	kmem_cache_magstat(cp, printk);
 	return 0;
 }
 CONSOLE_CMD(mm_cmd_magstat_reg, "magstat", "per-cache magazines: size, rounds per hart, depots",

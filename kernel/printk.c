@@ -18,6 +18,7 @@
 #include "kernel/printk.h"
 
 spinlock_t printk_lock = SPINLOCK_INIT("printk", LOCK_RANK_PRINTK);
+SPINLOCK_REGISTER(printk_lock);	/* lockstat sees it */
 
 struct sink {
 	void (*s_put)(struct sink *s, char c);	/* emit one character */

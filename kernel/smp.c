@@ -4,8 +4,9 @@
  * Start-up.  The boot hart (cpu 0) starts every other enabled hart in /cpus
  * with SBI HSM hart_start, handing each a struct hart_boot with its stack.
  * A started hart announces itself (STARTING -> ARRIVED) and waits in wfi.
- * The boot hart waits at most SMP_START_TIMEOUT_US for all of them; a hart
- * that has not arrived by then is marked FAILED (a compare-and-swap, so a
+ * The boot hart waits for all of them until SMP_START_TIMEOUT_US pass with
+ * no hart arriving (kernel/smp.h), then a while longer for harts that SBI
+ * says are running; a hart that has not arrived by then is marked FAILED (a compare-and-swap, so a
  * latecomer sees FAILED and parks for good) and reported.  The arrived harts
  * then get dense cpu ids in hart-id order and are released (GO).
  *
@@ -63,6 +64,7 @@ unsigned smp_nfailed;
 
 struct hart_boot hart_boot[MAX_CPUS];	/* global: entry.S searches it */
 static spinlock_t xcall_lock = SPINLOCK_INIT("xcall", LOCK_RANK_XCALL);
+SPINLOCK_REGISTER(xcall_lock);	/* lockstat sees it */
 static struct {
 	void (*xc_fn)(void *);		/* function to run */
 	void *xc_arg;			/* its argument */
@@ -253,15 +255,26 @@ static void smp_park_one(const struct plat_hart *ph)
 	smp_nparked++;
 }
 
-/* Nap until no slot in [0, n) is in `state`, or the deadline passes. */
-static void smp_wait_slots(unsigned n, int state, uint64_t deadline_us)
+/* Nap until no slot in [0, n) is STARTING, SMP_START_TIMEOUT_US pass without
+ * one more arriving, or the hard deadline passes. */
+static void smp_wait_arrivals(unsigned n, uint64_t hard_deadline_us)
 {
+	uint64_t progress_us = timer_now_us();
+	unsigned last = n + 1;
+
 	for (;;) {
-		unsigned busy = 0;
+		uint64_t now = timer_now_us();
+		unsigned waiting = 0;
 
 		for (unsigned i = 0; i < n; i++)
-			busy += __atomic_load_n(&hart_boot[i].hb_state, __ATOMIC_ACQUIRE) == state;
-		if (!busy || timer_now_us() >= deadline_us)
+			waiting += __atomic_load_n(&hart_boot[i].hb_state, __ATOMIC_ACQUIRE) ==
+				   HB_STARTING;
+		if (waiting < last) {
+			last = waiting;
+			progress_us = now;
+		}
+		if (!waiting || now - progress_us >= SMP_START_TIMEOUT_US ||
+		    now >= hard_deadline_us)
 			return;
 		timer_nap_us(1000);
 	}
@@ -377,7 +390,7 @@ void smp_boot_secondaries(const struct plat_map *pm)
 		}
 		smp_start_one(&hart_boot[n++], ph);
 	}
-	smp_wait_slots(n, HB_STARTING, start + SMP_START_TIMEOUT_US);
+	smp_wait_arrivals(n, start + SMP_START_SLOW_US);
 	smp_wait_slow(n, start + SMP_START_SLOW_US);
 	smp_reap_missing(n, timer_now_us() - start);
 	smp_release(n);

@@ -13,10 +13,13 @@ struct plat_map;
 #define IPI_STOP	(1u << 2)	/* stop for good (panic, poweroff) */
 
 /*
- * How long a hart may take to arrive.  A hart that SBI reports as still
- * "start pending" at the first deadline is given up; one that SBI reports as
- * "started" is running but slow (a loaded host under MTTCG) and gets until
- * the second deadline.
+ * How long harts may take to arrive.  The boot hart keeps waiting while
+ * harts keep arriving: it gives up on the harts SBI still reports as "start
+ * pending" only once SMP_START_TIMEOUT_US have passed with no arrival at all
+ * (so the wait grows with the number of harts and the host's load, not with
+ * a fixed budget that 128 harts on a loaded host overran).  A hart that SBI
+ * reports as "started" is running but slow (a loaded host under MTTCG) and
+ * gets until SMP_START_SLOW_US after the first hart_start.
  */
 #define SMP_START_TIMEOUT_US	1000000
 #define SMP_START_SLOW_US	15000000

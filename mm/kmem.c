@@ -113,7 +113,10 @@
  * then frees every free slab, then calls the cache's reclaim callback.  It
  * also raises a generation number: each hart, in kmem_reap_local(), empties
  * its own magazines when it sees a new generation.  KM_SLEEP allocations
- * that fail reap once and retry (vmem's VM_SLEEP semantics).
+ * that fail reap once and retry (vmem's VM_SLEEP semantics).  kmem_init
+ * makes kmem_reap the reclaim hook of vmem (VM_SLEEP) and of the page
+ * allocator (requests that may wait), so memory pressure anywhere below
+ * reaches the caches once before an allocation fails.
  *
  * 6. Failure semantics
  * --------------------
@@ -1179,6 +1182,7 @@ int kmem_init(vmem_t *large_arena)
 	}
 	vmem_qcache_attach_all();
 	vmem_reclaim_hook_set(kmem_reap);
+	page_reclaim_hook_set(kmem_reap);
 	return 0;
 }
 
@@ -1191,6 +1195,7 @@ void kmem_fini(void)
 	if (!kmem_ready)
 		return;
 	vmem_reclaim_hook_set(NULL);
+	page_reclaim_hook_set(NULL);
 	vmem_qcache_detach_all();
 	kmalloc_fini();
 	/*

@@ -261,6 +261,8 @@ int kmem_cache_check(kmem_cache_t *cp, char *why, size_t whylen);
  */
 void kmem_kmastat(int (*out)(const char *fmt, ...));
 void kmem_magstat(int (*out)(const char *fmt, ...));
+/* kmem_magstat for one cache (its text grows with the harts: ~one line each). */
+void kmem_cache_magstat(kmem_cache_t *cp, int (*out)(const char *fmt, ...));
 void kmem_slabinfo(int (*out)(const char *fmt, ...));
 
 /* ---------------------------------------------------------------- debugging */

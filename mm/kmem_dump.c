@@ -277,6 +277,13 @@ void kmem_magstat(int (*out)(const char *fmt, ...))
 	kmem_cache_walk(kmem_magstat_cache, &kd);
 }
 
+void kmem_cache_magstat(kmem_cache_t *cp, int (*out)(const char *fmt, ...))
+{
+	struct kmem_dump_arg kd = { out, 0, 0, 0 };
+
+	kmem_magstat_cache(cp, &kd);
+}
+
 /* One /proc/slabinfo line (active = in use, num = total, pages per slab). */
 static void kmem_slabinfo_line(kmem_cache_t *cp, void *arg)
 {

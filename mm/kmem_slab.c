@@ -227,6 +227,8 @@ void kmem_cnode_init(kmem_cache_t *cp, struct kmem_cnode *cn, int node, vmem_t *
 void kmem_cnode_fini(kmem_cache_t *cp, struct kmem_cnode *cn)
 {
 	(void)cp;
+	spin_destroy(&cn->kn_depot_lock);	/* off the kernel's lock list: cn is freed next */
+	spin_destroy(&cn->kn_slab_lock);
 	if (cn->kn_hash != cn->kn_hash0)
 		vmem_free(kmem_arena[0], (uintptr_t)cn->kn_hash,
 			  (cn->kn_hash_mask + 1) * sizeof(struct kmem_bufctl *));

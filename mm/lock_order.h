@@ -24,6 +24,11 @@
  *                bufctl hash); dropped around slab creation and
  *                destruction, so vmem and the page allocator are called
  *                without it (mm/kmem_impl.h).
+ *   SEGKMEM      kernel/segkmem.c: the heap's dirty list.  Held across a
+ *                whole free or lazy purge (unmap, TLB fences, frees to the
+ *                arena), so it comes before the arena, MMU and zone locks;
+ *                after the kmem locks, so a cache may use the heap even if
+ *                it someday holds one of them.
  *   VMEM_LIST    the list of vmem arenas (create, destroy, dumps).
  *   VMEM_ARENA   one arena (vm_lock).  Never two at once: an arena drops its
  *                lock before it calls its source or a quantum cache.
@@ -48,6 +53,7 @@ enum lock_rank {
 	LOCK_RANK_KMEM_LIST,
 	LOCK_RANK_KMEM_DEPOT,
 	LOCK_RANK_KMEM_SLAB,
+	LOCK_RANK_SEGKMEM,
 	LOCK_RANK_VMEM_LIST,
 	LOCK_RANK_VMEM_ARENA,
 	LOCK_RANK_MMU,

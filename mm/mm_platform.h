@@ -17,7 +17,9 @@
  *
  *   Types      spinlock_t, irqflags_t, paddr_t (physical address, uint64_t)
  *   Locks      spin_init(l, name, rank), spin_lock(l), spin_unlock(l),
- *              spin_held(l) (held *by the calling hart*), spin_trylock(l);
+ *              spin_held(l) (held *by the calling hart*), spin_trylock(l),
+ *              spin_destroy(l) (before the lock's memory is freed: the
+ *              kernel keeps every spin_init lock on a list for lockstat);
  *              ranks are enum lock_rank from mm/lock_order.h, and a debug
  *              environment panics on an acquisition out of rank order
  *   Interrupts irqflags_t irq_save(void), void irq_restore(irqflags_t)

@@ -132,6 +132,15 @@ void page_fini(void);
 
 /* Flush every hart's page cache to the buddy lists (all harts, cpu_call_all). */
 void page_drain_all(void);
+
+/*
+ * Memory pressure: fn (kmem_reap, set by kmem_init; NULL: none) is called
+ * once before the page allocator fails a request that may wait (not
+ * PAGE_URGENT, interrupts enabled: the same requests that may drain every
+ * hart's cache, so the caller holds no lock), after the drain, and the
+ * request is retried once.
+ */
+void page_reclaim_hook_set(void (*fn)(void));
 /* Flush the calling hart's page caches. */
 void page_drain_local(void);
 
@@ -152,6 +161,7 @@ struct page_stats {
 	uint64_t pst_double_free;	/* page_free: PAGE_EDOUBLE */
 	uint64_t pst_wrong_order;	/* page_free: PAGE_EORDER */
 	uint64_t pst_drain_all;		/* cross-hart drains */
+	uint64_t pst_reclaim;		/* reclaim hook calls before failing */
 };
 void page_get_stats(struct page_stats *st);
 

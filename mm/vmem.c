@@ -828,6 +828,7 @@ static void vmem_struct_free(vmem_t *vmp)
 {
 	irqflags_t fl;
 
+	spin_destroy(&vmp->vm_lock);	/* off the kernel's lock list before it is reused */
 	if (!vmp->vm_boot) {
 		vmem_meta_free(vmp, sizeof(*vmp));
 		return;
@@ -863,7 +864,7 @@ static void vmem_struct_init(vmem_t *vmp, const char *name, size_t quantum)
 	vmp->vm_name[n] = 0;
 	vmp->vm_quantum = quantum;
 	vmp->vm_qshift = vmem_highbit(quantum);
-	spin_init(&vmp->vm_lock, "vmem", LOCK_RANK_VMEM_ARENA);
+	spin_init(&vmp->vm_lock, vmp->vm_name, LOCK_RANK_VMEM_ARENA);
 	vmp->vm_seg0.vs_type = VMEM_HEAD;
 	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
 	vmp->vm_span0.vs_type = VMEM_HEAD;

@@ -155,7 +155,21 @@ static int zone_check_flags(unsigned order, unsigned flags)
 	return (int)nodebits - 1;
 }
 
-/* Walk the zonelist at each permitted level, then drain every cache once and retry. */
+static void (*zone_reclaim_hook)(void);	/* kmem_reap, or NULL */
+
+void page_reclaim_hook_set(void (*fn)(void)) { zone_reclaim_hook = fn; }
+
+/* Last resort for a request that may wait: let the caches give memory back, retry once. */
+static struct page *zone_reclaim(int node, unsigned order, unsigned flags)
+{
+	if (zone_reclaim_hook == NULL)
+		return NULL;
+	page_stat_inc(&page_state.pgs_stats.pst_reclaim);
+	zone_reclaim_hook();
+	return zone_walk(node, order, flags, PAGE_MARK_MIN);
+}
+
+/* Walk the zonelist at each permitted level, then drain every cache once, then reclaim. */
 static struct page *zone_alloc(int node, unsigned order, unsigned flags)
 {
 	bool urgent = (flags & PAGE_URGENT) != 0;
@@ -170,6 +184,8 @@ static struct page *zone_alloc(int node, unsigned order, unsigned flags)
 		page_drain_all();
 		pg = zone_walk(node, order, flags, PAGE_MARK_MIN);
 	}
+	if (pg == NULL && !urgent && !irqs_disabled())
+		pg = zone_reclaim(node, order, flags);
 	return pg;
 }
 

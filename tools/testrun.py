@@ -56,6 +56,7 @@ HOST_CHECKS = [
     # make check-budgets: one case per region of tests/budgets.txt (deterministic counts)
     ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
                  "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
+    ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
 ]
 
 

@@ -17,7 +17,9 @@
  * allocated while mmu_lock is held), printk_lock.  Walks
  * that only read (mmu_translate) take it too, so they never see a table being
  * built.  TLB shootdown is done by the caller after unmapping, outside the
- * lock, through SBI RFENCE, which returns after every target has flushed.
+ * lock, through SBI RFENCE, which returns after every target has flushed:
+ * either for a range (mmu_tlb_shootdown) or for everything
+ * (mmu_tlb_flush_all, which the heap's lazy purge uses, kernel/segkmem.c).
  */
 #include "arch/riscv/csr.h"
 #include "arch/riscv/mmu.h"
@@ -39,12 +41,23 @@
 #define PTE_LEAF (PTE_R | PTE_W | PTE_X)
 #define PTE_PPN_SHIFT 10
 
+/*
+ * Above this many bytes a local flush drops the whole TLB rather than walk
+ * the range page by page: 64 single-page sfence.vma cost more than refilling
+ * a TLB of that size (OpenSBI makes the same choice for remote fences, at a
+ * lower limit).
+ */
+#define MMU_LOCAL_FLUSH_MAX	(64 * MMU_PAGE_SIZE)
+/* An SBI RFENCE size meaning "the whole address space" (SBI spec, RFENCE). */
+#define SBI_RFENCE_ALL		(~0UL)
+
 #define MMU_MAX_MMIO	16
 
 unsigned long kernel_satp;
 static uint64_t *mmu_root;
 static unsigned mmu_nlevels;
 static spinlock_t mmu_lock = SPINLOCK_INIT("mmu", LOCK_RANK_MMU);
+SPINLOCK_REGISTER(mmu_lock);	/* lockstat sees it */
 static bool (*mmu_pt_alloc)(uint64_t *pa);
 static struct mmu_stats mmu_st;
 static struct { uint64_t base, size; } mmu_mmio[MMU_MAX_MMIO];
@@ -346,13 +359,30 @@ static unsigned long mmu_rfence_window(unsigned long base, uintptr_t va, size_t 
 	return next;
 }
 
-void mmu_tlb_shootdown(uintptr_t va, size_t size)
+void mmu_tlb_flush_local(uintptr_t va, size_t size)
 {
+	if (size > MMU_LOCAL_FLUSH_MAX) {
+		__asm__ volatile("sfence.vma" ::: "memory");
+		return;
+	}
 	for (uintptr_t p = va; p < va + size; p += MMU_PAGE_SIZE)
 		__asm__ volatile("sfence.vma %0" :: "r"(p) : "memory");
+}
+
+void mmu_tlb_shootdown(uintptr_t va, size_t size)
+{
+	mmu_tlb_flush_local(va, size);
 	for (unsigned long base = 0; base != ~0UL;)
 		base = mmu_rfence_window(base, va, size);
 	__atomic_fetch_add(&mmu_st.ms_shootdowns, 1, __ATOMIC_RELAXED);
+}
+
+void mmu_tlb_flush_all(void)
+{
+	__asm__ volatile("sfence.vma" ::: "memory");
+	for (unsigned long base = 0; base != ~0UL;)
+		base = mmu_rfence_window(base, 0, SBI_RFENCE_ALL);
+	__atomic_fetch_add(&mmu_st.ms_full_flushes, 1, __ATOMIC_RELAXED);
 }
 
 void mmu_get_stats(struct mmu_stats *st)

@@ -63,11 +63,19 @@ bool mmu_translate(uintptr_t va, uint64_t *pa, unsigned *prot);
  * other online hart's; returns once all of them have done it. */
 void mmu_tlb_shootdown(uintptr_t va, size_t size);
 
+/* Invalidate [va, va+size) in this hart's TLB only (the whole TLB if large). */
+void mmu_tlb_flush_local(uintptr_t va, size_t size);
+
+/* Invalidate every translation in this hart's TLB and in every other online
+ * hart's (one SBI RFENCE per 64-hart window); returns once all have done it. */
+void mmu_tlb_flush_all(void);
+
 struct mmu_stats {
 	uint64_t ms_pt_pages;		/* page-table pages in use */
 	uint64_t ms_maps;		/* mmu_map_page successes */
 	uint64_t ms_unmaps;		/* mmu_unmap_page successes */
 	uint64_t ms_shootdowns;		/* mmu_tlb_shootdown calls */
+	uint64_t ms_full_flushes;	/* mmu_tlb_flush_all calls */
 	uint64_t ms_giga, ms_mega, ms_kilo;	/* boot-time leaves by size */
 };
 void mmu_get_stats(struct mmu_stats *st);

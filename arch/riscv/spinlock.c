@@ -12,10 +12,19 @@
  * struct hart (h_locks) and spin_lock() panics when the new lock's rank is
  * not above every held one (mm/lock_order.h).  The set is private to the
  * hart, so the check needs no atomics.
+ *
+ * Statistics: spin_lock's first amoswap is the whole uncontended path (plus
+ * the owner store and sl_acquires++).  When it fails, spin_lock_contended()
+ * (out of line, so the fast path stays as short as it was) announces itself
+ * in sl_waiters, spins reading the word until it looks free, retries the
+ * swap, and once the lock is its own adds the wait to the counters.  Only
+ * the holder writes them, so no count is lost; readers (lockstat) see
+ * values that are at most one acquisition old.
  */
 #include "arch/riscv/spinlock.h"
 #include "arch/riscv/csr.h"
 #include "kernel/hart.h"
+#include "kernel/lockstat.h"
 #include "kernel/printk.h"
 
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
@@ -29,8 +38,17 @@ void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 	l->sl_owner = -1;
 	l->sl_name = name;
 	l->sl_rank = rank;
-	l->sl_acquires = 0;
-	l->sl_contended = 0;
+	l->sl_waiters = 0;
+	lockstat_reset_one(l);
+	lockstat_register(l);		/* a lock already on a list stays there once */
+}
+
+void spin_destroy(spinlock_t *l)
+{
+	if (l->sl_locked)
+		panic("spin_destroy: lock '%s' (%p) is held by cpu %d", l->sl_name,
+		      (void *)l, (int)l->sl_owner);
+	lockstat_unregister(l);
 }
 
 bool spin_held(const spinlock_t *l)
@@ -63,6 +81,32 @@ static inline void spin_note_held(const spinlock_t *l)
 		spin_depth_panic(l);
 }
 
+/*
+ * Spin until l is ours, then count the wait (we hold l: plain stores
+ * suffice).  Returns l so that spin_lock need not keep it in a callee-saved
+ * register across the call: the fast path then has no extra save/restore.
+ */
+static __attribute__((noinline)) spinlock_t *spin_lock_contended(spinlock_t *l)
+{
+	uint64_t start = arch_rdtime(), spins = 0, waited;
+
+	__atomic_fetch_add(&l->sl_waiters, 1, __ATOMIC_RELAXED);
+	do {
+		while (__atomic_load_n(&l->sl_locked, __ATOMIC_RELAXED)) {
+			arch_cpu_relax();
+			spins++;
+		}
+	} while (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE));
+	__atomic_fetch_sub(&l->sl_waiters, 1, __ATOMIC_RELAXED);
+	waited = arch_rdtime() - start;
+	l->sl_contended++;
+	l->sl_spins += spins;
+	l->sl_wait_sum += waited;
+	if (waited > l->sl_wait_max)
+		l->sl_wait_max = waited;
+	return l;
+}
+
 void spin_lock(spinlock_t *l)
 {
 	if (spin_held(l))
@@ -70,13 +114,8 @@ void spin_lock(spinlock_t *l)
 		      l->sl_name, this_cpu());
 	if (LOCK_DEBUG && !lock_order_ok(&this_hart()->h_locks, l->sl_rank))
 		spin_order_panic(l);
-	if (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE)) {
-		l->sl_contended++;	/* racy count: statistics only */
-		do {
-			while (__atomic_load_n(&l->sl_locked, __ATOMIC_RELAXED))
-				arch_cpu_relax();
-		} while (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE));
-	}
+	if (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE))
+		l = spin_lock_contended(l);
 	l->sl_owner = (int32_t)this_cpu();
 	l->sl_acquires++;
 	if (LOCK_DEBUG)

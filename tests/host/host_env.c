@@ -73,6 +73,13 @@ void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 	l->sl_owner = -1;
 }
 
+void spin_destroy(spinlock_t *l)
+{
+	if (__atomic_load_n(&l->sl_owner, __ATOMIC_RELAXED) != -1)
+		panic("spin_destroy: %s is held by hart %d", l->sl_name, l->sl_owner);
+	pthread_spin_destroy(&l->sl_lock);
+}
+
 /* Record l in this thread's held set; too deep a nesting is a bug. */
 static void host_note_held(const spinlock_t *l)
 {

@@ -44,6 +44,7 @@ void host_cpus_online(unsigned ncpus);		/* how many harts cpu_count() reports */
 void host_cpu_set_node(unsigned cpu, int node);
 
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank);
+void spin_destroy(spinlock_t *l);
 void spin_lock(spinlock_t *l);
 bool spin_trylock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);

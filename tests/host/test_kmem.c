@@ -235,6 +235,41 @@ static void kmem_test_reap_frees_free_slabs(void **state)
 	kmem_cache_destroy(cp);
 }
 
+/*
+ * Memory pressure reaches the caches: with every page in free slabs, a page
+ * request that may wait fails without the page allocator's reclaim hook and
+ * succeeds with it (kmem_reap frees the slabs), once, counted.
+ */
+static void kmem_test_page_alloc_reaps_before_failing(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("pressure", 2000, 0, NULL, NULL, NULL, NULL, NULL,
+					     KMC_NOMAGAZINE);
+	size_t n = 0, cap = 1 << 18;
+	void **b = malloc(cap * sizeof(*b));
+	struct page_stats st0, st1;
+	paddr_t pa;
+
+	(void)state;
+	while (n < cap && (b[n] = kmem_cache_alloc(cp, KM_NOSLEEP)) != NULL)
+		n++;
+	assert_true(n > 1000 && n < cap);	/* memory ran out, not the array */
+	while (n > 0)
+		kmem_cache_free(cp, b[--n]);
+	free(b);
+	assert_int_equal(ksim_stat(cp, KMS_BUF_SLABFREE), ksim_stat(cp, KMS_BUF_TOTAL));
+	page_reclaim_hook_set(NULL);
+	assert_int_equal(page_alloc(0, 0), PAGE_NOADDR);	/* all of it sits in free slabs */
+	page_reclaim_hook_set(kmem_reap);
+	page_get_stats(&st0);
+	pa = page_alloc(0, 0);
+	page_get_stats(&st1);
+	assert_int_not_equal(pa, PAGE_NOADDR);
+	assert_int_equal(st1.pst_reclaim, st0.pst_reclaim + 1);
+	assert_int_equal(ksim_stat(cp, KMS_SLABS), 0);	/* the reap gave every slab back */
+	assert_int_equal(page_free(pa, 0), 0);
+	kmem_cache_destroy(cp);
+}
+
 /* A warm pair is a magazine hit; with KMC_NOMAGAZINE every call goes to the slab layer. */
 static void kmem_test_magazines_on_and_off(void **state)
 {
@@ -796,6 +831,7 @@ int main(void)
 		T(kmem_test_ctor_failure_returns_null_and_loses_nothing),
 		T(kmem_test_alloc_prefers_fullest_partial_slab),
 		T(kmem_test_reap_frees_free_slabs),
+	T(kmem_test_page_alloc_reaps_before_failing),
 		T(kmem_test_magazines_on_and_off),
 		T(kmem_test_depot_trades_full_and_empty),
 		T(kmem_test_reap_keeps_working_set),

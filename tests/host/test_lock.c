@@ -15,8 +15,11 @@
 static void test_lock_order_violation_panics(void **state)
 {
 	spinlock_t zone, arena;
+	char want[96];
 
 	(void)state;
+	snprintf(want, sizeof(want), "taking t-arena (rank %d) while holding t-zone (rank %d)",
+		 LOCK_RANK_VMEM_ARENA, LOCK_RANK_ZONE);
 	spin_init(&zone, "t-zone", LOCK_RANK_ZONE);
 	spin_init(&arena, "t-arena", LOCK_RANK_VMEM_ARENA);
 	spin_lock(&arena);
@@ -24,7 +27,7 @@ static void test_lock_order_violation_panics(void **state)
 	spin_unlock(&arena);
 	spin_unlock(&zone);
 	spin_lock(&zone);
-	HOST_EXPECT_PANIC(spin_lock(&arena), "taking t-arena (rank 6) while holding t-zone (rank 9)");
+	HOST_EXPECT_PANIC(spin_lock(&arena), want);
 	assert_false(spin_held(&arena));
 	spin_unlock(&zone);
 }

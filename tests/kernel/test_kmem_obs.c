@@ -14,7 +14,7 @@
 
 #include <stdarg.h>
 
-#define KT_CAPTURE	65536	/* bytes of dump text kept */
+#define KT_CAPTURE	262144	/* bytes of dump text kept (magstat on 16 harts, 8 nodes: > 64 KiB) */
 #define KT_PROF_ITERS	1000	/* iterations of each warm region */
 
 /* The captured dump text, and whether some of it did not fit. */
@@ -248,7 +248,7 @@ void kmem_test_magstat_matches_harts(struct ktest *t)
 	KEXPECT_EQ(t, st[KMS_ALLOC], allocs);
 	KEXPECT_EQ(t, st[KMS_BUF_INUSE], 0);
 	kt_capture_reset();
-	kmem_magstat(kt_capture);
+	kmem_cache_magstat(cp, kt_capture);	/* one cache: all of it fits at 128 harts */
 	KEXPECT_FALSE(t, kt_truncated);
 	l = kt_find_line("kt_magstat");
 	KASSERT_NOT_NULL(t, l);
@@ -293,14 +293,19 @@ void kmem_test_magstat_matches_harts(struct ktest *t)
 	kmem_cache_destroy(cp);
 }
 
-/* The console commands run, and refuse an extra word. */
+/* The console commands run, magstat takes one cache name, and extra or bad words are refused. */
 void kmem_test_console_commands_run(struct ktest *t)
 {
 	char kmastat[] = "kmastat", slabinfo[] = "slabinfo", magstat[] = "magstat";
-	char bad[] = "kmastat extra";
+	char one[] = "magstat kmalloc-64", none[] = "magstat no-such-cache";
+	char bad[] = "kmastat extra", opt[] = "magstat -x", two[] = "magstat a b";
 
 	KEXPECT_EQ(t, console_exec(kmastat), 0);
 	KEXPECT_EQ(t, console_exec(slabinfo), 0);
 	KEXPECT_EQ(t, console_exec(magstat), 0);
+	KEXPECT_EQ(t, console_exec(one), 0);
+	KEXPECT_EQ(t, console_exec(none), -1);
 	KEXPECT_EQ(t, console_exec(bad), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(opt), CONSOLE_USAGE);
+	KEXPECT_EQ(t, console_exec(two), CONSOLE_USAGE);
 }

@@ -7,11 +7,13 @@
 #include "kernel/hart.h"
 #include "kernel/ktest.h"
 #include "kernel/lib.h"
+#include "kernel/mm_cmds.h"
 #include "kernel/mm_init.h"
 #include "kernel/plat_zones.h"
 #include "kernel/printk.h"
 #include "kernel/prof.h"
 #include "kernel/smp.h"
+#include "mm/kmem.h"
 #include "mm/page.h"
 #include "mm/page_impl.h"	/* the buddy-direct measurement only */
 
@@ -397,8 +399,10 @@ static unsigned page_release_all(paddr_t head)
 	return bad;
 }
 
-/* Exhaustion returns PAGE_NOADDR (no panic), urgent gets the reserve, the low zones keep
- * their protection for requests limited to them, and nothing is lost. */
+/* Exhaustion returns PAGE_NOADDR (no panic) after asking the caches to reclaim, urgent gets
+ * the reserve, the low zones keep their protection for requests limited to them, and
+ * nothing is lost.  The caches are reaped first, so that what the reclaim hook could give
+ * back during the run is already counted in `before`. */
 static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 {
 	static uint64_t before[PLAT_MAX_ZONES], after[PLAT_MAX_ZONES];
@@ -407,6 +411,7 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 	uint64_t big, small, urgent, kept, protection = 0;
 	struct page_zone_info zi;
 
+	kmem_reap();
 	page_free_per_zone(before);
 	page_get_stats(&st0);
 	page_nheld = 0;
@@ -429,6 +434,7 @@ static void page_test_exhaustion_fails_and_loses_nothing(struct ktest *t)
 	KEXPECT_GT(t, urgent, 0);
 	KEXPECT_EQ(t, kept, protection);
 	KEXPECT_GE(t, st1.pst_alloc_fail, st0.pst_alloc_fail + 4);
+	KEXPECT_EQ(t, st1.pst_reclaim > st0.pst_reclaim, kmem_initialized());
 	KEXPECT_EQ(t, page_free_count(), 0);
 	KEXPECT_EQ(t, page_release_all(head), 0);
 	page_free_per_zone(after);
@@ -488,6 +494,104 @@ static void page_test_console_commands(struct ktest *t)
 	KEXPECT_EQ(t, console_exec(b), 0);
 	KEXPECT_EQ(t, console_exec(z), 0);
 	KEXPECT_EQ(t, console_exec(s), 0);
+}
+
+static char pst_text[512];		/* what mm_pagestat_print wrote */
+static size_t pst_len;
+
+/* A printk-like sink that appends to pst_text. */
+static int pst_capture(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(pst_text + pst_len, sizeof(pst_text) - pst_len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		pst_len = MIN(pst_len + (size_t)n, sizeof(pst_text) - 1);
+	return n;
+}
+
+/* The pagestat counters, as read back from its text. */
+struct pst_read {
+	uint64_t pr_free, pr_cached;	/* "free N cached N pages" */
+	uint64_t pr_val[8];		/* alloc_fail .. reclaim, in printed order */
+	bool pr_ok;			/* every field was found */
+};
+
+/* The number after "name " in s, or false. */
+static bool pst_field(const char *s, const char *name, uint64_t *v)
+{
+	const char *p = strstr(s, name);
+	size_t n = strlen(name);
+	char *end;
+
+	if (p == NULL || p[n] != ' ' || p[n + 1] < '0' || p[n + 1] > '9')
+		return false;
+	*v = strtoul(p + n + 1, &end, 10);
+	return end != p + n + 1;
+}
+
+/* Run pagestat's printer into the buffer and parse what it wrote. */
+static struct pst_read pst_run(void)
+{
+	static const char *const names[8] = { "alloc_fail", "bad_order", "misaligned",
+					      "not_alloc", "double_free", "wrong_order",
+					      "drain_all", "reclaim" };
+	struct pst_read r;
+
+	pst_len = 0;
+	pst_text[0] = '\0';
+	mm_pagestat_print(pst_capture);
+	r.pr_ok = strncmp(pst_text, "free ", 5) == 0 && pst_field(pst_text, "free", &r.pr_free) &&
+		  pst_field(pst_text, "cached", &r.pr_cached);
+	for (unsigned i = 0; i < 8; i++)
+		r.pr_ok = r.pr_ok && pst_field(pst_text, names[i], &r.pr_val[i]);
+	return r;
+}
+
+/* pagestat's text, read back after a known workload (two impossible orders,
+ * one free of each misuse kind, one more double free, two cross-hart drains,
+ * no reclaim: an impossible order fails before it), moves by exactly that
+ * workload and equals page_get_stats. */
+static void page_test_pagestat_text_matches_counters(struct ktest *t)
+{
+	static const uint64_t work[8] = { 2, 2, 1, 1, 2, 1, 2, 0 };	/* printed order */
+	paddr_t b = page_alloc(1, 0);
+	struct pst_read r0, r1;
+	struct page_stats st;
+
+	KASSERT_NE(t, b, PAGE_NOADDR);
+	page_drain_all();			/* settle cached counts before reading */
+	r0 = pst_run();
+	KASSERT_TRUE(t, r0.pr_ok);
+	KEXPECT_EQ(t, page_alloc(PAGE_MAX_ORDER + 1, 0), PAGE_NOADDR);
+	KEXPECT_EQ(t, page_alloc(PAGE_MAX_ORDER + 7, PAGE_ZERO), PAGE_NOADDR);
+	KEXPECT_EQ(t, page_free(b + 16, 1), PAGE_EALIGN);
+	KEXPECT_EQ(t, page_free(b + MM_PAGE_SIZE, 0), PAGE_ENOTALLOC);
+	KEXPECT_EQ(t, page_free(b, 0), PAGE_EORDER);
+	KEXPECT_EQ(t, page_free(b, 1), 0);
+	KEXPECT_EQ(t, page_free(b, 1), PAGE_EDOUBLE);
+	KEXPECT_EQ(t, page_free(b, 1), PAGE_EDOUBLE);
+	page_drain_all();
+	page_drain_all();
+	r1 = pst_run();
+	page_get_stats(&st);
+	KASSERT_TRUE(t, r1.pr_ok);
+	for (unsigned i = 0; i < 8; i++)
+		KEXPECT_EQ(t, r1.pr_val[i] - r0.pr_val[i], work[i]);
+	KEXPECT_EQ(t, r1.pr_val[0], st.pst_alloc_fail);
+	KEXPECT_EQ(t, r1.pr_val[1], st.pst_bad_order);
+	KEXPECT_EQ(t, r1.pr_val[2], st.pst_misaligned);
+	KEXPECT_EQ(t, r1.pr_val[3], st.pst_not_alloc);
+	KEXPECT_EQ(t, r1.pr_val[4], st.pst_double_free);
+	KEXPECT_EQ(t, r1.pr_val[5], st.pst_wrong_order);
+	KEXPECT_EQ(t, r1.pr_val[6], st.pst_drain_all);
+	KEXPECT_EQ(t, r1.pr_val[7], st.pst_reclaim);
+	KEXPECT_EQ(t, r1.pr_free, page_free_count());
+	KEXPECT_EQ(t, r1.pr_cached, page_cached_count());
+	KEXPECT_EQ(t, r1.pr_cached, 0);		/* just drained, nothing allocated since */
 }
 
 #define PAGE_PROF_ITERS	10000
@@ -647,6 +751,7 @@ static const struct ktest_case page_cases[] = {
 	KTEST_CASE(page_test_exhaustion_fails_and_loses_nothing),
 	KTEST_CASE(page_test_misuse_detected),
 	KTEST_CASE(page_test_console_commands),
+	KTEST_CASE(page_test_pagestat_text_matches_counters),
 	KTEST_CASE(page_test_measure_alloc_free_pairs),
 	KTEST_CASE(page_test_measure_pcp_bursts),
 	KTEST_END,

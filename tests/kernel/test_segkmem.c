@@ -2,8 +2,11 @@
  * test_segkmem.c - pages mapped into the kernel heap's address space
  * (kernel/segkmem.c) and coherent DMA: allocations on
  * every hart at once and freed on another hart, guard pages and
- * use-after-free (including a remote hart's stale TLB) ending in panics that
- * name the allocation, and the shared-dma-pool arenas.
+ * use-after-free (on the freeing hart at once, on a hart that had the range
+ * in its TLB after the purge) ending in panics that name the allocation,
+ * the lazy TLB purge (a freed range is not reused before the purge, is after,
+ * and the dirty list stays under its limit, as vmem itself counts), and the
+ * shared-dma-pool arenas.
  */
 #include "arch/riscv/mmu.h"
 #include "kernel/dma.h"
@@ -80,14 +83,17 @@ static void sk_free_next(void *arg)
 /* Every hart allocates at once, writes, and another hart frees: no overlap, nothing leaks. */
 static void segkmem_test_all_harts_alloc_free_elsewhere(struct ktest *t)
 {
-	size_t before = vmem_size(segkmem_arena(), VMEM_ALLOC);
+	size_t before;
 	char err[128];
 
+	segkmem_purge();
+	before = vmem_size(segkmem_arena(), VMEM_ALLOC);
 	sk_bad = 0;
 	cpu_call_all(sk_alloc_all, NULL);
 	KEXPECT_EQ(t, sk_bad, 0);
 	cpu_call_all(sk_free_next, NULL);
 	KEXPECT_EQ(t, sk_bad, 0);
+	segkmem_purge();
 	KEXPECT_EQ(t, vmem_size(segkmem_arena(), VMEM_ALLOC), before);
 	KEXPECT_TRUE(t, vmem_check(segkmem_arena(), err, sizeof(err)));
 }
@@ -139,7 +145,9 @@ static void sk_remote_touch_freed(void *arg)
 	KTEST_EXPECT_PANIC(sk_remote_t, (void)*sk_remote_p, "load page fault");
 }
 
-/* After a free, touching the range faults on this hart and on a hart that had it in its TLB. */
+/* After a free, touching the range faults on this hart at once and, after the
+ * purge, on a hart that had it in its TLB (before the purge that hart may
+ * still translate it: segkmem.c §4, so that is not checked). */
 static void segkmem_test_use_after_free_panics_on_every_hart(struct ktest *t)
 {
 	uint8_t *p = segkmem_alloc(MMU_PAGE_SIZE, 0);
@@ -154,7 +162,10 @@ static void segkmem_test_use_after_free_panics_on_every_hart(struct ktest *t)
 	segkmem_free(p, MMU_PAGE_SIZE);
 	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "load page fault");
 	KEXPECT_TRUE(t, ktest_msg_has(segkmem_fault_last(), "use after free"));
+	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "TLB purge pending");
+	segkmem_purge();
 	KTEST_EXPECT_PANIC(t, (void)*sk_remote_p, "use after free: heap allocation");
+	KEXPECT_FALSE(t, ktest_msg_has(segkmem_fault_last(), "purge pending"));
 	if (other != cpu_id())
 		cpu_call_one(other, sk_remote_touch_freed, NULL);
 	else
@@ -173,7 +184,171 @@ static void segkmem_test_bad_free_panics(struct ktest *t)
 	KTEST_EXPECT_PANIC(t, segkmem_free(p + MMU_PAGE_SIZE, MMU_PAGE_SIZE), "segkmem_free");
 	KEXPECT_TRUE(t, mmu_translate((uintptr_t)p, &pa, &prot));
 	segkmem_free(p, 2 * MMU_PAGE_SIZE);
+	KTEST_EXPECT_PANIC(t, segkmem_free(p, 2 * MMU_PAGE_SIZE), "already freed, TLB purge");
+	segkmem_purge();
 	KTEST_EXPECT_PANIC(t, segkmem_free(p, 2 * MMU_PAGE_SIZE), "not a live heap allocation");
+}
+
+#define SK_PAGE	MMU_PAGE_SIZE
+
+/* Can exactly [va, va + len) be taken from the heap arena now?  (Gives it back.) */
+static bool sk_range_free(uintptr_t va, size_t len)
+{
+	uintptr_t a = vmem_xalloc(segkmem_arena(), len, 0, 0, 0, va, va + len, VM_NOSLEEP);
+
+	if (a != 0)
+		vmem_xfree(segkmem_arena(), a, len);
+	return a == va;
+}
+
+/* A freed range stays out of the arena until a purge, and is back in it after. */
+static void segkmem_test_freed_range_not_reused_before_purge(struct ktest *t)
+{
+	struct segkmem_stats s0, s1, s2;
+	uint8_t *p;
+
+	segkmem_purge();
+	segkmem_get_stats(&s0);
+	p = segkmem_alloc(2 * SK_PAGE, VM_NOSLEEP);
+	KASSERT_NOT_NULL(t, p);
+	KEXPECT_FALSE(t, sk_range_free((uintptr_t)p, 3 * SK_PAGE));
+	segkmem_free(p, 2 * SK_PAGE);
+	segkmem_get_stats(&s1);
+	KEXPECT_EQ(t, s1.sks_frees, s0.sks_frees + 1);
+	KEXPECT_EQ(t, s1.sks_dirty_ranges, 1);
+	KEXPECT_EQ(t, s1.sks_dirty_pages, 3);
+	KEXPECT_FALSE(t, sk_range_free((uintptr_t)p, 3 * SK_PAGE));	/* still held */
+	segkmem_purge();
+	segkmem_get_stats(&s2);
+	KEXPECT_TRUE(t, sk_range_free((uintptr_t)p, 3 * SK_PAGE));	/* back in the arena */
+	KEXPECT_EQ(t, s2.sks_purges, s1.sks_purges + 1);
+	KEXPECT_EQ(t, s2.sks_purged_pages, s1.sks_purged_pages + 3);
+	KEXPECT_EQ(t, s2.sks_dirty_ranges, 0);
+}
+
+/* A forced purge empties the dirty list: vmem's own count of allocated space
+ * falls back to what it was before the frees. */
+static void segkmem_test_purge_empties_dirty_list(struct ktest *t)
+{
+	static uint8_t *p[8];
+	struct segkmem_stats st;
+	size_t before;
+
+	segkmem_purge();
+	before = vmem_size(segkmem_arena(), VMEM_ALLOC);
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = segkmem_alloc((i + 1) * SK_PAGE, VM_NOSLEEP);
+	for (unsigned i = 0; i < 8; i++)
+		if (p[i] != NULL)
+			segkmem_free(p[i], (i + 1) * SK_PAGE);
+	KEXPECT_EQ(t, vmem_size(segkmem_arena(), VMEM_ALLOC), before + (36 + 8) * SK_PAGE);
+	segkmem_get_stats(&st);
+	KEXPECT_EQ(t, st.sks_dirty_ranges, 8);
+	segkmem_purge();
+	segkmem_get_stats(&st);
+	KEXPECT_EQ(t, st.sks_dirty_ranges, 0);
+	KEXPECT_EQ(t, st.sks_dirty_pages, 0);
+	KEXPECT_EQ(t, vmem_size(segkmem_arena(), VMEM_ALLOC), before);
+}
+
+#define SK_GRAB_MAX	512	/* address-space pieces the exhaustion test can hold */
+
+static uintptr_t sk_grab[SK_GRAB_MAX];	/* pieces of the arena taken by hand */
+static size_t sk_grab_len[SK_GRAB_MAX];
+
+/* Take every free byte of the heap arena, largest pieces first; false if the table is full. */
+static bool sk_grab_all(unsigned *np)
+{
+	size_t size = (size_t)1 << 40;
+	uintptr_t a;
+
+	*np = 0;
+	while (size >= SK_PAGE) {
+		a = vmem_alloc(segkmem_arena(), size, VM_NOSLEEP);
+		if (a == 0) {
+			size /= 2;
+			continue;
+		}
+		if (*np == SK_GRAB_MAX) {
+			vmem_free(segkmem_arena(), a, size);
+			return false;
+		}
+		sk_grab[*np] = a;
+		sk_grab_len[(*np)++] = size;
+	}
+	return true;
+}
+
+/* With no free address space, an allocation purges the dirty list and gets the freed range. */
+static void segkmem_test_alloc_purges_when_out_of_space(struct ktest *t)
+{
+	struct segkmem_stats s0, s1;
+	uint8_t *p, *q;
+	unsigned n;
+	bool all;
+
+	segkmem_purge();
+	p = segkmem_alloc(2 * SK_PAGE, VM_NOSLEEP);
+	KASSERT_NOT_NULL(t, p);
+	all = sk_grab_all(&n);
+	segkmem_free(p, 2 * SK_PAGE);
+	segkmem_get_stats(&s0);
+	q = all ? segkmem_alloc(SK_PAGE, VM_NOSLEEP) : NULL;
+	segkmem_get_stats(&s1);
+	for (unsigned i = 0; i < n; i++)
+		vmem_free(segkmem_arena(), sk_grab[i], sk_grab_len[i]);
+	if (!all)
+		ktest_skip(t, "heap arena too fragmented to fill");
+	KASSERT_NOT_NULL(t, q);
+	KEXPECT_TRUE(t, q >= p && q < p + 3 * SK_PAGE);		/* the only free space */
+	KEXPECT_EQ(t, s1.sks_forced_purges, s0.sks_forced_purges + 1);
+	KEXPECT_EQ(t, s1.sks_purges, s0.sks_purges + 1);
+	segkmem_free(q, SK_PAGE);
+	segkmem_purge();
+	ktest_log(t, "arena filled with %u pieces", n);
+}
+
+/* Free many ranges one at a time: the address space freed and not yet given back,
+ * as vmem counts it, never passes the limit, and purges come as the policy says. */
+static void segkmem_test_dirty_list_stays_under_limit(struct ktest *t)
+{
+	struct segkmem_stats s0, s1;
+	size_t before, held, most = 0;
+	unsigned frees = 0;
+
+	segkmem_purge();
+	segkmem_get_stats(&s0);
+	before = vmem_size(segkmem_arena(), VMEM_ALLOC);
+	for (unsigned i = 0; i < SEGKMEM_DIRTY_SLOTS + 44; i++) {	/* past the slot limit */
+		uint8_t *p = segkmem_alloc(SK_PAGE, VM_NOSLEEP);
+
+		KASSERT_NOT_NULL(t, p);
+		segkmem_free(p, SK_PAGE);
+		held = vmem_size(segkmem_arena(), VMEM_ALLOC) - before;
+		most = MAX(most, held);
+		frees++;
+		KEXPECT_LT(t, held / SK_PAGE / 2, SEGKMEM_DIRTY_SLOTS);
+	}
+	segkmem_purge();
+	for (unsigned i = 0; i < 6; i++) {		/* past the page limit: 6 x 501 pages */
+		uint8_t *p = segkmem_alloc(500 * SK_PAGE, VM_NOSLEEP);
+
+		KASSERT_NOT_NULL(t, p);
+		segkmem_free(p, 500 * SK_PAGE);
+		held = vmem_size(segkmem_arena(), VMEM_ALLOC) - before;
+		most = MAX(most, held);
+		frees++;
+		KEXPECT_LE(t, held, SEGKMEM_DIRTY_PAGES * SK_PAGE);
+	}
+	segkmem_get_stats(&s1);
+	KEXPECT_EQ(t, s1.sks_frees - s0.sks_frees, frees);
+	/* One purge at the 256th one-page free, the explicit one, one at the fifth big free. */
+	KEXPECT_EQ(t, s1.sks_purges - s0.sks_purges, 3);
+	KEXPECT_GT(t, most, 2 * SK_PAGE);		/* lazy: frees did not purge one by one */
+	KEXPECT_LE(t, s1.sks_dirty_max, SEGKMEM_DIRTY_PAGES);
+	segkmem_purge();
+	ktest_log(t, "%u frees, %llu purges, most held %zu pages", frees,
+		  (unsigned long long)(s1.sks_purges - s0.sks_purges), most / SK_PAGE);
 }
 
 /* Does the DMA window reach any memory?  (plat_boot warned at boot if not.) */
@@ -244,6 +419,10 @@ static const struct ktest_case segkmem_cases[] = {
 	KTEST_CASE(segkmem_test_overrun_panics_naming_allocation),
 	KTEST_CASE(segkmem_test_use_after_free_panics_on_every_hart),
 	KTEST_CASE(segkmem_test_bad_free_panics),
+	KTEST_CASE(segkmem_test_freed_range_not_reused_before_purge),
+	KTEST_CASE(segkmem_test_purge_empties_dirty_list),
+	KTEST_CASE(segkmem_test_alloc_purges_when_out_of_space),
+	KTEST_CASE(segkmem_test_dirty_list_stays_under_limit),
 	KTEST_CASE(segkmem_test_dma_pool_alloc_and_exhaustion),
 	KTEST_END,
 };

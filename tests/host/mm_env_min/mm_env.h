@@ -32,6 +32,7 @@ typedef struct spinlock { int sl_opaque; } spinlock_t;
 
 /* Locks */
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank);
+void spin_destroy(spinlock_t *l);
 void spin_lock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
 bool spin_held(const spinlock_t *l);
