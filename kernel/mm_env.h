@@ -28,13 +28,20 @@ static inline irqflags_t irq_save(void) { return arch_irq_save(); }
 static inline void irq_restore(irqflags_t f) { arch_irq_restore(f); }
 static inline bool irqs_disabled(void) { return arch_irqs_disabled(); }
 
-static inline unsigned cpu_id(void) { return this_cpu(); }
+/*
+ * this_cpu() reads tp through an asm volatile; here tp is a global register
+ * variable instead (tp is reserved by the ABI and always points at this
+ * hart's struct hart), so the compiler folds it into the load: cpu_id() is
+ * one lwu off tp, MM_CPU_PTR() one ld.
+ */
+register struct hart *mm_env_tp __asm__("tp");
+static inline unsigned cpu_id(void) { return mm_env_tp->h_cpu; }
 static inline unsigned cpu_count(void) { return ncpus; }
 static inline int cpu_node(unsigned cpu) { return harts[cpu].h_node; }
 void cpu_call_all(void (*fn)(void *), void *arg);	/* kernel/smp.c */
 
-/* Optional: mm's per-hart pointer (struct hart.h_mm), one load through tp. */
-#define MM_CPU_PTR()		(this_hart()->h_mm)
+/* Optional: mm's per-hart pointer (struct hart.h_mm), one load off tp. */
+#define MM_CPU_PTR()		(mm_env_tp->h_mm)
 #define MM_CPU_PTR_SET(cpu, p)	(harts[(cpu)].h_mm = (p))
 
 static inline uint64_t mm_time_us(void) { return timer_now_us(); }

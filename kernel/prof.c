@@ -77,22 +77,28 @@ static __attribute__((noinline)) void prof_loop(prof_fn_t fn, void *arg, unsigne
 	prof_end();
 }
 
-void prof_region(const char *name, unsigned long iters,
-		 void (*fn)(void *arg, unsigned long i), void *arg)
+void prof_region_ops(const char *name, unsigned long calls, unsigned long ops_per_call,
+		     void (*fn)(void *arg, unsigned long i), void *arg)
 {
 	prof_fn_t calib = prof_nop;
 	unsigned long flags;
 
-	if (name == NULL || fn == NULL)
-		panic("prof_region(%p, %lu, %p, %p): NULL name or fn",
-		      name, iters, (void *)fn, arg);
+	if (name == NULL || fn == NULL || ops_per_call == 0)
+		panic("prof_region_ops(%p, %lu, %lu, %p, %p): NULL name or fn, or no ops",
+		      name, calls, ops_per_call, (void *)fn, arg);
 	/* Hide the constant so the compiler keeps one prof_loop for both runs. */
 	__asm__("" : "+r"(calib));
 	printk("prof: region %s cpu %u hart %lu iters %lu\n",
-	       name, this_cpu(), this_hart()->h_hartid, iters);
+	       name, this_cpu(), this_hart()->h_hartid, calls * ops_per_call);
 	flags = arch_irq_save();
 	prof_region_mark();
-	prof_loop(calib, arg, iters);
-	prof_loop(fn, arg, iters);
+	prof_loop(calib, arg, calls);
+	prof_loop(fn, arg, calls);
 	arch_irq_restore(flags);
+}
+
+void prof_region(const char *name, unsigned long iters,
+		 void (*fn)(void *arg, unsigned long i), void *arg)
+{
+	prof_region_ops(name, iters, 1, fn, arg);
 }

@@ -12,7 +12,15 @@
  * the classes are 8 bytes apart, the finest step that keeps every buffer
  * 8-byte aligned, so the waste is under 8 bytes (that is more than 12.5% of
  * a request under 56 bytes; no 8-aligned class scheme can do better).
- * The class index is computed, not searched: kmalloc_index().
+ * Classes are multiples of 8, so the class of s is that of the 8-byte step
+ * holding s: a table of one byte per step up to KMALLOC_MAX_CLASS
+ * (kmalloc_size_index[(s - 1) / 8], 1 KiB), the idea of Linux's
+ * size_index, built at init from the class sizes by a search.  kmalloc
+ * itself is inline (kmem.h): for a size and flags known at compile time it
+ * computes the class by the formula kmalloc_index_formula(), which folds to
+ * a constant, and calls the class cache's inline allocation; any other call
+ * goes to kmalloc_var() and the table.  kmalloc_init checks (ASSERT) that
+ * formula and table agree for every size.
  *
  * 2. Large requests
  * -----------------
@@ -25,14 +33,22 @@
  * 3. kfree
  * --------
  * A pointer inside a slab page carries its slab in the page's owner word
- * (kmem.c §3): the slab names its cache, which must be a kmalloc cache, and
- * the cache's free checks that the pointer starts an allocated buffer.
- * Otherwise the pointer must be a recorded large allocation.  Anything else
- * panics: "kfree(PTR): not allocated by kmalloc".
+ * (kmem.c §3): the slab names its cache, which must be a kmalloc cache
+ * (KMC_KMALLOC; its cache_private is its struct kmalloc_class), and the
+ * pointer must start one of the slab's buffers.  That test has no division:
+ * with the chunk size d = d0 * 2^t (d0 odd) and inv the inverse of d0
+ * modulo 2^64, q = rotate-right((p - first) * inv, t) equals (p - first) / d
+ * when d divides p - first and exceeds (2^64 - 1) / d otherwise (Granlund
+ * and Montgomery's exact-division test), so "q < buffers in the slab" checks
+ * both the multiple and the range, a pointer below the first buffer
+ * included.  Pointers that fail, debug caches (whose free classifies the
+ * error), and everything else take kfree_slow: the pointer must then be a
+ * recorded large allocation, or the slow path panics naming it ("kfree(PTR):
+ * not the start of a buffer of CACHE", "kfree(PTR): not allocated by
+ * kmalloc").  The cache's free then checks that the buffer is allocated.
  */
 #include "mm/kmem_impl.h"
 
-#define KMALLOC_NCLASSES	64	/* 8 below 64 bytes, 8 per doubling to 8192 */
 #define KMALLOC_LARGE_HASH	256	/* buckets of the large-allocation hash */
 
 /* A large allocation: address and size, in the large hash. */
@@ -42,7 +58,16 @@ struct kmalloc_large {
 	size_t kl_size;			/* bytes asked for */
 };
 
-static kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] */
+/* A kmalloc class cache's private data: kfree's division-free buffer test. */
+struct kmalloc_class {
+	kmem_cache_t *kc_cache;		/* the cache */
+	uint64_t kc_inv;		/* inverse of the chunk size's odd part, mod 2^64 */
+	unsigned kc_shift;		/* trailing zero bits of the chunk size */
+};
+
+kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] (kmem.h) */
+static struct kmalloc_class kmalloc_class[2][KMALLOC_NCLASSES];	/* their private data */
+static uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];	/* (size - 1) / 8 -> class */
 static kmem_cache_t *kmalloc_large_cache;			/* struct kmalloc_large */
 static vmem_t *kmalloc_large_arena;
 static spinlock_t kmalloc_large_lock;			/* the hash */
@@ -51,12 +76,7 @@ static struct kmalloc_large *kmalloc_large_hash[KMALLOC_LARGE_HASH];
 /* Class index of a request of 1..KMALLOC_MAX_CLASS bytes. */
 static inline unsigned kmalloc_index(size_t size)
 {
-	unsigned k;
-
-	if (size <= 64)
-		return size <= 8 ? 0 : (unsigned)((size - 1) >> 3);
-	k = mm_highbit(size - 1);		/* size in (2^k, 2^(k+1)] */
-	return 8 + (k - 6) * 8 + (unsigned)((size - 1 - ((size_t)1 << k)) >> (k - 3));
+	return kmalloc_size_index[(size - 1) >> 3];
 }
 
 /* Buffer size of class i. */
@@ -70,14 +90,65 @@ static size_t kmalloc_class_size(unsigned i)
 	return ((size_t)1 << k) + ((size_t)((i - 8) % 8) + 1) * ((size_t)1 << (k - 3));
 }
 
-/* Does cp belong to kmalloc? */
+/*
+ * Fill kmalloc_size_index: each 8-byte step's smallest class that holds it,
+ * found by a search; the inline kmalloc's formula must give the same class
+ * for every size.
+ */
+static void kmalloc_size_index_init(void)
+{
+	unsigned i = 0;
+
+	for (unsigned step = 0; step < KMALLOC_MAX_CLASS / 8; step++) {
+		while (kmalloc_class_size(i) < 8 * ((size_t)step + 1))
+			i++;
+		kmalloc_size_index[step] = (uint8_t)i;
+	}
+	for (size_t s = 1; s <= KMALLOC_MAX_CLASS; s++)
+		ASSERT(kmalloc_index_formula(s) == kmalloc_index(s));
+}
+
+/* kfree's buffer test for cp (its chunk size d = d0 * 2^t): t and d0^-1 mod 2^64. */
+static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
+{
+	uint64_t d = cp->cache_chunksize, inv;
+	unsigned t = 0;
+
+	while ((d & 1) == 0) {
+		d >>= 1;
+		t++;
+	}
+	inv = d;			/* correct to 3 bits; each step doubles them */
+	for (unsigned k = 0; k < 5; k++)
+		inv *= 2 - d * inv;
+	ASSERT(d * inv == 1);
+	kc->kc_cache = cp;
+	kc->kc_inv = inv;
+	kc->kc_shift = t;
+	if (!kmem_debugging(cp))
+		cp->cache_cflags |= KMC_KMALLOC;
+}
+
+/* Does cp belong to kmalloc?  (Its private data names it; any cache may have private data.) */
 static bool kmalloc_is_class(const kmem_cache_t *cp)
 {
-	size_t sz = cp->cache_bufsize;
+	uintptr_t kc = (uintptr_t)cp->cache_private, base = (uintptr_t)kmalloc_class;
 
-	if (sz == 0 || sz > KMALLOC_MAX_CLASS)
-		return false;
-	return kmalloc_caches[0][kmalloc_index(sz)] == cp || kmalloc_caches[1][kmalloc_index(sz)] == cp;
+	return kc - base < sizeof(kmalloc_class) && (kc - base) % sizeof(kmalloc_class[0][0]) == 0 &&
+	       ((const struct kmalloc_class *)kc)->kc_cache == cp;
+}
+
+/*
+ * Does ptr start one of sp's buffers?  Exact-division test (§3): no divide;
+ * a pointer below the first buffer wraps to a huge quotient and fails too.
+ */
+static inline bool kmalloc_starts_buffer(const struct kmalloc_class *kc,
+					 const struct kmem_slab *sp, const void *ptr)
+{
+	uint64_t q = ((uintptr_t)ptr - sp->slab_first) * kc->kc_inv;
+
+	q = (q >> kc->kc_shift) | (q << ((64 - kc->kc_shift) & 63));
+	return q < sp->slab_chunks;
 }
 
 int kmalloc_init(vmem_t *large)
@@ -87,16 +158,20 @@ int kmalloc_init(vmem_t *large)
 	kmalloc_large_arena = large;
 	spin_init(&kmalloc_large_lock, "kmalloc_large", LOCK_RANK_KMEM_SLAB);
 	memset(kmalloc_large_hash, 0, sizeof(kmalloc_large_hash));
+	kmalloc_size_index_init();
 	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++) {
 		size_t sz = kmalloc_class_size(i);
 
 		snprintf(name, sizeof(name), "kmalloc-%lu", (unsigned long)sz);
-		kmalloc_caches[0][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL, NULL, NULL, 0);
+		kmalloc_caches[0][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL,
+							 &kmalloc_class[0][i], NULL, 0);
 		snprintf(name, sizeof(name), "dma-kmalloc-%lu", (unsigned long)sz);
-		kmalloc_caches[1][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL, NULL, NULL,
-							 KMC_DMA);
+		kmalloc_caches[1][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL,
+							 &kmalloc_class[1][i], NULL, KMC_DMA);
 		if (kmalloc_caches[0][i] == NULL || kmalloc_caches[1][i] == NULL)
 			return -1;
+		kmalloc_class_init(&kmalloc_class[0][i], kmalloc_caches[0][i]);
+		kmalloc_class_init(&kmalloc_class[1][i], kmalloc_caches[1][i]);
 	}
 	kmalloc_large_cache = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
 						NULL, NULL, NULL, NULL, NULL, 0);
@@ -198,7 +273,15 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	return buf;
 }
 
-void *kmalloc(size_t size, int kmflag) { return kmalloc_common(size, kmflag, -1); }
+/* kmalloc of any size and flags; the common case first: no flag but KM_NOSLEEP, KM_PANIC. */
+void *kmalloc_var(size_t size, int kmflag)
+{
+	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS &&
+			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0, 1))
+		return kmem_cache_alloc(kmalloc_caches[0][kmalloc_index(size)], kmflag);
+	return kmalloc_common(size, kmflag, -1);
+}
+
 void *kzalloc(size_t size, int kmflag) { return kmalloc_common(size, kmflag | KM_ZERO, -1); }
 void *kmalloc_node(size_t size, int kmflag, int node) { return kmalloc_common(size, kmflag, node); }
 
@@ -230,7 +313,8 @@ static kmem_cache_t *kmalloc_cache_of(const void *ptr, const char *fn, bool free
 	return cp;
 }
 
-void kfree(void *ptr)
+/* kfree of everything but a non-debug kmalloc buffer (or a bad pointer, which panics). */
+static __attribute__((noinline)) void kfree_slow(void *ptr)
 {
 	struct kmalloc_large *kl;
 	kmem_cache_t *cp;
@@ -246,6 +330,29 @@ void kfree(void *ptr)
 		      "no large allocation)", ptr);
 	vmem_xfree(kmalloc_large_arena, kl->kl_addr, kl->kl_size);
 	kmem_cache_free(kmalloc_large_cache, kl);
+}
+
+/* The common case inline: the start of a buffer of a KMC_KMALLOC cache (no debugging). */
+void kfree(void *ptr)
+{
+	uint64_t sect = (virt_to_phys(ptr) - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
+	struct kmem_slab *sp;
+	kmem_cache_t *cp;
+	uintptr_t map, owner;
+
+	/* page_lookup_inline spelled out (as page_free does): a hole costs one test. */
+	if (__builtin_expect(sect < page_mem.pgm_nsect && (map = page_mem.pgm_sect[sect]) != 0, 1)) {
+		owner = ((struct page *)(map + (uintptr_t)(virt_to_phys(ptr) >> MM_PAGE_SHIFT) *
+					 sizeof(struct page)))->pg_owner;
+		sp = (struct kmem_slab *)(owner & ~(uintptr_t)1);
+		if (__builtin_expect((owner & 1) != 0 &&
+				     ((cp = sp->slab_cache)->cache_cflags & KMC_KMALLOC) != 0 &&
+				     kmalloc_starts_buffer(cp->cache_private, sp, ptr), 1)) {
+			kmem_cache_free_home(cp, ptr, (unsigned)sp->slab_node);
+			return;
+		}
+	}
+	kfree_slow(ptr);
 }
 
 size_t ksize(const void *ptr)

@@ -88,7 +88,11 @@
  * nodes) goes into the hart's *cross* magazine instead; when that is full
  * its buffers go home to their slab layers in one batch (FreeBSD's cross
  * bucket).  With one node hc_numa is false and the free fast path does not
- * look at the buffer's node.
+ * look at the buffer's node; with several it reads the node of the
+ * buffer's 128 MiB section from kmem_numa_map (kmem.h, built from the
+ * zones by kmem_slab.c), and a section of several nodes sends the free to
+ * the slow path, which asks the slab (kmem_buf_node).  kfree passes the
+ * slab's node it already has (kmem_cache_free_home).
  *   Magazines are objects of the caches "kmem_magazine_N" (one per size).
  * Recursion guard: those caches, and the other internal caches (kmem_slab,
  * kmem_bufctl), are KMC_NOMAGAZINE, so allocating or freeing a magazine or
@@ -126,10 +130,11 @@
  *
  * 7. Statistics
  * -------------
- * Per hart: magazine hits (allocs and frees), no atomics.  Per node: depot
- * and slab counters under their locks.  Per cache: slow-path counters
- * (atomics).  kmem_cache_stats() sums them into the table of kmem.h
- * (enum kmem_stat, kmem_stat_names[]); buffers in use are allocations minus
+ * Per hart: magazine hits (allocs and frees) and, beside the flows,
+ * allocations and frees that missed the magazines, no atomics.  Per node:
+ * depot and slab counters under their locks.  Per cache: the rarer
+ * slow-path counters (failures, cross-node frees, reaps, resizes: atomics).
+ * kmem_cache_stats() sums them into the table of kmem.h (enum kmem_stat, kmem_stat_names[]); buffers in use are allocations minus
  * frees, and kmem_cache_check() verifies total = in use + free in slabs +
  * in magazines + in depots.  The hit path counts allocations only (one
  * add in the hart's line); a hart's frees follow from conservation:
@@ -442,8 +447,22 @@ static bool kmem_mag_fill(kmem_cache_t *cp, struct kmem_cnode *cn, struct kmem_c
 	return true;
 }
 
+/*
+ * Does this hart's depot have magazines now?  A hint read with interrupts
+ * on, so that an allocation from a cache without magazines skips
+ * kmem_mag_alloc's large out-of-line frame (frees keep kmem_mag_free
+ * inline: a cross-node free, which always takes the slow path, would pay
+ * for the call).  kmem_mag_alloc tests it again; a stale answer only sends
+ * one allocation to the back end, or into a function that finds no
+ * magazine.
+ */
+static inline bool kmem_mag_hint(kmem_cache_t *cp)
+{
+	return __atomic_load_n(&kmem_home(cp, kmem_cpu(cp))->kn_magtype, __ATOMIC_RELAXED) != NULL;
+}
+
 /* The magazine layer's allocation; NULL if it and the back end have nothing. */
-static void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
+static __attribute__((noinline)) void *kmem_mag_alloc(kmem_cache_t *cp, int kmflag)
 {
 	irqflags_t f = irq_save();
 	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
@@ -551,11 +570,16 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 	struct kmem_cpu_cache *ccp = kmem_cpu(cp);
 	struct kmem_cnode *cn = kmem_home(cp, ccp);
 	const struct kmem_magtype *mt = __atomic_load_n(&cn->kn_magtype, __ATOMIC_RELAXED);
-	int node = ccp->hc_numa ? kmem_buf_node(buf) : ccp->hc_node;
 	bool done = false;
+	int node;
 
+	if (mt == NULL) {		/* no magazines: straight to the back end */
+		irq_restore(f);
+		return false;
+	}
 	/* A buffer in no slab (node -1) goes to the back end, which reports it. */
-	if (mt != NULL && node != ccp->hc_node && node >= 0) {
+	node = ccp->hc_numa ? kmem_buf_node(buf) : ccp->hc_node;
+	if (node != ccp->hc_node && node >= 0) {
 		done = kmem_cross_free(cp, ccp, buf);
 		irq_restore(f);
 		return done;
@@ -593,7 +617,7 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 
 	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
 		panic("kmem_cache_alloc(%s, flags 0x%x): invalid flags", cp->cache_name, kmflag);
-	buf = kmem_mag_alloc(cp, kmflag);	/* counts its own hits */
+	buf = kmem_mag_hint(cp) ? kmem_mag_alloc(cp, kmflag) : NULL;	/* counts its own hits */
 	if (buf != NULL)
 		return buf;
 	if (kmem_debugging(cp))			/* debug caches have no magazines */
@@ -612,7 +636,7 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 			      kmflag);
 		return NULL;
 	}
-	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	kmem_count_slow(cp, false);
 	return buf;
 }
 
@@ -625,7 +649,7 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 	if (kmem_mag_free(cp, buf))	/* counts its own hits */
 		return;
 	cp->cache_release(cp->cache_arg, &buf, 1);	/* panics on misuse, before counting */
-	kmem_stat_add(&cp->cache_slow_free, 1);
+	kmem_count_slow(cp, true);
 }
 
 /*
@@ -649,7 +673,7 @@ static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc)
 			      kmflag);
 		return NULL;
 	}
-	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	kmem_count_slow(cp, false);
 	return buf;
 }
 
@@ -674,7 +698,7 @@ void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
 			      cp->cache_name, kmflag, node);
 		return NULL;
 	}
-	kmem_stat_add(&cp->cache_slow_alloc, 1);
+	kmem_count_slow(cp, false);
 	return buf;
 }
 

@@ -197,7 +197,7 @@ void kmem_cache_reap_now(kmem_cache_t *cp);
  */
 #define KMALLOC_MIN_CLASS	8
 #define KMALLOC_MAX_CLASS	8192
-void *kmalloc(size_t size, int kmflag);
+static inline void *kmalloc(size_t size, int kmflag);	/* inline for a constant size (below) */
 void *kzalloc(size_t size, int kmflag);
 void *kmalloc_node(size_t size, int kmflag, int node);
 void kfree(void *ptr);
@@ -322,6 +322,34 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 int kmem_buf_node(const void *buf);	/* home node of a slab buffer, -1: none */
 
+/*
+ * The NUMA node of memory per 128 MiB section, for the free fast path: a
+ * byte per section from knm_base (the lowest managed address, rounded down
+ * to a section), built by kmem_init from the page allocator's zones.
+ * KMEM_NUMA_MIXED marks a section that several nodes' zones touch, or none,
+ * and every address outside the table.  A slab's home node is the node of
+ * its first page (kmem_slab.c), so when a buffer's section has one node that
+ * node is its home; a mixed section sends the free to the slow path, which
+ * asks the slab itself (kmem_buf_node).  4096 sections cover 512 GiB; memory
+ * beyond works, through the slow path.
+ */
+#define KMEM_NUMA_SHIFT		27
+#define KMEM_NUMA_SECTS		4096
+#define KMEM_NUMA_MIXED		0xff
+struct kmem_numa_map {
+	uintptr_t knm_base;			/* address of section 0 */
+	uint8_t knm_node[KMEM_NUMA_SECTS];	/* node, or KMEM_NUMA_MIXED */
+};
+extern struct kmem_numa_map kmem_numa_map;
+
+/* The node of buf's section, or KMEM_NUMA_MIXED (ask kmem_buf_node). */
+static inline unsigned kmem_numa_node(const void *buf)
+{
+	uintptr_t s = ((uintptr_t)virt_to_phys(buf) - kmem_numa_map.knm_base) >> KMEM_NUMA_SHIFT;
+
+	return s < KMEM_NUMA_SECTS ? kmem_numa_map.knm_node[s] : KMEM_NUMA_MIXED;
+}
+
 static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
 	struct kmem_cpu_cache *ccp;
@@ -342,7 +370,12 @@ static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 	return buf;
 }
 
-static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
+/*
+ * kmem_cache_free with the buffer's home node already known (kfree has its
+ * slab; KMEM_NUMA_MIXED: ask the section map): the hit path pushes it on
+ * the loaded magazine when it is of this hart's node.
+ */
+static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
 {
 	struct kmem_cpu_cache *ccp;
 	irqflags_t f = irq_save();
@@ -351,7 +384,8 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 	ccp = kmem_cpu(cp);
 	top = ccp->hc_top;
 	if (__builtin_expect(top == ccp->hc_limit ||
-			     (ccp->hc_numa && kmem_buf_node(buf) != ccp->hc_node), 0)) {
+			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
+			      (unsigned)ccp->hc_node), 0)) {
 		irq_restore(f);
 		kmem_cache_free_slow(cp, buf);
 		return;
@@ -359,6 +393,42 @@ static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
 	*top = buf;
 	ccp->hc_top = top + 1;
 	irq_restore(f);
+}
+
+static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_cache_free_home(cp, buf, KMEM_NUMA_MIXED);
+}
+
+/*
+ * kmalloc of a size and flags known at compile time goes straight to its
+ * class's cache (as Linux's kmalloc does): the class index below folds to
+ * a constant.  Every other call is kmalloc_var (kmalloc.c), whose table
+ * lookup kmalloc_init checks against this formula for every size.
+ */
+#define KMALLOC_NCLASSES	64	/* 8 below 64 bytes, 8 per doubling to 8192 */
+extern kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [KM_DMA][class] */
+void *kmalloc_var(size_t size, int kmflag);
+
+/* Class index of a request of 1..KMALLOC_MAX_CLASS bytes, by formula (kmalloc.c §1). */
+static inline unsigned kmalloc_index_formula(size_t size)
+{
+	unsigned k;
+
+	if (size <= 64)
+		return size <= 8 ? 0 : (unsigned)((size - 1) >> 3);
+	/* size in (2^k, 2^(k+1)]; gcc folds clz of a constant (mm_highbit's loop it may not) */
+	k = __builtin_constant_p(size) ? 63u - (unsigned)__builtin_clzll(size - 1) :
+	    mm_highbit(size - 1);
+	return 8 + (k - 6) * 8 + (unsigned)((size - 1 - ((size_t)1 << k)) >> (k - 3));
+}
+
+static inline void *kmalloc(size_t size, int kmflag)
+{
+	if (__builtin_constant_p(size) && __builtin_constant_p(kmflag) && size >= 1 &&
+	    size <= KMALLOC_MAX_CLASS && (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0)
+		return kmem_cache_alloc(kmalloc_caches[0][kmalloc_index_formula(size)], kmflag);
+	return kmalloc_var(size, kmflag);
 }
 
 #endif /* MM_KMEM_H */

@@ -44,6 +44,8 @@ static void kmem_sum_cpus(kmem_cache_t *cp, uint64_t st[KMS_NSTATS])
 				(ccp->hc_prounds > 0 ? (uint64_t)ccp->hc_prounds : 0);
 
 		st[KMS_MAG_ALLOC] += ccp->hc_alloc;
+		st[KMS_ALLOC] += cf->cf_slow_alloc;	/* + the magazine hits, below */
+		st[KMS_FREE] += cf->cf_slow_free;
 		st[KMS_MAG_FREE] += held - cf->cf_in + cf->cf_out + ccp->hc_alloc;	/* §7 */
 		st[KMS_BUF_MAG] += held;
 	}
@@ -84,8 +86,8 @@ void kmem_cache_stats(kmem_cache_t *cp, uint64_t st[KMS_NSTATS])
 	kmem_sum_cpus(cp, st);
 	for (unsigned n = 0; n < cp->cache_nnodes; n++)
 		kmem_sum_node(cp, cp->cache_node[n], st);
-	st[KMS_ALLOC] = st[KMS_MAG_ALLOC] + kmem_ld(&cp->cache_slow_alloc);
-	st[KMS_FREE] = st[KMS_MAG_FREE] + kmem_ld(&cp->cache_slow_free);
+	st[KMS_ALLOC] += st[KMS_MAG_ALLOC];
+	st[KMS_FREE] += st[KMS_MAG_FREE];
 	st[KMS_FAIL] = kmem_ld(&cp->cache_fail);
 	st[KMS_MAG_RESIZE] = kmem_ld(&cp->cache_resize);
 	st[KMS_CROSS_FREE] = kmem_ld(&cp->cache_cross_free);

@@ -191,11 +191,14 @@ struct kmem_cnode {
  * that entered its magazines other than by a free (depot trades, bulk
  * fills) and that left them other than by an allocation (depot trades,
  * cross-node batches, flushes).  Frees on the hit path are not counted:
- * frees = rounds held - cf_in + cf_out + allocations.
+ * frees = rounds held - cf_in + cf_out + allocations.  Also the hart's
+ * allocations and frees that missed the magazines (kmem_count_slow).
  */
 struct kmem_cpu_flow {
 	uint64_t cf_in;			/* buffers brought in */
 	uint64_t cf_out;		/* buffers sent out */
+	uint64_t cf_slow_alloc;		/* allocations that missed the magazines */
+	uint64_t cf_slow_free;		/* frees that missed the magazines */
 };
 
 /*
@@ -238,8 +241,6 @@ struct kmem_cache {
 
 	/* slow-path statistics: atomics */
 	size_t cache_colour;		/* next slab's colour (atomic) */
-	uint64_t cache_slow_alloc;	/* allocations that missed the magazines */
-	uint64_t cache_slow_free;	/* frees that missed the magazines */
 	uint64_t cache_fail;		/* allocations that returned NULL */
 	uint64_t cache_ctor_fail;	/* constructor failures */
 	uint64_t cache_cross_free;	/* buffers freed on another node's hart */
@@ -278,6 +279,24 @@ static inline void kmem_unlock(spinlock_t *l, irqflags_t fl)
 static inline void kmem_stat_add(uint64_t *c, uint64_t n)
 {
 	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Count one slow-path allocation (freeing: one free) in the calling hart's
+ * flow counters: no atomic and no line shared between harts; kmem_dump.c
+ * sums them when read.  Interrupts are masked for the add, as for every
+ * per-hart field.
+ */
+static inline void kmem_count_slow(kmem_cache_t *cp, bool freeing)
+{
+	irqflags_t f = irq_save();
+	struct kmem_cpu_flow *cf = &cp->cache_flow[cpu_id()];
+
+	if (freeing)
+		cf->cf_slow_free++;
+	else
+		cf->cf_slow_alloc++;
+	irq_restore(f);
 }
 
 /* kmem_slab.c: the slab layer, the back end of slab caches. */
@@ -320,6 +339,14 @@ void kmem_error(enum kmem_err err, kmem_cache_t *cp, const void *buf, const char
 void kmem_cache_sum(kmem_cache_t *cp, uint64_t st[KMS_NSTATS]);
 
 /* kmalloc.c */
+/*
+ * Internal cache flag, outside KMC_FLAGS_VALID (callers cannot pass it):
+ * set by kmalloc_init on its class caches without debug flags, whose
+ * cache_private then points at their struct kmalloc_class; kfree's fast
+ * path takes only such caches (kmalloc.c §3).  Bit 31, so that testing it
+ * is one signed load and one branch.
+ */
+#define KMC_KMALLOC	0x80000000u
 int kmalloc_init(vmem_t *large);
 void kmalloc_fini(void);
 

@@ -79,11 +79,58 @@ vmem_t *kmem_node_arena(int node) { return kmem_arena[node]; }
 vmem_t *kmem_dma_arena(void) { return kmem_arena_dma; }
 
 /* One slab arena per node with memory, and the DMA arena. */
+struct kmem_numa_map kmem_numa_map;
+
+/* While the NUMA map is built: a section no zone has touched yet. */
+#define KMEM_NUMA_UNSEEN	0xfe
+
+/* Note that zone span [base, end) of `node` touches its sections. */
+static void kmem_numa_map_mark(paddr_t base, paddr_t end, int node)
+{
+	uint64_t s0 = (base - kmem_numa_map.knm_base) >> KMEM_NUMA_SHIFT;
+	uint64_t s1 = (end - 1 - kmem_numa_map.knm_base) >> KMEM_NUMA_SHIFT;
+	uint8_t n = node < 0 ? 0 : node >= KMEM_NUMA_UNSEEN ? KMEM_NUMA_MIXED : (uint8_t)node;
+
+	for (uint64_t s = s0; s <= s1 && s < KMEM_NUMA_SECTS; s++) {
+		uint8_t *np = &kmem_numa_map.knm_node[s];
+
+		*np = *np == KMEM_NUMA_UNSEEN || *np == n ? n : KMEM_NUMA_MIXED;
+	}
+}
+
+/*
+ * Build kmem_numa_map (kmem.h) from the page allocator's zones: a section
+ * gets a node when the spans of that node's zones alone touch it.  A zone's
+ * span may include holes, so a section can come out mixed although its
+ * memory has one node: such frees just take the slow path.
+ */
+static void kmem_numa_map_build(void)
+{
+	paddr_t lo = (paddr_t)-1;
+
+	for (unsigned z = 0; z < page_state.pgs_nzones; z++)
+		if (page_state.pgs_zone[z].z_base < lo)
+			lo = page_state.pgs_zone[z].z_base;
+	kmem_numa_map.knm_base = lo == (paddr_t)-1 ? 0 :
+		(uintptr_t)(lo & ~(((paddr_t)1 << KMEM_NUMA_SHIFT) - 1));
+	memset(kmem_numa_map.knm_node, KMEM_NUMA_UNSEEN, sizeof(kmem_numa_map.knm_node));
+	for (unsigned z = 0; z < page_state.pgs_nzones; z++) {
+		struct page_zone *zp = &page_state.pgs_zone[z];
+
+		if (zp->z_end > zp->z_base)
+			kmem_numa_map_mark(zp->z_base, zp->z_end, zp->z_node);
+	}
+	for (unsigned s = 0; s < KMEM_NUMA_SECTS; s++)
+		if (kmem_numa_map.knm_node[s] == KMEM_NUMA_UNSEEN)
+			kmem_numa_map.knm_node[s] = KMEM_NUMA_MIXED;
+}
+
 int kmem_arenas_init(void)
 {
 	char name[VMEM_NAMELEN];
 
 	kmem_nnodes = page_state.pgs_nnodes == 0 ? 1 : page_state.pgs_nnodes;
+	kmem_numa_map_build();
 	for (unsigned n = 0; n < kmem_nnodes; n++) {
 		snprintf(name, sizeof(name), "kmem_slab_%u", n);
 		kmem_arena[n] = vmem_create(name, 0, 0, MM_PAGE_SIZE, kmem_arena_import[n],
@@ -460,6 +507,9 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 	sp->slab_chunks = cp->cache_chunks;
 	/* Its home: the node of its memory, or 0 in a cache with one home (DMA, foreign). */
 	sp->slab_node = cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0;
+	/* The free fast path's map agrees with the slab, or sends frees to the slow path. */
+	ASSERT(cp->cache_nnodes == 1 || kmem_numa_node((void *)base) == KMEM_NUMA_MIXED ||
+	       kmem_numa_node((void *)base) == (unsigned)sp->slab_node);
 	sp->slab_list = KMEM_SL_FREE;
 	if (cp->cache_pagemode)
 		kmem_slab_set_owner(cp, base, sp);

@@ -81,6 +81,11 @@
  * before kmem_init gets them when kmem_init calls vmem_qcache_attach_all(),
  * and kmem_fini takes them away (vmem_qcache_detach_all()); until then
  * every size goes to the segment layer.
+ *   A quantum-cache hit touches no arena state: vk_qcache_alloc and
+ * vk_qcache_free are not counted on the hit path but summed when read
+ * (vmem_qcache_kstat: each cache's allocations + failures, and frees, from
+ * its per-hart statistics), plus vm_kstat's counts of caches already
+ * destroyed.
  *
  * 5. Failure semantics
  * --------------------
@@ -612,10 +617,18 @@ static size_t vmem_round(vmem_t *vmp, const char *fn, size_t size)
 	return r;
 }
 
-uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
+/* vmem_alloc below the quantum caches (out of line: the hit path builds no request). */
+static __attribute__((noinline)) uintptr_t vmem_alloc_seg(vmem_t *vmp, size_t size, int vmflag)
 {
 	struct vmem_req rq = { 0 };
 
+	rq.vr_size = size;
+	rq.vr_align = vmp->vm_quantum;
+	return vmem_do_alloc(vmp, &rq, vmflag);
+}
+
+uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
+{
 	vmem_flags_verify(vmp, "vmem_alloc", size, vmflag);
 	size = vmem_round(vmp, "vmem_alloc", size);
 	if (size <= vmp->vm_qcache_max && !(vmflag & VM_NEXTFIT)) {
@@ -625,16 +638,13 @@ uintptr_t vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 			uintptr_t addr = (uintptr_t)kmem_cache_alloc(qc, (vmflag & VM_NOSLEEP) ?
 								   KM_NOSLEEP : KM_SLEEP);
 
-			__atomic_fetch_add(&vmp->vm_kstat.vk_qcache_alloc, 1, __ATOMIC_RELAXED);
 			if (addr == 0 && (vmflag & VM_PANIC))
 				panic("vmem_alloc(%s, 0x%lx, flags 0x%x): quantum cache empty",
 				      vmp->vm_name, (unsigned long)size, vmflag);
 			return addr;
 		}
 	}
-	rq.vr_size = size;
-	rq.vr_align = vmp->vm_quantum;
-	return vmem_do_alloc(vmp, &rq, vmflag);
+	return vmem_alloc_seg(vmp, size, vmflag);
 }
 
 /* Panic on constraints that are invalid or can never be met (paper §4.1). */
@@ -780,7 +790,6 @@ void vmem_free(vmem_t *vmp, uintptr_t addr, size_t size)
 		kmem_cache_t *qc = vmp->vm_qcache[(size >> vmp->vm_qshift) - 1].vqc_cache;
 
 		if (qc != NULL) {
-			__atomic_fetch_add(&vmp->vm_kstat.vk_qcache_free, 1, __ATOMIC_RELAXED);
 			kmem_cache_free(qc, (void *)addr);
 			return;
 		}
@@ -911,14 +920,43 @@ static void vmem_qcache_create(vmem_t *vmp)
 	}
 }
 
-/* Destroy the quantum caches: their objects go back to the arena. */
+/* Add a quantum cache's allocation calls and frees (no vmem lock held: kmem takes its own). */
+static void vmem_qcache_count(kmem_cache_t *qc, uint64_t *allocs, uint64_t *frees)
+{
+	uint64_t st[KMS_NSTATS];
+
+	kmem_cache_stats(qc, st);
+	*allocs += st[KMS_ALLOC] + st[KMS_FAIL];
+	*frees += st[KMS_FREE];
+}
+
+void vmem_qcache_kstat(vmem_t *vmp, uint64_t *allocs, uint64_t *frees)
+{
+	*allocs = *frees = 0;
+	for (unsigned i = 0; i < VMEM_NQCACHE_MAX; i++)
+		if (vmp->vm_qcache[i].vqc_cache != NULL)
+			vmem_qcache_count(vmp->vm_qcache[i].vqc_cache, allocs, frees);
+}
+
+/*
+ * Destroy the quantum caches: their objects go back to the arena, their
+ * call counts into vm_kstat (vmem_qcache_kstat adds the live caches' counts).
+ */
 static void vmem_qcache_destroy(vmem_t *vmp)
 {
+	uint64_t allocs = 0, frees = 0;
+	irqflags_t fl;
+
 	for (unsigned i = 0; i < VMEM_NQCACHE_MAX; i++)
 		if (vmp->vm_qcache[i].vqc_cache != NULL) {
+			vmem_qcache_count(vmp->vm_qcache[i].vqc_cache, &allocs, &frees);
 			kmem_cache_destroy(vmp->vm_qcache[i].vqc_cache);
 			vmp->vm_qcache[i].vqc_cache = NULL;
 		}
+	fl = vmem_lock(vmp);
+	vmp->vm_kstat.vk_qcache_alloc += allocs;
+	vmp->vm_kstat.vk_qcache_free += frees;
+	vmem_unlock(vmp, fl);
 }
 
 /*

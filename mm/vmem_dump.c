@@ -43,11 +43,16 @@ static void vmem_stats_compute(vmem_t *vmp, struct vmem_kstat *vk)
 
 void vmem_stats(vmem_t *vmp, struct vmem_kstat *vk)
 {
-	irqflags_t fl = vmem_lock(vmp);
+	uint64_t qa, qf;
+	irqflags_t fl;
 
+	vmem_qcache_kstat(vmp, &qa, &qf);	/* before the lock: kmem takes its own */
+	fl = vmem_lock(vmp);
 	*vk = vmp->vm_kstat;
 	vmem_stats_compute(vmp, vk);
 	vmem_unlock(vmp, fl);
+	vk->vk_qcache_alloc += qa;
+	vk->vk_qcache_free += qf;
 }
 
 void vmem_walk(vmem_t *vmp, int typemask,
@@ -135,10 +140,15 @@ static void vmem_dump_segs(vmem_t *vmp, int (*out)(const char *fmt, ...))
 void vmem_dump(vmem_t *vmp, bool segs, int (*out)(const char *fmt, ...))
 {
 	struct vmem_kstat vk;
-	irqflags_t fl = vmem_lock(vmp);
+	uint64_t qa, qf;
+	irqflags_t fl;
 
+	vmem_qcache_kstat(vmp, &qa, &qf);	/* before the lock: kmem takes its own */
+	fl = vmem_lock(vmp);
 	vk = vmp->vm_kstat;
 	vmem_stats_compute(vmp, &vk);
+	vk.vk_qcache_alloc += qa;
+	vk.vk_qcache_free += qf;
 	out("arena %s: quantum 0x%lx, source %s, qcache_max 0x%lx, reserve %u segments\n",
 	    vmp->vm_name, (unsigned long)vmp->vm_quantum,
 	    vmp->vm_source ? vmp->vm_source->vm_name : "-", (unsigned long)vmp->vm_qcache_max,

@@ -155,6 +155,12 @@ void vmem_seg_pool_stats(uint64_t *pool, uint64_t *pages, unsigned *boot_used);
 void *vmem_meta_alloc(size_t size);
 void vmem_meta_free(void *p, size_t size);
 
+/*
+ * vmem.c: the live quantum caches' allocation calls and frees (vm_kstat
+ * holds those of caches already destroyed).  Called without the arena lock.
+ */
+void vmem_qcache_kstat(vmem_t *vmp, uint64_t *allocs, uint64_t *frees);
+
 /* vmem_dump.c */
 extern spinlock_t vmem_list_lock;
 extern struct vmem *vmem_list;

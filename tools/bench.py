@@ -84,7 +84,7 @@ def descriptor_init():
 
 
 KMEM_REGIONS = ("kmem_magazine_pair", "kmem_nomagazine_pair", "kmem_depot_pair",
-                "kmalloc_pair_64", "kmalloc_pair_4096", "vmem_qcache_pair")
+                "kmalloc_pair_64", "kmalloc_pair_4096", "kmalloc_pair_var", "vmem_qcache_pair")
 
 
 def kmem_bench():

@@ -543,11 +543,25 @@ static __attribute__((noinline)) void try_alloc(kmem_cache_t *cp, int kmflag)
 	(void)kmem_cache_alloc(cp, kmflag);
 }
 
+/* The class after class size s (ksize of a request one byte larger). */
+static size_t ksize_of_next(size_t s)
+{
+	void *p;
+	size_t k;
+
+	if (s >= KMALLOC_MAX_CLASS)
+		return SIZE_MAX;
+	p = kmalloc(s + 1, KM_SLEEP);
+	k = ksize(p);
+	kfree(p);
+	return k;
+}
+
 /* kfree of a pointer kmalloc did not return panics and names it. */
 static void kmem_test_kfree_foreign_pointer_panics(void **state)
 {
 	int local;
-	char *p = kmalloc(100, KM_SLEEP);
+	char *p = kmalloc_var(100, KM_SLEEP);	/* out of line: setjmp below */
 	void *heap = malloc(64);
 	kmem_cache_t *cp = kmem_cache_create("notkmalloc", 100, 0, NULL, NULL, NULL, NULL, NULL, 0);
 	void *obj = nalloc(cp, KM_SLEEP);
@@ -563,6 +577,67 @@ static void kmem_test_kfree_foreign_pointer_panics(void **state)
 	kmem_cache_free(cp, obj);
 	free(heap);
 	kmem_cache_destroy(cp);
+}
+
+/* kfree(q) must panic as an interior pointer (a frame of its own for the longjmp). */
+static __attribute__((noinline)) void expect_interior_panic(char *q)
+{
+	HOST_EXPECT_PANIC(kfree(q), "not the start of a buffer");
+}
+
+/*
+ * kfree's division-free buffer test (kmalloc.c §3) agrees with the
+ * definition: in every class, each offset inside a buffer that is not 0
+ * (every offset up to 256 bytes, then a spread) panics as an interior
+ * pointer, and the buffer's own start is freed.
+ */
+static void kmem_test_kfree_rejects_every_interior_offset(void **state)
+{
+	(void)state;
+	for (size_t s = 8; s <= KMALLOC_MAX_CLASS; s = ksize_of_next(s)) {
+		char *p = kmalloc(s, KM_SLEEP);
+		size_t k = ksize(p);
+		size_t spread[] = { k / 2, k / 2 + 1, k - 8, k - 1, k / 3, 2 * k / 3 };
+		uint64_t st0[KMS_NSTATS], st1[KMS_NSTATS];
+		kmem_cache_t *cp = slab_of(p)->slab_cache;
+
+		assert_int_equal(k, s);
+		for (size_t off = 1; off < k && off <= 256; off++)
+			expect_interior_panic(p + off);
+		for (unsigned i = 0; i < sizeof(spread) / sizeof(spread[0]); i++)
+			if (spread[i] > 256 && spread[i] < k)
+				expect_interior_panic(p + spread[i]);
+		kmem_cache_stats(cp, st0);
+		kfree(p);
+		kmem_cache_stats(cp, st1);
+		assert_int_equal(st1[KMS_FREE] - st0[KMS_FREE], 1);
+	}
+}
+
+/*
+ * The free fast path's section map (kmem.h, kmem_numa_node) never
+ * contradicts the page allocator: at every MiB of every zone the map says
+ * "mixed" or the page's own node, and it names both nodes somewhere.
+ */
+static void kmem_test_numa_map_agrees_with_page_nodes(void **state)
+{
+	struct page_zone_info zi;
+	unsigned named[2] = { 0, 0 };
+
+	(void)state;
+	for (unsigned z = 0; z < page_zone_count(); z++) {
+		assert_int_equal(page_zone_info(z, &zi), 0);
+		for (paddr_t pa = zi.pzi_base; pa < zi.pzi_end; pa += MIB) {
+			unsigned n = kmem_numa_node(phys_to_virt(pa));
+			int pn = page_node_of(pa);
+
+			if (n == KMEM_NUMA_MIXED || pn < 0)
+				continue;
+			assert_int_equal(n, (unsigned)pn);
+			named[n & 1]++;
+		}
+	}
+	assert_true(named[0] > 0 && named[1] > 0);
 }
 
 /* Freeing to the wrong cache or an interior pointer panics before anything changes. */
@@ -766,6 +841,8 @@ int main(void)
 		T(kmem_test_kmalloc_classes_bound_waste),
 		T(kmem_test_kmalloc_zero_large_and_dma),
 		T(kmem_test_kfree_foreign_pointer_panics),
+		T(kmem_test_kfree_rejects_every_interior_offset),
+		T(kmem_test_numa_map_agrees_with_page_nodes),
 		T(kmem_test_free_misuse_panics),
 		T(kmem_test_foreign_arena_exhaustion),
 		T(kmem_test_dumps_show_known_workload),

@@ -555,7 +555,7 @@ static void kmem_test_kfree_foreign_pointer_panics(struct ktest *t)
 	static uint64_t not_heap[4];
 	static char name[32];
 	paddr_t pa = page_alloc(0, 0);
-	char *b = kmalloc(200, KM_SLEEP);
+	char *b = kmalloc_var(200, KM_SLEEP);	/* out of line: setjmp below */
 
 	KASSERT_NE(t, pa, PAGE_NOADDR);
 	KASSERT_NOT_NULL(t, b);
