@@ -4,6 +4,9 @@
  * tests/budgets.txt, `make check-budgets`):
  *
  *   kmem_magazine_pair      warm alloc+free of one 64-byte object, one hart
+ *   kmem_magazine_pair_1node  the same in a KMC_NOTNUMA cache, whose free
+ *                           path skips the home-node check exactly as every
+ *                           cache's does on a one-node machine
  *   kmem_nomagazine_pair    the same in a KMC_NOMAGAZINE cache
  *   kmem_depot_pair         bursts of 1,000 allocations then 1,000 frees of
  *                           a new cache, per alloc+free (depot trades, slab
@@ -95,6 +98,15 @@ static void kt_measure_pair(struct ktest *t, const char *region, unsigned cflags
 static void kmem_prof_test_magazine_pair(struct ktest *t)
 {
 	kt_measure_pair(t, "kmem_magazine_pair", 0);
+}
+
+/*
+ * Region kmem_magazine_pair_1node: the hit path without the NUMA free check,
+ * as on a one-node machine (the target of <= 30 instructions holds here).
+ */
+static void kmem_prof_test_magazine_pair_1node(struct ktest *t)
+{
+	kt_measure_pair(t, "kmem_magazine_pair_1node", KMC_NOTNUMA);
 }
 
 /* Region kmem_nomagazine_pair: the slab layer alone. */
@@ -315,6 +327,7 @@ static void kmem_prof_test_vmem_qcache_pair(struct ktest *t)
 
 static const struct ktest_case kmem_prof_cases[] = {
 	KTEST_CASE(kmem_prof_test_magazine_pair),
+	KTEST_CASE(kmem_prof_test_magazine_pair_1node),
 	KTEST_CASE(kmem_prof_test_nomagazine_pair),
 	KTEST_CASE(kmem_prof_test_depot_pair),
 	KTEST_CASE(kmem_prof_test_remote_free_pair),
