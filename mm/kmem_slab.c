@@ -216,11 +216,11 @@ void kmem_cnode_init(kmem_cache_t *cp, struct kmem_cnode *cn, int node, vmem_t *
 	memset(cn, 0, sizeof(*cn));
 	cn->kn_node = node;
 	cn->kn_arena = arena;
-	spin_init(&cn->kn_depot_lock, "kmem_depot", LOCK_RANK_KMEM_DEPOT);
-	spin_init(&cn->kn_slab_lock, "kmem_slab", LOCK_RANK_KMEM_SLAB);
+	/* Named after the cache (lockstat, lock-order panics); the rank tells depot from slab. */
+	spin_init(&cn->kn_depot_lock, cp->cache_name, LOCK_RANK_KMEM_DEPOT);
+	spin_init(&cn->kn_slab_lock, cp->cache_name, LOCK_RANK_KMEM_SLAB);
 	cn->kn_hash = cn->kn_hash0;
 	cn->kn_hash_mask = KMEM_HASH_INITIAL - 1;
-	(void)cp;
 }
 
 /* Free a grown hash table (the node must be empty of bufctls). */
