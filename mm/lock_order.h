@@ -5,11 +5,11 @@
  * SPINLOCK_INIT(name, rank)).  A hart may take a lock only when its rank is
  * higher than the rank of every lock the hart already holds; two locks of
  * the same rank are never held together.  Debug builds (MM_DEBUG) keep a
- * short list of the locks each hart holds and panic on an acquisition that
- * breaks the order, naming both locks, so an order violation shows up the
- * first time the path runs instead of the first time it deadlocks.
- * spin_trylock() is exempt from the check (it cannot wait, so it cannot
- * deadlock) but its lock joins the list.
+ * mask of the ranks each hart holds (struct lock_held_set below) and panic
+ * on an acquisition that breaks the order, naming both locks, so an order
+ * violation shows up the first time the path runs instead of the first
+ * time it deadlocks.  spin_trylock() is exempt from the check (it cannot
+ * wait, so it cannot deadlock) but its lock joins the set.
  *
  * The order, outermost first, and why each lock sits where it does:
  *

@@ -126,6 +126,40 @@ bool spin_held(const spinlock_t *l)
 	return __atomic_load_n(&l->sl_owner, __ATOMIC_RELAXED) == (int)cpu_id();
 }
 
+static __thread char host_cap_text[HOST_CAPTURE_MAX];	/* see host_env.h */
+static __thread size_t host_cap_len;			/* characters in it */
+static __thread int host_cap_truncated;			/* something did not fit */
+
+void host_capture_reset(void)
+{
+	host_cap_len = 0;
+	host_cap_text[0] = 0;
+	host_cap_truncated = 0;
+}
+
+int host_capture(const char *fmt, ...)
+{
+	size_t room = sizeof(host_cap_text) - host_cap_len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(host_cap_text + host_cap_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return n;
+	if ((size_t)n >= room) {
+		host_cap_truncated = 1;
+		host_cap_len = sizeof(host_cap_text) - 1;
+	} else {
+		host_cap_len += (size_t)n;
+	}
+	return n;
+}
+
+char *host_captured(void) { return host_cap_text; }
+int host_capture_truncated(void) { return host_cap_truncated; }
+
 void host_panic(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;

@@ -33,4 +33,16 @@ extern __thread char host_panic_msg[512];
 				 host_panic_msg, (substr));		\
 	} while (0)
 
+/*
+ * Reading a dump: tests hand host_capture to a printk-like dump function
+ * (page_buddyinfo, vmem_dump, kmem_kmastat, plat_print, ...) and parse the
+ * text.  One buffer per thread of HOST_CAPTURE_MAX bytes; text past the end
+ * is dropped and noted.  The text is writable (strtok may split it).
+ */
+#define HOST_CAPTURE_MAX	(256 * 1024)
+void host_capture_reset(void);			/* start a new capture */
+int host_capture(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *host_captured(void);			/* the text so far, NUL-terminated */
+int host_capture_truncated(void);		/* some text did not fit */
+
 #endif /* HOST_ENV_H */

@@ -138,21 +138,4 @@ static inline bool sim_in_zone(paddr_t pa, uint64_t size, int node, int t)
 	return false;
 }
 
-/* printf-compatible sink for the dumps: appends to sim_dump (and stdout if verbose). */
-static char sim_dump[1 << 16];
-static size_t sim_dump_len;
-
-static inline __attribute__((format(printf, 1, 2))) int sim_out(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(sim_dump + sim_dump_len, sizeof(sim_dump) - sim_dump_len, fmt, ap);
-	va_end(ap);
-	if (n > 0 && sim_dump_len + (size_t)n < sizeof(sim_dump))
-		sim_dump_len += (size_t)n;
-	return n;
-}
-
 #endif /* TESTS_HOST_PAGE_SIM_H */

@@ -709,9 +709,9 @@ static void kmem_test_dumps_show_known_workload(void **state)
 	for (int i = 0; i < 37; i++)
 		b[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_free(cp, b[36]);
-	sim_dump_len = 0;
-	kmem_kmastat(sim_out);
-	line = strstr(sim_dump, "\ndumped ");
+	host_capture_reset();
+	kmem_kmastat(host_capture);
+	line = strstr(host_captured(), "\ndumped ");
 	assert_non_null(line);
 	assert_int_equal(sscanf(line + 7, "%lu %lu %lu %lu %lu %lu", &bsz, &inuse, &total, &mem,
 				&allocs, &fails), 6);
@@ -721,20 +721,20 @@ static void kmem_test_dumps_show_known_workload(void **state)
 	assert_int_equal(fails, 0);
 	assert_int_equal(total, cp->cache_chunks);	/* one slab */
 	assert_int_equal(mem, cp->cache_slabsize);
-	assert_non_null(strstr(sim_dump, "kmem_slab_0"));	/* the arenas follow */
-	sim_dump_len = 0;
-	kmem_slabinfo(sim_out);
-	assert_memory_equal(sim_dump, "slabinfo - version: 2.1\n", 24);
-	line = strstr(sim_dump, "\ndumped ");
+	assert_non_null(strstr(host_captured(), "kmem_slab_0"));	/* the arenas follow */
+	host_capture_reset();
+	kmem_slabinfo(host_capture);
+	assert_memory_equal(host_captured(), "slabinfo - version: 2.1\n", 24);
+	line = strstr(host_captured(), "\ndumped ");
 	assert_int_equal(sscanf(line + 7, "%lu %lu %lu %lu %lu", &active, &num, &osz, &per, &pages), 5);
 	assert_int_equal(active, 36);
 	assert_int_equal(num, cp->cache_chunks);
 	assert_int_equal(osz, 104);
 	assert_int_equal(per, cp->cache_chunks);
 	assert_int_equal(pages, 1);
-	sim_dump_len = 0;
-	kmem_magstat(sim_out);
-	assert_non_null(strstr(sim_dump, "dumped: magsize 31 mag_alloc 37 mag_free 1 "));
+	host_capture_reset();
+	kmem_magstat(host_capture);
+	assert_non_null(strstr(host_captured(), "dumped: magsize 31 mag_alloc 37 mag_free 1 "));
 	for (int i = 0; i < 36; i++)
 		kmem_cache_free(cp, b[i]);
 	kmem_cache_destroy(cp);

@@ -171,16 +171,16 @@ static void kmem_debug_test_leak_report(void **state)
 	b = nalloc(dc);
 	c = nalloc(dc);
 	kmem_cache_free(dc, b);
-	sim_dump_len = 0;
-	n = kmem_leak_report(NULL, mark, sim_out);
+	host_capture_reset();
+	n = kmem_leak_report(NULL, mark, host_capture);
 	assert_int_equal(n, 2);			/* a and c; not b (freed), not before (older) */
-	assert_int_equal(kmem_leak_report(dc, mark, sim_out), 2);
-	assert_non_null(strstr(sim_dump, "kmem leak: cache dbg buffer"));
-	assert_non_null(strstr(sim_dump, "caller 0x"));
+	assert_int_equal(kmem_leak_report(dc, mark, host_capture), 2);
+	assert_non_null(strstr(host_captured(), "kmem leak: cache dbg buffer"));
+	assert_non_null(strstr(host_captured(), "caller 0x"));
 	kmem_cache_free(dc, a);
 	kmem_cache_free(dc, c);
 	kmem_cache_free(dc, before);
-	assert_int_equal(kmem_leak_report(NULL, mark, sim_out), 0);
+	assert_int_equal(kmem_leak_report(NULL, mark, host_capture), 0);
 }
 
 /* Every kmalloc size and a cache workload pass with every debug flag on every cache. */

@@ -221,18 +221,18 @@ static void pcp_test_dumps_have_linux_format(void **state)
 	paddr_t a = page_alloc(0, 0);
 
 	(void)state;
-	sim_dump_len = 0;
-	page_buddyinfo(sim_out);
-	assert_non_null(strstr(sim_dump, "Node 0, zone      DMA "));
-	assert_non_null(strstr(sim_dump, "Node 0, zone    DMA32 "));
-	assert_non_null(strstr(sim_dump, "Node 1, zone   Normal "));
-	sim_dump_len = 0;
-	page_zoneinfo(sim_out);
-	assert_non_null(strstr(sim_dump, "Node 0, zone   Normal\n  pages free     "));
-	assert_non_null(strstr(sim_dump, "        managed  "));
-	assert_non_null(strstr(sim_dump, "  pagesets\n    cpu: 0\n              count: "));
-	assert_non_null(strstr(sim_dump, "              batch: "));
-	assert_non_null(strstr(sim_dump, "nr_pcp_refills "));
+	host_capture_reset();
+	page_buddyinfo(host_capture);
+	assert_non_null(strstr(host_captured(), "Node 0, zone      DMA "));
+	assert_non_null(strstr(host_captured(), "Node 0, zone    DMA32 "));
+	assert_non_null(strstr(host_captured(), "Node 1, zone   Normal "));
+	host_capture_reset();
+	page_zoneinfo(host_capture);
+	assert_non_null(strstr(host_captured(), "Node 0, zone   Normal\n  pages free     "));
+	assert_non_null(strstr(host_captured(), "        managed  "));
+	assert_non_null(strstr(host_captured(), "  pagesets\n    cpu: 0\n              count: "));
+	assert_non_null(strstr(host_captured(), "              batch: "));
+	assert_non_null(strstr(host_captured(), "nr_pcp_refills "));
 	page_free(a, 0);
 	expect_clean();
 }
@@ -253,9 +253,9 @@ static unsigned dump_parse_buddyinfo(struct dump_zone *z, unsigned max)
 	char *line, *save = NULL;
 	unsigned n = 0;
 
-	sim_dump_len = 0;
-	page_buddyinfo(sim_out);
-	for (line = strtok_r(sim_dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	host_capture_reset();
+	page_buddyinfo(host_capture);
+	for (line = strtok_r(host_captured(), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int off = 0;
 		char *p;
 
@@ -294,9 +294,9 @@ static unsigned dump_parse(struct dump_zone *z, unsigned max)
 
 	memset(z, 0, max * sizeof(*z));
 	n = dump_parse_buddyinfo(z, max);
-	sim_dump_len = 0;
-	page_zoneinfo(sim_out);
-	for (line = strtok_r(sim_dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	host_capture_reset();
+	page_zoneinfo(host_capture);
+	for (line = strtok_r(host_captured(), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int node;
 		char name[16];
 

@@ -374,21 +374,6 @@ static void test_hash_grows_with_allocations(void **state)
 	vmem_destroy(vmp);
 }
 
-/* printf-compatible sink that keeps the dump text for parsing. */
-static char dump_buf[1 << 16];
-static size_t dump_len;
-static int dump_out(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(dump_buf + dump_len, sizeof(dump_buf) - dump_len, fmt, ap);
-	va_end(ap);
-	if (n > 0 && dump_len + (size_t)n < sizeof(dump_buf))
-		dump_len += (size_t)n;
-	return n;
-}
 
 /* The number after "  NAME " on its own line of the dump, or ~0. */
 static unsigned long dump_value(const char *name)
@@ -397,7 +382,7 @@ static unsigned long dump_value(const char *name)
 	const char *p;
 
 	snprintf(key, sizeof(key), "\n  %s ", name);
-	p = strstr(dump_buf, key);
+	p = strstr(host_captured(), key);
 	return p ? strtoul(p + strlen(key), NULL, 10) : ~0ul;
 }
 
@@ -411,8 +396,8 @@ static void dump_check_arena(vmem_t *vmp, struct segcount c)
 	unsigned long nseg[3] = { 0, 0, 0 }, bytes[3] = { 0, 0, 0 }, lists = 0, start, end, size;
 	char type[8], *p;
 
-	dump_len = 0;
-	vmem_dump(vmp, true, dump_out);
+	host_capture_reset();
+	vmem_dump(vmp, true, host_capture);
 	assert_int_equal(dump_value("mem_inuse"), 0x3c000 - 0x6000);
 	assert_int_equal(dump_value("mem_total"), 0x110000);
 	assert_int_equal(dump_value("alloc"), 30);
@@ -421,7 +406,7 @@ static void dump_check_arena(vmem_t *vmp, struct segcount c)
 	assert_int_equal(dump_value("nspan"), 2);
 	assert_int_equal(dump_value("nalloc_seg"), 27);
 	assert_int_equal(dump_value("nfree_seg"), c.nfree);
-	p = strstr(dump_buf, "(size class: segments):");
+	p = strstr(host_captured(), "(size class: segments):");
 	assert_non_null(p);
 	for (p += strlen("(size class: segments):"); *p == ' ';) {
 		unsigned long cls = strtoul(p + 3, &p, 10);	/* " 2^CLS:N" */
@@ -431,7 +416,7 @@ static void dump_check_arena(vmem_t *vmp, struct segcount c)
 	}
 	assert_int_equal(*p, '\n');
 	assert_int_equal(lists, c.nfree);
-	for (p = strtok(dump_buf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+	for (p = strtok(host_captured(), "\n"); p != NULL; p = strtok(NULL, "\n")) {
 		if (sscanf(p, " %7s [0x%lx, 0x%lx) %lu", type, &start, &end, &size) != 4)
 			continue;
 		int k = strcmp(type, "ALLOC") == 0 ? 0 : strcmp(type, "FREE") == 0 ? 1 : 2;
@@ -454,10 +439,10 @@ static void dump_check_all(void)
 	unsigned long inuse, total, import, ok, fail;
 	const char *p;
 
-	dump_len = 0;
-	vmem_dump_all(dump_out);
-	assert_non_null(strstr(dump_buf, "NAME "));
-	p = strstr(dump_buf, "\nstats ");
+	host_capture_reset();
+	vmem_dump_all(host_capture);
+	assert_non_null(strstr(host_captured(), "NAME "));
+	p = strstr(host_captured(), "\nstats ");
 	assert_non_null(p);
 	assert_int_equal(sscanf(p, "\nstats %lu %lu %lu %lu %lu", &inuse, &total, &import, &ok,
 				&fail), 5);
@@ -466,7 +451,7 @@ static void dump_check_all(void)
 	assert_int_equal(import, 0);
 	assert_int_equal(ok, 30);
 	assert_int_equal(fail, 0);
-	assert_non_null(strstr(dump_buf, "segment pool: "));
+	assert_non_null(strstr(host_captured(), "segment pool: "));
 }
 
 /* Statistics and the free-list occupancy agree with a walk of the segments; the dump prints them. */

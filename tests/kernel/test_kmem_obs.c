@@ -199,12 +199,57 @@ static void kt_magstat_hart(void *arg)
  * its depot; and what the magazines and depots hold adds up with the slab
  * layer to every buffer, none in use (the tally).
  */
+/* Each "  hart N:" line of magstat's text l shows that hart's rounds; returns their sum. */
+static uint64_t kt_magstat_check_harts(struct ktest *t, kmem_cache_t *cp, const char *l)
+{
+	uint64_t rounds = 0;
+	char key[24];
+
+	for (unsigned c = 0; c < ncpus; c++) {
+		int loaded, prev;
+		const char *h;
+		long lv, pv;
+
+		kmem_cache_cpu_rounds(cp, c, &loaded, &prev);
+		snprintf(key, sizeof(key), "  hart %u:", c);
+		h = strstr(l, key);
+		KASSERT_NOT_NULL(t, h);
+		KASSERT_TRUE(t, kt_field(h, "loaded ", &lv) && kt_field(h, "prev ", &pv));
+		KEXPECT_EQ(t, lv, loaded);
+		KEXPECT_EQ(t, pv, prev);
+		rounds += loaded > 0 ? (uint64_t)loaded : 0;
+		rounds += prev > 0 ? (uint64_t)prev : 0;
+	}
+	return rounds;
+}
+
+/* Each "  node N:" line of l shows that node's depot; returns the full magazines. */
+static uint64_t kt_magstat_check_nodes(struct ktest *t, kmem_cache_t *cp, const char *l)
+{
+	uint64_t v[4], depot_full = 0;
+	char key[24];
+
+	for (unsigned n = 0; n < MM_MAX_NODES; n++) {
+		uint64_t full, empty;
+		const char *d;
+
+		snprintf(key, sizeof(key), "  node %u:", n);
+		if ((d = strstr(l, key)) == NULL)
+			break;
+		kmem_cache_depot_count(cp, (int)n, &full, &empty);
+		KASSERT_EQ(t, kt_numbers(d, strlen(key), v, 4), 2);
+		KEXPECT_EQ(t, v[0], full);
+		KEXPECT_EQ(t, v[1], empty);
+		depot_full += full;
+	}
+	return depot_full;
+}
+
 void kmem_test_magstat_matches_harts(struct ktest *t)
 {
-	uint64_t v[12], st[KMS_NSTATS], rounds = 0, depot_full = 0, allocs = 0;
+	uint64_t v[12], st[KMS_NSTATS], rounds, depot_full, allocs = 0;
 	kmem_cache_t *cp = kmem_cache_create("kt_magstat", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
 	const char *l;
-	char key[24];
 
 	KASSERT_NOT_NULL(t, cp);
 	cpu_call_all(kt_magstat_hart, cp);
@@ -223,34 +268,8 @@ void kmem_test_magstat_matches_harts(struct ktest *t)
 	KEXPECT_EQ(t, v[1], st[KMS_MAG_ALLOC]);
 	KEXPECT_EQ(t, v[2], st[KMS_MAG_FREE]);
 	KEXPECT_LE(t, v[1], allocs);
-	for (unsigned c = 0; c < ncpus; c++) {
-		int loaded, prev;
-		const char *h;
-		long lv, pv;
-
-		kmem_cache_cpu_rounds(cp, c, &loaded, &prev);
-		snprintf(key, sizeof(key), "  hart %u:", c);
-		h = strstr(l, key);
-		KASSERT_NOT_NULL(t, h);
-		KASSERT_TRUE(t, kt_field(h, "loaded ", &lv) && kt_field(h, "prev ", &pv));
-		KEXPECT_EQ(t, lv, loaded);
-		KEXPECT_EQ(t, pv, prev);
-		rounds += loaded > 0 ? (uint64_t)loaded : 0;
-		rounds += prev > 0 ? (uint64_t)prev : 0;
-	}
-	for (unsigned n = 0; n < 8; n++) {
-		uint64_t full, empty;
-		const char *d;
-
-		snprintf(key, sizeof(key), "  node %u:", n);
-		if ((d = strstr(l, key)) == NULL)
-			break;
-		kmem_cache_depot_count(cp, (int)n, &full, &empty);
-		KASSERT_EQ(t, kt_numbers(d, strlen(key), v, 4), 2);
-		KEXPECT_EQ(t, v[0], full);
-		KEXPECT_EQ(t, v[1], empty);
-		depot_full += full;
-	}
+	rounds = kt_magstat_check_harts(t, cp, l);
+	depot_full = kt_magstat_check_nodes(t, cp, l);
 	KEXPECT_EQ(t, rounds, st[KMS_BUF_MAG]);
 	KEXPECT_EQ(t, depot_full * st[KMS_MAGSIZE], st[KMS_BUF_DEPOT]);
 	KEXPECT_EQ(t, st[KMS_BUF_TOTAL], st[KMS_BUF_SLABFREE] + rounds + st[KMS_BUF_DEPOT]);
