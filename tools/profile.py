@@ -27,6 +27,9 @@ adds a "warning" line: the profile is still valid.
 """
 
 import argparse
+import contextlib
+import io
+import json
 import math
 import os
 import re
@@ -68,14 +71,34 @@ def parse_cmdline():
                     help="boot the budget configuration and check every region against FILE")
     ap.add_argument("--suggest", action="store_true",
                     help="with --check-budgets: print budget lines for what was measured")
+    ap.add_argument("--callgraph", choices=["on", "off"], default="on",
+                    help="shadow call stack, folded stacks and flame graphs (default on)")
+    ap.add_argument("--cache", choices=["on", "off"], default="on",
+                    help="L1 data cache model and false-sharing table (default on)")
+    ap.add_argument("--cache-size", type=int, default=32768, help="bytes (default 32 KiB)")
+    ap.add_argument("--cache-ways", type=int, default=8, help="associativity (default 8)")
+    ap.add_argument("--cache-line", type=int, default=64, help="bytes (default 64)")
+    ap.add_argument("--fs-window-us", type=int, default=1000,
+                    help="false sharing: writes by two harts within this host time (default 1000)")
+    ap.add_argument("--no-report", action="store_true",
+                    help="do not run tools/report.py after writing the JSON")
     ap.add_argument("--selftest", action="store_true",
                     help="check the plugin's counts on tools/qprof_selftest.S instead")
     return ap.parse_args()
 
 
+def plugin_args(opt):
+    """The plugin's key=value words for opt (docs/profiling.md, "Raw record")."""
+    words = ["top=%d" % max(opt.top, 1), "callgraph=%s" % opt.callgraph, "cache=%s" % opt.cache]
+    if opt.cache == "on":
+        words += ["cache_size=%d" % opt.cache_size, "cache_ways=%d" % opt.cache_ways,
+                  "cache_line=%d" % opt.cache_line, "fs_window_us=%d" % opt.fs_window_us]
+    return ",".join(words)
+
+
 def qemu_command(opt, log):
     """The project's standard QEMU invocation (tools/qemu.py) plus the plugin."""
-    plugin = ["-plugin", "%s,top=%d" % (opt.plugin, max(opt.top, 1)), "-d", "plugin", "-D", log]
+    plugin = ["-plugin", "%s,%s" % (opt.plugin, plugin_args(opt)), "-d", "plugin", "-D", log]
     return qemu.command(opt.kernel, smp=opt.smp, mem=opt.mem, fw=opt.fw,
                         board=opt.board or None, numa=opt.numa, bootargs=opt.args,
                         extra=plugin)
@@ -116,7 +139,8 @@ def pump(src, dst, verbose):
 def parse_plugin(path):
     """Parse the plugin record (docs/profiling.md, 'Raw record')."""
     rep = {"vcpus": {}, "funcs": {}, "windows": [], "warn": [], "total": None,
-           "functotal": [], "complete": False}
+           "functotal": [], "complete": False, "stacks": {}, "cg": {}, "cache": {},
+           "cacheconf": None, "share": [], "sharing": None}
     if not os.path.exists(path):
         return rep
     with open(path, errors="replace") as f:
@@ -138,6 +162,20 @@ def parse_plugin(path):
                 rep["total"] = kv(w[1:])
             elif w[0] == "functotal" and len(w) >= 4:
                 rep["functotal"].append((int(w[2]), " ".join(w[3:])))
+            elif w[0] == "stack" and len(w) >= 8:
+                rep["stacks"].setdefault(int(w[1]), []).append(
+                    (w[7].split(";"), int(w[2]), int(w[3]), int(w[4]), int(w[5]), int(w[6])))
+            elif w[0] == "cg" and len(w) >= 4:
+                rep["cg"][int(w[1])] = kv(w[2:])
+            elif w[0] == "cache" and len(w) >= 10:
+                rep["cache"][int(w[1])] = kv(w[2:])
+            elif w[0] == "cacheconf":
+                rep["cacheconf"] = kv(w[1:])
+            elif w[0] == "share" and len(w) >= 12:
+                rep["share"].append(dict(kv(w[2:10]), line=w[1],
+                                         writers=[] if w[11] == "-" else w[11].split(",")))
+            elif w[0] == "sharing":
+                rep["sharing"] = kv(w[1:])
             elif w[0] == "qprof" and w[1:2] == ["end"]:
                 rep["complete"] = True
     return rep
@@ -289,6 +327,7 @@ def run_budgets(opt):
     """--check-budgets: boot BUDGET_BOOT under the plugin and check every region."""
     for k, v in BUDGET_BOOT.items():
         setattr(opt, k, v)
+    opt.callgraph = opt.cache = "off"      # windows only: the budgets need no more
     if opt.outdir == os.path.join(TOP, "build/profile"):
         opt.outdir = os.path.join(TOP, "build/budgets")     # not make profile's files
     try:
@@ -328,7 +367,7 @@ def region_line(name, hart, iters, wins):
                (mea["sc"] - cal["sc"]) / iters))
 
 
-def print_report(opt, rep, regions, status, timed_out, ok, notok):
+def print_report(opt, rep, regions, status, timed_out, ok, notok, an=None):
     print("== qprof report ==")
     print("unit: guest instructions executed (atomics: AMO + LR + SC), not time; "
           "build: %s (the debug build, MM_DEBUG=1, with its assertions)" % os.path.relpath(opt.kernel, TOP))
@@ -357,6 +396,8 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
         if w["region"] is None:
             print("window hart %d #%d: %d instructions, %d atomics (amo %d lr %d sc %d)" % (
                 w["vcpu"], w["seq"], w["insns"], atomics(w), w["amo"], w["lr"], w["sc"]))
+    if an is not None:
+        print_analysis(opt, rep, an)
     for msg in rep["warn"]:
         print("warning plugin vcpu %s" % msg)
     if status != 0 or timed_out:
@@ -365,6 +406,310 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
     if not rep["complete"]:
         print("warning plugin report missing or incomplete")
     print("== end ==")
+
+
+# ---------------------------------------------------------------- call graph, layers, JSON
+
+# Allocator layers and their entry functions (docs/profiling.md, "Layers").  A
+# function belongs to the first layer whose pattern matches its whole name.
+# The stress driver calls every allocator through noinline stress_op_<kind>
+# wrappers, so the inlined magazine and per-hart page cache fast paths are
+# inside a named frame.
+LAYERS = [
+    ("magazine", r"stress_op_(cache|kmalloc|kfree)\w*|kmem_cache_alloc\w*|kmem_cache_free\w*|"
+                 r"kmem_mag_alloc|kmem_mag_free|kmalloc\w*|kzalloc|kfree|kfree_slow|"
+                 r"kmem_cross_free|kmem_cross_flush"),
+    ("depot", r"kmem_depot_\w+|kmem_get_empty|kmem_mag_fill|kmem_cpu_flush"),
+    ("slab", r"kmem_slab_\w+|kmem_node_import|kmem_node_take|kmem_node_put"),
+    ("pcp", r"stress_op_page_\w+|pcp_take|pcp_refill|pcp_drain_zone|page_pcp_overflow"),
+    ("buddy", r"page_alloc_slow|page_free_slow|buddy_alloc|buddy_free"),
+    ("vmem", r"stress_op_vmem_\w+|vmem_alloc|vmem_xalloc|vmem_free|vmem_xfree"),
+]
+LAYER_RE = [(name, re.compile(pat + r"\Z")) for name, pat in LAYERS]
+# The kernel's level counters (iface9 §C "stress: levels") by layer.
+LEVEL_KEYS = {"magazine": "mag", "depot": "depot", "slab": "slab", "pcp": "pcp",
+              "buddy": "buddy", "vmem": "vmem"}
+STRESS_OP_RE = re.compile(r"stress_op_\w+\Z")
+LEVELS_RE = re.compile(r"stress: levels cpu (\d+) node (\d+) (.*)$")
+TICK_RE = re.compile(r"stress: t=(\d+) ops/s (\d+) fails (\d+) per-hart(( \d+)*)\s*$")
+SEED_RE = re.compile(r"stress: seed (\d+)")
+RESULT_RE = re.compile(r"stress: (passed.*|FAILED.*)$")
+LOCKROW_RE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s+(.+?)\s*$")
+
+
+def layer_of(name, cache={}):
+    """The layer whose entry functions include name, or None."""
+    if name not in cache:
+        cache[name] = next((lay for lay, rx in LAYER_RE if rx.match(name)), None)
+    return cache[name]
+
+
+def display_name(name):
+    return NOSYM_NAMES.get(name, name)
+
+
+def folded_lines(stacks):
+    """Folded text ("f1;...;fn insns" lines, one per call path with instructions)."""
+    out = []
+    for frames, insns, _at, _acc, _miss, _calls in stacks:
+        if insns:
+            out.append("%s %d" % (";".join(display_name(f) for f in frames), insns))
+    return sorted(out)
+
+
+def function_table(stacks):
+    """{name: {"self", "incl", "incl_atomics", "incl_access", "incl_miss", "calls"}} for one
+    hart: self counts the path's own instructions, incl every path the function is on (once
+    per path, so recursion is not counted twice), calls the entries into it."""
+    tab = {}
+    for frames, insns, atoms, acc, miss, calls in stacks:
+        leaf = frames[-1]
+        row = tab.setdefault(leaf, dict.fromkeys(("self", "incl", "incl_atomics", "incl_access",
+                                                  "incl_miss", "calls"), 0))
+        row["self"] += insns
+        row["calls"] += calls
+        for f in set(frames):
+            r = tab.setdefault(f, dict.fromkeys(row, 0))
+            r["incl"] += insns
+            r["incl_atomics"] += atoms
+            r["incl_access"] += acc
+            r["incl_miss"] += miss
+    return tab
+
+
+def layer_costs(stacks):
+    """{layer: [incl insns, incl atomics, incl misses, self insns]}: incl counts every path
+    with an entry function of the layer on it, self the paths whose innermost layer it is."""
+    cost = {lay: [0, 0, 0, 0] for lay, _ in LAYERS}
+    for frames, insns, atoms, _acc, miss, _calls in stacks:
+        lays = [layer_of(f) for f in frames]
+        for lay in set(x for x in lays if x):
+            cost[lay][0] += insns
+            cost[lay][1] += atoms
+            cost[lay][2] += miss
+        inner = next((x for x in reversed(lays) if x), None)
+        if inner:
+            cost[inner][3] += insns
+    return cost
+
+
+def parse_stress(text):
+    """The stress run's console lines (iface9 §C): seed, ticks, levels, locks, result."""
+    st = {"seed": None, "ticks": [], "levels": {}, "result": None, "locks": []}
+    in_lock = False
+    for line in text.splitlines():
+        m = SEED_RE.search(line)
+        if m and st["seed"] is None:
+            st["seed"] = int(m.group(1))
+        m = TICK_RE.search(line)
+        if m:
+            st["ticks"].append({"t": int(m.group(1)), "total": int(m.group(2)),
+                                "fails": int(m.group(3)),
+                                "per_hart": [int(x) for x in m.group(4).split()]})
+        m = LEVELS_RE.search(line)
+        if m:
+            st["levels"][int(m.group(1))] = dict(kv(m.group(3).split()), node=int(m.group(2)))
+        m = RESULT_RE.search(line)
+        if m:
+            st["result"] = m.group(1).strip()
+        if "lockstat:" in line and "locks, most contended first" in line:
+            in_lock, st["locks"] = True, []
+            continue
+        m = LOCKROW_RE.match(line) if in_lock else None
+        if m:
+            st["locks"].append({"name": m.group(7), "acquires": int(m.group(1)),
+                                "contended": int(m.group(2)), "spins": int(m.group(3)),
+                                "max_wait": int(m.group(4)), "wait_sum": int(m.group(5)),
+                                "rank": int(m.group(6))})
+        elif in_lock and not line.lstrip().startswith("acquires"):
+            in_lock = False
+    return st
+
+
+def data_symbols(kernel):
+    """[(start, end, name)] of the kernel's data objects (nm -S), sorted."""
+    try:
+        out = subprocess.run(["riscv64-unknown-elf-nm", "-S", "-n", kernel], check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    syms = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        w = line.split()
+        if len(w) == 4 and w[2] in "bBdDrRgGsS":
+            start = int(w[0], 16)
+            syms.append((start, start + max(int(w[1], 16), 1), w[3]))
+    return syms
+
+
+def line_symbol(syms, addr, size=64):
+    """The data symbols overlapping line [addr, addr + size), as "sym+off,..." or "(heap)"."""
+    names = ["%s+%d" % (n, max(addr - s, 0)) if addr > s else n
+             for s, e, n in syms if s < addr + size and e > addr]
+    return ",".join(names[:4]) if names else "(heap or stack: no kernel symbol)"
+
+
+def sharing_rows(rep, syms):
+    rows = []
+    for sh in rep["share"]:
+        kind = ("false" if sh["overlap"] == 0 else
+                "true" if sh["overlap"] == sh["events"] else "mixed")
+        rows.append({"line": sh["line"], "harts": sh["harts"], "writes": sh["writes"],
+                     "events": sh["events"], "overlap": sh["overlap"], "kind": kind,
+                     "symbol": line_symbol(syms, int(sh["line"], 16)),
+                     "writers": [display_name(w) for w in sh["writers"]]})
+    return rows
+
+
+def hart_rows(rep):
+    """work / idle / spin / firmware per hart (a partition of insns: firmware is OpenSBI's
+    work; idle and spin include the firmware's)."""
+    rows = []
+    for v in sorted(rep["vcpus"]):
+        c = rep["vcpus"][v]
+        rows.append({"cpu": v, "insns": c["insns"], "atomics": atomics(c), "work": c["work"],
+                     "idle": c["idle"] + c["fwidle"], "spin": c["spin"] + c["fwspin"],
+                     "firmware": c["fwwork"]})
+    return rows
+
+
+def analyse(opt, rep, console_text):
+    """Everything the text report and the JSON need, from the plugin record and console."""
+    st = parse_stress(console_text)
+    tabs = {v: function_table(s) for v, s in rep["stacks"].items()}
+    total = {}
+    for tab in tabs.values():
+        for name, row in tab.items():
+            t = total.setdefault(display_name(name), {"self": 0, "incl": 0})
+            t["self"] += row["self"]
+            t["incl"] += row["incl"]
+    funcs = sorted(({"name": n, **r} for n, r in total.items()),
+                   key=lambda r: (-r["self"], r["name"]))[:50]
+    layers = []
+    for v, stacks in sorted(rep["stacks"].items()):
+        cost, levels = layer_costs(stacks), st["levels"].get(v)
+        for lay, _ in LAYERS:
+            ops = levels.get(LEVEL_KEYS[lay], 0) if levels else 0
+            i, a, m, own = cost[lay]
+            layers.append({"cpu": v, "layer": lay, "ops": ops, "insns": i, "atomics": a,
+                           "insns_per_op": round(i / ops, 2) if ops else None,
+                           "atomics_per_op": round(a / ops, 3) if ops else None,
+                           "self_insns_per_op": round(own / ops, 2) if ops else None,
+                           "misses_per_op": round(m / ops, 3) if ops and rep["cache"] else None})
+    cache = []
+    for v in sorted(rep["cache"]):
+        c, tab = rep["cache"][v], tabs.get(v, {})
+        ops = sum(r["calls"] for n, r in tab.items() if STRESS_OP_RE.match(n))
+        op_miss = sum(r["incl_miss"] for n, r in tab.items() if STRESS_OP_RE.match(n))
+        cache.append({"cpu": v, "accesses": c["loads"] + c["stores"],
+                      "misses": c["load-misses"] + c["store-misses"], "loads": c["loads"],
+                      "load_misses": c["load-misses"], "stores": c["stores"],
+                      "store_misses": c["store-misses"], "ops": ops, "op_misses": op_miss,
+                      "misses_per_op": round(op_miss / ops, 3) if ops else None})
+    return {"stress": st, "tabs": tabs, "functions": funcs, "layers": layers, "cache": cache,
+            "sharing": sharing_rows(rep, data_symbols(opt.kernel)), "harts": hart_rows(rep)}
+
+
+def write_outputs(opt, rep, an):
+    """folded-cpu<N>.txt and flame-cpu<N>.svg per hart; returns {"N": svg file name}."""
+    import flame  # noqa: E402  (tools/flame.py)
+    flames = {}
+    for v, stacks in sorted(rep["stacks"].items()):
+        lines = folded_lines(stacks)
+        with open(os.path.join(opt.outdir, "folded-cpu%d.txt" % v), "w") as f:
+            f.write("".join(l + "\n" for l in lines))
+        name = "flame-cpu%d.svg" % v
+        with open(os.path.join(opt.outdir, name), "w") as f:
+            f.write(flame.svg(flame.read_folded(lines), "hart %d: guest instructions (%s)"
+                              % (v, opt.args)))
+        flames[str(v)] = name
+    return flames
+
+
+def profile_json(opt, an, flames):
+    st = an["stress"]
+    return {
+        "config": {"smp": opt.smp, "mem": opt.mem, "board": opt.board, "numa": opt.numa,
+                   "args": opt.args, "cache": opt.cache, "cache_size": opt.cache_size,
+                   "cache_ways": opt.cache_ways, "cache_line": opt.cache_line,
+                   "fs_window_us": opt.fs_window_us},
+        "harts": an["harts"],
+        "functions": an["functions"],
+        "layers": an["layers"],
+        "locks": st["locks"],
+        "cache": an["cache"],
+        "false_sharing": an["sharing"],
+        "stress": {"seed": st["seed"], "ticks": st["ticks"], "result": st["result"],
+                   "levels": [dict(cpu=c, **lv) for c, lv in sorted(st["levels"].items())]},
+        "flame": flames,
+        "text": "profile-text.txt",
+    }
+
+
+def print_analysis(opt, rep, an):
+    """The call-graph, layer, lock, cache and sharing sections of the text report."""
+    for h in an["harts"]:
+        tot = h["insns"] or 1
+        print("hart %d work %d idle %d spin %d firmware %d (%.1f%% %.1f%% %.1f%% %.1f%%)" % (
+            h["cpu"], h["work"], h["idle"], h["spin"], h["firmware"], 100.0 * h["work"] / tot,
+            100.0 * h["idle"] / tot, 100.0 * h["spin"] / tot, 100.0 * h["firmware"] / tot))
+        cg = rep["cg"].get(h["cpu"])
+        if cg:
+            print("  callgraph calls %d rets %d traps %d trapret %d tails %d badret %d "
+                  "badtrapret %d maxdepth %d nodes %d" % tuple(cg.get(k, 0) for k in (
+                      "calls", "rets", "traps", "trapret", "tails", "badret", "badtrapret",
+                      "maxdepth", "nodes")))
+        tab = an["tabs"].get(h["cpu"], {})
+        for key in ("incl", "self"):
+            top = sorted(tab.items(), key=lambda kv_: (-kv_[1][key], kv_[0]))[:opt.top]
+            for rank, (name, row) in enumerate(top, 1):
+                print("  %s %d %6.2f%% %d %s" % (key, rank, 100.0 * row[key] / tot, row[key],
+                                                display_name(name)))
+    if an["functions"]:
+        print("functions (all harts, by self) rank self incl name")
+        for rank, f in enumerate(an["functions"][:opt.top], 1):
+            print("  function %d %d %d %s" % (rank, f["self"], f["incl"], f["name"]))
+    for lay in an["layers"]:
+        if lay["ops"] or lay["insns"]:
+            fmt = lambda x: "-" if x is None else "%g" % x  # noqa: E731
+            print("layer hart %d %s ops %d insns %d atomics %d insns/op %s atomics/op %s "
+                  "self-insns/op %s misses/op %s" % (
+                      lay["cpu"], lay["layer"], lay["ops"], lay["insns"], lay["atomics"],
+                      fmt(lay["insns_per_op"]), fmt(lay["atomics_per_op"]),
+                      fmt(lay["self_insns_per_op"]), fmt(lay["misses_per_op"])))
+    for lk in an["stress"]["locks"]:
+        print("lock %s acquires %d contended %d spins %d max_wait %d wait_sum %d" % (
+            lk["name"].replace(" ", "_"), lk["acquires"], lk["contended"], lk["spins"],
+            lk["max_wait"], lk["wait_sum"]))
+    if rep["cacheconf"]:
+        c = rep["cacheconf"]
+        print("cache model: %d bytes, %d-way, %d-byte lines, %d sets, LRU, per hart, no coherence"
+              % (c["size"], c["ways"], c["line"], c["sets"]))
+    for c in an["cache"]:
+        print("cache hart %d accesses %d misses %d (%.2f%%) loads %d/%d stores %d/%d "
+              "stress-ops %d misses/op %s" % (
+                  c["cpu"], c["accesses"], c["misses"], 100.0 * c["misses"] / (c["accesses"] or 1),
+                  c["load_misses"], c["loads"], c["store_misses"], c["stores"], c["ops"],
+                  "-" if c["misses_per_op"] is None else "%g" % c["misses_per_op"]))
+    if rep["sharing"]:
+        s = rep["sharing"]
+        print("sharing lines %d shown %d dropped-writes %d window %d us" % (
+            s["lines"], s["shown"], s["dropped-writes"], s["window-ns"] // 1000))
+    for sh in an["sharing"]:
+        print("shared %s %s harts %d writes %d events %d overlap %d symbol %s writers %s" % (
+            sh["line"], sh["kind"], sh["harts"], sh["writes"], sh["events"], sh["overlap"],
+            sh["symbol"], ",".join(sh["writers"]) or "-"))
+
+
+def run_report_html(path):
+    """Run tools/report.py (helper "report") on the JSON if it exists."""
+    script = os.path.join(TOP, "tools", "report.py")
+    if not os.path.exists(script):
+        return 0
+    print("profile: running %s %s" % (os.path.relpath(script, TOP), os.path.relpath(path, TOP)),
+          flush=True)
+    return subprocess.call([sys.executable, script, path])
+
 
 
 def selftest_expect(n):
@@ -439,9 +784,26 @@ def main():
     if opt.raw and os.path.exists(log):
         with open(log) as f:
             sys.stdout.write(f.read())
-    print_report(opt, rep, regions, status, timed_out, ok, notok)
+    with open(console, "rb") as f:
+        an = analyse(opt, rep, f.read().decode("utf-8", "replace"))
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        print_report(opt, rep, regions, status, timed_out, ok, notok, an)
+    sys.stdout.write(text.getvalue())
+    with open(os.path.join(opt.outdir, "profile-text.txt"), "w") as f:
+        f.write(text.getvalue())
+    flames = write_outputs(opt, rep, an)
+    path = os.path.join(opt.outdir, "profile.json")
+    with open(path, "w") as f:
+        json.dump(profile_json(opt, an, flames), f, indent=1)
     print("profile: console in %s, plugin record in %s" % (
         os.path.relpath(console), os.path.relpath(log)))
+    print("profile: JSON in %s, text in %s, folded stacks and flame graphs %s" % (
+        os.path.relpath(path), os.path.relpath(os.path.join(opt.outdir, "profile-text.txt")),
+        " ".join(os.path.relpath(os.path.join(opt.outdir, n)) for n in flames.values()) or "-"))
+    if not opt.no_report and rep["complete"] and run_report_html(path) != 0:
+        print("profile: tools/report.py failed")
+        return 1
     return 0 if rep["complete"] else 1
 
 
