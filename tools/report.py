@@ -50,6 +50,12 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
 TOTAL_COLOR = "#000000"
 SPLIT_COLORS = {"work": "#98df8a", "idle": "#c7c7c7", "spin": "#ff9896", "firmware": "#aec7e8"}
 
+class Maybe:
+    """A schema type: a number, or null where the profiler had nothing to divide
+    by (a layer with 0 ops); shown as '-'."""
+    __name__ = "number or null"
+
+
 # The schema (issue-9 interface D): key -> type, for lists the row keys.
 # A key added by tools/profile.py is ignored; one missing here is an error.
 SCHEMA = {
@@ -57,11 +63,11 @@ SCHEMA = {
     "harts": (list, {"cpu": int, "insns": int, "atomics": int, "work": int, "idle": int,
                      "spin": int, "firmware": int}),
     "functions": (list, {"name": str, "self": int, "incl": int}),
-    "layers": (list, {"cpu": int, "layer": str, "ops": int, "insns_per_op": float,
-                      "atomics_per_op": float}),
+    "layers": (list, {"cpu": int, "layer": str, "ops": int, "insns_per_op": Maybe,
+                      "atomics_per_op": Maybe}),
     "locks": (list, {"name": str, "acquires": int, "contended": int, "spins": int,
                      "max_wait": int, "wait_sum": int}),
-    "cache": (list, {"cpu": int, "accesses": int, "misses": int, "misses_per_op": float}),
+    "cache": (list, {"cpu": int, "accesses": int, "misses": int, "misses_per_op": Maybe}),
     "false_sharing": (list, {"line": str, "harts": int, "writes": int, "symbol": str,
                              "writers": list}),
     "stress": (dict, {"seed": int, "ticks": list, "result": str}),
@@ -69,6 +75,7 @@ SCHEMA = {
     "text": (str, None),
 }
 SCALE_RUN = {"harts": int, "mem": str, "magazines": bool, "result": str}
+
 
 
 class BadInput(Exception):
@@ -79,6 +86,8 @@ class BadInput(Exception):
 
 def type_ok(value, want):
     """True if value has type want (an int is a valid float, a bool never a number)."""
+    if want is Maybe:
+        return value is None or type_ok(value, float)
     if isinstance(value, bool):
         return want is bool
     if want is float:
@@ -229,12 +238,19 @@ def harts_table(prof):
 
 
 def level_row(rows, total_ops):
-    """Cells for one layer summed over rows (ops-weighted means per op)."""
+    """Cells for one layer summed over rows (ops-weighted means per op over the
+    rows that have a figure; '-' when none has)."""
     ops = sum(r["ops"] for r in rows)
-    ipo = sum(r["ops"] * r["insns_per_op"] for r in rows) / ops if ops else 0.0
-    apo = sum(r["ops"] * r["atomics_per_op"] for r in rows) / ops if ops else 0.0
+    ipo, apo = weighted(rows, "insns_per_op"), weighted(rows, "atomics_per_op")
     return [("ops", fmt(ops), True), ("served%", fmt(pct(ops, total_ops), 1), True),
             ("insns/op", fmt(ipo, 1), True), ("atomics/op", fmt(apo, 2), True)]
+
+
+def weighted(rows, key):
+    """Mean of rows' key weighted by their ops, over rows with ops and a figure."""
+    have = [r for r in rows if r[key] is not None and r["ops"] > 0]
+    ops = sum(r["ops"] for r in have)
+    return sum(r["ops"] * r[key] for r in have) / ops if ops else None
 
 
 def layer_order(name):

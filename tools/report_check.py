@@ -20,9 +20,10 @@ profile run; --scale defaults to none for it):
   4. requires each plot's polylines to carry the stress ticks of the JSON and
      each existing flame graph to be linked;
   5. takes a screenshot (--screenshot, PNG decoded here with zlib) and
-     requires it not blank and, for each of the first four harts, at least
-     LINE_PIXELS pixels near its line colour (its line was drawn, not only
-     its legend swatch and point marks).
+     requires it not blank, with at least LINE_PIXELS more pixels of the
+     per-hart line colours than a screenshot of the page without its
+     polylines; for the fixture also LINE_PIXELS of each of the first four
+     harts' colours (its line was drawn, not only its legend and marks).
 
 Then it checks that the check can fail: a copy of the fixture page with one
 lock's contended count changed must give a mismatch, and bad input (no file,
@@ -222,13 +223,16 @@ def expected_layers(prof, e):
         ops = sum(x["ops"] for x in rows)
         r = "levels/%s/" % name
         e[r + "ops"], e[r + "served%"] = ops, ratio(ops, all_ops)
-        e[r + "insns/op"] = sum(x["ops"] * x["insns_per_op"] for x in rows) / ops if ops else 0.0
-        e[r + "atomics/op"] = sum(x["ops"] * x["atomics_per_op"] for x in rows) / ops if ops else 0.0
+        for col, key in (("insns/op", "insns_per_op"), ("atomics/op", "atomics_per_op")):
+            have = [x for x in rows if x["ops"] and x[key] is not None]
+            n = sum(x["ops"] for x in have)
+            e[r + col] = sum(x["ops"] * x[key] for x in have) / float(n) if n else None
     for x in prof["layers"]:
         cpu_ops = sum(y["ops"] for y in prof["layers"] if y["cpu"] == x["cpu"])
         r = "layers/%d.%s/" % (x["cpu"], x["layer"])
         e[r + "cpu"], e[r + "ops"], e[r + "served%"] = x["cpu"], x["ops"], ratio(x["ops"], cpu_ops)
-        e[r + "insns/op"], e[r + "atomics/op"] = x["insns_per_op"], x["atomics_per_op"]
+        e[r + "insns/op"] = x["insns_per_op"] if x["ops"] else None
+        e[r + "atomics/op"] = x["atomics_per_op"] if x["ops"] else None
 
 
 def expected_rest(prof, scale, e):
@@ -374,15 +378,13 @@ def unfilter(raw, w, h, bpp):
     return rows
 
 
-def check_screenshot(page, shot, ncolors):
-    """Screenshot the page; it must not be blank and must show the plot colours."""
-    try:
-        subprocess.run(CHROMIUM + ["--screenshot=" + shot, "--window-size=1000,1400",
-                                   "file://" + page], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=90)
-        w, h, rows, bpp = png_pixels(shot)
-    except (OSError, ValueError, subprocess.TimeoutExpired, zlib.error) as e:
-        return ["screenshot %s: %s" % (shot, e)]
+def shoot(page, shot, ncolors):
+    """Screenshot a page; returns (width, height, non-white pixels, pixels near
+    each of the first ncolors plot colours)."""
+    subprocess.run(CHROMIUM + ["--screenshot=" + shot, "--window-size=1000,1400",
+                               "file://" + page], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=90)
+    w, h, rows, bpp = png_pixels(shot)
     near, ink = [0] * ncolors, 0
     for row in rows:
         for i in range(0, len(row), bpp):
@@ -393,15 +395,34 @@ def check_screenshot(page, shot, ncolors):
             for j, c in enumerate(PLOT_COLORS[:ncolors]):
                 if abs(r - c[0]) + abs(g - c[1]) + abs(b - c[2]) <= 60:
                     near[j] += 1
+    return w, h, ink, near
+
+
+def check_screenshot(page, shot, ncolors, per_colour):
+    """The page's screenshot is not blank, and has at least LINE_PIXELS more
+    pixels of the per-hart colours than a copy of the page without its
+    polylines (so the lines were drawn).  per_colour (the fixture, whose
+    lines do not overlap): each hart's colour alone must have LINE_PIXELS."""
+    bare = page[:-5] + "-nolines.html"
+    with open(bare, "w") as f:
+        f.write(re.sub(r"<polyline[^>]*>", "", open(page).read()))
+    try:
+        w, h, ink, near = shoot(page, shot, ncolors)
+        _, _, _, base = shoot(bare, shot[:-4] + "-nolines.png", ncolors)
+    except (OSError, ValueError, subprocess.TimeoutExpired, zlib.error) as e:
+        return ["screenshot %s: %s" % (shot, e)]
     probs = []
     if ink < w * h // 100:
         probs.append("screenshot %dx%d has %d non-white pixels (blank page?)" % (w, h, ink))
-    for j, c in enumerate(PLOT_COLORS[:ncolors]):
+    if sum(near) - sum(base) < LINE_PIXELS:
+        probs.append("screenshot: %d pixels of the per-hart colours, %d without the lines: "
+                     "want %d more (lines not drawn?)" % (sum(near), sum(base), LINE_PIXELS))
+    for j, c in enumerate(PLOT_COLORS[:ncolors] if per_colour else []):
         if near[j] < LINE_PIXELS:
             probs.append("screenshot: %d pixels of cpu%d's colour #%02x%02x%02x, want %d "
                          "(its line not drawn?)" % ((near[j], j) + c + (LINE_PIXELS,)))
-    print("     screenshot %s: %dx%d, %d non-white pixels, per-hart colours %s" %
-          (shot, w, h, ink, near))
+    print("     screenshot %s: %dx%d, %d non-white pixels, per-hart colours %s, %s without "
+          "lines" % (shot, w, h, ink, near, base))
     return probs
 
 
@@ -439,11 +460,14 @@ def check_page(ck, name, json_path, scale, outdir):
                                                             os.path.dirname(json_path)))
     ck.case(name + ": screenshot not blank, plots drawn",
             check_screenshot(page, os.path.join(outdir, "shot.png"),
-                             min(len(prof["harts"]), len(PLOT_COLORS))))
+                             min(len(prof["harts"]), len(PLOT_COLORS)), name == "fixture"))
 
 
 def check_detects_change(ck, outdir):
     """A page with one number changed must fail the page-versus-text comparison."""
+    if not os.path.exists(os.path.join(outdir, "report.html")):
+        ck.case("self-test: a changed number is caught", ["the fixture page was not written"])
+        return
     src = open(os.path.join(outdir, "report.html")).read()
     m = re.search(r'(data-k="locks/[^"]*/contended">)(\d+)<', src)
     if not m:
