@@ -39,6 +39,8 @@ harts and memory sweeps plus each --boards board, and prints a second table:
              still shows where it went); per hart = ops/s / online harts
   boot s     host seconds until the "stress: seed" line (boot done)
   run s      host seconds from there to the last stress line
+  host cpu s CPU seconds (user + system) QEMU used over the whole boot, all
+             its threads: on a shared host the least load-dependent figure
   top lock   the first row of the lockstat table the run printed: name,
              contended acquisitions, longest and total wait in ms
   result     "passed" or the FAILED reason (the console tail of a failed run
@@ -102,7 +104,9 @@ def boot(kernel, smp, mem, timeout, bootargs="ktest=lib", board=None, marks=MARK
         if m:
             res["mm_us"] = int(m.group(3))
             res["pages"] = int(m.group(1))
-    res["status"] = p.wait()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = res["status"] = os.waitstatus_to_exitcode(status)
+    res["cpu_s"] = usage.ru_utime + usage.ru_stime   # host CPU QEMU used, all threads
     timer.cancel()
     res["total"] = time.monotonic() - t0
     res["timed_out"] = res["total"] >= timeout
@@ -178,7 +182,7 @@ def stress_run(o, smp, mem, board, mag):
 def json_run(res):
     """The scale.json record of one stress boot (tools/report.py reads it)."""
     keep = ("smp", "mem", "board", "magazines", "ops_per_s", "result", "load", "mm_us",
-            "online_harts", "ticks", "top_lock", "run_s", "total", "log")
+            "online_harts", "ticks", "top_lock", "run_s", "total", "log", "cpu_s")
     out = {k: res.get(k) for k in keep}
     out["harts"] = out.pop("smp")
     out["seconds"] = len(res.get("ticks", []))
@@ -189,8 +193,8 @@ def json_run(res):
 
 
 STRESS_HEADER = ("| harts | memory | board | magazines | online | ops/s | ops/s/hart | boot s "
-                 "| run s | total s | mm init ms | top lock (contended, max ms, total ms) "
-                 "| result | load |\n" + "|---" * 14 + "|")
+                 "| run s | total s | host cpu s | mm init ms | top lock (contended, max ms, total ms) "
+                 "| result | load |\n" + "|---" * 15 + "|")
 
 
 def stress_row(res):
@@ -200,11 +204,11 @@ def stress_row(res):
     lk = res.get("top_lock")
     lock = "%s (%d, %.1f, %.1f)" % (lk["name"], lk["contended"], lk["max_wait_ms"],
                                     lk["wait_sum_ms"]) if lk else "-"
-    return "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %s | %.1f |" % (
+    return "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %.1f |" % (
         res["smp"], res["mem"], res["board"] or "-", "on" if res["magazines"] else "off",
         res.get("harts", "-"), "%.0f" % ops if ops is not None else "-",
         "%.0f" % (ops / n) if ops is not None else "-", secs(res, "ready"),
-        "%.1f" % res["run_s"] if "run_s" in res else "-", res["total"],
+        "%.1f" % res["run_s"] if "run_s" in res else "-", res["total"], res["cpu_s"],
         "%.1f" % (res["mm_us"] / 1000.0) if "mm_us" in res else "-", lock,
         res["result"].replace("|", "/"), res["load"])
 
