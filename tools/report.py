@@ -301,6 +301,14 @@ def functions_table(prof, by):
     return t
 
 
+def lock_label(lk):
+    """A lock's row name: its name, and its rank when the JSON gives one (a
+    cache's depot and slab locks share the cache's name; the rank tells them
+    apart)."""
+    return "%s (rank %d)" % (lk["name"], lk["rank"]) if isinstance(lk.get("rank"), int) \
+        else lk["name"]
+
+
 def locks_table(prof):
     """The most contended locks."""
     t = Table("locks", "Top locks by contended acquisitions",
@@ -309,7 +317,8 @@ def locks_table(prof):
               "max_wait and wait_sum in %s." % prof.get("wait_unit", "the profiler's wait unit"))
     rows = sorted(prof["locks"], key=lambda l: (-l["contended"], -l["wait_sum"], l["name"]))
     for lk in rows[:TOP_LOCKS]:
-        t.add(lk["name"], [("lock", lk["name"], False)] +
+        label = lock_label(lk)
+        t.add(label, [("lock", label, False)] +
               [(k, fmt(lk[k]), True) for k in ("acquires", "contended")] +
               [("contended%", fmt(pct(lk["contended"], lk["acquires"]), 1), True),
                ("spins", fmt(lk["spins"]), True),

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Check tools/report.py's page in a real headless browser (host check `report`).
 
-    tools/report_check.py [--profile JSON] [--scale JSON] [--keep]
+    tools/report_check.py [--real] [--profile JSON] [--scale JSON] [--keep]
 
 For the hand-written fixture tests/report/fixture.json (with
-tests/report/scale-fixture.json), and for --profile JSON if given (a real
-profile run; --scale defaults to none for it):
+tests/report/scale-fixture.json), and for --profile JSON if given, or with
+--real for the JSON of a short profiled stress run it makes (REAL_RUN;
+`make test` uses --real; --scale defaults to none for it):
 
   1. renders report.html with Debian's chromium (--headless --dump-dom) and
      reads every element carrying data-k="SECTION/ROW/COLUMN" from the DOM
@@ -57,6 +58,8 @@ PLOT_COLORS = [(0x1f, 0x77, 0xb4), (0xd6, 0x27, 0x28), (0x2c, 0xa0, 0x2c), (0x94
 # A drawn line of the per-hart plot (2 px wide, 800 px across) gives well over
 # this many pixels of its colour; its legend swatch and point marks give ~310.
 LINE_PIXELS = 700
+# The real run --real profiles: short, two harts, so that it stays cheap.
+REAL_RUN = ["--smp", "2", "--mem", "512M", "--args", "stress=2", "--cache", "on"]
 NUM_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -243,7 +246,7 @@ def expected_rest(prof, scale, e):
             r = "fn_%s/%s/" % (by, f["name"])
             e[r + "self"], e[r + "incl"], e[r + by + "%"] = f["self"], f["incl"], ratio(f[by], total)
     for lk in prof["locks"]:
-        r = "locks/%s/" % lk["name"]
+        r = "locks/%s/" % (lk["name"] + (" (rank %d)" % lk["rank"] if "rank" in lk else ""))
         for k in ("acquires", "contended", "spins", "max_wait", "wait_sum"):
             e[r + k] = lk[k]
         e[r + "contended%"] = ratio(lk["contended"], lk["acquires"])
@@ -536,9 +539,28 @@ def check_bad_input(ck):
         ck.case("bad input: %s" % name, probs)
 
 
+def real_profile(ck):
+    """Profile REAL_RUN with tools/profile.py; returns its JSON path or None."""
+    out = os.path.join(WORK, "real")
+    cmd = [sys.executable, os.path.join(TOP, "tools", "profile.py"), "--no-report",
+           "--outdir", out, "--timeout", "240"] + REAL_RUN
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        text = p.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        text = "tools/profile.py timed out"
+    path = os.path.join(out, "profile.json")
+    ok = os.path.exists(path) and "stress" in json.load(open(path))
+    ck.case("real run: %s writes profile.json" % " ".join(REAL_RUN),
+            [] if ok else ["no profile.json: " + text.strip()[-400:]])
+    return path if ok else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", help="also check the page of this profile JSON")
+    ap.add_argument("--real", action="store_true",
+                    help="also profile a short stress run (REAL_RUN) and check its page")
     ap.add_argument("--scale", default="", help="scaling JSON for --profile")
     ap.add_argument("--keep", action="store_true", help="keep build/report-check/ as it was")
     o = ap.parse_args()
@@ -552,6 +574,8 @@ def main():
         fixdir = os.path.join(WORK, "fixture")
         check_page(ck, "fixture", FIXTURE, SCALE_FIXTURE, fixdir)
         check_detects_change(ck, fixdir)
+        if o.real:
+            o.profile = real_profile(ck)
         if o.profile:
             check_page(ck, "profile", os.path.abspath(o.profile), o.scale or None,
                        os.path.join(WORK, "profile"))
