@@ -314,7 +314,7 @@ def locks_table(prof):
     t = Table("locks", "Top locks by contended acquisitions",
               ["lock", "acquires", "contended", "contended%", "spins", "spins/contended",
                "max_wait", "wait_sum"],
-              "max_wait and wait_sum in %s." % prof.get("wait_unit", "the profiler's wait unit"))
+              "max_wait and wait_sum in %s." % prof.get("wait_unit", "rdtime ticks, the unit lockstat prints (10 MHz on QEMU virt)"))
     rows = sorted(prof["locks"], key=lambda l: (-l["contended"], -l["wait_sum"], l["name"]))
     for lk in rows[:TOP_LOCKS]:
         label = lock_label(lk)
