@@ -713,11 +713,123 @@ def run_report_html(path):
 
 
 def selftest_expect(n):
-    """Windows hart with parameter n must show, in order, under the default markers."""
-    def win(insns, at, region, role):
-        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role}
-    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure"),
-            win(5 * (n + 7) + 4, n + 7, None, "raw")]
+    """Windows hart with parameter n must show, in order, under the default markers
+    (with the default cache: 8 ways of 64-byte lines, so lines 4096 bytes apart share a set)."""
+    def win(insns, at, region, role, access=0, miss=0):
+        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role,
+                "access": access, "miss": miss}
+    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure", 3 * n, None),
+            win(5 * (n + 7) + 4, n + 7, None, "raw", 3 * (n + 7), None),
+            win(3 + 3 * (5 + 4 * 8), 0, None, "raw", 24, lru_misses[0]),
+            win(3 + 3 * (5 + 4 * 9), 0, None, "raw", 27, lru_misses[1])]
+
+
+def lru_model(ways, runs):
+    """Misses of each run (a list of line numbers, all in one set) on an LRU set of ways
+    lines, the set carrying over from run to run."""
+    resident, out = [], []
+    for run in runs:
+        miss = 0
+        for line in run:
+            if line in resident:
+                resident.remove(line)
+            else:
+                miss += 1
+                if len(resident) == ways:
+                    resident.pop(0)         # least recently used first
+            resident.append(line)
+        out.append(miss)
+    return out
+
+
+# stride(8, 3) then stride(9, 3) in qprof_selftest.S: 8 then 9 lines of one set, 3 passes each;
+# 8 misses (cold), then 1 + 9 + 9 (the 9th line evicts the LRU line on every access after).
+lru_misses = lru_model(8, [list(range(8)) * 3, list(range(9)) * 3])
+
+
+# The selftest's call tree (tools/qprof_selftest.S, cg_a): a model of what each
+# function does, in order: ("run", n) instructions, ("call", f), ("tail", f)
+# (a jump that replaces the frame), ("trap", handler) (an ecall whose handler
+# runs on a "[trap]" frame), ("ret",).  The check simulates a shadow stack on it.
+CG_MODEL = {
+    "cg_a": [("run", 3), ("call", "cg_b"), ("run", 1), ("call", "cg_b"), ("run", 3), ("ret",)],
+    "cg_b": [("run", 3), ("call", "cg_c"), ("run", 3), ("ret",)],
+    "cg_c": [("run", 2), ("trap", "qst_trap"), ("run", 2), ("tail", "cg_d")],
+    "cg_d": [("run", 4), ("tail", "cg_e")],
+    "cg_e": [("run", 2), ("ret",)],
+    "qst_trap": [("run", 4), ("ret",)],
+}
+
+
+def cg_model_folded(model, root):
+    """{path: instructions} the model gives for a call of root."""
+    out = {}
+
+    def run(func, path):
+        for step in model[func]:
+            if step[0] == "run":
+                key = ";".join(path)
+                out[key] = out.get(key, 0) + step[1]
+            elif step[0] == "call":
+                run(step[1], path + [step[1]])
+            elif step[0] == "trap":
+                run(step[1], path + ["[trap]", step[1]])
+            elif step[0] == "tail":
+                return run(step[1], path[:-1] + [step[1]])
+            else:
+                return None
+    run(root, [root])
+    return out
+
+
+def selftest_cg(rep, hart):
+    """Check hart's call graph under cg_a against CG_MODEL; returns a list of problems."""
+    want = cg_model_folded(CG_MODEL, "cg_a")
+    got = {}
+    for frames, insns, _a, _acc, _m, _c in rep["stacks"].get(hart, []):
+        if "cg_a" in frames and insns:
+            key = ";".join(frames[frames.index("cg_a"):])
+            got[key] = got.get(key, 0) + insns
+    bad = [] if got == want else ["folded under cg_a: want %s got %s" % (want, got)]
+    tab = function_table(rep["stacks"].get(hart, []))
+    # inclusive and exclusive by hand from the comment in qprof_selftest.S
+    hand = {"cg_a": (7, 47), "cg_b": (12, 40), "cg_c": (8, 16), "qst_trap": (8, 8),
+            "cg_d": (8, 8), "cg_e": (4, 4)}
+    for f, (self_, incl) in hand.items():
+        row = tab.get(f, {"self": None, "incl": None})
+        if (row["self"], row["incl"]) != (self_, incl):
+            bad.append("%s self/incl want %d/%d got %s/%s" % (f, self_, incl, row["self"],
+                                                               row["incl"]))
+    return bad
+
+
+def selftest_sharing(rep, elf):
+    """Exactly one false-sharing line: qst_fs, written by both harts, by fs_pingpong."""
+    rows = [r for r in sharing_rows(rep, data_symbols(elf)) if r["kind"] == "false"]
+    want = [{"symbol": "qst_fs", "harts": 2, "writers": ["fs_pingpong"], "kind": "false"}]
+    got = [{k: r[k] for k in want[0]} for r in rows]
+    return [] if got == want else ["false sharing want %s got %s" % (want, rows)]
+
+
+def selftest_flame(rep, hart):
+    """The flame SVG of hart's folded stacks parses, and its widths add up."""
+    import flame  # noqa: E402
+    import xml.etree.ElementTree as ET
+    lines = folded_lines(rep["stacks"].get(hart, []))
+    stacks = flame.read_folded(lines)
+    total = sum(c for _, c in stacks)
+    root = ET.fromstring(flame.svg(stacks, "selftest"))
+    ns = "{http://www.w3.org/2000/svg}"
+    scale = float(root.get("data-scale"))
+    bad = []
+    base = [g for g in root.iter(ns + "g") if g.get("data-depth") == "0"]
+    if sum(int(g.get("data-count")) for g in base) != total or total == 0:
+        bad.append("flame: bottom row counts sum to %d, folded total %d"
+                   % (sum(int(g.get("data-count")) for g in base), total))
+    width = sum(float(g.find(ns + "rect").get("width")) for g in base)
+    if abs(width - total * scale) > 1e-3 * max(width, 1):
+        bad.append("flame: bottom row is %.3f px wide, want %.3f" % (width, total * scale))
+    return bad
 
 
 def selftest(opt):
@@ -730,7 +842,8 @@ def selftest(opt):
                            os.path.join(TOP, "tools/qprof_selftest.S")])
     passed = failed = 0
     for mode in ([], ["-singlestep"]):
-        for markers, fallin in (("", False), (",begin=prof_begin2,end=prof_end2", True)):
+        for markers, fallin in ((",cache=on,fs_window_us=1000000", False),
+                                (",begin=prof_begin2,end=prof_end2", True)):
             if os.path.exists(log):
                 os.remove(log)
             subprocess.run(["qemu-system-riscv64"] + mode + [
@@ -741,13 +854,29 @@ def selftest(opt):
             for hart, n in ((0, 1000), (1, 777)):
                 want = ([{"insns": 3 * n + 3, "amo": 0, "lr": 0, "sc": 0, "region": 0,
                           "role": "calib"}] if fallin else selftest_expect(n))
-                got = [{k: w[k] for k in want[0]} for w in rep["windows"] if w["vcpu"] == hart]
+                got = [{k: (w[k] if want[0].get(k, 0) is not None else None) for k in want[0]}
+                       for w in rep["windows"] if w["vcpu"] == hart]
+                got = [{k: (None if want[i][k] is None else v) for k, v in g.items()}
+                       if i < len(want) else g for i, g in enumerate(got)]
                 ok = got == want and rep["complete"] and not rep["warn"]
                 passed, failed = passed + ok, failed + (not ok)
-                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", " ".join(mode) or "tb",
+                name = " ".join(mode) or "tb"
+                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", name,
                                                    " fall-in marker" if fallin else "", hart))
                 if not ok:
                     print("  want %s\n  got  %s warn %s" % (want, got, rep["warn"]))
+                if fallin:
+                    continue
+                for what, bad in (("call graph", selftest_cg(rep, hart)),
+                                  ("flame graph", selftest_flame(rep, hart))):
+                    passed, failed = passed + (not bad), failed + bool(bad)
+                    print("%s selftest %s %s hart %d%s" % ("FAIL" if bad else "ok", name, what,
+                                                          hart, "".join("\n  " + b for b in bad)))
+            if not fallin:
+                bad = selftest_sharing(rep, elf)
+                passed, failed = passed + (not bad), failed + bool(bad)
+                print("%s selftest %s false sharing%s" % ("FAIL" if bad else "ok", name,
+                                                         "".join("\n  " + b for b in bad)))
     print("qprof selftest: %d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
