@@ -721,7 +721,8 @@ def selftest_expect(n):
     return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure", 3 * n, None),
             win(5 * (n + 7) + 4, n + 7, None, "raw", 3 * (n + 7), None),
             win(3 + 3 * (5 + 4 * 8), 0, None, "raw", 24, lru_misses[0]),
-            win(3 + 3 * (5 + 4 * 9), 0, None, "raw", 27, lru_misses[1])]
+            win(3 + 3 * (5 + 4 * 9), 0, None, "raw", 27, lru_misses[1]),
+            win(11, 0, None, "raw", 3, lru_misses[2])]
 
 
 def lru_model(ways, runs):
@@ -742,9 +743,10 @@ def lru_model(ways, runs):
     return out
 
 
-# stride(8, 3) then stride(9, 3) in qprof_selftest.S: 8 then 9 lines of one set, 3 passes each;
-# 8 misses (cold), then 1 + 9 + 9 (the 9th line evicts the LRU line on every access after).
-lru_misses = lru_model(8, [list(range(8)) * 3, list(range(9)) * 3])
+# stride(8, 3), stride(9, 3) and lru_probe in qprof_selftest.S: 8 then 9 lines of one set,
+# 3 passes each: 8 misses (cold), then 1 + 9 + 9 (the 9th line evicts the LRU line on every
+# access after); then lines 1, 9, 1: 1 miss (LRU keeps the line just used; FIFO would miss 2).
+lru_misses = lru_model(8, [list(range(8)) * 3, list(range(9)) * 3, [1, 9, 1]])
 
 
 # The selftest's call tree (tools/qprof_selftest.S, cg_a): a model of what each

@@ -15,6 +15,8 @@
  *                 cache): 24 accesses, 8 misses
  *   stride(9, 3)  raw window 3 + 3 * (5 + 4 * 9): 27 accesses, 27 misses (LRU
  *                 with 9 lines in 8 ways misses every time)
+ *   lru_probe     raw window 11 instructions: loads lines 1, 9, 1 of the same
+ *                 set: LRU keeps line 1 (1 miss), FIFO would not (2)
  * Counting from prof_begin's first instruction to prof_end's first: 1 (the
  * marker's ret) + the body + 1 (the jal into prof_end).
  *
@@ -57,6 +59,7 @@ _start:
 	li	a0, 9
 	li	a1, 3
 	jal	stride
+	jal	lru_probe
 	jal	cg_a
 	mv	a0, s1
 	jal	fs_pingpong
@@ -135,6 +138,26 @@ stride:	addi	sp, sp, -16
 	addi	sp, sp, 16
 	ret
 	.size	stride, .-stride
+
+/* Load lines 1, 9 and 1 of qst_buf's set, inside a window. */
+	.type	lru_probe, @function
+lru_probe:
+	addi	sp, sp, -16
+	sd	ra, 8(sp)
+	jal	prof_begin
+	lla	t1, qst_buf		/* 9 in all */
+	li	t2, 4096
+	add	t1, t1, t2
+	ld	t4, 0(t1)
+	li	t3, 8 * 4096
+	add	t3, t1, t3
+	ld	t4, 0(t3)
+	ld	t4, 0(t1)
+	jal	prof_end
+	ld	ra, 8(sp)
+	addi	sp, sp, 16
+	ret
+	.size	lru_probe, .-lru_probe
 
 /*
  * The call tree (tools/profile.py CG_MODEL holds the same as a model):
@@ -268,4 +291,4 @@ qst_fs:		.space	64
 	.bss
 	.balign	4096
 qst_stacks:	.space	4096 * 8
-qst_buf:	.space	4096 * 9
+qst_buf:	.space	4096 * 10
