@@ -448,13 +448,25 @@ def display_name(name):
     return NOSYM_NAMES.get(name, name)
 
 
+def fold_frames(frames):
+    """Display names of frames, with runs of one unsymbolised name (OpenSBI calling
+    itself) folded into one frame."""
+    out = []
+    for f in frames:
+        name = display_name(f)
+        if not (out and name == out[-1] and name.startswith("[") and name != "[trap]"):
+            out.append(name)
+    return out
+
+
 def folded_lines(stacks):
     """Folded text ("f1;...;fn insns" lines, one per call path with instructions)."""
-    out = []
+    merged = {}
     for frames, insns, _at, _acc, _miss, _calls in stacks:
         if insns:
-            out.append("%s %d" % (";".join(display_name(f) for f in frames), insns))
-    return sorted(out)
+            key = ";".join(fold_frames(frames))
+            merged[key] = merged.get(key, 0) + insns
+    return sorted("%s %d" % kv_ for kv_ in merged.items())
 
 
 def function_table(stacks):
