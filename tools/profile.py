@@ -825,6 +825,68 @@ def selftest_sharing(rep, elf):
     return [] if got == want else ["false sharing want %s got %s" % (want, rows)]
 
 
+# Console lines in the format of iface9 §C, and what parse_stress must make of them.
+STRESS_SAMPLE = """\
+stress: seed 42 harts 2 nodes 1 seconds 2 fail_every 0 mix all
+stress: t=1 ops/s 300 fails 0 per-hart 100 200
+stress: t=2 ops/s 330 fails 1 per-hart 110 220
+stress: levels cpu 0 node 0 mag 10 depot 2 slab 3 pcp 4 buddy 5 vmem 6
+stress: levels cpu 1 node 0 mag 20 depot 0 slab 0 pcp 0 buddy 1 vmem 2
+lockstat: 2 locks, most contended first; waits in rdtime ticks (10000000 Hz)
+    acquires  contended        spins     wait-max     wait-total rank lock               name
+        500          7          900           40            120    3 0x0000000080241000 zone
+         20          0            0            0              0    1 0x0000000080241100 kmem cache x
+stress: passed ops 630 seconds 2 ops/s 315
+"""
+
+
+def selftest_parse():
+    """parse_stress, the layer table and the JSON keys on STRESS_SAMPLE; returns problems."""
+    st = parse_stress(STRESS_SAMPLE)
+    bad = []
+    want = {"seed": 42, "result": "passed ops 630 seconds 2 ops/s 315",
+            "ticks": [{"t": 1, "total": 300, "fails": 0, "per_hart": [100, 200]},
+                      {"t": 2, "total": 330, "fails": 1, "per_hart": [110, 220]}],
+            "levels": {0: {"mag": 10, "depot": 2, "slab": 3, "pcp": 4, "buddy": 5, "vmem": 6,
+                           "node": 0},
+                       1: {"mag": 20, "depot": 0, "slab": 0, "pcp": 0, "buddy": 1, "vmem": 2,
+                           "node": 0}},
+            "locks": [{"name": "zone", "acquires": 500, "contended": 7, "spins": 900,
+                       "max_wait": 40, "wait_sum": 120, "rank": 3},
+                      {"name": "kmem cache x", "acquires": 20, "contended": 0, "spins": 0,
+                       "max_wait": 0, "wait_sum": 0, "rank": 1}]}
+    for k, v in want.items():
+        if st[k] != v:
+            bad.append("parse_stress %s: want %s got %s" % (k, v, st[k]))
+    # one call path per layer on hart 0: an op through the magazine into the slab layer
+    rep = {"stacks": {0: [(["stress_op_cache_alloc"], 100, 0, 0, 0, 10),
+                          (["stress_op_cache_alloc", "kmem_slab_import"], 30, 3, 0, 0, 3)]},
+           "cache": {}, "vcpus": {}, "share": [], "cg": {}}
+    opt = argparse.Namespace(kernel="/nonexistent", smp=2, mem="1G", board="", numa=0,
+                             args="stress=2", cache="off", cache_size=0, cache_ways=0,
+                             cache_line=0, fs_window_us=0)
+    an = analyse(opt, rep, STRESS_SAMPLE)
+    lay = {(r["cpu"], r["layer"]): r for r in an["layers"]}
+    if (lay[(0, "magazine")]["insns_per_op"], lay[(0, "slab")]["insns_per_op"],
+            lay[(0, "slab")]["atomics_per_op"], lay[(0, "magazine")]["self_insns_per_op"]) \
+            != (13.0, 10.0, 1.0, 10.0):
+        bad.append("layers: want magazine 130/10, slab 30/3 and 3/3 atomics, magazine self "
+                   "100/10, got %s" % [lay[(0, "magazine")], lay[(0, "slab")]])
+    js = profile_json(opt, an, {})
+    for key, sub in (("config", ["smp", "mem", "board", "numa", "args"]), ("harts", None),
+                     ("functions", None), ("layers", ["cpu", "layer", "ops", "insns_per_op",
+                                                      "atomics_per_op"]),
+                     ("locks", ["name", "acquires", "contended", "spins", "max_wait",
+                                "wait_sum"]), ("cache", None), ("false_sharing", None),
+                     ("stress", ["seed", "ticks", "result"]), ("flame", None), ("text", None)):
+        if key not in js:
+            bad.append("JSON lacks %s" % key)
+        elif sub:
+            row = js[key][0] if isinstance(js[key], list) else js[key]
+            bad += ["JSON %s lacks %s" % (key, k) for k in sub if k not in row]
+    return bad
+
+
 def selftest_flame(rep, hart):
     """The flame SVG of hart's folded stacks parses, and its widths add up."""
     import flame  # noqa: E402
@@ -891,6 +953,19 @@ def selftest(opt):
                 passed, failed = passed + (not bad), failed + bool(bad)
                 print("%s selftest %s false sharing%s" % ("FAIL" if bad else "ok", name,
                                                          "".join("\n  " + b for b in bad)))
+    bad = selftest_parse()
+    passed, failed = passed + (not bad), failed + bool(bad)
+    print("%s selftest stress console, layers and JSON%s" % ("FAIL" if bad else "ok",
+                                                            "".join("\n  " + b for b in bad)))
+    try:
+        import flame  # noqa: E402
+        flame.read_folded(["a;b 3", "a;c x"])
+        bad = ["flame.read_folded accepted a line without a count"]
+    except ValueError as e:
+        bad = [] if "line 2" in str(e) else ["flame.read_folded: unexpected error %s" % e]
+    passed, failed = passed + (not bad), failed + bool(bad)
+    print("%s selftest flame bad input%s" % ("FAIL" if bad else "ok",
+                                            "".join("\n  " + b for b in bad)))
     print("qprof selftest: %d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
