@@ -244,7 +244,8 @@ def region_lines(rep, regions):
         nreg = max([r + 1 for v, r in by_key if v == hart] + [len(lines)])
         for r in range(nreg):
             name, iters = (lines[r][0], lines[r][2]) if r < len(lines) else ("#%d" % r, 0)
-            out.append(region_line(name, hart, iters, by_key.get((hart, r), {})))
+            out.append(region_line(name, hart, iters, by_key.get((hart, r), {}),
+                                   rep["cacheconf"] is not None))
     return out
 
 
@@ -349,7 +350,7 @@ def run_budgets(opt):
     return 1 if failed else 0
 
 
-def region_line(name, hart, iters, wins):
+def region_line(name, hart, iters, wins, cache_on=False):
     """One 'region' report line (format in docs/profiling.md)."""
     cal, mea = wins.get("calib"), wins.get("measure")
     if cal is None or mea is None:
@@ -360,11 +361,15 @@ def region_line(name, hart, iters, wins):
     gross = mea["insns"] / iters
     harness = cal["insns"] / iters
     net_at = (atomics(mea) - atomics(cal)) / iters
+    cache = ""
+    if cache_on:
+        cache = "; cache misses %.2f accesses %.2f /op" % (
+            (mea["miss"] - cal["miss"]) / iters, (mea["access"] - cal["access"]) / iters)
     return ("region %s: %.2f instructions/op, %.2f atomics/op over %d iterations "
-            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op)"
+            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op%s)"
             % (name, gross - harness, net_at, iters, hart, gross, harness,
                (mea["amo"] - cal["amo"]) / iters, (mea["lr"] - cal["lr"]) / iters,
-               (mea["sc"] - cal["sc"]) / iters))
+               (mea["sc"] - cal["sc"]) / iters, cache))
 
 
 def print_report(opt, rep, regions, status, timed_out, ok, notok, an=None):
