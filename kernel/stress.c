@@ -251,7 +251,7 @@ static void stress_hart_finish(struct stress_hart *sh)
 	}
 }
 
-/* cpu_call_all body: one hart's whole run (interrupts off throughout). */
+/* One hart's whole run (cpu_start_others on the others, called on hart 0). */
 static void stress_hart_entry(void *arg)
 {
 	struct stress_run *sr = &stress_run;
@@ -364,10 +364,16 @@ static void stress_machine(struct stress_run *sr)
 			continue;
 		sr->sr_nnodes = MAX(sr->sr_nnodes, (unsigned)zi.pzi_node + 1);
 		sr->sr_dma_zone |= zi.pzi_type == PAGE_ZONE_DMA;
+		sr->sr_mem_bytes += zi.pzi_managed * MM_PAGE_SIZE;
 	}
 }
 
-/* The mixed phase on every hart, with failure injection and fast reaping on. */
+/*
+ * The mixed phase on every hart, in thread context with interrupts on (so
+ * that allocation failures may drain every hart's page cache by cross-call,
+ * and the timer tick's reaper runs), with failure injection on and the
+ * depots' working-set period at 1 s.
+ */
 static void stress_mixed_phase(void)
 {
 	struct stress_run *sr = &stress_run;
@@ -376,7 +382,10 @@ static void stress_mixed_phase(void)
 	lockstat_reset();
 	kmem_reap_interval_ms = 1000;
 	fail_set(sr->sr_fail_every, sr->sr_seed);
-	cpu_call_all(stress_hart_entry, NULL);
+	kmem_reaper_release();
+	cpu_start_others(stress_hart_entry, NULL);
+	stress_hart_entry(NULL);	/* hart 0 returns once every hart is done */
+	kmem_reaper_hold();
 	fail_set(0, 0);
 	kmem_reap_interval_ms = interval;
 }

@@ -36,6 +36,8 @@ extern const char *const stress_kind_names[SK_NKINDS];
 #define STRESS_MBOX_CAP		64	/* entries per mailbox (a power of two) */
 #define STRESS_KMALLOC_MAX	(1u << 20)	/* largest kmalloc of the mix */
 #define STRESS_FILL_FULL	4096	/* objects up to this are filled whole */
+#define STRESS_PRESSURE_HARTS	8	/* harts that run pressure rounds, at most */
+#define STRESS_PRESSURE_ANY_MAX	(8ULL << 30)	/* above: pressure on DMA32/DMA only */
 
 /* so_flags */
 #define SOF_XALLOC	0x01	/* vmem: from vmem_xalloc (free with vmem_xfree) */
@@ -111,6 +113,7 @@ struct stress_run {
 	bool sr_leak, sr_corrupt;	/* self-test hooks */
 	bool sr_dma;			/* DMA pools exist: the dma kind runs */
 	bool sr_dma_zone;		/* a DMA zone exists: PAGE_DMA / KM_DMA requests */
+	uint64_t sr_mem_bytes;		/* memory the zones manage */
 	unsigned sr_hang_s;		/* seconds without progress that count as a hang */
 	kmem_cache_t *sr_cache[STRESS_NCACHES];	/* the run's caches */
 	vmem_t *sr_arena;		/* the run's own arena */

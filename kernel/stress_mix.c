@@ -612,10 +612,9 @@ static void stress_poll(struct stress_hart *sh, uint64_t iter)
 	now = timer_now_us();
 	if (now < sh->sh_next_reap_us)
 		return;
-	sh->sh_next_reap_us = now + 100000;
-	kmem_reap_local();		/* what the timer tick does, which is off here */
-	if (sh->sh_cpu == stress_run.sr_nharts - 1 && (now / 100000) % 10 == 0)
-		kmem_reap();		/* what the reaper hart does, about once a second */
+	sh->sh_next_reap_us = now + 1000000;
+	if (sh->sh_cpu == stress_run.sr_nharts - 1)
+		kmem_reap();		/* once a second: the reaper's is every 15 s */
 	stress_corrupt_maybe(sh);
 }
 
@@ -680,17 +679,25 @@ static void stress_pressure_release(struct stress_hart *sh)
 /*
  * One pressure round (stress.c §5): pages of the largest order that still
  * comes, down to order 0, then 4 KiB kmallocs, until each fails; then give
- * everything back.  The zone class rotates with the epoch: ANY, DMA32, DMA.
+ * everything back.  The zone class rotates with the epoch: ANY, DMA32, DMA;
+ * on a machine above STRESS_PRESSURE_ANY_MAX only DMA32 and DMA pages (and
+ * no kmallocs, which would come from anywhere), because
+ * writing a header into every block makes the host back that memory (QEMU
+ * guests are lazily backed, with 2 MiB host pages: a 256 GiB guest would need
+ * 128 GiB of host memory).
  */
 static void stress_pressure(struct stress_hart *sh, unsigned epoch)
 {
+	bool big = stress_run.sr_mem_bytes > STRESS_PRESSURE_ANY_MAX;
 	unsigned flags = epoch % 3 == 1 ? PAGE_DMA32 :
 			 epoch % 3 == 2 && stress_run.sr_dma_zone ? PAGE_DMA : PAGE_ANY;
-	int order = PAGE_MAX_ORDER;
+	int order = PAGE_MAX_ORDER, last = big ? 0 : -1;
 	uint64_t iter = 0;
 
+	if (big && flags == PAGE_ANY)
+		flags = PAGE_DMA32;
 	sh->sh_pressure_rounds++;
-	while (!stress_run.sr_stop && order >= -1) {
+	while (!stress_run.sr_stop && order >= last) {
 		if (!stress_pressure_one(sh, order, flags)) {
 			sh->sh_fails++;
 			order--;
@@ -698,6 +705,18 @@ static void stress_pressure(struct stress_hart *sh, unsigned epoch)
 		stress_poll(sh, ++iter);
 	}
 	stress_pressure_release(sh);
+}
+
+/*
+ * Harts that run pressure rounds: every stride-th, at most STRESS_PRESSURE_HARTS
+ * (each failure may drain every hart's page cache by cross-call: with 128
+ * harts all exhausting memory at once, those calls alone would take minutes).
+ */
+static unsigned stress_pressure_stride(void)
+{
+	unsigned n = stress_run.sr_nharts;
+
+	return n <= STRESS_PRESSURE_HARTS ? 1 : (n + STRESS_PRESSURE_HARTS - 1) / STRESS_PRESSURE_HARTS;
 }
 
 /* --------------------------------------------------------- the hart's run */
@@ -747,7 +766,8 @@ void stress_hart_run(struct stress_hart *sh)
 
 		if (epoch != sh->sh_pressure_seen) {
 			sh->sh_pressure_seen = epoch;
-			stress_pressure(sh, epoch);
+			if (sh->sh_cpu % stress_pressure_stride() == 0)
+				stress_pressure(sh, epoch);
 		}
 		stress_step(sh);
 		stress_poll(sh, ++iter);

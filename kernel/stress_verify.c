@@ -35,6 +35,7 @@ struct stress_snap {
 	uint64_t ss_free[PAGE_MAX_ZONES];		/* pages free per zone */
 	uint64_t ss_pt[PAGE_MAX_ZONES];			/* page-table pages per zone (MMU) */
 	uint64_t ss_seg_pages;				/* pages carved into vmem segments */
+	uint64_t ss_hash_pages;				/* pages of grown vmem hash tables */
 	size_t ss_heap;					/* kmem_heap bytes in use */
 	size_t ss_pool[STRESS_MAX_POOLS];		/* DMA pool bytes in use */
 	struct mm_levelstat ss_level[MAX_CPUS];		/* level counters per hart */
@@ -79,6 +80,31 @@ static void stress_snap_zones(struct stress_snap *ss)
 	}
 }
 
+/*
+ * Pages under every arena's grown hash table, from vmem's own count of its
+ * buckets (vk_hash_size) and the page source's rounding (a power of two of
+ * pages, kernel/segkmem.c): tables grow and are kept until the arena goes.
+ */
+static uint64_t stress_hash_pages(void)
+{
+	irqflags_t fl = irq_save();
+	uint64_t pages = 0;
+
+	spin_lock(&vmem_list_lock);
+	for (const struct vmem *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
+		size_t bytes = vmp->vm_kstat.vk_hash_size * sizeof(struct vmem_seg *), p = 1;
+
+		if (vmp->vm_kstat.vk_hash_size <= VMEM_HASH_INITIAL)
+			continue;
+		while (p * MM_PAGE_SIZE < bytes)
+			p <<= 1;
+		pages += p;
+	}
+	spin_unlock(&vmem_list_lock);
+	irq_restore(fl);
+	return pages;
+}
+
 /* Everything a snapshot holds, on a drained system. */
 static void stress_snap(struct stress_snap *ss)
 {
@@ -88,6 +114,7 @@ static void stress_snap(struct stress_snap *ss)
 
 	stress_snap_zones(ss);
 	vmem_seg_pool_stats(&pool, &ss->ss_seg_pages, &boot_used);
+	ss->ss_hash_pages = stress_hash_pages();
 	ss->ss_heap = vmem_size(sr->sr_heap, VMEM_ALLOC);
 	for (unsigned i = 0; i < dma_pool_count() && i < STRESS_MAX_POOLS; i++)
 		ss->ss_pool[i] = vmem_size(dma_pool_arena(i), VMEM_ALLOC);
@@ -180,34 +207,48 @@ static void stress_reason(const char *what)
 		 n ? "; " : "verify: ", what);
 }
 
-/* (a) per zone: free now == before, less this zone's new page-table pages. */
+/*
+ * (a) per zone: free now == before, less this zone's new page-table pages;
+ * what is still short must be vmem metadata (segments, hash tables), which
+ * vmem counts only in total: the zones' shortfalls must add up to it.
+ */
 static bool stress_verify_zones(void)
 {
-	uint64_t segs = stress_after.ss_seg_pages - stress_before.ss_seg_pages, lost = 0;
-	struct page_zone_info zi;
-	char buf[64];
+	uint64_t segs = stress_after.ss_seg_pages - stress_before.ss_seg_pages;
+	uint64_t meta = segs + stress_after.ss_hash_pages - stress_before.ss_hash_pages;
+	int64_t short_sum = 0, short_z[PAGE_MAX_ZONES];
+	unsigned nz = MIN(page_zone_count(), (unsigned)PAGE_MAX_ZONES);
+	bool ok;
 
-	for (unsigned i = 0; i < page_zone_count() && i < PAGE_MAX_ZONES; i++) {
-		uint64_t now = stress_after.ss_free[i], before = stress_before.ss_free[i];
+	for (unsigned i = 0; i < nz; i++)
+		short_sum += short_z[i] = (int64_t)(stress_before.ss_free[i] - stress_after.ss_free[i] -
+						    (stress_after.ss_pt[i] - stress_before.ss_pt[i]));
+	ok = short_sum == (int64_t)meta;
+	for (unsigned i = 0; i < nz; i++) {
 		uint64_t pt = stress_after.ss_pt[i] - stress_before.ss_pt[i];
-		int64_t diff = (int64_t)(before - now - pt);
+		struct page_zone_info zi;
+		char buf[40] = "";
 
 		page_zone_info(i, &zi);
-		snprintf(buf, sizeof(buf), " page tables +%llu", (unsigned long long)pt);
+		if (pt)
+			snprintf(buf, sizeof(buf), " page tables +%llu", (unsigned long long)pt);
 		printk("stress: verify zone %d/%s free %llu before %llu%s %s\n", zi.pzi_node,
-		       page_zone_name(zi.pzi_type), (unsigned long long)now,
-		       (unsigned long long)before, pt ? buf : "", diff == 0 ? "ok" : "LOST");
-		if (diff != 0)
-			lost += (uint64_t)diff;
+		       page_zone_name(zi.pzi_type), (unsigned long long)stress_after.ss_free[i],
+		       (unsigned long long)stress_before.ss_free[i], buf,
+		       ok && short_z[i] >= 0 ? "ok" : "LOST");
+		ok &= short_z[i] >= 0;
 	}
-	if (segs != 0 || lost != 0)
-		printk("stress: verify vmem segments +%llu pages, zones short by %llu more %s\n",
-		       (unsigned long long)segs, (unsigned long long)lost, lost == segs ? "ok" : "LOST");
-	if (lost == segs)
-		return true;
-	snprintf(buf, sizeof(buf), "%lld pages lost", (long long)(lost - segs));
-	stress_reason(buf);
-	return false;
+	printk("stress: verify vmem metadata +%llu pages (segments +%llu hash tables +%llu), "
+	       "zones short by %lld beyond page tables %s\n", (unsigned long long)meta,
+	       (unsigned long long)segs, (unsigned long long)(meta - segs), (long long)short_sum,
+	       ok ? "ok" : "LOST");
+	if (!ok) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "%lld pages lost", (long long)(short_sum - (int64_t)meta));
+		stress_reason(why);
+	}
+	return ok;
 }
 
 /* (b) every stress cache: no buffer in use after the drain. */
