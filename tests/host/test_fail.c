@@ -440,6 +440,258 @@ static void fail_test_panic_requests_never_fail(void **state)
 	kmem_cache_destroy(cp);
 }
 
+/* ------------------------------------------------------------ real threads */
+
+#define MT_THREADS	4
+#define MT_OPS		40000
+#define MT_MBOX		512
+
+/* One thing a thread holds: an object, a page block or a vmem range. */
+struct mt_item { struct ft_obj mi_obj; paddr_t mi_pa; unsigned mi_order; uintptr_t mi_va; size_t mi_len; };
+
+static vmem_t *mt_arena;
+static struct mt_item mt_mbox[MT_MBOX];		/* guarded by mt_lock */
+static unsigned mt_nmbox;
+static pthread_mutex_t mt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t mt_go;
+static atomic_int mt_errors;
+
+/* Give back whatever it holds (a stamp check first for objects). */
+static void mt_release(struct mt_item *it)
+{
+	if (it->mi_obj.fo_buf != NULL)
+		fk_free(&it->mi_obj);
+	if (it->mi_pa != 0 && page_free(it->mi_pa, it->mi_order) != 0)
+		atomic_fetch_add(&mt_errors, 1);
+	if (it->mi_va != 0)
+		vmem_free(mt_arena, it->mi_va, it->mi_len);
+	memset(it, 0, sizeof(*it));
+}
+
+/* Take something of a random kind into an empty item; failures are expected. */
+static void mt_take(struct mt_item *it, uint64_t x)
+{
+	switch (x % 4) {
+	case 0:
+		it->mi_order = (unsigned)(x >> 8) % 4;
+		it->mi_pa = page_alloc(it->mi_order, (x >> 12) % 2 ? PAGE_ANY : PAGE_DMA32);
+		if (it->mi_pa == PAGE_NOADDR)
+			it->mi_pa = 0;
+		break;
+	case 1:
+		it->mi_len = (size_t)(1 + (x >> 8) % 8) * 0x1000;
+		it->mi_va = vmem_alloc(mt_arena, it->mi_len, (x >> 12) % 2 ? VM_NOSLEEP : VM_SLEEP);
+		break;
+	default:
+		fk_alloc(&it->mi_obj, x);
+		break;
+	}
+}
+
+/* Pass an item to another thread (false: the mailbox is full). */
+static bool mt_pass(struct mt_item *it)
+{
+	bool ok;
+
+	pthread_mutex_lock(&mt_lock);
+	ok = mt_nmbox < MT_MBOX;
+	if (ok) {
+		mt_mbox[mt_nmbox++] = *it;
+		memset(it, 0, sizeof(*it));
+	}
+	pthread_mutex_unlock(&mt_lock);
+	return ok;
+}
+
+/* Release one item some thread passed, if any. */
+static void mt_collect(void)
+{
+	struct mt_item it;
+
+	memset(&it, 0, sizeof(it));
+	pthread_mutex_lock(&mt_lock);
+	if (mt_nmbox > 0)
+		it = mt_mbox[--mt_nmbox];
+	pthread_mutex_unlock(&mt_lock);
+	mt_release(&it);
+}
+
+static void *mt_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	struct mt_item slot[64];
+	uint64_t rng = 0x5eed0000ull + me;
+
+	memset(slot, 0, sizeof(slot));
+	sim_become(&sim_two_nodes, me);
+	pthread_barrier_wait(&mt_go);
+	for (int op = 0; op < MT_OPS; op++) {
+		uint64_t x = ft_rng(&rng);
+		struct mt_item *it = &slot[x % 64];
+
+		if (it->mi_obj.fo_buf == NULL && it->mi_pa == 0 && it->mi_va == 0)
+			mt_take(it, x >> 6);
+		else if ((x >> 50) % 4 != 0 || !mt_pass(it))
+			mt_release(it);
+		if ((x >> 56) % 4 == 0)
+			mt_collect();
+		if (op % 5000 == 0)
+			kmem_reap_local();
+	}
+	for (unsigned i = 0; i < 64; i++)
+		mt_release(&slot[i]);
+	return NULL;
+}
+
+/*
+ * Four threads (two per node) at 1/5 on every layer, passing a quarter of
+ * their items to each other; then every hart drains and kmem purges: every
+ * zone, cache and arena is back where it started.
+ */
+static void fail_test_threads_then_drain_loses_nothing(void **state)
+{
+	pthread_t th[MT_THREADS];
+	uint64_t before[8], st[FAIL_NSITES];
+
+	(void)state;
+	fk_create();
+	mt_arena = vmem_create("ft_mt", 0, 0, 0x1000, vmem_alloc, vmem_free, ksim_large, 0x4000, 0);
+	assert_non_null(mt_arena);
+	zone_free_snapshot(before, 8);
+	fail_set(5, 4);
+	pthread_barrier_init(&mt_go, NULL, MT_THREADS);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		pthread_create(&th[t], NULL, mt_worker, (void *)(uintptr_t)t);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		pthread_join(th[t], NULL);
+	pthread_barrier_destroy(&mt_go);
+	sim_become(&sim_two_nodes, 0);
+	fail_stats(st);
+	fail_set(0, 0);
+	while (mt_nmbox > 0)
+		mt_collect();
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_true(st[FAIL_PAGE] > 0 && st[FAIL_VMEM] > 0 && st[FAIL_SLAB] > 0);
+	drain_everything();
+	for (int k = 0; k < FK_NCACHES; k++) {
+		assert_int_equal(ksim_stat(fk_cache[k], KMS_BUF_INUSE), 0);
+		assert_int_equal(ksim_stat(fk_cache[k], KMS_SLABS), 0);
+		ksim_check(fk_cache[k]);
+	}
+	assert_int_equal(vmem_size(mt_arena, VMEM_ALLOC | VMEM_FREE), 0);
+	assert_zones_back(before, 8);
+	vmem_destroy(mt_arena);
+	for (int k = 0; k < FK_NCACHES; k++)
+		kmem_cache_destroy(fk_cache[k]);
+}
+
+/* ------------------------------------------------------------ level counters */
+
+/* Level counts of hart cpu minus those in *then. */
+static struct mm_levelstat lv_delta(unsigned cpu, const struct mm_levelstat *then)
+{
+	struct mm_levelstat now;
+
+	mm_levelstat_cpu(cpu, &now);
+	now.ls_mag -= then->ls_mag;
+	now.ls_depot -= then->ls_depot;
+	now.ls_slab -= then->ls_slab;
+	now.ls_pcp -= then->ls_pcp;
+	now.ls_buddy -= then->ls_buddy;
+	now.ls_vmem -= then->ls_vmem;
+	return now;
+}
+
+/*
+ * Buffers bulk imports bring in for n allocations from a fresh cache with
+ * magazines of `rounds` and slabs of `chunks`: a fill takes what the
+ * current slab has left, up to a magazine, or a new slab when it has none.
+ */
+static uint64_t lv_fill_model(unsigned n, unsigned rounds, uint64_t chunks)
+{
+	uint64_t left = 0, in_mag = 0, imported = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (in_mag == 0) {
+			uint64_t take;
+
+			if (left == 0)
+				left = chunks;
+			take = left < rounds ? left : rounds;
+			left -= take;
+			in_mag = take;
+			imported += take;
+		}
+		in_mag--;
+	}
+	return imported;
+}
+
+/*
+ * A known workload, level by level: 124 allocations of a fresh 64-byte
+ * cache (31-round magazines) on hart 0 are 124 magazine hits fed by bulk
+ * imports (lv_fill_model) and one magazine; after hart 0 frees them, two full
+ * magazines sit in the depot, so 62 allocations on hart 1 (same node) are
+ * 62 hits after 2 depot trades and no import.  Pages: 10 order-0 pages
+ * through hart 2's caches and 3 order-2 blocks from the buddy; vmem: 5
+ * allocations from an arena without quantum caches.
+ */
+static void fail_test_levelstat_known_workload(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("ft_lvl", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	vmem_t *vmp = vmem_create("ft_lvl", 0x10000000, 1 << 20, 0x1000, NULL, NULL, NULL, 0, 0);
+	struct mm_levelstat t0, t1, t2, t3, d;
+	void *b[124];
+	paddr_t pa[13];
+	uintptr_t va[5];
+
+	(void)state;
+	assert_int_equal(ksim_stat(cp, KMS_MAGSIZE), 31);
+	mm_levelstat_cpu(0, &t0);
+	for (int i = 0; i < 124; i++)
+		b[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	d = lv_delta(0, &t0);
+	assert_int_equal(d.ls_mag, 124);
+	assert_int_equal(d.ls_slab, lv_fill_model(124, 31, ksim_stat(cp, KMS_BUF_TOTAL) /
+						  ksim_stat(cp, KMS_SLABS)) + 1);
+	assert_int_equal(d.ls_depot, 0);
+	for (int i = 0; i < 124; i++)
+		kmem_cache_free(cp, b[i]);
+	sim_become(&sim_two_nodes, 1);
+	mm_levelstat_cpu(1, &t1);
+	for (int i = 0; i < 62; i++)
+		b[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	d = lv_delta(1, &t1);
+	assert_int_equal(d.ls_mag, 62);
+	assert_int_equal(d.ls_depot, 2);
+	assert_int_equal(d.ls_slab, 0);
+	for (int i = 0; i < 62; i++)
+		kmem_cache_free(cp, b[i]);
+	sim_become(&sim_two_nodes, 2);
+	mm_levelstat_cpu(2, &t2);
+	for (int i = 0; i < 13; i++)
+		pa[i] = page_alloc(i < 10 ? 0 : 2, PAGE_ANY);
+	d = lv_delta(2, &t2);
+	assert_int_equal(d.ls_pcp, 10);
+	assert_int_equal(d.ls_buddy, 3);
+	for (int i = 0; i < 13; i++)
+		assert_int_equal(page_free(pa[i], i < 10 ? 0 : 2), 0);
+	sim_become(&sim_two_nodes, 3);
+	mm_levelstat_cpu(3, &t3);
+	for (int i = 0; i < 5; i++)
+		va[i] = vmem_alloc(vmp, 0x1000, VM_SLEEP);
+	d = lv_delta(3, &t3);
+	assert_int_equal(d.ls_vmem, 5);
+	assert_int_equal(d.ls_mag + d.ls_pcp + d.ls_buddy, 0);
+	for (int i = 0; i < 5; i++)
+		vmem_free(vmp, va[i], 0x1000);
+	sim_become(&sim_two_nodes, 0);
+	vmem_destroy(vmp);
+	kmem_cache_destroy(cp);
+	mm_levelstat_cpu(1, &t3);		/* a destroyed cache's hits still count */
+	assert_true(t3.ls_mag >= t1.ls_mag + 62);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +701,8 @@ int main(void)
 		T(fail_test_vmem_workload_loses_nothing),
 		T(fail_test_kmem_workload_loses_nothing),
 		T(fail_test_panic_requests_never_fail),
+		T(fail_test_threads_then_drain_loses_nothing),
+		T(fail_test_levelstat_known_workload),
 #undef T
 	};
 
