@@ -692,6 +692,41 @@ static void fail_test_levelstat_known_workload(void **state)
 	assert_true(t3.ls_mag >= t1.ls_mag + 62);
 }
 
+/* Creating and destroying caches and arenas at 1/3 loses nothing: a failed create undoes itself. */
+static void fail_test_create_destroy_churn(void **state)
+{
+	uint64_t before[8], st[FAIL_NSITES];
+	unsigned made = 0, refused = 0;
+
+	(void)state;
+	zone_free_snapshot(before, 8);
+	fail_set(3, 6);
+	for (int i = 0; i < 300; i++) {
+		kmem_cache_t *cp = kmem_cache_create("ft_churn", 16 + (size_t)i * 8, 0, NULL, NULL,
+						     NULL, NULL, NULL, i % 2 ? KMC_NOTNUMA : 0);
+		vmem_t *vmp = vmem_create("ft_churn", 0, 0, 0x1000, vmem_alloc, vmem_free,
+					  ksim_large, 0x4000, 0);
+		void *b = cp != NULL ? kmem_cache_alloc(cp, KM_NOSLEEP) : NULL;
+		uintptr_t v = vmp != NULL ? vmem_alloc(vmp, 0x2000, VM_NOSLEEP) : 0;
+
+		made += cp != NULL && vmp != NULL;
+		refused += cp == NULL || vmp == NULL;
+		if (b != NULL)
+			kmem_cache_free(cp, b);
+		if (v != 0)
+			vmem_free(vmp, v, 0x2000);
+		if (cp != NULL)
+			kmem_cache_destroy(cp);
+		if (vmp != NULL)
+			vmem_destroy(vmp);
+	}
+	fail_stats(st);
+	fail_set(0, 0);
+	assert_true(made > 0 && refused > 0 && st[FAIL_VMEM] > 0);
+	drain_everything();
+	assert_zones_back(before, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +738,7 @@ int main(void)
 		T(fail_test_panic_requests_never_fail),
 		T(fail_test_threads_then_drain_loses_nothing),
 		T(fail_test_levelstat_known_workload),
+		T(fail_test_create_destroy_churn),
 #undef T
 	};
 
