@@ -182,7 +182,7 @@ $(HOST)/fdtinfo: tools/fdtinfo.c $(FDTINFO_OBJS)
 	$(Q)$(HCC) $(HCFLAGS) $< $(FDTINFO_OBJS) -o $@ -lfdt
 
 # Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
-$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) \
+$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) mm/fail.c \
 		    tests/host/host_env.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
