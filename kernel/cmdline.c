@@ -23,33 +23,101 @@ static void cmdline_value(const char *word, size_t len, size_t keylen, char *dst
 }
 
 /*
- * `kmem_reap_interval=MS`: a decimal count of milliseconds, at most one day.
- * A bad value is reported and leaves the default in place; false then, so
- * the word also counts as not understood.
+ * The decimal number after `keylen` characters of word w, at most max, into
+ * *out.  A bad value is reported (what was expected: `what`) and leaves *out
+ * alone; false then, so the word also counts as not understood.
  */
+static bool cmdline_uint(const char *w, size_t len, size_t keylen, uint64_t max,
+			 const char *what, uint64_t *out)
+{
+	char val[24], *end;
+	unsigned long v;
+
+	if (len - keylen >= sizeof(val) || w[keylen] < '0' || w[keylen] > '9')
+		goto bad;
+	memcpy(val, w + keylen, len - keylen);
+	val[len - keylen] = 0;
+	v = strtoul(val, &end, 10);
+	if (*end != 0 || v > max)
+		goto bad;
+	*out = v;
+	return true;
+bad:
+	printk("cmdline: '%.*s': %s 0..%llu expected; default kept\n", (int)len, w, what,
+	       (unsigned long long)max);
+	return false;
+}
+
+/* `kmem_reap_interval=MS`: milliseconds, at most one day (0 turns reaping off). */
 static bool cmdline_reap_interval(const char *w, size_t len, struct cmdline *cl)
 {
-	char val[16], *end;
-	unsigned long ms;
+	uint64_t ms;
 
-	if (len - 19 >= sizeof(val) || w[19] < '0' || w[19] > '9')
-		goto bad;
-	memcpy(val, w + 19, len - 19);
-	val[len - 19] = 0;
-	ms = strtoul(val, &end, 10);
-	if (*end != 0 || ms > 86400000UL)
-		goto bad;
+	if (!cmdline_uint(w, len, 19, 86400000, "milliseconds", &ms))
+		return false;
 	cl->cl_kmem_reap_set = true;
 	cl->cl_kmem_reap_ms = (unsigned)ms;
 	return true;
-bad:
-	printk("cmdline: '%.*s': milliseconds 0..86400000 expected; default kept\n", (int)len, w);
-	return false;
+}
+
+/* Does word w (len bytes) start with key? */
+static bool cmdline_key(const char *w, size_t len, const char *key)
+{
+	size_t n = strlen(key);
+
+	return len > n && strncmp(w, key, n) == 0;
+}
+
+/*
+ * The stress words (DESIGN.md §4, docs/stress.md): stress=SECONDS,
+ * stress_seed=N, fail_every=N, stress_remote=PERCENT and the self-test hooks
+ * stress_leak=1 and stress_corrupt=1.  -1: not a stress word.
+ */
+static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
+{
+	uint64_t v;
+
+	if (cmdline_key(w, len, "stress=")) {
+		if (!cmdline_uint(w, len, 7, 86400, "seconds", &v))
+			return 0;
+		if (v == 0) {
+			printk("cmdline: 'stress=0': a run lasts at least 1 second; ignored\n");
+			return 0;
+		}
+		cl->cl_stress = true;
+		cl->cl_stress_seconds = (unsigned)v;
+		return 1;
+	}
+	if (cmdline_key(w, len, "stress_seed=")) {
+		if (!cmdline_uint(w, len, 12, UINT64_MAX, "a seed", &cl->cl_stress_seed))
+			return 0;
+		cl->cl_stress_seed_set = true;
+		return 1;
+	}
+	if (cmdline_key(w, len, "fail_every=")) {
+		if (!cmdline_uint(w, len, 11, 1000000000, "a rate", &v))
+			return 0;
+		cl->cl_fail_every = (unsigned)v;
+		return 1;
+	}
+	if (cmdline_key(w, len, "stress_remote=")) {
+		if (!cmdline_uint(w, len, 14, 100, "percent", &v))
+			return 0;
+		cl->cl_stress_remote = (unsigned)v;
+		return 1;
+	}
+	if (len == 13 && strncmp(w, "stress_leak=1", 13) == 0)
+		return cl->cl_stress_leak = true;
+	if (len == 16 && strncmp(w, "stress_corrupt=1", 16) == 0)
+		return cl->cl_stress_corrupt = true;
+	return -1;
 }
 
 /* Act on one word; false if it is not one we know. */
 static bool cmdline_word(const char *w, size_t len, struct cmdline *cl)
 {
+	int stress;
+
 	if (len == 7 && strncmp(w, "console", 7) == 0)
 		return true;
 	if (len == 5 && strncmp(w, "ktest", 5) == 0) {
@@ -76,12 +144,15 @@ static bool cmdline_word(const char *w, size_t len, struct cmdline *cl)
 	}
 	if (len >= 19 && strncmp(w, "kmem_reap_interval=", 19) == 0)
 		return cmdline_reap_interval(w, len, cl);
+	if ((stress = cmdline_stress_word(w, len, cl)) >= 0)
+		return stress == 1;
 	return false;
 }
 
 unsigned cmdline_parse(const char *args, struct cmdline *cl)
 {
 	memset(cl, 0, sizeof(*cl));
+	cl->cl_stress_remote = STRESS_REMOTE_DEFAULT;
 	for (const char *p = args; *p;) {
 		size_t len;
 

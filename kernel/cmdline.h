@@ -5,6 +5,7 @@
 #define KERNEL_CMDLINE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define CMDLINE_MAX	512
 
@@ -17,8 +18,19 @@ struct cmdline {
 	unsigned cl_kmem_reap_ms;	/* ... its value: 0 turns periodic reaping off */
 	bool cl_smp_via_start;		/* test hook `smp_via_start`: start secondaries
 					   at _start, as OpenSBI's hart_start race does */
+	bool cl_stress;			/* `stress=SECONDS` given ... */
+	unsigned cl_stress_seconds;	/* ... its value (1..86400) */
+	bool cl_stress_seed_set;	/* `stress_seed=N` given ... */
+	uint64_t cl_stress_seed;	/* ... its value (else the run draws one) */
+	unsigned cl_fail_every;		/* `fail_every=N`: failure injection, 0 off */
+	unsigned cl_stress_remote;	/* `stress_remote=PERCENT` of frees on another
+					   hart (default STRESS_REMOTE_DEFAULT) */
+	bool cl_stress_leak;		/* self-test hook `stress_leak=1`: leak on purpose */
+	bool cl_stress_corrupt;		/* self-test hook `stress_corrupt=1`: corrupt on purpose */
 	unsigned cl_unknown;		/* words reported and ignored */
 };
+
+#define STRESS_REMOTE_DEFAULT	25	/* percent of stress frees sent to another hart */
 
 extern struct cmdline cmdline;
 

@@ -251,13 +251,19 @@ static void lockstat_sort(unsigned n)
 
 int lockstat_dump(int (*out)(const char *fmt, ...))
 {
-	unsigned n, shown;
+	return lockstat_dump_top(out, LOCKSTAT_ROWS_MAX);
+}
+
+int lockstat_dump_top(int (*out)(const char *fmt, ...), unsigned top)
+{
+	unsigned n, rows, shown;
 
 	if (__atomic_exchange_n(&lockstat_busy, 1, __ATOMIC_ACQUIRE))
 		return -1;
 	n = lockstat_snapshot();
-	shown = n < LOCKSTAT_ROWS_MAX ? n : LOCKSTAT_ROWS_MAX;
-	lockstat_sort(shown);
+	rows = n < LOCKSTAT_ROWS_MAX ? n : LOCKSTAT_ROWS_MAX;
+	lockstat_sort(rows);
+	shown = rows < top ? rows : top;
 	out("lockstat: %u locks, most contended first; waits in rdtime ticks (%llu Hz)\n",
 	    n, (unsigned long long)timer_hz());
 	out("%12s %10s %12s %12s %14s %4s %-18s %s\n", "acquires", "contended", "spins",
@@ -271,9 +277,11 @@ int lockstat_dump(int (*out)(const char *fmt, ...))
 		    (unsigned long long)r->lsr_wait_sum, r->lsr_rank, (unsigned long)r->lsr_lock,
 		    r->lsr_name);
 	}
-	if (n > shown)
-		out("lockstat: %u more locks not shown (table holds %u)\n", n - shown,
+	if (n > rows)
+		out("lockstat: %u more locks not shown (table holds %u)\n", n - rows,
 		    LOCKSTAT_ROWS_MAX);
+	else if (n > shown)
+		out("lockstat: %u less contended locks not shown (top %u)\n", n - shown, top);
 	__atomic_store_n(&lockstat_busy, 0, __ATOMIC_RELEASE);
 	return (int)shown;
 }

@@ -20,6 +20,8 @@ bool lockstat_registered(const spinlock_t *l);
 
 /* Print the table; returns the number of locks printed, -1 if busy. */
 int lockstat_dump(int (*out)(const char *fmt, ...));
+/* The same, only the `top` most contended rows (the stress report's top 20). */
+int lockstat_dump_top(int (*out)(const char *fmt, ...), unsigned top);
 /* Zero every registered lock's counters; returns how many locks. */
 unsigned lockstat_reset(void);
 /* Zero one lock's counters (the caller knows nobody is taking it). */

@@ -24,6 +24,7 @@
 #include "kernel/plat_boot.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
+#include "kernel/stress.h"
 #include "kernel/timer.h"
 #include "mm/bootmem.h"
 
@@ -97,5 +98,7 @@ void kmain(unsigned long hartid, uintptr_t fdt_pa)
 	arch_irq_enable();
 	if (cmdline.cl_ktest)
 		kernel_exit(ktest_run(cmdline.cl_ktest_suites) ? 1 : 0);
+	if (cmdline.cl_stress)
+		kernel_exit(stress_main(&cmdline));	/* ends `stress: passed|FAILED` */
 	console_run();
 }

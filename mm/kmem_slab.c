@@ -618,7 +618,10 @@ unsigned kmem_slab_import(void *arg, void **bufs, unsigned n, int kmflag, int no
 {
 	kmem_cache_t *cp = arg;
 	unsigned got;
+	irqflags_t f;
 
+	if (!(kmflag & KM_PANIC) && fail_inject(FAIL_SLAB))
+		return 0;		/* injected (mm/fail.c): the caller's failure path */
 	if (node < 0 || (unsigned)node >= cp->cache_nnodes)
 		node = cp->cache_nnodes > 1 ? cpu_node(cpu_id()) : 0;
 	if ((unsigned)node >= cp->cache_nnodes)
@@ -627,6 +630,9 @@ unsigned kmem_slab_import(void *arg, void **bufs, unsigned n, int kmflag, int no
 	for (unsigned i = 0; got == 0 && i < cp->cache_nnodes; i++)
 		if ((int)i != node)
 			got = kmem_node_import(cp, cp->cache_node[i], bufs, n, kmflag);
+	f = irq_save();
+	kmem_hart[cpu_id()].kh_slab += got;
+	irq_restore(f);
 	return got;
 }
 

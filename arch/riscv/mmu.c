@@ -30,6 +30,7 @@
 #include "kernel/platform.h"
 #include "kernel/printk.h"
 #include "mm/bootmem.h"
+#include "mm/page.h"
 
 #define PTE_V	(1UL << 0)
 #define PTE_R	(1UL << 1)
@@ -60,6 +61,8 @@ static spinlock_t mmu_lock = SPINLOCK_INIT("mmu", LOCK_RANK_MMU);
 SPINLOCK_REGISTER(mmu_lock);	/* lockstat sees it */
 static bool (*mmu_pt_alloc)(uint64_t *pa);
 static struct mmu_stats mmu_st;
+/* Page-table pages taken from the page allocator, per node and zone type. */
+static uint64_t mmu_pt_zone[MM_MAX_NODES][PAGE_NR_ZONE_TYPES];
 static struct { uint64_t base, size; } mmu_mmio[MMU_MAX_MMIO];
 static unsigned mmu_nmmio;
 
@@ -85,6 +88,22 @@ void mmu_set_pt_alloc(bool (*alloc)(uint64_t *pa))
 	mmu_pt_alloc = alloc;
 }
 
+/* Count a table page from the page allocator under its node and zone type. */
+static void mmu_count_paged_table(uint64_t pa)
+{
+	int node = page_node_of(pa), type = page_zone_type_of(pa);
+
+	if (node >= 0 && node < MM_MAX_NODES && type >= 0 && type < PAGE_NR_ZONE_TYPES)
+		__atomic_fetch_add(&mmu_pt_zone[node][type], 1, __ATOMIC_RELAXED);
+}
+
+uint64_t mmu_pt_pages_zone(int node, int type)
+{
+	if (node < 0 || node >= MM_MAX_NODES || type < 0 || type >= PAGE_NR_ZONE_TYPES)
+		return 0;
+	return __atomic_load_n(&mmu_pt_zone[node][type], __ATOMIC_RELAXED);
+}
+
 /* A zeroed page for a table: the page allocator's hook, else bootmem. */
 static uint64_t *mmu_alloc_table(void)
 {
@@ -94,6 +113,7 @@ static uint64_t *mmu_alloc_table(void)
 		if (!mmu_pt_alloc(&pa))
 			return NULL;
 		memset((void *)(uintptr_t)pa, 0, MMU_PAGE_SIZE);
+		mmu_count_paged_table(pa);
 	} else if (!bootmem_alloc(MMU_PAGE_SIZE, MMU_PAGE_SIZE, BOOTMEM_ANY_NODE, false, 0, &pa)) {
 		return NULL;
 	}

@@ -80,4 +80,12 @@ struct mmu_stats {
 };
 void mmu_get_stats(struct mmu_stats *st);
 
+/*
+ * Page-table pages taken from the page allocator (after boot; they are never
+ * freed) that lie in zone `type` (enum page_zone_type) of `node`: a counter
+ * of its own, so that a check of free pages per zone (the stress run) can
+ * tell page tables from lost pages.
+ */
+uint64_t mmu_pt_pages_zone(int node, int type);
+
 #endif /* ARCH_RISCV_MMU_H */

@@ -1,0 +1,307 @@
+/*
+ * stress_verify.c - the stress run's proof that nothing was lost, and its
+ * summary lines (kernel/stress.c §8, docs/stress.md).
+ *
+ * Before the mixed phase and after it, the same drain runs: on every hart
+ * (cpu_call_all) kmem_drain_this_hart() then page_pcp_drain_this_hart(),
+ * then kmem_purge() on hart 0, whose frees land in hart 0's page caches, so
+ * hart 0 drains those once more.  What is left in use is then only what
+ * someone holds.  The checks, each against a value taken independently of
+ * the code under test:
+ *   (a) every zone's free count equals its count before the run, less the
+ *       page-table pages the mapped heap grew in that zone, which the MMU
+ *       counts on its own (mmu_pt_pages_zone) and the line prints as
+ *       `page tables +N`; vmem's segment structures (pages carved into
+ *       segments are never returned, vmem_seg.c) are counted by vmem and
+ *       printed as `vmem segments +N` on the total;
+ *   (b) every stress cache has 0 buffers in use (kmem's own statistics);
+ *   (c) every arena is back to its starting in-use size: the run's own
+ *       arena (0), the kernel heap (kmem_heap) and each DMA pool.
+ */
+#include "arch/riscv/mmu.h"
+#include "kernel/dma.h"
+#include "kernel/lib.h"
+#include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "kernel/stress_impl.h"
+#include "mm/fail.h"
+#include "mm/page_impl.h"
+#include "mm/vmem_impl.h"
+
+#define STRESS_MAX_POOLS	8	/* DMA pools checked */
+
+/* What the verification compares: taken before the run and after it. */
+struct stress_snap {
+	uint64_t ss_free[PAGE_MAX_ZONES];		/* pages free per zone */
+	uint64_t ss_pt[PAGE_MAX_ZONES];			/* page-table pages per zone (MMU) */
+	uint64_t ss_seg_pages;				/* pages carved into vmem segments */
+	uint64_t ss_hash_pages;				/* pages of grown vmem hash tables */
+	size_t ss_heap;					/* kmem_heap bytes in use */
+	size_t ss_pool[STRESS_MAX_POOLS];		/* DMA pool bytes in use */
+	struct mm_levelstat ss_level[MAX_CPUS];		/* level counters per hart */
+	uint64_t ss_injected[FAIL_NSITES];		/* failures injected so far */
+	struct page_stats ss_pst;			/* page allocator statistics */
+	uint64_t ss_refused, ss_drains, ss_urgent;	/* summed over zones */
+	uint64_t ss_reaps;				/* reaps of the stress caches */
+};
+static struct stress_snap stress_before, stress_after;
+
+/* cpu_call_all body: this hart's magazines to the depots, its page caches to the buddy. */
+static void stress_drain_hart(void *arg)
+{
+	(void)arg;
+	kmem_drain_this_hart();
+	page_pcp_drain_this_hart();
+}
+
+void stress_drain_everything(void)
+{
+	cpu_call_all(stress_drain_hart, NULL);
+	kmem_purge();
+	page_pcp_drain_this_hart();
+}
+
+/* Counters of the zones (lock-free reads: for the report only). */
+static void stress_snap_zones(struct stress_snap *ss)
+{
+	struct page_zone_info zi;
+
+	ss->ss_refused = ss->ss_drains = ss->ss_urgent = 0;
+	for (unsigned i = 0; i < page_zone_count() && i < PAGE_MAX_ZONES; i++) {
+		const struct page_zone_stats *zs = &page_state.pgs_zone[i].z_stats;
+
+		if (page_zone_info(i, &zi) != 0)
+			continue;
+		ss->ss_free[i] = zi.pzi_free + zi.pzi_cached;
+		ss->ss_pt[i] = mmu_pt_pages_zone(zi.pzi_node, zi.pzi_type);
+		ss->ss_refused += zs->zs_refused;
+		ss->ss_drains += zs->zs_drains;
+		ss->ss_urgent += zs->zs_urgent;
+	}
+}
+
+/*
+ * Pages under every arena's grown hash table, from vmem's own count of its
+ * buckets (vk_hash_size) and the page source's rounding (a power of two of
+ * pages, kernel/segkmem.c): tables grow and are kept until the arena goes.
+ */
+static uint64_t stress_hash_pages(void)
+{
+	irqflags_t fl = irq_save();
+	uint64_t pages = 0;
+
+	spin_lock(&vmem_list_lock);
+	for (const struct vmem *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
+		size_t bytes = vmp->vm_kstat.vk_hash_size * sizeof(struct vmem_seg *), p = 1;
+
+		if (vmp->vm_kstat.vk_hash_size <= VMEM_HASH_INITIAL)
+			continue;
+		while (p * MM_PAGE_SIZE < bytes)
+			p <<= 1;
+		pages += p;
+	}
+	spin_unlock(&vmem_list_lock);
+	irq_restore(fl);
+	return pages;
+}
+
+/* Everything a snapshot holds, on a drained system. */
+static void stress_snap(struct stress_snap *ss)
+{
+	struct stress_run *sr = &stress_run;
+	uint64_t pool, st[KMS_NSTATS];
+	unsigned boot_used;
+
+	stress_snap_zones(ss);
+	vmem_seg_pool_stats(&pool, &ss->ss_seg_pages, &boot_used);
+	ss->ss_hash_pages = stress_hash_pages();
+	ss->ss_heap = vmem_size(sr->sr_heap, VMEM_ALLOC);
+	for (unsigned i = 0; i < dma_pool_count() && i < STRESS_MAX_POOLS; i++)
+		ss->ss_pool[i] = vmem_size(dma_pool_arena(i), VMEM_ALLOC);
+	for (unsigned c = 0; c < sr->sr_nharts; c++)
+		mm_levelstat_cpu(c, &ss->ss_level[c]);
+	fail_stats(ss->ss_injected);
+	page_get_stats(&ss->ss_pst);
+	ss->ss_reaps = 0;
+	for (unsigned ci = 0; ci < STRESS_NCACHES; ci++) {
+		kmem_cache_stats(sr->sr_cache[ci], st);
+		ss->ss_reaps += st[KMS_REAP];
+	}
+}
+
+void stress_snapshot_before(void)
+{
+	stress_drain_everything();
+	stress_snap(&stress_before);
+}
+
+void stress_report_levels(void)
+{
+	struct stress_run *sr = &stress_run;
+
+	stress_snap(&stress_after);	/* levels and counters before the drain moves them */
+	for (unsigned c = 0; c < sr->sr_nharts; c++) {
+		const struct mm_levelstat *a = &stress_after.ss_level[c], *b = &stress_before.ss_level[c];
+
+		printk("stress: levels cpu %u node %d mag %llu depot %llu slab %llu pcp %llu "
+		       "buddy %llu vmem %llu\n", c, harts[c].h_node,
+		       (unsigned long long)(a->ls_mag - b->ls_mag),
+		       (unsigned long long)(a->ls_depot - b->ls_depot),
+		       (unsigned long long)(a->ls_slab - b->ls_slab),
+		       (unsigned long long)(a->ls_pcp - b->ls_pcp),
+		       (unsigned long long)(a->ls_buddy - b->ls_buddy),
+		       (unsigned long long)(a->ls_vmem - b->ls_vmem));
+	}
+	if (sr->sr_fail_every)
+		printk("stress: injected page %llu vmem %llu slab %llu\n",
+		       (unsigned long long)(stress_after.ss_injected[FAIL_PAGE] -
+					    stress_before.ss_injected[FAIL_PAGE]),
+		       (unsigned long long)(stress_after.ss_injected[FAIL_VMEM] -
+					    stress_before.ss_injected[FAIL_VMEM]),
+		       (unsigned long long)(stress_after.ss_injected[FAIL_SLAB] -
+					    stress_before.ss_injected[FAIL_SLAB]));
+}
+
+/* Sum of one per-hart counter (at offset off in struct stress_hart). */
+static uint64_t stress_sum(size_t off)
+{
+	uint64_t sum = 0;
+
+	for (unsigned c = 0; c < stress_run.sr_nharts; c++)
+		sum += *(const uint64_t *)((const char *)stress_run.sr_hart[c] + off);
+	return sum;
+}
+#define STRESS_SUM(field)	((unsigned long long)stress_sum(offsetof(struct stress_hart, field)))
+
+void stress_report_pressure(void)
+{
+	const struct stress_snap *a = &stress_after, *b = &stress_before;
+	uint64_t kinds[SK_NKINDS] = { 0 };
+
+	for (unsigned c = 0; c < stress_run.sr_nharts; c++)
+		for (unsigned k = 0; k < SK_NKINDS; k++)
+			kinds[k] += stress_run.sr_hart[c]->sh_kind_ops[k];
+	printk("stress: kinds cache %llu kmalloc %llu page %llu vmem %llu heap %llu dma %llu\n",
+	       (unsigned long long)kinds[SK_CACHE], (unsigned long long)kinds[SK_KMALLOC],
+	       (unsigned long long)kinds[SK_PAGE], (unsigned long long)kinds[SK_VMEM],
+	       (unsigned long long)kinds[SK_HEAP], (unsigned long long)kinds[SK_DMA]);
+	printk("stress: remote sent %llu (to another node %llu) freed-for-others %llu "
+	       "mailbox-full %llu\n", STRESS_SUM(sh_remote_sent), STRESS_SUM(sh_remote_node),
+	       STRESS_SUM(sh_remote_done), STRESS_SUM(sh_mbox_full));
+	printk("stress: pressure rounds %llu allocs %llu failed-allocs %llu kmem_reap %llu "
+	       "page-reclaim %llu pcp-drains %llu watermark-refused %llu urgent %llu\n",
+	       STRESS_SUM(sh_pressure_rounds), STRESS_SUM(sh_pressure_allocs), STRESS_SUM(sh_fails),
+	       (unsigned long long)(a->ss_reaps - b->ss_reaps),
+	       (unsigned long long)(a->ss_pst.pst_reclaim - b->ss_pst.pst_reclaim),
+	       (unsigned long long)(a->ss_drains - b->ss_drains),
+	       (unsigned long long)(a->ss_refused - b->ss_refused),
+	       (unsigned long long)(a->ss_urgent - b->ss_urgent));
+}
+
+/* Append a failure to the run's reason (the first few fit). */
+static void stress_reason(const char *what)
+{
+	size_t n = strlen(stress_run.sr_reason);
+
+	snprintf(stress_run.sr_reason + n, sizeof(stress_run.sr_reason) - n, "%s%s",
+		 n ? "; " : "verify: ", what);
+}
+
+/*
+ * (a) per zone: free now == before, less this zone's new page-table pages;
+ * what is still short must be vmem metadata (segments, hash tables), which
+ * vmem counts only in total: the zones' shortfalls must add up to it.
+ */
+static bool stress_verify_zones(void)
+{
+	uint64_t segs = stress_after.ss_seg_pages - stress_before.ss_seg_pages;
+	uint64_t meta = segs + stress_after.ss_hash_pages - stress_before.ss_hash_pages;
+	int64_t short_sum = 0, short_z[PAGE_MAX_ZONES];
+	unsigned nz = MIN(page_zone_count(), (unsigned)PAGE_MAX_ZONES);
+	bool ok;
+
+	for (unsigned i = 0; i < nz; i++)
+		short_sum += short_z[i] = (int64_t)(stress_before.ss_free[i] - stress_after.ss_free[i] -
+						    (stress_after.ss_pt[i] - stress_before.ss_pt[i]));
+	ok = short_sum == (int64_t)meta;
+	for (unsigned i = 0; i < nz; i++) {
+		uint64_t pt = stress_after.ss_pt[i] - stress_before.ss_pt[i];
+		struct page_zone_info zi;
+		char buf[40] = "";
+
+		page_zone_info(i, &zi);
+		if (pt)
+			snprintf(buf, sizeof(buf), " page tables +%llu", (unsigned long long)pt);
+		printk("stress: verify zone %d/%s free %llu before %llu%s %s\n", zi.pzi_node,
+		       page_zone_name(zi.pzi_type), (unsigned long long)stress_after.ss_free[i],
+		       (unsigned long long)stress_before.ss_free[i], buf,
+		       ok && short_z[i] >= 0 ? "ok" : "LOST");
+		ok &= short_z[i] >= 0;
+	}
+	printk("stress: verify vmem metadata +%llu pages (segments +%llu hash tables +%llu), "
+	       "zones short by %lld beyond page tables %s\n", (unsigned long long)meta,
+	       (unsigned long long)segs, (unsigned long long)(meta - segs), (long long)short_sum,
+	       ok ? "ok" : "LOST");
+	if (!ok) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "%lld pages lost", (long long)(short_sum - (int64_t)meta));
+		stress_reason(why);
+	}
+	return ok;
+}
+
+/* (b) every stress cache: no buffer in use after the drain. */
+static bool stress_verify_caches(void)
+{
+	uint64_t st[KMS_NSTATS];
+	char buf[64];
+	bool ok = true;
+
+	for (unsigned ci = 0; ci < STRESS_NCACHES; ci++) {
+		kmem_cache_t *cp = stress_run.sr_cache[ci];
+
+		kmem_cache_stats(cp, st);
+		printk("stress: verify cache %s in use %llu %s\n", kmem_cache_name(cp),
+		       (unsigned long long)st[KMS_BUF_INUSE], st[KMS_BUF_INUSE] ? "LOST" : "ok");
+		if (st[KMS_BUF_INUSE] == 0)
+			continue;
+		snprintf(buf, sizeof(buf), "cache %s %llu objects lost", kmem_cache_name(cp),
+			 (unsigned long long)st[KMS_BUF_INUSE]);
+		stress_reason(buf);
+		ok = false;
+	}
+	return ok;
+}
+
+/* One arena: in use now == before; prints the line, notes a loss. */
+static bool stress_verify_arena(vmem_t *vmp, size_t before)
+{
+	size_t now = vmem_size(vmp, VMEM_ALLOC);
+	char buf[80];
+
+	printk("stress: verify arena %s in use %zu before %zu %s\n", vmem_name(vmp), now, before,
+	       now == before ? "ok" : "LOST");
+	if (now == before)
+		return true;
+	snprintf(buf, sizeof(buf), "arena %s %lld bytes lost", vmem_name(vmp),
+		 (long long)(now - before));
+	stress_reason(buf);
+	return false;
+}
+
+bool stress_verify(void)
+{
+	struct stress_run *sr = &stress_run;
+	bool ok;
+
+	stress_drain_everything();
+	stress_snap(&stress_after);
+	ok = stress_verify_zones();
+	ok &= stress_verify_caches();
+	ok &= stress_verify_arena(sr->sr_arena, 0);
+	ok &= stress_verify_arena(sr->sr_heap, stress_before.ss_heap);
+	for (unsigned i = 0; i < dma_pool_count() && i < STRESS_MAX_POOLS; i++)
+		ok &= stress_verify_arena(dma_pool_arena(i), stress_before.ss_pool[i]);
+	return ok;
+}
