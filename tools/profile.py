@@ -631,6 +631,9 @@ def write_outputs(opt, rep, an):
     """folded-cpu<N>.txt and flame-cpu<N>.svg per hart; returns {"N": svg file name}."""
     import flame  # noqa: E402  (tools/flame.py)
     flames = {}
+    for old in os.listdir(opt.outdir):      # a run with more harts left its files here
+        if re.match(r"(folded-cpu\d+\.txt|flame-cpu\d+\.svg)\Z", old):
+            os.remove(os.path.join(opt.outdir, old))
     for v, stacks in sorted(rep["stacks"].items()):
         lines = folded_lines(stacks)
         with open(os.path.join(opt.outdir, "folded-cpu%d.txt" % v), "w") as f:
