@@ -961,6 +961,15 @@ def selftest(opt):
                 passed, failed = passed + (not bad), failed + bool(bad)
                 print("%s selftest %s false sharing%s" % ("FAIL" if bad else "ok", name,
                                                          "".join("\n  " + b for b in bad)))
+    for args, msg in ((",bogus=1", "bad argument 'bogus=1'"), (",cache=maybe", "bad argument"),
+                      (",cache=on,cache_size=30000", "must be a power of two"),
+                      (",fs_lines=1000", "bad argument 'fs_lines=1000'")):
+        p = subprocess.run(["qemu-system-riscv64", "-M", "virt", "-nographic", "-bios", "none",
+                            "-plugin", opt.plugin + args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        ok = p.returncode != 0 and msg in p.stdout.decode("utf-8", "replace")
+        passed, failed = passed + ok, failed + (not ok)
+        print("%s selftest plugin refuses%s" % ("ok" if ok else "FAIL", args))
     bad = selftest_parse()
     passed, failed = passed + (not bad), failed + bool(bad)
     print("%s selftest stress console, layers and JSON%s" % ("FAIL" if bad else "ok",

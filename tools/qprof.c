@@ -705,6 +705,25 @@ static void qp_exec(unsigned int vcpu_index, void *udata);
 static void qp_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t vaddr,
 		   void *udata);
 
+/* Fill in rec's address, its way out (end kind, fall-through, target) and note trap vectors. */
+static void qp_tb_edges(struct qemu_plugin_tb *tb, size_t n, struct qp_tb *rec)
+{
+	struct qemu_plugin_insn *last;
+	int k;
+
+	rec->tb_vaddr = qemu_plugin_tb_vaddr(tb);
+	rec->tb_next = rec->tb_vaddr;
+	if (n == 0)
+		return;
+	k = qp_vector_sym(qemu_plugin_insn_symbol(qemu_plugin_tb_get_insn(tb, 0)));
+	if (k >= 0)
+		qp_vector_tb(k, rec->tb_vaddr);
+	last = qemu_plugin_tb_get_insn(tb, n - 1);
+	rec->tb_next = qemu_plugin_insn_vaddr(last) + qemu_plugin_insn_size(last);
+	rec->tb_end = (uint8_t)qp_end_kind(last, &rec->tb_target);
+	qp_wfi_end(tb, n, rec);
+}
+
 /* Translation callback: build the TB record and hook its execution. */
 static void qp_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
@@ -719,18 +738,7 @@ static void qp_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		abort();
 	rec->tb_insns = (uint32_t)n;
 	rec->tb_kind = n ? (uint8_t)qp_tb_kind(tb, n) : QP_WORK;
-	rec->tb_vaddr = qemu_plugin_tb_vaddr(tb);
-	kind = n ? qp_vector_sym(qemu_plugin_insn_symbol(qemu_plugin_tb_get_insn(tb, 0))) : -1;
-	if (kind >= 0)
-		qp_vector_tb(kind, rec->tb_vaddr);
-	rec->tb_next = rec->tb_vaddr;
-	if (n) {
-		struct qemu_plugin_insn *last = qemu_plugin_tb_get_insn(tb, n - 1);
-
-		rec->tb_next = qemu_plugin_insn_vaddr(last) + qemu_plugin_insn_size(last);
-		rec->tb_end = (uint8_t)qp_end_kind(last, &rec->tb_target);
-		qp_wfi_end(tb, n, rec);
-	}
+	qp_tb_edges(tb, n, rec);
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 
@@ -1617,6 +1625,15 @@ static int qp_parse_arg(const char *arg)
 	return 0;
 }
 
+/* Complain about argument arg, listing the arguments understood; returns -1. */
+static int qp_usage(const char *arg)
+{
+	fprintf(stderr, "qprof: bad argument '%s' (top=N windows=N begin=SYM end=SYM mark=SYM "
+		"vectors=SYM:SYM callgraph=on|off cache=on|off cache_size=BYTES cache_ways=N "
+		"cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n", arg);
+	return -1;
+}
+
 /* Give v a call graph: the root and overflow nodes and an empty hash table. */
 static int qp_alloc_cg(struct qp_vcpu *v)
 {
@@ -1691,15 +1708,9 @@ QP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 {
 	int i;
 
-	for (i = 0; i < argc; i++) {
-		if (qp_parse_arg(argv[i]) != 0) {
-			fprintf(stderr, "qprof: bad argument '%s' (top=N windows=N begin=SYM "
-				"end=SYM mark=SYM vectors=SYM:SYM callgraph=on|off cache=on|off cache_size=BYTES "
-				"cache_ways=N cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n",
-				argv[i]);
-			return -1;
-		}
-	}
+	for (i = 0; i < argc; i++)
+		if (qp_parse_arg(argv[i]) != 0)
+			return qp_usage(argv[i]);
 	if (!info->system_emulation) {
 		fprintf(stderr, "qprof: needs system emulation\n");
 		return -1;
