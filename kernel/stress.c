@@ -386,6 +386,7 @@ static void stress_mixed_phase(void)
 	cpu_start_others(stress_hart_entry, NULL);
 	stress_hart_entry(NULL);	/* hart 0 returns once every hart is done */
 	kmem_reaper_hold();
+	fail_stats(sr->sr_injected);	/* since fail_set: read before turning it off */
 	fail_set(0, 0);
 	kmem_reap_interval_ms = interval;
 }

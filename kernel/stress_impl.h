@@ -142,6 +142,7 @@ struct stress_run {
 	uint64_t sr_last_fails;		/* fails at the previous tick */
 	uint64_t sr_idle_us[MAX_CPUS];	/* time without progress per hart */
 	uint64_t sr_ops;		/* all harts' ops, summed at the end */
+	uint64_t sr_injected[3];	/* failures injected per layer (FAIL_NSITES) */
 };
 
 extern struct stress_run stress_run;

@@ -25,6 +25,7 @@
 #include "kernel/smp.h"
 #include "kernel/stress_impl.h"
 #include "mm/fail.h"
+_Static_assert(FAIL_NSITES == 3, "stress_run.sr_injected");
 #include "mm/page_impl.h"
 #include "mm/vmem_impl.h"
 
@@ -39,7 +40,6 @@ struct stress_snap {
 	size_t ss_heap;					/* kmem_heap bytes in use */
 	size_t ss_pool[STRESS_MAX_POOLS];		/* DMA pool bytes in use */
 	struct mm_levelstat ss_level[MAX_CPUS];		/* level counters per hart */
-	uint64_t ss_injected[FAIL_NSITES];		/* failures injected so far */
 	struct page_stats ss_pst;			/* page allocator statistics */
 	uint64_t ss_refused, ss_drains, ss_urgent;	/* summed over zones */
 	uint64_t ss_reaps;				/* reaps of the stress caches */
@@ -120,7 +120,6 @@ static void stress_snap(struct stress_snap *ss)
 		ss->ss_pool[i] = vmem_size(dma_pool_arena(i), VMEM_ALLOC);
 	for (unsigned c = 0; c < sr->sr_nharts; c++)
 		mm_levelstat_cpu(c, &ss->ss_level[c]);
-	fail_stats(ss->ss_injected);
 	page_get_stats(&ss->ss_pst);
 	ss->ss_reaps = 0;
 	for (unsigned ci = 0; ci < STRESS_NCACHES; ci++) {
@@ -154,12 +153,9 @@ void stress_report_levels(void)
 	}
 	if (sr->sr_fail_every)
 		printk("stress: injected page %llu vmem %llu slab %llu\n",
-		       (unsigned long long)(stress_after.ss_injected[FAIL_PAGE] -
-					    stress_before.ss_injected[FAIL_PAGE]),
-		       (unsigned long long)(stress_after.ss_injected[FAIL_VMEM] -
-					    stress_before.ss_injected[FAIL_VMEM]),
-		       (unsigned long long)(stress_after.ss_injected[FAIL_SLAB] -
-					    stress_before.ss_injected[FAIL_SLAB]));
+		       (unsigned long long)sr->sr_injected[FAIL_PAGE],
+		       (unsigned long long)sr->sr_injected[FAIL_VMEM],
+		       (unsigned long long)sr->sr_injected[FAIL_SLAB]);
 }
 
 /* Sum of one per-hart counter (at offset off in struct stress_hart). */
