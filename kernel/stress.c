@@ -269,6 +269,35 @@ static void stress_hart_entry(void *arg)
 
 static void stress_machine(struct stress_run *sr);
 
+/*
+ * The kinds named by stress_kinds=a,b,... (all when empty); 0 and a message
+ * for an unknown name.  The dma kind is off on a board without DMA pools.
+ */
+static unsigned stress_parse_kinds(const char *list, bool dma)
+{
+	unsigned mask = 0;
+
+	for (const char *p = list; *p;) {
+		size_t n = 0;
+		unsigned k;
+
+		while (p[n] && p[n] != ',')
+			n++;
+		for (k = 0; k < SK_NKINDS; k++)
+			if (strlen(stress_kind_names[k]) == n && strncmp(p, stress_kind_names[k], n) == 0)
+				break;
+		if (k == SK_NKINDS) {
+			printk("stress: stress_kinds: no kind '%.*s' (cache kmalloc page vmem heap dma)\n",
+			       (int)n, p);
+			return 0;
+		}
+		mask |= 1u << k;
+		p += n + (p[n] == ',');
+	}
+	mask = list[0] ? mask : (1u << SK_NKINDS) - 1;
+	return dma ? mask : mask & ~(1u << SK_DMA);
+}
+
 /* The configuration from the command line and the machine. */
 static void stress_configure(const struct cmdline *cl)
 {
@@ -286,6 +315,7 @@ static void stress_configure(const struct cmdline *cl)
 	sr->sr_corrupt = cl->cl_stress_corrupt;
 	sr->sr_dma = dma_pool_count() > 0;
 	stress_machine(sr);
+	sr->sr_kinds = stress_parse_kinds(cl->cl_stress_kinds, sr->sr_dma);
 	sr->sr_hang_s = 10 + sr->sr_nharts / 4;
 }
 
@@ -332,12 +362,19 @@ static void stress_harts_destroy(void)
 static void stress_print_config(void)
 {
 	struct stress_run *sr = &stress_run;
+	char kinds[64];
+	size_t n = 0;
 
-	printk("stress: seed %llu harts %u nodes %u seconds %u fail_every %u mix caches %u "
-	       "(%u with ctor) kmalloc 8B-1MiB pages order 0-%u vmem xalloc+heap %s remote %u%%\n",
-	       (unsigned long long)sr->sr_seed, sr->sr_nharts, sr->sr_nnodes, sr->sr_seconds,
-	       sr->sr_fail_every, STRESS_NCACHES, STRESS_NCACHES / 2, PAGE_MAX_ORDER,
-	       sr->sr_dma ? "dma pools" : "dma skipped (no DMA pool on this board)",
+	kinds[0] = 0;
+	for (unsigned k = 0; k < SK_NKINDS; k++)
+		if (sr->sr_kinds & (1u << k))
+			n += (size_t)snprintf(kinds + n, sizeof(kinds) - n, "%s%s", n ? "," : "",
+					      stress_kind_names[k]);
+	printk("stress: seed %llu harts %u nodes %u seconds %u fail_every %u mix %s "
+	       "(caches %u, %u with ctor; kmalloc 8B-1MiB; pages order 0-%u; vmem xalloc; %s) "
+	       "remote %u%%\n", (unsigned long long)sr->sr_seed, sr->sr_nharts, sr->sr_nnodes,
+	       sr->sr_seconds, sr->sr_fail_every, kinds, STRESS_NCACHES, STRESS_NCACHES / 2,
+	       PAGE_MAX_ORDER, sr->sr_dma ? "dma pools" : "dma skipped: no DMA pool on this board",
 	       sr->sr_remote);
 }
 
@@ -416,6 +453,10 @@ int stress_main(const struct cmdline *cl)
 	bool ok;
 
 	stress_configure(cl);
+	if (sr->sr_kinds == 0) {
+		printk("stress: FAILED stress_kinds='%s' leaves nothing to run\n", cl->cl_stress_kinds);
+		return 1;
+	}
 	kmem_reaper_hold();
 	stress_print_config();
 	if ((why = stress_setup()) != NULL) {

@@ -111,6 +111,7 @@ struct stress_run {
 	unsigned sr_fail_every;		/* failure injection rate, 0 off */
 	unsigned sr_remote;		/* percent of frees sent to another hart */
 	bool sr_leak, sr_corrupt;	/* self-test hooks */
+	unsigned sr_kinds;		/* kinds in the mix: bit per enum stress_kind */
 	bool sr_dma;			/* DMA pools exist: the dma kind runs */
 	bool sr_dma_zone;		/* a DMA zone exists: PAGE_DMA / KM_DMA requests */
 	uint64_t sr_mem_bytes;		/* memory the zones manage */

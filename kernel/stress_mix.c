@@ -728,10 +728,11 @@ void stress_hart_setup(struct stress_hart *sh, unsigned cpu)
 	sh->sh_rng = stress_run.sr_seed ^ (0x9e3779b97f4a7c15ULL * (cpu + 1));
 	if (sh->sh_rng == 0)
 		sh->sh_rng = 1;
-	for (unsigned k = 0; k < SK_NKINDS; k++)
+	for (unsigned k = 0; k < SK_NKINDS; k++) {
 		sh->sh_weight[k] = 1 + (unsigned)stress_below(sh, 8);
-	if (!stress_run.sr_dma)
-		sh->sh_weight[SK_DMA] = 0;
+		if (!(stress_run.sr_kinds & (1u << k)))
+			sh->sh_weight[k] = 0;
+	}
 	stress_mbox_init(sh->sh_mbox);
 }
 
