@@ -47,17 +47,25 @@
  *    finds after checking the pattern.  A full mailbox never blocks the
  *    sender: it frees the object itself and counts sh_mbox_full.
  *
- * 5. Pressure.  Hart 0 opens a pressure epoch at seconds 1, 5, 9, ...  On
- *    seeing it, each hart allocates pages from order 10 downwards, then
+ * 5. Pressure and interrupts.  Hart 0 opens a pressure epoch at seconds 1,
+ *    5, 9, ...  On seeing it, each pressure hart (every hart, or every n-th
+ *    so that at most STRESS_PRESSURE_HARTS take part: a failure may
+ *    cross-call every hart) allocates pages from order 10 downwards, then
  *    4 KiB kmallocs, until each fails, then frees them all (zone class ANY,
- *    DMA32, DMA in turn).  The failures then go through the real paths:
- *    the page allocator's reclaim hook (kmem_reap), watermark and lowmem
- *    refusals, per-hart page cache drains.  Since interrupts are off for the
- *    whole run (it runs inside cpu_call_all), the timer tick's reaper does
- *    not run: each hart calls kmem_reap_local() every 100 ms and the last
- *    hart kmem_reap() about once a second, with kmem_reap_interval_ms set to
- *    1 s for the run, so depot working sets are updated and reaped too.
- *
+ *    DMA32, DMA in turn).  The page allocator's last resorts (draining every
+ *    hart's page cache by cross-call, then its reclaim hook, kmem_reap) run
+ *    only for a caller with interrupts on.  The run is started in thread
+ *    context (cpu_start_others) so that they can; but only hart 0 keeps
+ *    interrupts on throughout.  The other harts run with interrupts off and
+ *    open them every 16 steps (stress_irq_window), between allocator calls:
+ *    today's zone lock is taken with interrupts on, and a hart that held it
+ *    when another hart's drain IPI came would take it again in the IPI and
+ *    panic (seen under this run; mm/zone.c, reported).  With one hart
+ *    allowed to start drains and every other hart taking IPIs only outside
+ *    the allocators, that cannot happen.  The timer tick's reaper runs in
+ *    those windows too (kmem_reap_local, with kmem_reap_interval_ms set to
+ *    1 s for the run, so depot working sets are updated and reaped); the last
+ *    hart also calls kmem_reap() once a second.
  * 6. Reporting and hangs.  Counters are per hart, written by their hart with
  *    plain stores and read by hart 0 (no atomics on the hot path).  Hart 0
  *    prints `stress: t=` once a second and is the watchdog: a hart whose
@@ -238,6 +246,7 @@ static void stress_hart_finish(struct stress_hart *sh)
 	__atomic_fetch_add(&sr->sr_freed, 1, __ATOMIC_ACQ_REL);
 	while (__atomic_load_n(&sr->sr_freed, __ATOMIC_ACQUIRE) < sr->sr_nharts) {
 		stress_mbox_drain(sh);
+		stress_irq_window(sh);
 		stress_park_if_failed();
 		if (sh->sh_cpu == 0)
 			stress_poll_hart0(sh);
@@ -258,6 +267,8 @@ static void stress_hart_entry(void *arg)
 	struct stress_hart *sh = sr->sr_hart[this_cpu()];
 
 	(void)arg;
+	if (sh->sh_cpu != 0)
+		arch_irq_disable();	/* §5: interrupts only in stress_irq_window */
 	__atomic_fetch_add(&sr->sr_arrived, 1, __ATOMIC_ACQ_REL);
 	if (sh->sh_cpu == 0)
 		stress_start_line();
@@ -265,6 +276,7 @@ static void stress_hart_entry(void *arg)
 		stress_park_if_failed();
 	stress_hart_run(sh);
 	stress_hart_finish(sh);
+	arch_irq_enable();
 }
 
 static void stress_machine(struct stress_run *sr);

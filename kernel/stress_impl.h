@@ -157,6 +157,7 @@ void stress_park_if_failed(void);
 uint64_t stress_rand(struct stress_hart *sh);
 void stress_hart_setup(struct stress_hart *sh, unsigned cpu);
 void stress_hart_run(struct stress_hart *sh);
+void stress_irq_window(struct stress_hart *sh);	/* take pending interrupts (harts > 0) */
 void stress_obj_release(struct stress_hart *sh, const struct stress_obj *o);
 bool stress_caches_create(void);
 void stress_caches_destroy(void);
