@@ -22,8 +22,10 @@
  *    phase, nocross, min and max on the run's own arena, vmem_xalloc on
  *    the kernel heap, and dma_alloc_coherent where the board has DMA pools
  *    (else that kind is off and the first line says so).  A hart holds at
- *    most STRESS_SLOTS objects and sh_budget bytes (free memory / 2 /
- *    harts, at most 256 MiB), which scales the run with the machine.  Every
+ *    most sh_slots objects (2048 / harts, 16..256: with many vCPUs on few
+ *    host cores each operation is slow, and the end frees all of them) and
+ *    sh_budget bytes (free memory / 2 / harts, at most 256 MiB), which scales
+ *    the run with the machine.  Every
  *    allocator call goes through a noinline stress_op_* wrapper, so that a
  *    profile attributes a whole operation to its kind.  Replaying: the same
  *    seed gives each hart the same sequence of draws; which allocations fail
@@ -57,7 +59,7 @@
  *    only for a caller with interrupts on.  The run is started in thread
  *    context (cpu_start_others) so that they can; but only hart 0 keeps
  *    interrupts on throughout.  The other harts run with interrupts off and
- *    open them every 16 steps (stress_irq_window), between allocator calls:
+ *    open them at every step (stress_irq_window), between allocator calls:
  *    today's zone lock is taken with interrupts on, and a hart that held it
  *    when another hart's drain IPI came would take it again in the IPI and
  *    panic (seen under this run; mm/zone.c, reported).  With one hart
@@ -69,8 +71,8 @@
  * 6. Reporting and hangs.  Counters are per hart, written by their hart with
  *    plain stores and read by hart 0 (no atomics on the hot path).  Hart 0
  *    prints `stress: t=` once a second and is the watchdog: a hart whose
- *    operation count does not move for sr_hang_s seconds (10 s plus one per
- *    4 harts: many vCPUs share few host cores), or that does not finish the
+ *    operation count does not move for sr_hang_s seconds (20 s plus one per
+ *    2 harts: many vCPUs share few host cores), or that does not finish the
  *    end in that time, fails the run naming it.  A hung hart 0 is not caught
  *    by this: the test runner's timeout catches it.
  *
@@ -173,11 +175,12 @@ static void stress_watchdog(uint64_t dt_us)
 		if (ops != sr->sr_last_ops[c] || sh->sh_phase != 0)
 			sr->sr_idle_us[c] = 0;
 		else
-			sr->sr_idle_us[c] += dt_us;
+			sr->sr_idle_us[c] += MIN(dt_us, 2000000ULL);	/* hart 0 late: not proof */
 		sr->sr_last_ops[c] = ops;
 		if (sr->sr_idle_us[c] >= (uint64_t)sr->sr_hang_s * 1000000)
-			stress_fail("hang: hart %u made no progress for %u s (ops stuck at %llu)", c,
-				    sr->sr_hang_s, (unsigned long long)ops);
+			stress_fail("hang: hart %u made no progress for %u s (ops stuck at %llu, "
+				    "last in %s)", c, sr->sr_hang_s, (unsigned long long)ops,
+				    sh->sh_where ? sh->sh_where : "start");
 	}
 	sr->sr_last_ops[0] = sr->sr_hart[0]->sh_ops;
 }
@@ -191,8 +194,9 @@ static void stress_end_watchdog(uint64_t now)
 		return;
 	for (unsigned c = 0; c < sr->sr_nharts; c++)
 		if (sr->sr_hart[c]->sh_phase != 2)
-			stress_fail("hang: hart %u did not finish within %u s of the stop (phase %d)",
-				    c, sr->sr_hang_s, sr->sr_hart[c]->sh_phase);
+			stress_fail("hang: hart %u did not finish within %u s of the stop (phase %d, "
+				    "last in %s)", c, sr->sr_hang_s, sr->sr_hart[c]->sh_phase,
+				    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where : "start");
 }
 
 void stress_poll_hart0(struct stress_hart *sh)
@@ -201,7 +205,6 @@ void stress_poll_hart0(struct stress_hart *sh)
 	uint64_t now = timer_now_us(), dt;
 	unsigned t = (unsigned)((now - sr->sr_t0_us) / 1000000);
 
-	(void)sh;
 	if (sr->sr_stop) {
 		stress_end_watchdog(now);
 		return;
@@ -211,6 +214,7 @@ void stress_poll_hart0(struct stress_hart *sh)
 	dt = now - sr->sr_last_tick_us;
 	sr->sr_ticks = t;
 	sr->sr_last_tick_us = now;
+	sh->sh_where = "tick";
 	stress_tick(t, dt);
 	stress_watchdog(dt);
 	if (t >= sr->sr_seconds) {
@@ -328,7 +332,7 @@ static void stress_configure(const struct cmdline *cl)
 	sr->sr_dma = dma_pool_count() > 0;
 	stress_machine(sr);
 	sr->sr_kinds = stress_parse_kinds(cl->cl_stress_kinds, sr->sr_dma);
-	sr->sr_hang_s = 10 + sr->sr_nharts / 4;
+	sr->sr_hang_s = 20 + sr->sr_nharts / 2;
 }
 
 /* Per-hart state, mailboxes and slots; false when memory is short. */

@@ -33,6 +33,7 @@ extern const char *const stress_kind_names[SK_NKINDS];
 
 #define STRESS_NCACHES		12	/* the run's own object caches */
 #define STRESS_SLOTS		256	/* objects one hart holds at most in the mix */
+#define STRESS_SLOTS_ALL	2048	/* ... and all harts together (at least 16 each) */
 #define STRESS_MBOX_CAP		64	/* entries per mailbox (a power of two) */
 #define STRESS_KMALLOC_MAX	(1u << 20)	/* largest kmalloc of the mix */
 #define STRESS_FILL_FULL	4096	/* objects up to this are filled whole */
@@ -73,6 +74,7 @@ struct stress_hart {
 	uint64_t sh_rng;		/* xorshift state, from the seed */
 	unsigned sh_weight[SK_NKINDS];	/* the hart's mix: relative weights per kind */
 	uint64_t sh_budget;		/* bytes it may hold outside pressure rounds */
+	unsigned sh_slots;		/* objects it may hold (STRESS_SLOTS_ALL / harts) */
 
 	/* counters: plain stores by the owner, plain loads by hart 0 */
 	volatile uint64_t sh_ops;	/* allocations + frees */
@@ -98,6 +100,7 @@ struct stress_hart {
 	uint64_t sh_next_reap_us;	/* next kmem_reap_local / kmem_reap */
 	bool sh_corrupted;		/* stress_corrupt: done */
 	volatile int sh_phase;		/* 0 running, 1 freed all it held, 2 finished */
+	const char *volatile sh_where;	/* what it is doing (kind, "free", ...): for hangs */
 	struct stress_mbox *sh_mbox;	/* frees other harts send to this one */
 } __attribute__((aligned(64)));
 
