@@ -466,6 +466,7 @@ static bool stress_alloc(struct stress_hart *sh, enum stress_kind k, struct stre
 	};
 
 	memset(o, 0, sizeof(*o));
+	sh->sh_where = stress_kind_names[k];
 	if (!fn[k](sh, o)) {
 		sh->sh_fails++;
 		return false;
@@ -481,6 +482,7 @@ static bool stress_alloc(struct stress_hart *sh, enum stress_kind k, struct stre
 
 void stress_obj_release(struct stress_hart *sh, const struct stress_obj *o)
 {
+	sh->sh_where = "free";
 	stress_check(o);
 	switch (o->so_kind) {
 	case SK_CACHE:
@@ -571,7 +573,7 @@ static void stress_free_one(struct stress_hart *sh)
 /* One step of the mix: allocate into a free slot, or free a held object. */
 static void stress_step(struct stress_hart *sh)
 {
-	bool room = sh->sh_nheld < STRESS_SLOTS && sh->sh_held_bytes < sh->sh_budget;
+	bool room = sh->sh_nheld < sh->sh_slots && sh->sh_held_bytes < sh->sh_budget;
 
 	if (sh->sh_nheld == 0 || (room && stress_below(sh, 100) < 55)) {
 		struct stress_obj *o = &sh->sh_slot[sh->sh_nheld];
@@ -598,6 +600,15 @@ static void stress_corrupt_maybe(struct stress_hart *sh)
 	       sh->sh_slot[0].so_ptr, (unsigned long long)sh->sh_slot[0].so_seq);
 }
 
+void stress_irq_window(struct stress_hart *sh)
+{
+	if (sh->sh_cpu == 0)
+		return;			/* hart 0 runs with interrupts on throughout */
+	arch_irq_enable();
+	arch_cpu_relax();		/* a pending IPI or tick is taken here */
+	arch_irq_disable();
+}
+
 /* Work that is not allocation: failure, hart 0's duties, reaping, the mailbox. */
 static void stress_poll(struct stress_hart *sh, uint64_t iter)
 {
@@ -606,6 +617,7 @@ static void stress_poll(struct stress_hart *sh, uint64_t iter)
 	stress_park_if_failed();
 	if (sh->sh_cpu == 0)
 		stress_poll_hart0(sh);
+	stress_irq_window(sh);
 	if (iter % 16 != 0)
 		return;
 	stress_mbox_drain(sh);
@@ -697,6 +709,7 @@ static void stress_pressure(struct stress_hart *sh, unsigned epoch)
 	if (big && flags == PAGE_ANY)
 		flags = PAGE_DMA32;
 	sh->sh_pressure_rounds++;
+	sh->sh_where = "pressure";
 	while (!stress_run.sr_stop && order >= last) {
 		if (!stress_pressure_one(sh, order, flags)) {
 			sh->sh_fails++;
@@ -725,13 +738,15 @@ void stress_hart_setup(struct stress_hart *sh, unsigned cpu)
 {
 	sh->sh_cpu = cpu;
 	sh->sh_node = harts[cpu].h_node;
+	sh->sh_slots = MIN(MAX(STRESS_SLOTS_ALL / stress_run.sr_nharts, 16u), (unsigned)STRESS_SLOTS);
 	sh->sh_rng = stress_run.sr_seed ^ (0x9e3779b97f4a7c15ULL * (cpu + 1));
 	if (sh->sh_rng == 0)
 		sh->sh_rng = 1;
-	for (unsigned k = 0; k < SK_NKINDS; k++)
+	for (unsigned k = 0; k < SK_NKINDS; k++) {
 		sh->sh_weight[k] = 1 + (unsigned)stress_below(sh, 8);
-	if (!stress_run.sr_dma)
-		sh->sh_weight[SK_DMA] = 0;
+		if (!(stress_run.sr_kinds & (1u << k)))
+			sh->sh_weight[k] = 0;
+	}
 	stress_mbox_init(sh->sh_mbox);
 }
 
