@@ -727,6 +727,26 @@ static void fail_test_create_destroy_churn(void **state)
 	assert_zones_back(before, 8);
 }
 
+/* A bufctl hash that grew goes back to its first table when purged empty: no page kept. */
+static void fail_test_purge_gives_back_grown_hash(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("ft_hash", 1500, 0, NULL, NULL, NULL, NULL, NULL,
+					     KMC_NOTNUMA);
+	static void *b[2000];
+	uint64_t before[8];
+
+	(void)state;
+	zone_free_snapshot(before, 8);
+	for (int i = 0; i < 2000; i++)
+		assert_non_null(b[i] = kmem_cache_alloc(cp, KM_SLEEP));
+	for (int i = 0; i < 2000; i++)
+		kmem_cache_free(cp, b[i]);
+	drain_everything();
+	assert_int_equal(ksim_stat(cp, KMS_SLABS), 0);
+	assert_zones_back(before, 8);
+	kmem_cache_destroy(cp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +759,7 @@ int main(void)
 		T(fail_test_threads_then_drain_loses_nothing),
 		T(fail_test_levelstat_known_workload),
 		T(fail_test_create_destroy_churn),
+		T(fail_test_purge_gives_back_grown_hash),
 #undef T
 	};
 
