@@ -26,6 +26,7 @@
 
 #define FT_SLOTS	256
 
+/* The test's own xorshift64 (independent of fail.c's dice). */
 static uint64_t ft_rng(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -52,6 +53,7 @@ static void drain_everything(void)
 	cpu_call_all((void (*)(void *))page_pcp_drain_this_hart, NULL);
 }
 
+/* Fail naming the zone unless every zone has the free count it had in before[]. */
 static void assert_zones_back(const uint64_t *before, unsigned n)
 {
 	uint64_t now[8];
@@ -271,6 +273,7 @@ static int fk_ctor(void *buf, void *private, int kmflag)
 	return 0;
 }
 
+/* The workload's caches: constructed small, bufctl-backed big, one-home, full debug. */
 static void fk_create(void)
 {
 	fk_cache[FK_SMALL] = kmem_cache_create("ft_small", 48, 0, fk_ctor, NULL, NULL, NULL, NULL, 0);
@@ -516,6 +519,7 @@ static void mt_collect(void)
 	mt_release(&it);
 }
 
+/* One hart: random take / release / pass / collect over 64 items, reaping now and then. */
 static void *mt_worker(void *arg)
 {
 	unsigned me = (unsigned)(uintptr_t)arg;
