@@ -144,6 +144,11 @@ static void fail_test_page_workload_loses_nothing(void **state)
 		*(uint64_t *)phys_to_virt(pa) = r;	/* an overlap would break a stamp */
 	}
 	fail_stats(st);
+	host_capture_reset();
+	kmem_kmastat(host_capture);			/* the line users read */
+	if (strstr(host_captured(), "failure injection: every 4, injected page ") == NULL ||
+	    strtoull(strstr(host_captured(), "injected page ") + 14, NULL, 10) != nulls)
+		fail_msg("kmastat does not show %lu injected page failures", (unsigned long)nulls);
 	fail_set(0, 0);
 	page_get_stats(&ps1);
 	assert_true(st[FAIL_PAGE] > 1000);
