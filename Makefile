@@ -78,13 +78,14 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	mm-env-check check-budgets test-big mutants gdb
+	mm-env-check check-budgets test-big mutants gdb stress
 all: kernel host-tools dtbs
 
 help:
 	@echo "make               build/kernel.elf, host tools and dts blobs"
 	@echo "make run           boot on QEMU: SMP=$(SMP) MEM=$(MEM) BOARD=<dts name> ARGS=<bootargs> FW=default|jump"
 	@echo "make gdb           the same words as make run; QEMU halted under gdb-multiarch (tools/gdb.py)"
+	@echo "make stress        per-hart allocator stress: the make run words plus SECONDS=10 ARGS=; exit 0 only on 'stress: passed' (docs/stress.md)"
 	@echo "make test          host tests + QEMU boot matrix, ends with 'N passed, N failed'"
 	@echo "make host-tools    build/host/fdtinfo and the QEMU profiling plugin"
 	@echo "make host-tests    build the host unit tests"
@@ -181,18 +182,19 @@ $(HOST)/fdtinfo: tools/fdtinfo.c $(FDTINFO_OBJS)
 	$(Q)$(HCC) $(HCFLAGS) $< $(FDTINFO_OBJS) -o $@ -lfdt
 
 # Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
-$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) mm/fail.c \
+# (all of mm/: vmem's quantum caches call the object caches, which need the page allocator)
+$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(H_PORTABLE) \
 		    tests/host/host_env.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
-		$(filter %.c,$^) -o $@
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host -Itools \
+		$(filter %.c,$^) -o $@ -lfdt -lm
 
 # Object-cache pairs per second per hart, 1-8 threads, magazines on and off (docs/kmem.md).
 $(HOST)/bench_kmem: tests/host/bench_kmem.c $(H_PORTABLE) tests/host/host_env.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host -Itools \
 		$(filter %.c,$^) -o $@ -lfdt -lm
 
 # mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
@@ -237,6 +239,14 @@ run: all
 gdb: all
 	$(PYTHON) tools/gdb.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --mem $(MEM) \
 		--fw $(FW) $(if $(BOARD),--board $(BOARD)) $(if $(NUMA),--numa $(NUMA)) --args "$(ARGS)"
+
+# The per-hart stress workload (kernel/stress.c, docs/stress.md): the words
+# of make run plus SECONDS; QEMU's exit status is the verdict.
+SECONDS	?= 10
+stress: all
+	$(PYTHON) tools/qemu.py --kernel $(BUILD)/kernel.elf --smp $(SMP) --mem $(MEM) \
+		--fw $(FW) $(if $(BOARD),--board $(BOARD)) $(if $(NUMA),--numa $(NUMA)) \
+		--args "stress=$(SECONDS) $(ARGS)"
 
 test: all host-tests
 	$(PYTHON) tools/testrun.py

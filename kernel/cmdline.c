@@ -70,7 +70,8 @@ static bool cmdline_key(const char *w, size_t len, const char *key)
 
 /*
  * The stress words (DESIGN.md §4, docs/stress.md): stress=SECONDS,
- * stress_seed=N, fail_every=N, stress_remote=PERCENT and the self-test hooks
+ * stress_seed=N, fail_every=N, stress_remote=PERCENT, stress_kinds=LIST
+ * (checked by the run, which knows the names) and the self-test hooks
  * stress_leak=1 and stress_corrupt=1.  -1: not a stress word.
  */
 static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
@@ -104,6 +105,10 @@ static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
 		if (!cmdline_uint(w, len, 14, 100, "percent", &v))
 			return 0;
 		cl->cl_stress_remote = (unsigned)v;
+		return 1;
+	}
+	if (cmdline_key(w, len, "stress_kinds=")) {
+		cmdline_value(w, len, 13, cl->cl_stress_kinds, sizeof(cl->cl_stress_kinds));
 		return 1;
 	}
 	if (len == 13 && strncmp(w, "stress_leak=1", 13) == 0)

@@ -25,6 +25,7 @@ struct cmdline {
 	unsigned cl_fail_every;		/* `fail_every=N`: failure injection, 0 off */
 	unsigned cl_stress_remote;	/* `stress_remote=PERCENT` of frees on another
 					   hart (default STRESS_REMOTE_DEFAULT) */
+	char cl_stress_kinds[64];	/* `stress_kinds=a,b`: only these kinds ("" all) */
 	bool cl_stress_leak;		/* self-test hook `stress_leak=1`: leak on purpose */
 	bool cl_stress_corrupt;		/* self-test hook `stress_corrupt=1`: corrupt on purpose */
 	unsigned cl_unknown;		/* words reported and ignored */

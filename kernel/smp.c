@@ -122,11 +122,43 @@ bool smp_poll_ipi(void)
 	return true;
 }
 
+/* Work cpu_start_others() hands an idle hart, run in thread context. */
+static struct {
+	void (*sw_fn)(void *);		/* NULL: none pending */
+	void *sw_arg;
+} smp_work[MAX_CPUS];
+
+void cpu_start_others(void (*fn)(void *), void *arg)
+{
+	for (unsigned c = 0; c < ncpus; c++) {
+		if (c == this_cpu())
+			continue;
+		smp_work[c].sw_arg = arg;
+		__atomic_store_n(&smp_work[c].sw_fn, fn, __ATOMIC_RELEASE);
+		smp_send_ipi(c, IPI_WAKE);
+	}
+}
+
+/*
+ * The idle loop: wfi, and run work from cpu_start_others with interrupts on.
+ * The check is made with interrupts off, so an IPI_WAKE that comes after it
+ * stays pending and ends the wfi (no lost wake-up).
+ */
 void smp_idle(void)
 {
-	arch_irq_enable();
-	for (;;)
-		arch_wfi();
+	unsigned c = this_cpu();
+
+	for (;;) {
+		void (*fn)(void *);
+
+		arch_irq_disable();
+		fn = __atomic_exchange_n(&smp_work[c].sw_fn, NULL, __ATOMIC_ACQUIRE);
+		if (fn == NULL)
+			arch_wfi();
+		arch_irq_enable();
+		if (fn != NULL)
+			fn(smp_work[c].sw_arg);
+	}
 }
 
 /* Take xcall_lock with interrupts off, serving IPIs while it is busy. */

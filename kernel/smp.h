@@ -33,6 +33,13 @@ void smp_stop_self(void) __attribute__((noreturn));
 void smp_idle(void) __attribute__((noreturn));
 void cpu_call_all(void (*fn)(void *), void *arg);
 void cpu_call_one(unsigned cpu, void (*fn)(void *), void *arg);
+/*
+ * Run fn(arg) on every other online hart in thread context, interrupts on,
+ * from its idle loop (not in the IPI handler, so fn may take interrupts and
+ * cross-call); returns at once.  The harts must be idle, and the caller
+ * learns by its own means when they are done (the stress run).
+ */
+void cpu_start_others(void (*fn)(void *), void *arg);
 void smp_print_harts(void);
 
 /* Secondary harts that never arrived, for the boot report and tests. */

@@ -22,8 +22,10 @@
  *    phase, nocross, min and max on the run's own arena, vmem_xalloc on
  *    the kernel heap, and dma_alloc_coherent where the board has DMA pools
  *    (else that kind is off and the first line says so).  A hart holds at
- *    most STRESS_SLOTS objects and sh_budget bytes (free memory / 2 /
- *    harts, at most 256 MiB), which scales the run with the machine.  Every
+ *    most sh_slots objects (2048 / harts, 16..256: with many vCPUs on few
+ *    host cores each operation is slow, and the end frees all of them) and
+ *    sh_budget bytes (free memory / 2 / harts, at most 256 MiB), which scales
+ *    the run with the machine.  Every
  *    allocator call goes through a noinline stress_op_* wrapper, so that a
  *    profile attributes a whole operation to its kind.  Replaying: the same
  *    seed gives each hart the same sequence of draws; which allocations fail
@@ -47,22 +49,30 @@
  *    finds after checking the pattern.  A full mailbox never blocks the
  *    sender: it frees the object itself and counts sh_mbox_full.
  *
- * 5. Pressure.  Hart 0 opens a pressure epoch at seconds 1, 5, 9, ...  On
- *    seeing it, each hart allocates pages from order 10 downwards, then
+ * 5. Pressure and interrupts.  Hart 0 opens a pressure epoch at seconds 1,
+ *    5, 9, ...  On seeing it, each pressure hart (every hart, or every n-th
+ *    so that at most STRESS_PRESSURE_HARTS take part: a failure may
+ *    cross-call every hart) allocates pages from order 10 downwards, then
  *    4 KiB kmallocs, until each fails, then frees them all (zone class ANY,
- *    DMA32, DMA in turn).  The failures then go through the real paths:
- *    the page allocator's reclaim hook (kmem_reap), watermark and lowmem
- *    refusals, per-hart page cache drains.  Since interrupts are off for the
- *    whole run (it runs inside cpu_call_all), the timer tick's reaper does
- *    not run: each hart calls kmem_reap_local() every 100 ms and the last
- *    hart kmem_reap() about once a second, with kmem_reap_interval_ms set to
- *    1 s for the run, so depot working sets are updated and reaped too.
- *
+ *    DMA32, DMA in turn).  The page allocator's last resorts (draining every
+ *    hart's page cache by cross-call, then its reclaim hook, kmem_reap) run
+ *    only for a caller with interrupts on.  The run is started in thread
+ *    context (cpu_start_others) so that they can; but only hart 0 keeps
+ *    interrupts on throughout.  The other harts run with interrupts off and
+ *    open them at every step (stress_irq_window), between allocator calls:
+ *    today's zone lock is taken with interrupts on, and a hart that held it
+ *    when another hart's drain IPI came would take it again in the IPI and
+ *    panic (seen under this run; mm/zone.c, reported).  With one hart
+ *    allowed to start drains and every other hart taking IPIs only outside
+ *    the allocators, that cannot happen.  The timer tick's reaper runs in
+ *    those windows too (kmem_reap_local, with kmem_reap_interval_ms set to
+ *    1 s for the run, so depot working sets are updated and reaped); the last
+ *    hart also calls kmem_reap() once a second.
  * 6. Reporting and hangs.  Counters are per hart, written by their hart with
  *    plain stores and read by hart 0 (no atomics on the hot path).  Hart 0
  *    prints `stress: t=` once a second and is the watchdog: a hart whose
- *    operation count does not move for sr_hang_s seconds (10 s plus one per
- *    4 harts: many vCPUs share few host cores), or that does not finish the
+ *    operation count does not move for sr_hang_s seconds (20 s plus one per
+ *    2 harts: many vCPUs share few host cores), or that does not finish the
  *    end in that time, fails the run naming it.  A hung hart 0 is not caught
  *    by this: the test runner's timeout catches it.
  *
@@ -165,11 +175,12 @@ static void stress_watchdog(uint64_t dt_us)
 		if (ops != sr->sr_last_ops[c] || sh->sh_phase != 0)
 			sr->sr_idle_us[c] = 0;
 		else
-			sr->sr_idle_us[c] += dt_us;
+			sr->sr_idle_us[c] += MIN(dt_us, 2000000ULL);	/* hart 0 late: not proof */
 		sr->sr_last_ops[c] = ops;
 		if (sr->sr_idle_us[c] >= (uint64_t)sr->sr_hang_s * 1000000)
-			stress_fail("hang: hart %u made no progress for %u s (ops stuck at %llu)", c,
-				    sr->sr_hang_s, (unsigned long long)ops);
+			stress_fail("hang: hart %u made no progress for %u s (ops stuck at %llu, "
+				    "last in %s)", c, sr->sr_hang_s, (unsigned long long)ops,
+				    sh->sh_where ? sh->sh_where : "start");
 	}
 	sr->sr_last_ops[0] = sr->sr_hart[0]->sh_ops;
 }
@@ -183,8 +194,9 @@ static void stress_end_watchdog(uint64_t now)
 		return;
 	for (unsigned c = 0; c < sr->sr_nharts; c++)
 		if (sr->sr_hart[c]->sh_phase != 2)
-			stress_fail("hang: hart %u did not finish within %u s of the stop (phase %d)",
-				    c, sr->sr_hang_s, sr->sr_hart[c]->sh_phase);
+			stress_fail("hang: hart %u did not finish within %u s of the stop (phase %d, "
+				    "last in %s)", c, sr->sr_hang_s, sr->sr_hart[c]->sh_phase,
+				    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where : "start");
 }
 
 void stress_poll_hart0(struct stress_hart *sh)
@@ -193,7 +205,6 @@ void stress_poll_hart0(struct stress_hart *sh)
 	uint64_t now = timer_now_us(), dt;
 	unsigned t = (unsigned)((now - sr->sr_t0_us) / 1000000);
 
-	(void)sh;
 	if (sr->sr_stop) {
 		stress_end_watchdog(now);
 		return;
@@ -203,6 +214,7 @@ void stress_poll_hart0(struct stress_hart *sh)
 	dt = now - sr->sr_last_tick_us;
 	sr->sr_ticks = t;
 	sr->sr_last_tick_us = now;
+	sh->sh_where = "tick";
 	stress_tick(t, dt);
 	stress_watchdog(dt);
 	if (t >= sr->sr_seconds) {
@@ -238,6 +250,7 @@ static void stress_hart_finish(struct stress_hart *sh)
 	__atomic_fetch_add(&sr->sr_freed, 1, __ATOMIC_ACQ_REL);
 	while (__atomic_load_n(&sr->sr_freed, __ATOMIC_ACQUIRE) < sr->sr_nharts) {
 		stress_mbox_drain(sh);
+		stress_irq_window(sh);
 		stress_park_if_failed();
 		if (sh->sh_cpu == 0)
 			stress_poll_hart0(sh);
@@ -251,13 +264,15 @@ static void stress_hart_finish(struct stress_hart *sh)
 	}
 }
 
-/* cpu_call_all body: one hart's whole run (interrupts off throughout). */
+/* One hart's whole run (cpu_start_others on the others, called on hart 0). */
 static void stress_hart_entry(void *arg)
 {
 	struct stress_run *sr = &stress_run;
 	struct stress_hart *sh = sr->sr_hart[this_cpu()];
 
 	(void)arg;
+	if (sh->sh_cpu != 0)
+		arch_irq_disable();	/* §5: interrupts only in stress_irq_window */
 	__atomic_fetch_add(&sr->sr_arrived, 1, __ATOMIC_ACQ_REL);
 	if (sh->sh_cpu == 0)
 		stress_start_line();
@@ -265,9 +280,39 @@ static void stress_hart_entry(void *arg)
 		stress_park_if_failed();
 	stress_hart_run(sh);
 	stress_hart_finish(sh);
+	arch_irq_enable();
 }
 
 static void stress_machine(struct stress_run *sr);
+
+/*
+ * The kinds named by stress_kinds=a,b,... (all when empty); 0 and a message
+ * for an unknown name.  The dma kind is off on a board without DMA pools.
+ */
+static unsigned stress_parse_kinds(const char *list, bool dma)
+{
+	unsigned mask = 0;
+
+	for (const char *p = list; *p;) {
+		size_t n = 0;
+		unsigned k;
+
+		while (p[n] && p[n] != ',')
+			n++;
+		for (k = 0; k < SK_NKINDS; k++)
+			if (strlen(stress_kind_names[k]) == n && strncmp(p, stress_kind_names[k], n) == 0)
+				break;
+		if (k == SK_NKINDS) {
+			printk("stress: stress_kinds: no kind '%.*s' (cache kmalloc page vmem heap dma)\n",
+			       (int)n, p);
+			return 0;
+		}
+		mask |= 1u << k;
+		p += n + (p[n] == ',');
+	}
+	mask = list[0] ? mask : (1u << SK_NKINDS) - 1;
+	return dma ? mask : mask & ~(1u << SK_DMA);
+}
 
 /* The configuration from the command line and the machine. */
 static void stress_configure(const struct cmdline *cl)
@@ -286,7 +331,8 @@ static void stress_configure(const struct cmdline *cl)
 	sr->sr_corrupt = cl->cl_stress_corrupt;
 	sr->sr_dma = dma_pool_count() > 0;
 	stress_machine(sr);
-	sr->sr_hang_s = 10 + sr->sr_nharts / 4;
+	sr->sr_kinds = stress_parse_kinds(cl->cl_stress_kinds, sr->sr_dma);
+	sr->sr_hang_s = 20 + sr->sr_nharts / 2;
 }
 
 /* Per-hart state, mailboxes and slots; false when memory is short. */
@@ -332,12 +378,19 @@ static void stress_harts_destroy(void)
 static void stress_print_config(void)
 {
 	struct stress_run *sr = &stress_run;
+	char kinds[64];
+	size_t n = 0;
 
-	printk("stress: seed %llu harts %u nodes %u seconds %u fail_every %u mix caches %u "
-	       "(%u with ctor) kmalloc 8B-1MiB pages order 0-%u vmem xalloc+heap %s remote %u%%\n",
-	       (unsigned long long)sr->sr_seed, sr->sr_nharts, sr->sr_nnodes, sr->sr_seconds,
-	       sr->sr_fail_every, STRESS_NCACHES, STRESS_NCACHES / 2, PAGE_MAX_ORDER,
-	       sr->sr_dma ? "dma pools" : "dma skipped (no DMA pool on this board)",
+	kinds[0] = 0;
+	for (unsigned k = 0; k < SK_NKINDS; k++)
+		if (sr->sr_kinds & (1u << k))
+			n += (size_t)snprintf(kinds + n, sizeof(kinds) - n, "%s%s", n ? "," : "",
+					      stress_kind_names[k]);
+	printk("stress: seed %llu harts %u nodes %u seconds %u fail_every %u mix %s "
+	       "(caches %u, %u with ctor; kmalloc 8B-1MiB; pages order 0-%u; vmem xalloc; %s) "
+	       "remote %u%%\n", (unsigned long long)sr->sr_seed, sr->sr_nharts, sr->sr_nnodes,
+	       sr->sr_seconds, sr->sr_fail_every, kinds, STRESS_NCACHES, STRESS_NCACHES / 2,
+	       PAGE_MAX_ORDER, sr->sr_dma ? "dma pools" : "dma skipped: no DMA pool on this board",
 	       sr->sr_remote);
 }
 
@@ -364,10 +417,16 @@ static void stress_machine(struct stress_run *sr)
 			continue;
 		sr->sr_nnodes = MAX(sr->sr_nnodes, (unsigned)zi.pzi_node + 1);
 		sr->sr_dma_zone |= zi.pzi_type == PAGE_ZONE_DMA;
+		sr->sr_mem_bytes += zi.pzi_managed * MM_PAGE_SIZE;
 	}
 }
 
-/* The mixed phase on every hart, with failure injection and fast reaping on. */
+/*
+ * The mixed phase on every hart, in thread context with interrupts on (so
+ * that allocation failures may drain every hart's page cache by cross-call,
+ * and the timer tick's reaper runs), with failure injection on and the
+ * depots' working-set period at 1 s.
+ */
 static void stress_mixed_phase(void)
 {
 	struct stress_run *sr = &stress_run;
@@ -376,7 +435,11 @@ static void stress_mixed_phase(void)
 	lockstat_reset();
 	kmem_reap_interval_ms = 1000;
 	fail_set(sr->sr_fail_every, sr->sr_seed);
-	cpu_call_all(stress_hart_entry, NULL);
+	kmem_reaper_release();
+	cpu_start_others(stress_hart_entry, NULL);
+	stress_hart_entry(NULL);	/* hart 0 returns once every hart is done */
+	kmem_reaper_hold();
+	fail_stats(sr->sr_injected);	/* since fail_set: read before turning it off */
 	fail_set(0, 0);
 	kmem_reap_interval_ms = interval;
 }
@@ -406,6 +469,10 @@ int stress_main(const struct cmdline *cl)
 	bool ok;
 
 	stress_configure(cl);
+	if (sr->sr_kinds == 0) {
+		printk("stress: FAILED stress_kinds='%s' leaves nothing to run\n", cl->cl_stress_kinds);
+		return 1;
+	}
 	kmem_reaper_hold();
 	stress_print_config();
 	if ((why = stress_setup()) != NULL) {

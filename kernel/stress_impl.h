@@ -33,9 +33,12 @@ extern const char *const stress_kind_names[SK_NKINDS];
 
 #define STRESS_NCACHES		12	/* the run's own object caches */
 #define STRESS_SLOTS		256	/* objects one hart holds at most in the mix */
+#define STRESS_SLOTS_ALL	2048	/* ... and all harts together (at least 16 each) */
 #define STRESS_MBOX_CAP		64	/* entries per mailbox (a power of two) */
 #define STRESS_KMALLOC_MAX	(1u << 20)	/* largest kmalloc of the mix */
 #define STRESS_FILL_FULL	4096	/* objects up to this are filled whole */
+#define STRESS_PRESSURE_HARTS	8	/* harts that run pressure rounds, at most */
+#define STRESS_PRESSURE_ANY_MAX	(8ULL << 30)	/* above: pressure on DMA32/DMA only */
 
 /* so_flags */
 #define SOF_XALLOC	0x01	/* vmem: from vmem_xalloc (free with vmem_xfree) */
@@ -71,6 +74,7 @@ struct stress_hart {
 	uint64_t sh_rng;		/* xorshift state, from the seed */
 	unsigned sh_weight[SK_NKINDS];	/* the hart's mix: relative weights per kind */
 	uint64_t sh_budget;		/* bytes it may hold outside pressure rounds */
+	unsigned sh_slots;		/* objects it may hold (STRESS_SLOTS_ALL / harts) */
 
 	/* counters: plain stores by the owner, plain loads by hart 0 */
 	volatile uint64_t sh_ops;	/* allocations + frees */
@@ -96,6 +100,7 @@ struct stress_hart {
 	uint64_t sh_next_reap_us;	/* next kmem_reap_local / kmem_reap */
 	bool sh_corrupted;		/* stress_corrupt: done */
 	volatile int sh_phase;		/* 0 running, 1 freed all it held, 2 finished */
+	const char *volatile sh_where;	/* what it is doing (kind, "free", ...): for hangs */
 	struct stress_mbox *sh_mbox;	/* frees other harts send to this one */
 } __attribute__((aligned(64)));
 
@@ -109,8 +114,10 @@ struct stress_run {
 	unsigned sr_fail_every;		/* failure injection rate, 0 off */
 	unsigned sr_remote;		/* percent of frees sent to another hart */
 	bool sr_leak, sr_corrupt;	/* self-test hooks */
+	unsigned sr_kinds;		/* kinds in the mix: bit per enum stress_kind */
 	bool sr_dma;			/* DMA pools exist: the dma kind runs */
 	bool sr_dma_zone;		/* a DMA zone exists: PAGE_DMA / KM_DMA requests */
+	uint64_t sr_mem_bytes;		/* memory the zones manage */
 	unsigned sr_hang_s;		/* seconds without progress that count as a hang */
 	kmem_cache_t *sr_cache[STRESS_NCACHES];	/* the run's caches */
 	vmem_t *sr_arena;		/* the run's own arena */
@@ -139,6 +146,7 @@ struct stress_run {
 	uint64_t sr_last_fails;		/* fails at the previous tick */
 	uint64_t sr_idle_us[MAX_CPUS];	/* time without progress per hart */
 	uint64_t sr_ops;		/* all harts' ops, summed at the end */
+	uint64_t sr_injected[3];	/* failures injected per layer (FAIL_NSITES) */
 };
 
 extern struct stress_run stress_run;
@@ -152,6 +160,7 @@ void stress_park_if_failed(void);
 uint64_t stress_rand(struct stress_hart *sh);
 void stress_hart_setup(struct stress_hart *sh, unsigned cpu);
 void stress_hart_run(struct stress_hart *sh);
+void stress_irq_window(struct stress_hart *sh);	/* take pending interrupts (harts > 0) */
 void stress_obj_release(struct stress_hart *sh, const struct stress_obj *o);
 bool stress_caches_create(void);
 void stress_caches_destroy(void);

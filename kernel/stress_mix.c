@@ -466,6 +466,7 @@ static bool stress_alloc(struct stress_hart *sh, enum stress_kind k, struct stre
 	};
 
 	memset(o, 0, sizeof(*o));
+	sh->sh_where = stress_kind_names[k];
 	if (!fn[k](sh, o)) {
 		sh->sh_fails++;
 		return false;
@@ -481,6 +482,7 @@ static bool stress_alloc(struct stress_hart *sh, enum stress_kind k, struct stre
 
 void stress_obj_release(struct stress_hart *sh, const struct stress_obj *o)
 {
+	sh->sh_where = "free";
 	stress_check(o);
 	switch (o->so_kind) {
 	case SK_CACHE:
@@ -571,7 +573,7 @@ static void stress_free_one(struct stress_hart *sh)
 /* One step of the mix: allocate into a free slot, or free a held object. */
 static void stress_step(struct stress_hart *sh)
 {
-	bool room = sh->sh_nheld < STRESS_SLOTS && sh->sh_held_bytes < sh->sh_budget;
+	bool room = sh->sh_nheld < sh->sh_slots && sh->sh_held_bytes < sh->sh_budget;
 
 	if (sh->sh_nheld == 0 || (room && stress_below(sh, 100) < 55)) {
 		struct stress_obj *o = &sh->sh_slot[sh->sh_nheld];
@@ -598,6 +600,15 @@ static void stress_corrupt_maybe(struct stress_hart *sh)
 	       sh->sh_slot[0].so_ptr, (unsigned long long)sh->sh_slot[0].so_seq);
 }
 
+void stress_irq_window(struct stress_hart *sh)
+{
+	if (sh->sh_cpu == 0)
+		return;			/* hart 0 runs with interrupts on throughout */
+	arch_irq_enable();
+	arch_cpu_relax();		/* a pending IPI or tick is taken here */
+	arch_irq_disable();
+}
+
 /* Work that is not allocation: failure, hart 0's duties, reaping, the mailbox. */
 static void stress_poll(struct stress_hart *sh, uint64_t iter)
 {
@@ -606,16 +617,16 @@ static void stress_poll(struct stress_hart *sh, uint64_t iter)
 	stress_park_if_failed();
 	if (sh->sh_cpu == 0)
 		stress_poll_hart0(sh);
+	stress_irq_window(sh);
 	if (iter % 16 != 0)
 		return;
 	stress_mbox_drain(sh);
 	now = timer_now_us();
 	if (now < sh->sh_next_reap_us)
 		return;
-	sh->sh_next_reap_us = now + 100000;
-	kmem_reap_local();		/* what the timer tick does, which is off here */
-	if (sh->sh_cpu == stress_run.sr_nharts - 1 && (now / 100000) % 10 == 0)
-		kmem_reap();		/* what the reaper hart does, about once a second */
+	sh->sh_next_reap_us = now + 1000000;
+	if (sh->sh_cpu == stress_run.sr_nharts - 1)
+		kmem_reap();		/* once a second: the reaper's is every 15 s */
 	stress_corrupt_maybe(sh);
 }
 
@@ -680,17 +691,26 @@ static void stress_pressure_release(struct stress_hart *sh)
 /*
  * One pressure round (stress.c §5): pages of the largest order that still
  * comes, down to order 0, then 4 KiB kmallocs, until each fails; then give
- * everything back.  The zone class rotates with the epoch: ANY, DMA32, DMA.
+ * everything back.  The zone class rotates with the epoch: ANY, DMA32, DMA;
+ * on a machine above STRESS_PRESSURE_ANY_MAX only DMA32 and DMA pages (and
+ * no kmallocs, which would come from anywhere), because
+ * writing a header into every block makes the host back that memory (QEMU
+ * guests are lazily backed, with 2 MiB host pages: a 256 GiB guest would need
+ * 128 GiB of host memory).
  */
 static void stress_pressure(struct stress_hart *sh, unsigned epoch)
 {
+	bool big = stress_run.sr_mem_bytes > STRESS_PRESSURE_ANY_MAX;
 	unsigned flags = epoch % 3 == 1 ? PAGE_DMA32 :
 			 epoch % 3 == 2 && stress_run.sr_dma_zone ? PAGE_DMA : PAGE_ANY;
-	int order = PAGE_MAX_ORDER;
+	int order = PAGE_MAX_ORDER, last = big ? 0 : -1;
 	uint64_t iter = 0;
 
+	if (big && flags == PAGE_ANY)
+		flags = PAGE_DMA32;
 	sh->sh_pressure_rounds++;
-	while (!stress_run.sr_stop && order >= -1) {
+	sh->sh_where = "pressure";
+	while (!stress_run.sr_stop && order >= last) {
 		if (!stress_pressure_one(sh, order, flags)) {
 			sh->sh_fails++;
 			order--;
@@ -700,19 +720,33 @@ static void stress_pressure(struct stress_hart *sh, unsigned epoch)
 	stress_pressure_release(sh);
 }
 
+/*
+ * Harts that run pressure rounds: every stride-th, at most STRESS_PRESSURE_HARTS
+ * (each failure may drain every hart's page cache by cross-call: with 128
+ * harts all exhausting memory at once, those calls alone would take minutes).
+ */
+static unsigned stress_pressure_stride(void)
+{
+	unsigned n = stress_run.sr_nharts;
+
+	return n <= STRESS_PRESSURE_HARTS ? 1 : (n + STRESS_PRESSURE_HARTS - 1) / STRESS_PRESSURE_HARTS;
+}
+
 /* --------------------------------------------------------- the hart's run */
 
 void stress_hart_setup(struct stress_hart *sh, unsigned cpu)
 {
 	sh->sh_cpu = cpu;
 	sh->sh_node = harts[cpu].h_node;
+	sh->sh_slots = MIN(MAX(STRESS_SLOTS_ALL / stress_run.sr_nharts, 16u), (unsigned)STRESS_SLOTS);
 	sh->sh_rng = stress_run.sr_seed ^ (0x9e3779b97f4a7c15ULL * (cpu + 1));
 	if (sh->sh_rng == 0)
 		sh->sh_rng = 1;
-	for (unsigned k = 0; k < SK_NKINDS; k++)
+	for (unsigned k = 0; k < SK_NKINDS; k++) {
 		sh->sh_weight[k] = 1 + (unsigned)stress_below(sh, 8);
-	if (!stress_run.sr_dma)
-		sh->sh_weight[SK_DMA] = 0;
+		if (!(stress_run.sr_kinds & (1u << k)))
+			sh->sh_weight[k] = 0;
+	}
 	stress_mbox_init(sh->sh_mbox);
 }
 
@@ -747,7 +781,8 @@ void stress_hart_run(struct stress_hart *sh)
 
 		if (epoch != sh->sh_pressure_seen) {
 			sh->sh_pressure_seen = epoch;
-			stress_pressure(sh, epoch);
+			if (sh->sh_cpu % stress_pressure_stride() == 0)
+				stress_pressure(sh, epoch);
 		}
 		stress_step(sh);
 		stress_poll(sh, ++iter);

@@ -25,6 +25,8 @@
 #include "kernel/smp.h"
 #include "kernel/stress_impl.h"
 #include "mm/fail.h"
+_Static_assert(FAIL_NSITES == 3, "stress_run.sr_injected");
+#include "mm/kmem_impl.h"
 #include "mm/page_impl.h"
 #include "mm/vmem_impl.h"
 
@@ -35,10 +37,11 @@ struct stress_snap {
 	uint64_t ss_free[PAGE_MAX_ZONES];		/* pages free per zone */
 	uint64_t ss_pt[PAGE_MAX_ZONES];			/* page-table pages per zone (MMU) */
 	uint64_t ss_seg_pages;				/* pages carved into vmem segments */
+	uint64_t ss_hash_pages;				/* pages of grown vmem hash tables */
+	uint64_t ss_khash_pages;			/* pages of grown kmem bufctl hashes */
 	size_t ss_heap;					/* kmem_heap bytes in use */
 	size_t ss_pool[STRESS_MAX_POOLS];		/* DMA pool bytes in use */
 	struct mm_levelstat ss_level[MAX_CPUS];		/* level counters per hart */
-	uint64_t ss_injected[FAIL_NSITES];		/* failures injected so far */
 	struct page_stats ss_pst;			/* page allocator statistics */
 	uint64_t ss_refused, ss_drains, ss_urgent;	/* summed over zones */
 	uint64_t ss_reaps;				/* reaps of the stress caches */
@@ -56,6 +59,7 @@ static void stress_drain_hart(void *arg)
 void stress_drain_everything(void)
 {
 	cpu_call_all(stress_drain_hart, NULL);
+	kmem_purge();
 	kmem_purge();
 	page_pcp_drain_this_hart();
 }
@@ -79,6 +83,57 @@ static void stress_snap_zones(struct stress_snap *ss)
 	}
 }
 
+/*
+ * Pages under every arena's grown hash table, from vmem's own count of its
+ * buckets (vk_hash_size) and the page source's rounding (a power of two of
+ * pages, kernel/segkmem.c): tables grow and are kept until the arena goes.
+ */
+static uint64_t stress_hash_pages(void)
+{
+	irqflags_t fl = irq_save();
+	uint64_t pages = 0;
+
+	spin_lock(&vmem_list_lock);
+	for (const struct vmem *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
+		size_t bytes = vmp->vm_kstat.vk_hash_size * sizeof(struct vmem_seg *), p = 1;
+
+		if (vmp->vm_kstat.vk_hash_size <= VMEM_HASH_INITIAL)
+			continue;
+		while (p * MM_PAGE_SIZE < bytes)
+			p <<= 1;
+		pages += p;
+	}
+	spin_unlock(&vmem_list_lock);
+	irq_restore(fl);
+	return pages;
+}
+
+/* kmem_cache_walk body: add the pages of cp's grown bufctl hash tables. */
+static void stress_khash_cb(kmem_cache_t *cp, void *arg)
+{
+	uint64_t *pages = arg;
+
+	for (unsigned n = 0; n < cp->cache_nnodes; n++) {
+		const struct kmem_cnode *cn = cp->cache_node[n];
+
+		if (cn != NULL && cn->kn_hash != cn->kn_hash0)
+			*pages += ((cn->kn_hash_mask + 1) * sizeof(*cn->kn_hash) + MM_PAGE_SIZE - 1) /
+				  MM_PAGE_SIZE;
+	}
+}
+
+/*
+ * Pages under the caches' grown bufctl hash tables (kmem_slab.c: grown x4
+ * under load, page-granular from kmem_slab_0, kept until the cache goes).
+ */
+static uint64_t stress_khash_pages(void)
+{
+	uint64_t pages = 0;
+
+	kmem_cache_walk(stress_khash_cb, &pages);
+	return pages;
+}
+
 /* Everything a snapshot holds, on a drained system. */
 static void stress_snap(struct stress_snap *ss)
 {
@@ -88,12 +143,13 @@ static void stress_snap(struct stress_snap *ss)
 
 	stress_snap_zones(ss);
 	vmem_seg_pool_stats(&pool, &ss->ss_seg_pages, &boot_used);
+	ss->ss_hash_pages = stress_hash_pages();
+	ss->ss_khash_pages = stress_khash_pages();
 	ss->ss_heap = vmem_size(sr->sr_heap, VMEM_ALLOC);
 	for (unsigned i = 0; i < dma_pool_count() && i < STRESS_MAX_POOLS; i++)
 		ss->ss_pool[i] = vmem_size(dma_pool_arena(i), VMEM_ALLOC);
 	for (unsigned c = 0; c < sr->sr_nharts; c++)
 		mm_levelstat_cpu(c, &ss->ss_level[c]);
-	fail_stats(ss->ss_injected);
 	page_get_stats(&ss->ss_pst);
 	ss->ss_reaps = 0;
 	for (unsigned ci = 0; ci < STRESS_NCACHES; ci++) {
@@ -127,12 +183,9 @@ void stress_report_levels(void)
 	}
 	if (sr->sr_fail_every)
 		printk("stress: injected page %llu vmem %llu slab %llu\n",
-		       (unsigned long long)(stress_after.ss_injected[FAIL_PAGE] -
-					    stress_before.ss_injected[FAIL_PAGE]),
-		       (unsigned long long)(stress_after.ss_injected[FAIL_VMEM] -
-					    stress_before.ss_injected[FAIL_VMEM]),
-		       (unsigned long long)(stress_after.ss_injected[FAIL_SLAB] -
-					    stress_before.ss_injected[FAIL_SLAB]));
+		       (unsigned long long)sr->sr_injected[FAIL_PAGE],
+		       (unsigned long long)sr->sr_injected[FAIL_VMEM],
+		       (unsigned long long)sr->sr_injected[FAIL_SLAB]);
 }
 
 /* Sum of one per-hart counter (at offset off in struct stress_hart). */
@@ -180,34 +233,51 @@ static void stress_reason(const char *what)
 		 n ? "; " : "verify: ", what);
 }
 
-/* (a) per zone: free now == before, less this zone's new page-table pages. */
+/*
+ * (a) per zone: free now == before, less this zone's new page-table pages;
+ * what is still short must be allocator metadata that is kept once grown
+ * (vmem segments and hash tables, kmem bufctl hash tables), counted by the
+ * allocators only in total: the zones' shortfalls must add up to it.
+ */
 static bool stress_verify_zones(void)
 {
-	uint64_t segs = stress_after.ss_seg_pages - stress_before.ss_seg_pages, lost = 0;
-	struct page_zone_info zi;
-	char buf[64];
+	uint64_t segs = stress_after.ss_seg_pages - stress_before.ss_seg_pages;
+	uint64_t hash = stress_after.ss_hash_pages - stress_before.ss_hash_pages;
+	uint64_t khash = stress_after.ss_khash_pages - stress_before.ss_khash_pages;
+	uint64_t meta = segs + hash + khash;
+	int64_t short_sum = 0, short_z[PAGE_MAX_ZONES];
+	unsigned nz = MIN(page_zone_count(), (unsigned)PAGE_MAX_ZONES);
+	bool ok;
 
-	for (unsigned i = 0; i < page_zone_count() && i < PAGE_MAX_ZONES; i++) {
-		uint64_t now = stress_after.ss_free[i], before = stress_before.ss_free[i];
+	for (unsigned i = 0; i < nz; i++)
+		short_sum += short_z[i] = (int64_t)(stress_before.ss_free[i] - stress_after.ss_free[i] -
+						    (stress_after.ss_pt[i] - stress_before.ss_pt[i]));
+	ok = short_sum == (int64_t)meta;
+	for (unsigned i = 0; i < nz; i++) {
 		uint64_t pt = stress_after.ss_pt[i] - stress_before.ss_pt[i];
-		int64_t diff = (int64_t)(before - now - pt);
+		struct page_zone_info zi;
+		char buf[40] = "";
 
 		page_zone_info(i, &zi);
-		snprintf(buf, sizeof(buf), " page tables +%llu", (unsigned long long)pt);
+		if (pt)
+			snprintf(buf, sizeof(buf), " page tables +%llu", (unsigned long long)pt);
 		printk("stress: verify zone %d/%s free %llu before %llu%s %s\n", zi.pzi_node,
-		       page_zone_name(zi.pzi_type), (unsigned long long)now,
-		       (unsigned long long)before, pt ? buf : "", diff == 0 ? "ok" : "LOST");
-		if (diff != 0)
-			lost += (uint64_t)diff;
+		       page_zone_name(zi.pzi_type), (unsigned long long)stress_after.ss_free[i],
+		       (unsigned long long)stress_before.ss_free[i], buf,
+		       ok && short_z[i] >= 0 ? "ok" : "LOST");
+		ok &= short_z[i] >= 0;
 	}
-	if (segs != 0 || lost != 0)
-		printk("stress: verify vmem segments +%llu pages, zones short by %llu more %s\n",
-		       (unsigned long long)segs, (unsigned long long)lost, lost == segs ? "ok" : "LOST");
-	if (lost == segs)
-		return true;
-	snprintf(buf, sizeof(buf), "%lld pages lost", (long long)(lost - segs));
-	stress_reason(buf);
-	return false;
+	printk("stress: verify metadata +%llu pages (vmem segments +%llu, vmem hash tables +%llu, "
+	       "kmem hash tables +%llu), zones short by %lld beyond page tables %s\n",
+	       (unsigned long long)meta, (unsigned long long)segs, (unsigned long long)hash,
+	       (unsigned long long)khash, (long long)short_sum, ok ? "ok" : "LOST");
+	if (!ok) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "%lld pages lost", (long long)(short_sum - (int64_t)meta));
+		stress_reason(why);
+	}
+	return ok;
 }
 
 /* (b) every stress cache: no buffer in use after the drain. */

@@ -244,7 +244,8 @@ def region_lines(rep, regions):
         nreg = max([r + 1 for v, r in by_key if v == hart] + [len(lines)])
         for r in range(nreg):
             name, iters = (lines[r][0], lines[r][2]) if r < len(lines) else ("#%d" % r, 0)
-            out.append(region_line(name, hart, iters, by_key.get((hart, r), {})))
+            out.append(region_line(name, hart, iters, by_key.get((hart, r), {}),
+                                   rep["cacheconf"] is not None))
     return out
 
 
@@ -349,7 +350,7 @@ def run_budgets(opt):
     return 1 if failed else 0
 
 
-def region_line(name, hart, iters, wins):
+def region_line(name, hart, iters, wins, cache_on=False):
     """One 'region' report line (format in docs/profiling.md)."""
     cal, mea = wins.get("calib"), wins.get("measure")
     if cal is None or mea is None:
@@ -360,11 +361,15 @@ def region_line(name, hart, iters, wins):
     gross = mea["insns"] / iters
     harness = cal["insns"] / iters
     net_at = (atomics(mea) - atomics(cal)) / iters
+    cache = ""
+    if cache_on:
+        cache = "; cache misses %.2f accesses %.2f /op" % (
+            (mea["miss"] - cal["miss"]) / iters, (mea["access"] - cal["access"]) / iters)
     return ("region %s: %.2f instructions/op, %.2f atomics/op over %d iterations "
-            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op)"
+            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op%s)"
             % (name, gross - harness, net_at, iters, hart, gross, harness,
                (mea["amo"] - cal["amo"]) / iters, (mea["lr"] - cal["lr"]) / iters,
-               (mea["sc"] - cal["sc"]) / iters))
+               (mea["sc"] - cal["sc"]) / iters, cache))
 
 
 def print_report(opt, rep, regions, status, timed_out, ok, notok, an=None):
@@ -448,13 +453,25 @@ def display_name(name):
     return NOSYM_NAMES.get(name, name)
 
 
+def fold_frames(frames):
+    """Display names of frames, with runs of one unsymbolised name (OpenSBI calling
+    itself) folded into one frame."""
+    out = []
+    for f in frames:
+        name = display_name(f)
+        if not (out and name == out[-1] and name.startswith("[") and name != "[trap]"):
+            out.append(name)
+    return out
+
+
 def folded_lines(stacks):
     """Folded text ("f1;...;fn insns" lines, one per call path with instructions)."""
-    out = []
+    merged = {}
     for frames, insns, _at, _acc, _miss, _calls in stacks:
         if insns:
-            out.append("%s %d" % (";".join(display_name(f) for f in frames), insns))
-    return sorted(out)
+            key = ";".join(fold_frames(frames))
+            merged[key] = merged.get(key, 0) + insns
+    return sorted("%s %d" % kv_ for kv_ in merged.items())
 
 
 def function_table(stacks):
@@ -614,6 +631,9 @@ def write_outputs(opt, rep, an):
     """folded-cpu<N>.txt and flame-cpu<N>.svg per hart; returns {"N": svg file name}."""
     import flame  # noqa: E402  (tools/flame.py)
     flames = {}
+    for old in os.listdir(opt.outdir):      # a run with more harts left its files here
+        if re.match(r"(folded-cpu\d+\.txt|flame-cpu\d+\.svg)\Z", old):
+            os.remove(os.path.join(opt.outdir, old))
     for v, stacks in sorted(rep["stacks"].items()):
         lines = folded_lines(stacks)
         with open(os.path.join(opt.outdir, "folded-cpu%d.txt" % v), "w") as f:
@@ -713,11 +733,187 @@ def run_report_html(path):
 
 
 def selftest_expect(n):
-    """Windows hart with parameter n must show, in order, under the default markers."""
-    def win(insns, at, region, role):
-        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role}
-    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure"),
-            win(5 * (n + 7) + 4, n + 7, None, "raw")]
+    """Windows hart with parameter n must show, in order, under the default markers
+    (with the default cache: 8 ways of 64-byte lines, so lines 4096 bytes apart share a set)."""
+    def win(insns, at, region, role, access=0, miss=0):
+        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role,
+                "access": access, "miss": miss}
+    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure", 3 * n, None),
+            win(5 * (n + 7) + 4, n + 7, None, "raw", 3 * (n + 7), None),
+            win(3 + 3 * (5 + 4 * 8), 0, None, "raw", 24, lru_misses[0]),
+            win(3 + 3 * (5 + 4 * 9), 0, None, "raw", 27, lru_misses[1]),
+            win(11, 0, None, "raw", 3, lru_misses[2])]
+
+
+def lru_model(ways, runs):
+    """Misses of each run (a list of line numbers, all in one set) on an LRU set of ways
+    lines, the set carrying over from run to run."""
+    resident, out = [], []
+    for run in runs:
+        miss = 0
+        for line in run:
+            if line in resident:
+                resident.remove(line)
+            else:
+                miss += 1
+                if len(resident) == ways:
+                    resident.pop(0)         # least recently used first
+            resident.append(line)
+        out.append(miss)
+    return out
+
+
+# stride(8, 3), stride(9, 3) and lru_probe in qprof_selftest.S: 8 then 9 lines of one set,
+# 3 passes each: 8 misses (cold), then 1 + 9 + 9 (the 9th line evicts the LRU line on every
+# access after); then lines 1, 9, 1: 1 miss (LRU keeps the line just used; FIFO would miss 2).
+lru_misses = lru_model(8, [list(range(8)) * 3, list(range(9)) * 3, [1, 9, 1]])
+
+
+# The selftest's call tree (tools/qprof_selftest.S, cg_a): a model of what each
+# function does, in order: ("run", n) instructions, ("call", f), ("tail", f)
+# (a jump that replaces the frame), ("trap", handler) (an ecall whose handler
+# runs on a "[trap]" frame), ("ret",).  The check simulates a shadow stack on it.
+CG_MODEL = {
+    "cg_a": [("run", 3), ("call", "cg_b"), ("run", 1), ("call", "cg_b"), ("run", 3), ("ret",)],
+    "cg_b": [("run", 3), ("call", "cg_c"), ("run", 3), ("ret",)],
+    "cg_c": [("run", 2), ("trap", "qst_trap"), ("run", 2), ("tail", "cg_d")],
+    "cg_d": [("run", 4), ("tail", "cg_e")],
+    "cg_e": [("run", 2), ("ret",)],
+    "qst_trap": [("run", 4), ("ret",)],
+}
+
+
+def cg_model_folded(model, root):
+    """{path: instructions} the model gives for a call of root."""
+    out = {}
+
+    def run(func, path):
+        for step in model[func]:
+            if step[0] == "run":
+                key = ";".join(path)
+                out[key] = out.get(key, 0) + step[1]
+            elif step[0] == "call":
+                run(step[1], path + [step[1]])
+            elif step[0] == "trap":
+                run(step[1], path + ["[trap]", step[1]])
+            elif step[0] == "tail":
+                return run(step[1], path[:-1] + [step[1]])
+            else:
+                return None
+    run(root, [root])
+    return out
+
+
+def selftest_cg(rep, hart):
+    """Check hart's call graph under cg_a against CG_MODEL; returns a list of problems."""
+    want = cg_model_folded(CG_MODEL, "cg_a")
+    got = {}
+    for frames, insns, _a, _acc, _m, _c in rep["stacks"].get(hart, []):
+        if "cg_a" in frames and insns:
+            key = ";".join(frames[frames.index("cg_a"):])
+            got[key] = got.get(key, 0) + insns
+    bad = [] if got == want else ["folded under cg_a: want %s got %s" % (want, got)]
+    tab = function_table(rep["stacks"].get(hart, []))
+    # inclusive and exclusive by hand from the comment in qprof_selftest.S
+    hand = {"cg_a": (7, 47), "cg_b": (12, 40), "cg_c": (8, 16), "qst_trap": (8, 8),
+            "cg_d": (8, 8), "cg_e": (4, 4)}
+    for f, (self_, incl) in hand.items():
+        row = tab.get(f, {"self": None, "incl": None})
+        if (row["self"], row["incl"]) != (self_, incl):
+            bad.append("%s self/incl want %d/%d got %s/%s" % (f, self_, incl, row["self"],
+                                                               row["incl"]))
+    return bad
+
+
+def selftest_sharing(rep, elf):
+    """Exactly one false-sharing line: qst_fs, written by both harts, by fs_pingpong."""
+    rows = [r for r in sharing_rows(rep, data_symbols(elf)) if r["kind"] == "false"]
+    want = [{"symbol": "qst_fs", "harts": 2, "writers": ["fs_pingpong"], "kind": "false"}]
+    got = [{k: r[k] for k in want[0]} for r in rows]
+    return [] if got == want else ["false sharing want %s got %s" % (want, rows)]
+
+
+# Console lines in the format of iface9 §C, and what parse_stress must make of them.
+STRESS_SAMPLE = """\
+stress: seed 42 harts 2 nodes 1 seconds 2 fail_every 0 mix all
+stress: t=1 ops/s 300 fails 0 per-hart 100 200
+stress: t=2 ops/s 330 fails 1 per-hart 110 220
+stress: levels cpu 0 node 0 mag 10 depot 2 slab 3 pcp 4 buddy 5 vmem 6
+stress: levels cpu 1 node 0 mag 20 depot 0 slab 0 pcp 0 buddy 1 vmem 2
+lockstat: 2 locks, most contended first; waits in rdtime ticks (10000000 Hz)
+    acquires  contended        spins     wait-max     wait-total rank lock               name
+        500          7          900           40            120    3 0x0000000080241000 zone
+         20          0            0            0              0    1 0x0000000080241100 kmem cache x
+stress: passed ops 630 seconds 2 ops/s 315
+"""
+
+
+def selftest_parse():
+    """parse_stress, the layer table and the JSON keys on STRESS_SAMPLE; returns problems."""
+    st = parse_stress(STRESS_SAMPLE)
+    bad = []
+    want = {"seed": 42, "result": "passed ops 630 seconds 2 ops/s 315",
+            "ticks": [{"t": 1, "total": 300, "fails": 0, "per_hart": [100, 200]},
+                      {"t": 2, "total": 330, "fails": 1, "per_hart": [110, 220]}],
+            "levels": {0: {"mag": 10, "depot": 2, "slab": 3, "pcp": 4, "buddy": 5, "vmem": 6,
+                           "node": 0},
+                       1: {"mag": 20, "depot": 0, "slab": 0, "pcp": 0, "buddy": 1, "vmem": 2,
+                           "node": 0}},
+            "locks": [{"name": "zone", "acquires": 500, "contended": 7, "spins": 900,
+                       "max_wait": 40, "wait_sum": 120, "rank": 3},
+                      {"name": "kmem cache x", "acquires": 20, "contended": 0, "spins": 0,
+                       "max_wait": 0, "wait_sum": 0, "rank": 1}]}
+    for k, v in want.items():
+        if st[k] != v:
+            bad.append("parse_stress %s: want %s got %s" % (k, v, st[k]))
+    # one call path per layer on hart 0: an op through the magazine into the slab layer
+    rep = {"stacks": {0: [(["stress_op_cache_alloc"], 100, 0, 0, 0, 10),
+                          (["stress_op_cache_alloc", "kmem_slab_import"], 30, 3, 0, 0, 3)]},
+           "cache": {}, "vcpus": {}, "share": [], "cg": {}}
+    opt = argparse.Namespace(kernel="/nonexistent", smp=2, mem="1G", board="", numa=0,
+                             args="stress=2", cache="off", cache_size=0, cache_ways=0,
+                             cache_line=0, fs_window_us=0)
+    an = analyse(opt, rep, STRESS_SAMPLE)
+    lay = {(r["cpu"], r["layer"]): r for r in an["layers"]}
+    if (lay[(0, "magazine")]["insns_per_op"], lay[(0, "slab")]["insns_per_op"],
+            lay[(0, "slab")]["atomics_per_op"], lay[(0, "magazine")]["self_insns_per_op"]) \
+            != (13.0, 10.0, 1.0, 10.0):
+        bad.append("layers: want magazine 130/10, slab 30/3 and 3/3 atomics, magazine self "
+                   "100/10, got %s" % [lay[(0, "magazine")], lay[(0, "slab")]])
+    js = profile_json(opt, an, {})
+    for key, sub in (("config", ["smp", "mem", "board", "numa", "args"]), ("harts", None),
+                     ("functions", None), ("layers", ["cpu", "layer", "ops", "insns_per_op",
+                                                      "atomics_per_op"]),
+                     ("locks", ["name", "acquires", "contended", "spins", "max_wait",
+                                "wait_sum"]), ("cache", None), ("false_sharing", None),
+                     ("stress", ["seed", "ticks", "result"]), ("flame", None), ("text", None)):
+        if key not in js:
+            bad.append("JSON lacks %s" % key)
+        elif sub:
+            row = js[key][0] if isinstance(js[key], list) else js[key]
+            bad += ["JSON %s lacks %s" % (key, k) for k in sub if k not in row]
+    return bad
+
+
+def selftest_flame(rep, hart):
+    """The flame SVG of hart's folded stacks parses, and its widths add up."""
+    import flame  # noqa: E402
+    import xml.etree.ElementTree as ET
+    lines = folded_lines(rep["stacks"].get(hart, []))
+    stacks = flame.read_folded(lines)
+    total = sum(c for _, c in stacks)
+    root = ET.fromstring(flame.svg(stacks, "selftest"))
+    ns = "{http://www.w3.org/2000/svg}"
+    scale = float(root.get("data-scale"))
+    bad = []
+    base = [g for g in root.iter(ns + "g") if g.get("data-depth") == "0"]
+    if sum(int(g.get("data-count")) for g in base) != total or total == 0:
+        bad.append("flame: bottom row counts sum to %d, folded total %d"
+                   % (sum(int(g.get("data-count")) for g in base), total))
+    width = sum(float(g.find(ns + "rect").get("width")) for g in base)
+    if abs(width - total * scale) > 1e-3 * max(width, 1):
+        bad.append("flame: bottom row is %.3f px wide, want %.3f" % (width, total * scale))
+    return bad
 
 
 def selftest(opt):
@@ -730,7 +926,8 @@ def selftest(opt):
                            os.path.join(TOP, "tools/qprof_selftest.S")])
     passed = failed = 0
     for mode in ([], ["-singlestep"]):
-        for markers, fallin in (("", False), (",begin=prof_begin2,end=prof_end2", True)):
+        for markers, fallin in ((",cache=on,fs_window_us=1000000", False),
+                                (",begin=prof_begin2,end=prof_end2", True)):
             if os.path.exists(log):
                 os.remove(log)
             subprocess.run(["qemu-system-riscv64"] + mode + [
@@ -741,13 +938,51 @@ def selftest(opt):
             for hart, n in ((0, 1000), (1, 777)):
                 want = ([{"insns": 3 * n + 3, "amo": 0, "lr": 0, "sc": 0, "region": 0,
                           "role": "calib"}] if fallin else selftest_expect(n))
-                got = [{k: w[k] for k in want[0]} for w in rep["windows"] if w["vcpu"] == hart]
+                got = [{k: (w[k] if want[0].get(k, 0) is not None else None) for k in want[0]}
+                       for w in rep["windows"] if w["vcpu"] == hart]
+                got = [{k: (None if want[i][k] is None else v) for k, v in g.items()}
+                       if i < len(want) else g for i, g in enumerate(got)]
                 ok = got == want and rep["complete"] and not rep["warn"]
                 passed, failed = passed + ok, failed + (not ok)
-                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", " ".join(mode) or "tb",
+                name = " ".join(mode) or "tb"
+                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", name,
                                                    " fall-in marker" if fallin else "", hart))
                 if not ok:
                     print("  want %s\n  got  %s warn %s" % (want, got, rep["warn"]))
+                if fallin:
+                    continue
+                for what, bad in (("call graph", selftest_cg(rep, hart)),
+                                  ("flame graph", selftest_flame(rep, hart))):
+                    passed, failed = passed + (not bad), failed + bool(bad)
+                    print("%s selftest %s %s hart %d%s" % ("FAIL" if bad else "ok", name, what,
+                                                          hart, "".join("\n  " + b for b in bad)))
+            if not fallin:
+                bad = selftest_sharing(rep, elf)
+                passed, failed = passed + (not bad), failed + bool(bad)
+                print("%s selftest %s false sharing%s" % ("FAIL" if bad else "ok", name,
+                                                         "".join("\n  " + b for b in bad)))
+    for args, msg in ((",bogus=1", "bad argument 'bogus=1'"), (",cache=maybe", "bad argument"),
+                      (",cache=on,cache_size=30000", "must be a power of two"),
+                      (",fs_lines=1000", "bad argument 'fs_lines=1000'")):
+        p = subprocess.run(["qemu-system-riscv64", "-M", "virt", "-nographic", "-bios", "none",
+                            "-plugin", opt.plugin + args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        ok = p.returncode != 0 and msg in p.stdout.decode("utf-8", "replace")
+        passed, failed = passed + ok, failed + (not ok)
+        print("%s selftest plugin refuses%s" % ("ok" if ok else "FAIL", args))
+    bad = selftest_parse()
+    passed, failed = passed + (not bad), failed + bool(bad)
+    print("%s selftest stress console, layers and JSON%s" % ("FAIL" if bad else "ok",
+                                                            "".join("\n  " + b for b in bad)))
+    try:
+        import flame  # noqa: E402
+        flame.read_folded(["a;b 3", "a;c x"])
+        bad = ["flame.read_folded accepted a line without a count"]
+    except ValueError as e:
+        bad = [] if "line 2" in str(e) else ["flame.read_folded: unexpected error %s" % e]
+    passed, failed = passed + (not bad), failed + bool(bad)
+    print("%s selftest flame bad input%s" % ("FAIL" if bad else "ok",
+                                            "".join("\n  " + b for b in bad)))
     print("qprof selftest: %d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 

@@ -383,6 +383,7 @@ static uint64_t qp_cache_sets;			/* size / (ways * line), a power of two */
 static uint64_t qp_fs_window = 1000000;	/* fs_window_us=N, kept in ns */
 static unsigned qp_fs_top = 50;			/* fs_top=N: shared lines reported */
 static uint64_t qp_vectors[QP_MAX_VECTORS];	/* trap entry addresses seen, 0 = free */
+static const char *qp_vector_syms = "trap_vector"; /* vectors=SYM:SYM..., trap entries */
 
 /* The false-sharing table; buckets of QP_SHARE_WAYS slots, striped locks. */
 static struct qp_line *qp_lines;		/* [qp_nbuckets * QP_SHARE_WAYS] */
@@ -665,9 +666,63 @@ static void qp_wfi_end(struct qemu_plugin_tb *tb, size_t n, struct qp_tb *rec)
 	}
 }
 
+static void qp_learn_vector(uint64_t pc);
+
+/* Index of name among the trap entry symbols of the vectors= option, or -1. */
+static int qp_vector_sym(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	const char *p = qp_vector_syms;
+	int k;
+
+	for (k = 0; n && p && *p && k < QP_MAX_VECTORS; k++) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return k;
+		p = end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+/*
+ * Note a TB starting at vaddr in trap entry symbol k: the first address ever
+ * translated in it is its entry (every trap lands there before any later
+ * part of it can run), so that address is a vector.
+ */
+static void qp_vector_tb(int k, uint64_t vaddr)
+{
+	static uint64_t first[QP_MAX_VECTORS];
+	uint64_t seen = 0;
+
+	if (__atomic_compare_exchange_n(&first[k], &seen, vaddr, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		qp_learn_vector(vaddr);
+}
+
 static void qp_exec(unsigned int vcpu_index, void *udata);
 static void qp_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t vaddr,
 		   void *udata);
+
+/* Fill in rec's address, its way out (end kind, fall-through, target) and note trap vectors. */
+static void qp_tb_edges(struct qemu_plugin_tb *tb, size_t n, struct qp_tb *rec)
+{
+	struct qemu_plugin_insn *last;
+	int k;
+
+	rec->tb_vaddr = qemu_plugin_tb_vaddr(tb);
+	rec->tb_next = rec->tb_vaddr;
+	if (n == 0)
+		return;
+	k = qp_vector_sym(qemu_plugin_insn_symbol(qemu_plugin_tb_get_insn(tb, 0)));
+	if (k >= 0)
+		qp_vector_tb(k, rec->tb_vaddr);
+	last = qemu_plugin_tb_get_insn(tb, n - 1);
+	rec->tb_next = qemu_plugin_insn_vaddr(last) + qemu_plugin_insn_size(last);
+	rec->tb_end = (uint8_t)qp_end_kind(last, &rec->tb_target);
+	qp_wfi_end(tb, n, rec);
+}
 
 /* Translation callback: build the TB record and hook its execution. */
 static void qp_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -683,15 +738,7 @@ static void qp_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		abort();
 	rec->tb_insns = (uint32_t)n;
 	rec->tb_kind = n ? (uint8_t)qp_tb_kind(tb, n) : QP_WORK;
-	rec->tb_vaddr = qemu_plugin_tb_vaddr(tb);
-	rec->tb_next = rec->tb_vaddr;
-	if (n) {
-		struct qemu_plugin_insn *last = qemu_plugin_tb_get_insn(tb, n - 1);
-
-		rec->tb_next = qemu_plugin_insn_vaddr(last) + qemu_plugin_insn_size(last);
-		rec->tb_end = (uint8_t)qp_end_kind(last, &rec->tb_target);
-		qp_wfi_end(tb, n, rec);
-	}
+	qp_tb_edges(tb, n, rec);
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 
@@ -868,7 +915,11 @@ static void qp_trap_enter(struct qp_cg *cg)
 	qp_push(cg, QP_FR_HANDLER, 0);
 }
 
-/* sret / mret: pop the innermost trap frame and everything above it. */
+/*
+ * sret / mret: pop the innermost trap frame and everything above it.  One
+ * with no trap frame enters a new context (OpenSBI's mret into the kernel at
+ * boot and hart start): the stack starts again from empty.
+ */
 static void qp_trap_return(struct qp_cg *cg)
 {
 	uint32_t d;
@@ -885,6 +936,7 @@ static void qp_trap_return(struct qp_cg *cg)
 			return;
 		}
 	}
+	cg->cg_depth = 0;
 	cg->cg_bad_trapret++;
 }
 
@@ -959,7 +1011,7 @@ static void qp_cg_edge(struct qp_cg *cg, const struct qp_tb *rec)
 		qp_trap_return(cg);
 		break;
 	}
-	if (trap && prev->tb_end <= QP_END_CALL)
+	if (trap && (prev->tb_end <= QP_END_CALL || prev->tb_end == QP_END_TRAP))
 		qp_learn_vector(rec->tb_vaddr);
 	if (trap)
 		qp_trap_enter(cg);
@@ -1560,7 +1612,9 @@ static int qp_parse_arg(const char *arg)
 		return qp_parse_fs_arg(arg + 3, klen - 3, val);
 	if (!*val)
 		return -1;
-	if (klen == 5 && strncmp(arg, "begin", 5) == 0)
+	if (klen == 7 && strncmp(arg, "vectors", 7) == 0)
+		qp_vector_syms = val;
+	else if (klen == 5 && strncmp(arg, "begin", 5) == 0)
 		qp_mark_syms[QP_MARK_BEGIN] = val;
 	else if (klen == 3 && strncmp(arg, "end", 3) == 0)
 		qp_mark_syms[QP_MARK_END] = val;
@@ -1569,6 +1623,15 @@ static int qp_parse_arg(const char *arg)
 	else
 		return -1;
 	return 0;
+}
+
+/* Complain about argument arg, listing the arguments understood; returns -1. */
+static int qp_usage(const char *arg)
+{
+	fprintf(stderr, "qprof: bad argument '%s' (top=N windows=N begin=SYM end=SYM mark=SYM "
+		"vectors=SYM:SYM callgraph=on|off cache=on|off cache_size=BYTES cache_ways=N "
+		"cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n", arg);
+	return -1;
 }
 
 /* Give v a call graph: the root and overflow nodes and an empty hash table. */
@@ -1645,15 +1708,9 @@ QP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 {
 	int i;
 
-	for (i = 0; i < argc; i++) {
-		if (qp_parse_arg(argv[i]) != 0) {
-			fprintf(stderr, "qprof: bad argument '%s' (top=N windows=N begin=SYM "
-				"end=SYM mark=SYM callgraph=on|off cache=on|off cache_size=BYTES "
-				"cache_ways=N cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n",
-				argv[i]);
-			return -1;
-		}
-	}
+	for (i = 0; i < argc; i++)
+		if (qp_parse_arg(argv[i]) != 0)
+			return qp_usage(argv[i]);
 	if (!info->system_emulation) {
 		fprintf(stderr, "qprof: needs system emulation\n");
 		return -1;

@@ -305,10 +305,54 @@ def boot_problems(r, cfg, status, out, timeout):
         bad.append("a hart never came online - log %s" % r.log)
     if "KERNEL PANIC" in out and expect == 0:
         bad.append("kernel panicked - log %s" % r.log)
+    if "stress_last" in cfg:
+        bad += stress_problems(cfg, out, r.log)
     if (status == 0) != (expect == 0):
         bad.append("QEMU exit status %d, expected %s - log %s"
                    % (status, "0" if expect == 0 else "non-zero", r.log))
     return bad
+
+
+def stress_problems(cfg, out, log):
+    """A stress run's contract (DESIGN.md §5): its last console line is
+    `stress: passed ...` or `stress: FAILED <reason>`, and matches what the
+    configuration expects."""
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    last = lines[-1] if lines else ""
+    if not re.match(cfg["stress_last"], last):
+        return ["last line %r does not match %r - log %s" % (last[:200], cfg["stress_last"], log)]
+    return []
+
+
+def stress_matrix():
+    """Issue 9 §1: short stress runs (kernel/stress.c) on 1, 4 and 8 harts, 2 NUMA
+    nodes, the DMA board, full kmem_debug and failure injection; and the
+    self-test hooks, which must make the verification fail for the right
+    reason (a leak is `lost`, a flipped bit is `corrupt`)."""
+    passed = r"^stress: passed ops \d+ seconds \d+ ops/s \d+$"
+    base = {"ktap": False, "stress_last": passed, "timeout": 120}
+    runs = [
+        {"name": "stress-smp1-256M", "smp": 1, "mem": "256M", "args": "stress=2"},
+        {"name": "stress-smp4-512M", "smp": 4, "mem": "512M", "args": "stress=3"},
+        {"name": "stress-smp8-512M", "smp": 8, "mem": "512M", "args": "stress=3"},
+        {"name": "stress-numa2-smp4-1G", "smp": 4, "mem": "1G", "numa": 2, "args": "stress=3",
+         "expect_output": ["stress: seed", "nodes 2"]},
+        {"name": "stress-board-virt-dma", "board": "virt-dma", "args": "stress=3",
+         "expect_output": ["dma pools", "stress: verify arena "]},
+        {"name": "stress-kmem-debug-all", "smp": 4, "mem": "512M",
+         "args": "stress=3 kmem_debug=all"},
+        {"name": "stress-fail-every-50", "smp": 4, "mem": "512M",
+         "args": "stress=3 fail_every=50", "expect_output": ["stress: injected page "]},
+        {"name": "stress-selftest-leak", "smp": 2, "mem": "256M",
+         "args": "stress=2 stress_leak=1 stress_seed=7", "expect_status": 1,
+         "stress_last": r"^stress: FAILED verify: .*lost",
+         "expect_output": ["leaks page", "stress: verify cache stress-8 in use 1 LOST"]},
+        {"name": "stress-selftest-corrupt", "smp": 2, "mem": "256M",
+         "args": "stress=3 stress_corrupt=1 stress_seed=7", "expect_status": 1,
+         "stress_last": r"^stress: FAILED corrupt \S+ object .* owner 1 seq \d+: word 0 is ",
+         "expect_output": ["flipped bit 3"]},
+    ]
+    return [dict(base, **r) for r in runs]
 
 
 def make_bad_dtbs():
@@ -405,6 +449,7 @@ def boot_matrix():
     # (bring-up and cross-calls); full ktest on many harts is `make test-big`.
     m.append({"name": "smp128-2G-short", "smp": 128, "mem": "2G", "args": "ktest=smp,lib"})
     m += kmem_matrix()
+    m += stress_matrix()
     nomem, extra = make_bad_dtbs()
     m += [
         {"name": "bad-dtb-no-memory", "smp": 2, "mem": "256M", "dtb": nomem,
