@@ -553,7 +553,7 @@ def mem_bytes(s):
 CSS = """
 body{font:14px/1.4 "DejaVu Sans",sans-serif;margin:16px 24px;color:#111;background:#fff}
 h1{font-size:20px}h2{font-size:16px;margin:24px 0 6px;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:4px 0 8px}td,th{padding:1px 8px;border:1px solid #ddd}
+table{border-collapse:collapse;margin:4px 0 8px}td,th{padding:1px 8px;border:1px solid #ddd;max-width:36em;overflow-wrap:anywhere}
 td.n{text-align:right;font-family:"DejaVu Sans Mono",monospace}th{background:#f0f0f0}
 .note{color:#555;font-size:12px}.ax{font-size:11px;fill:#333}
 .flames img{width:100%;max-width:1100px;border:1px solid #ccc;margin:4px 0}
