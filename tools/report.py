@@ -369,10 +369,13 @@ def scale_table(scale):
               ["run", "harts", "mem", "board", "magazines", "ops/s", "ops/s/hart", "boot_s",
                "mm_init_ms", "load", "result"],
               scale.get("note", "") if scale else "no scale JSON: run tools/scale.py --stress")
+    seen = {}
     for run in (scale or {}).get("runs", []):
         ops = run.get("ops_per_s")
         mag = "on" if run["magazines"] else "off"
         key = "%d-%s-%s-%s" % (run["harts"], run["mem"], run.get("board") or "virt", mag)
+        seen[key] = seen.get(key, 0) + 1
+        key += "" if seen[key] == 1 else "-%d" % seen[key]    # a configuration run again
         t.add(key, [("run", key, False), ("harts", fmt(run["harts"]), True),
                     ("mem", run["mem"], False), ("board", run.get("board") or "-", False),
                     ("magazines", mag, False), ("ops/s", fmt(ops, 0), True),

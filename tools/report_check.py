@@ -258,9 +258,14 @@ def expected_rest(prof, scale, e):
     for fs in prof["false_sharing"]:
         e["false_sharing/%s/harts" % fs["line"]] = fs["harts"]
         e["false_sharing/%s/writes" % fs["line"]] = fs["writes"]
-    for run in (scale or {}).get("runs", []):
-        r = "scale/%d-%s-%s-%s/" % (run["harts"], run["mem"], run.get("board") or "virt",
-                                    "on" if run["magazines"] else "off")
+    runs = (scale or {}).get("runs", [])
+    for i, run in enumerate(runs):
+        name = "%d-%s-%s-%s" % (run["harts"], run["mem"], run.get("board") or "virt",
+                                "on" if run["magazines"] else "off")
+        again = sum(1 for x in runs[:i] if (x["harts"], x["mem"], x.get("board") or "virt",
+                                            x["magazines"]) ==
+                    (run["harts"], run["mem"], run.get("board") or "virt", run["magazines"]))
+        r = "scale/%s/" % (name + ("-%d" % (again + 1) if again else ""))
         e[r + "harts"] = run["harts"]
         for col, key in (("ops/s", "ops_per_s"), ("boot_s", "boot_s"),
                          ("mm_init_ms", "mm_init_ms"), ("load", "load")):
