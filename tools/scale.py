@@ -111,7 +111,7 @@ def boot(kernel, smp, mem, timeout, bootargs="ktest=lib", board=None, marks=MARK
     res["total"] = time.monotonic() - t0
     res["timed_out"] = res["total"] >= timeout
     os.makedirs(LOGS, exist_ok=True)
-    name = "%s-%s" % (board, tag) if board else "smp%d-%s%s" % (smp, mem, tag)
+    name = "%s%s" % (board, tag) if board else "smp%d-%s%s" % (smp, mem, tag)
     res["log"] = os.path.join(LOGS, name + ".log")
     with open(res["log"], "w") as f:
         f.write("\n".join(res["lines"]) + "\n")
