@@ -510,6 +510,27 @@ def layer_costs(stacks):
     return cost
 
 
+SPIN_RE = re.compile(r"spin_\w+|xcall_\w+")    # lock and cross-call wait functions
+
+
+def spin_callers(stacks):
+    """{(caller, waiter): instructions} for one hart: the instructions spent in
+    spin_lock_contended (a lock's wait loop) and below it, charged to the first frame
+    under the chain of spin_* / xcall_* functions that led there (the code that wanted the
+    lock)."""
+    out = {}
+    for frames, insns, _at, _acc, _miss, _calls in stacks:
+        if "spin_lock_contended" not in frames or not insns:
+            continue
+        i = frames.index("spin_lock_contended")
+        while i > 0 and SPIN_RE.match(frames[i - 1]):
+            i -= 1
+        caller = display_name(frames[i - 1]) if i > 0 else "[base]"
+        key = (caller, "spin_lock_contended")
+        out[key] = out.get(key, 0) + insns
+    return out
+
+
 def parse_stress(text):
     """The stress run's console lines (iface9 §C): seed, ticks, levels, locks, result."""
     st = {"seed": None, "ticks": [], "levels": {}, "result": None, "locks": []}
@@ -623,7 +644,12 @@ def analyse(opt, rep, console_text):
                       "load_misses": c["load-misses"], "stores": c["stores"],
                       "store_misses": c["store-misses"], "ops": ops, "op_misses": op_miss,
                       "misses_per_op": round(op_miss / ops, 3) if ops else None})
+    spins = []
+    for v, stacks in sorted(rep["stacks"].items()):
+        top = sorted(spin_callers(stacks).items(), key=lambda kv_: (-kv_[1], kv_[0]))[:10]
+        spins += [{"cpu": v, "caller": c, "insns": n} for (c, _w), n in top]
     return {"stress": st, "tabs": tabs, "functions": funcs, "layers": layers, "cache": cache,
+            "spin_callers": spins,
             "sharing": sharing_rows(rep, data_symbols(opt.kernel)), "harts": hart_rows(rep)}
 
 
@@ -659,6 +685,7 @@ def profile_json(opt, an, flames):
         "locks": st["locks"],
         "cache": an["cache"],
         "false_sharing": an["sharing"],
+        "spin_callers": an["spin_callers"],
         "stress": {"seed": st["seed"], "ticks": st["ticks"], "result": st["result"],
                    "levels": [dict(cpu=c, **lv) for c, lv in sorted(st["levels"].items())]},
         "flame": flames,
@@ -697,6 +724,9 @@ def print_analysis(opt, rep, an):
                       lay["cpu"], lay["layer"], lay["ops"], lay["insns"], lay["atomics"],
                       fmt(lay["insns_per_op"]), fmt(lay["atomics_per_op"]),
                       fmt(lay["self_insns_per_op"]), fmt(lay["misses_per_op"])))
+    for sp in an["spin_callers"]:
+        print("spinning hart %d %d insns in spin_lock_contended for %s" % (
+            sp["cpu"], sp["insns"], sp["caller"]))
     for lk in an["stress"]["locks"]:
         print("lock %s acquires %d contended %d spins %d max_wait %d wait_sum %d" % (
             lk["name"].replace(" ", "_"), lk["acquires"], lk["contended"], lk["spins"],
@@ -880,6 +910,11 @@ def selftest_parse():
             != (13.0, 10.0, 1.0, 10.0):
         bad.append("layers: want magazine 130/10, slab 30/3 and 3/3 atomics, magazine self "
                    "100/10, got %s" % [lay[(0, "magazine")], lay[(0, "slab")]])
+    sc = spin_callers([(["a", "zone_walk", "spin_lock", "spin_lock_contended"], 50, 0, 0, 0, 1),
+                       (["a", "zone_walk", "spin_lock"], 7, 0, 0, 0, 1),
+                       (["b", "spin_lock_contended", "[trap]", "h"], 5, 0, 0, 0, 1)])
+    if sc != {("zone_walk", "spin_lock_contended"): 50, ("b", "spin_lock_contended"): 5}:
+        bad.append("spin_callers: want zone_walk 50, b 5, got %s" % sc)
     js = profile_json(opt, an, {})
     for key, sub in (("config", ["smp", "mem", "board", "numa", "args"]), ("harts", None),
                      ("functions", None), ("layers", ["cpu", "layer", "ops", "insns_per_op",
