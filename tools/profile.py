@@ -8,7 +8,11 @@
 
 The plugin (tools/qprof.c, built as build/host/libqprof.so) writes a
 line-oriented record to build/profile/qprof.log; the kernel console goes to
-build/profile/console.log.  This script joins the two: the kernel's
+build/profile/console.log.  From the plugin's call tree, cache model and
+sharing table and the console's stress lines it also writes
+build/profile/profile.json, profile-text.txt, folded-cpu<N>.txt and
+flame-cpu<N>.svg (docs/profiling.md), then runs tools/report.py on the JSON
+if that script exists.  This script joins the two: the kernel's
 "prof: region NAME cpu C hart H iters K" lines are paired, per hart and in
 order, with the plugin's region windows on the vCPU of the same index (on
 QEMU virt, vCPU i is hart i).  The report format is described in
