@@ -195,8 +195,8 @@ QP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 #define QP_FUNC_FIRST	4		/* first id of a real symbol */
 #define QP_FUNC_PENDING	UINT32_MAX	/* a frame whose function its next TB decides */
 #define QP_MAX_DEPTH	512		/* shadow call stack frames per vCPU */
-#define QP_NODE_CHUNK	16384		/* call-tree nodes per allocation */
-#define QP_MAX_CHUNKS	64		/* so at most 1 Mi nodes per vCPU */
+#define QP_NODE_CHUNK	4096		/* call-tree nodes per allocation */
+#define QP_MAX_CHUNKS	256		/* so at most 1 Mi nodes per vCPU */
 #define QP_NODE_ROOT	0		/* the call tree's root (no function) */
 #define QP_NODE_OVERFLOW 1		/* where counts go when the tree or stack is full */
 #define QP_MAX_VECTORS	16		/* trap entry addresses remembered */
