@@ -313,6 +313,8 @@ struct qp_cg {
 struct qp_cache {
 	uint64_t *cc_tags;			/* [sets * ways] line number + 1, 0 = invalid */
 	uint64_t *cc_used;			/* [sets * ways] cc_clock at last use */
+	uint64_t *cc_ver;			/* [sets * ways] directory word seen (coherence) */
+	uint64_t cc_coh;			/* misses caused by another hart's write */
 	uint64_t cc_clock;			/* accesses so far, the LRU clock */
 	uint64_t cc_access[2];			/* [is store] line accesses */
 	uint64_t cc_miss[2];			/* [is store] misses */
@@ -390,6 +392,12 @@ static struct qp_line *qp_lines;		/* [qp_nbuckets * QP_SHARE_WAYS] */
 static uint64_t qp_nbuckets = 1 << 16;		/* fs_lines=N / QP_SHARE_WAYS */
 static pthread_spinlock_t qp_line_locks[QP_SHARE_LOCKS];
 static uint64_t qp_share_dropped;		/* writes to lines with no room */
+
+/* The coherence directory (section 7): one word per hashed line, changed by every store. */
+#define QP_DIR_SIZE	(1u << 20)
+#define QP_DIR_HART_BITS 12			/* low bits: the vCPU of the last store */
+static uint64_t *qp_dir;			/* [QP_DIR_SIZE], NULL if coherence=off */
+static bool qp_coh_on = true;			/* coherence=on|off */
 
 /* Symbol interning; protected by qp_func_lock. */
 static pthread_mutex_t qp_func_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1056,25 +1064,44 @@ static void qp_cg_exec(struct qp_cg *cg, const struct qp_tb *rec)
  * The cache model and the false-sharing table (section 7).
  */
 
-/* Access line in cache cc; returns true on a miss (the LRU way is then replaced). */
-static bool qp_cache_access(struct qp_cache *cc, uint64_t line)
+/* The directory word of line (0 when coherence is off). */
+static inline uint64_t *qp_dir_word(uint64_t line)
+{
+	return &qp_dir[(line * 0x9e3779b97f4a7c15ull >> 24) & (QP_DIR_SIZE - 1)];
+}
+
+/*
+ * Access line in vcpu's cache cc (a store if store); returns 0 on a hit, 1 on a
+ * miss (the LRU way is then replaced), 2 on a coherence miss: the line was
+ * present but another vCPU stored to it since this one last touched it.
+ */
+static int qp_cache_access(struct qp_cache *cc, unsigned vcpu, uint64_t line, bool store)
 {
 	uint64_t base = (line & (qp_cache_sets - 1)) * qp_cache_ways, tag = line + 1;
-	uint64_t *tags = &cc->cc_tags[base], *used = &cc->cc_used[base];
+	uint64_t *tags = &cc->cc_tags[base], *used = &cc->cc_used[base], *ver = &cc->cc_ver[base];
+	uint64_t *dir = qp_dir ? qp_dir_word(line) : NULL, old = 0, now;
 	unsigned w, victim = 0;
+	int result = 1;
 
 	cc->cc_clock++;
-	for (w = 0; w < qp_cache_ways; w++) {
-		if (tags[w] == tag) {
-			used[w] = cc->cc_clock;
-			return false;
-		}
+	if (dir != NULL)
+		old = __atomic_load_n(dir, __ATOMIC_RELAXED);
+	now = old;
+	if (dir != NULL && store) {	/* a new word: count + 1, this vCPU in the low bits */
+		now = ((old >> QP_DIR_HART_BITS) + 1) << QP_DIR_HART_BITS | vcpu;
+		__atomic_store_n(dir, now, __ATOMIC_RELAXED);
+	}
+	for (w = 0; w < qp_cache_ways && tags[w] != tag; w++)
 		if (used[w] < used[victim])
 			victim = w;
+	if (w < qp_cache_ways) {	/* present: valid unless another vCPU stored since */
+		result = ver[w] != old ? 2 : 0;
+		victim = w;
 	}
 	tags[victim] = tag;
 	used[victim] = cc->cc_clock;
-	return true;
+	ver[victim] = now;
+	return result;
 }
 
 /* The slot for line in bucket b (locked): its own, an empty one, or the oldest quiet one. */
@@ -1167,10 +1194,12 @@ static void qp_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t
 		return;
 	v = &qp_vcpus[vcpu_index];
 	for (line = vaddr >> qp_line_shift; line <= (end - 1) >> qp_line_shift; line++) {
-		bool miss = qp_cache_access(&v->v_cache, line);
+		int r = qp_cache_access(&v->v_cache, vcpu_index, line, store);
+		bool miss = r != 0;
 
 		v->v_cache.cc_access[store]++;
 		v->v_cache.cc_miss[store] += miss;
+		v->v_cache.cc_coh += r == 2;
 		if (v->v_cg != NULL) {
 			struct qp_node *nd = qp_node(v->v_cg, v->v_cg->cg_cur);
 
@@ -1486,8 +1515,9 @@ static void qp_report_vcpu(unsigned i, uint32_t nfuncs)
 		qp_printf("warn %u open-at-exit 1\n", i);
 	if (qp_cache_on)
 		qp_printf("cache %u loads %" PRIu64 " load-misses %" PRIu64 " stores %" PRIu64
-			  " store-misses %" PRIu64 "\n", i, v->v_cache.cc_access[0],
-			  v->v_cache.cc_miss[0], v->v_cache.cc_access[1], v->v_cache.cc_miss[1]);
+			  " store-misses %" PRIu64 " coherence-misses %" PRIu64 "\n", i,
+			  v->v_cache.cc_access[0], v->v_cache.cc_miss[0], v->v_cache.cc_access[1],
+			  v->v_cache.cc_miss[1], v->v_cache.cc_coh);
 	if (v->v_cg != NULL)
 		qp_report_cg(i, v->v_cg);
 }
@@ -1520,8 +1550,9 @@ static void qp_report(qemu_plugin_id_t id, void *udata)
 		qp_print_top("functotal", ftot, nfuncs);
 	free(ftot);
 	if (qp_cache_on) {
-		qp_printf("cacheconf size %" PRIu64 " ways %u line %u sets %" PRIu64 "\n",
-			  qp_cache_size, qp_cache_ways, qp_cache_line, qp_cache_sets);
+		qp_printf("cacheconf size %" PRIu64 " ways %u line %u sets %" PRIu64
+			  " coherence %u\n", qp_cache_size, qp_cache_ways, qp_cache_line,
+			  qp_cache_sets, qp_dir != NULL);
 		qp_report_share();
 	}
 	qp_printf("qprof end\n");
@@ -1606,6 +1637,8 @@ static int qp_parse_arg(const char *arg)
 		return qp_parse_onoff(val, &qp_cg_on);
 	if (klen == 5 && strncmp(arg, "cache", 5) == 0)
 		return qp_parse_onoff(val, &qp_cache_on);
+	if (klen == 9 && strncmp(arg, "coherence", 9) == 0)
+		return qp_parse_onoff(val, &qp_coh_on);
 	if (klen > 6 && strncmp(arg, "cache_", 6) == 0)
 		return qp_parse_cache_arg(arg + 6, klen - 6, val);
 	if (klen > 3 && strncmp(arg, "fs_", 3) == 0)
@@ -1629,8 +1662,8 @@ static int qp_parse_arg(const char *arg)
 static int qp_usage(const char *arg)
 {
 	fprintf(stderr, "qprof: bad argument '%s' (top=N windows=N begin=SYM end=SYM mark=SYM "
-		"vectors=SYM:SYM callgraph=on|off cache=on|off cache_size=BYTES cache_ways=N "
-		"cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n", arg);
+		"vectors=SYM:SYM callgraph=on|off cache=on|off coherence=on|off cache_size=BYTES "
+		"cache_ways=N cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n", arg);
 	return -1;
 }
 
@@ -1656,7 +1689,8 @@ static int qp_alloc_cache(struct qp_cache *cc)
 {
 	cc->cc_tags = calloc(qp_cache_sets * qp_cache_ways, sizeof(uint64_t));
 	cc->cc_used = calloc(qp_cache_sets * qp_cache_ways, sizeof(uint64_t));
-	return cc->cc_tags && cc->cc_used ? 0 : -1;
+	cc->cc_ver = calloc(qp_cache_sets * qp_cache_ways, sizeof(uint64_t));
+	return cc->cc_tags && cc->cc_used && cc->cc_ver ? 0 : -1;
 }
 
 /* Check the cache geometry and size the false-sharing table; 0, or -1 with a message. */
@@ -1674,6 +1708,8 @@ static int qp_setup_cache(void)
 	}
 	qp_lines = calloc(qp_nbuckets * QP_SHARE_WAYS, sizeof(*qp_lines));
 	if (qp_lines == NULL)
+		return -1;
+	if (qp_coh_on && (qp_dir = calloc(QP_DIR_SIZE, sizeof(*qp_dir))) == NULL)
 		return -1;
 	for (i = 0; i < QP_SHARE_LOCKS; i++)
 		pthread_spin_init(&qp_line_locks[i], PTHREAD_PROCESS_PRIVATE);
