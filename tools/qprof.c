@@ -1,6 +1,8 @@
 /*
  * qprof.c - QEMU 7.2 TCG plugin (plugin API version 1): per-vCPU instruction,
- * atomic and per-function counts, and exact counts between kernel markers.
+ * atomic and per-function counts, exact counts between kernel markers, a
+ * call graph from a shadow call stack, an L1 data cache model and a table of
+ * lines written by several harts.
  *
  * Theory of operation
  * ===================
@@ -13,9 +15,11 @@
  * count, its LR / SC / AMO counts, its *segments* (runs of instructions that
  * belong to one ELF symbol) and its *marks* (instructions that are the entry
  * of a marker function).  One TB-exec callback per TB execution then adds the
- * record to the counters of the executing vCPU.  No per-instruction callback
- * is ever registered, which keeps the slowdown near the 1.3-1.5x PLATFORM.md
- * measured for a bare TB-exec callback.
+ * record to the counters of the executing vCPU, and moves its shadow call
+ * stack (section 6).  No per-instruction callback is registered unless the
+ * cache model is on (cache=on: a memory callback per instruction, section
+ * 7), which keeps the slowdown near the 1.3-1.5x PLATFORM.md measured for a
+ * bare TB-exec callback.
  *
  * A *window* is what one vCPU executes between a hit of the begin marker
  * (prof_begin) and the next hit of the end marker (prof_end).  A *region* is
@@ -85,21 +89,73 @@
  * stale, never torn (aligned 64-bit stores).
  *
  * 5. Output (stable, one record per line, space separated; see
- *    docs/profiling.md)
+ *    docs/profiling.md, "Raw record", for every field)
  * ---------------------------------------------------------------------
- *   qprof version 1 vcpus <n> top <N>
- *   vcpu <i> insns <n> lr <n> sc <n> amo <n> tbs <n>
+ *   qprof version 2 vcpus <n> top <N>
+ *   vcpu <i> insns <n> lr <n> sc <n> amo <n> tbs <n> work ... fwspin <n>
  *   func <i> <rank> <insns> <symbol>
- *   window <i> <seq> <region|-> <calib|measure|raw> insns <n> lr <n> sc <n> amo <n>
+ *   window <i> <seq> <region|-> <calib|measure|raw> insns <n> lr <n> sc <n>
+ *          amo <n> access <n> miss <n>
  *   warn <i> <what> <n>
+ *   cache <i> loads <n> load-misses <n> stores <n> store-misses <n> coherence-misses <n>
+ *   cg <i> calls <n> rets <n> ... lost <n>
+ *   stack <i> <insns> <atomics> <accesses> <misses> <calls> <f1;f2;...;fn>
  *   total insns <n> lr <n> sc <n> amo <n>
  *   functotal <rank> <insns> <symbol>
+ *   cacheconf size <n> ways <n> line <n> sets <n> coherence <0|1>
+ *   share <0xline> harts <n> writes <n> events <n> overlap <n> writers <f,...|->
+ *   sharing lines <n> shown <n> dropped-writes <n> window-ns <n>
  *   qprof end
  *
  * Arguments (-plugin libqprof.so,key=value,...): top=N (functions listed
  * per vCPU, default 15), windows=N (windows kept per vCPU, default 4096),
  * begin=SYM, end=SYM, mark=SYM (marker symbols, defaults prof_begin,
- * prof_end, prof_region_mark).
+ * prof_end, prof_region_mark), vectors=SYM:SYM (trap entry symbols, default
+ * trap_vector), callgraph=on|off (default on), cache=on|off (default off),
+ * coherence=on|off (default on), cache_size=BYTES (32768), cache_ways=N (8),
+ * cache_line=BYTES (64), fs_window_us=N (1000), fs_top=N (50),
+ * fs_lines=N (65536).
+ *
+ * 6. The call graph
+ * -----------------
+ * Each TB record also says how its last instruction leaves it (enum
+ * qp_end): a call (jal/jalr writing ra, c.jalr), a return (jalr x0, 0(ra),
+ * c.jr ra), a direct branch or jump (with its target), another indirect
+ * jump, ecall/ebreak, sret/mret, or a fall-through; a TB holding a wfi ends
+ * there (QEMU halts after it).  When a vCPU's next TB starts, its address
+ * decides the edge from the previous TB (qp_cg_edge): a call pushes a frame
+ * expecting the return address; a return pops to the innermost call frame
+ * expecting this address; a TB that is neither the fall-through nor the
+ * direct target, or follows an ecall, or is a known vector after an
+ * indirect edge, is a trap: it pushes a "[trap]" frame and a frame for the
+ * handler; sret/mret pops through the innermost "[trap]" frame (none: the
+ * stack starts again, as at OpenSBI's mret into the kernel).  Vectors are
+ * learned from the traps seen without doubt and from the vectors= symbols.
+ * A new frame's function is decided by its first TB (QP_FUNC_PENDING until
+ * then); a TB of another symbol on top of a decided frame is a tail call or
+ * a fall-through into the next symbol, and replaces the frame's function.
+ * Frames point into a per-vCPU call tree (one node per call path, chunked so
+ * the report can read it while vCPUs run); each TB's symbol runs are added
+ * to the top frame's node.  Invariants: cg_depth <= QP_MAX_DEPTH, frames
+ * beyond it are only counted (cg_lost) and charged to QP_NODE_OVERFLOW; a
+ * node's parent was made before it.
+ *
+ * 7. The cache model and the false-sharing table
+ * ----------------------------------------------
+ * With cache=on every instruction gets a memory callback (udata: its
+ * symbol's id).  Each vCPU owns a set-associative cache of line tags with
+ * exact LRU (a per-vCPU access clock stamps each way).  With coherence=on a
+ * global directory of QP_DIR_SIZE words, indexed by a hash of the line,
+ * changes on every store (store count, storing vCPU in the low bits); a way
+ * remembers the word it last saw, and a hit on a way whose word changed is
+ * a coherence miss.  Directory words are read and written with relaxed
+ * atomics: a lost update still changes the word.  Stores also go to the
+ * false-sharing table: buckets of QP_SHARE_WAYS 64-byte lines under striped
+ * spinlocks; a store to a line whose last store came from another vCPU less
+ * than fs_window_us of host time before (vCPUs share no guest clock) is an
+ * event, overlapping if it hits a byte that vCPU had written.  A line with
+ * events is never evicted; otherwise the oldest quiet line of the bucket
+ * makes room, and a full bucket drops the write (counted).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
