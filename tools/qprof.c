@@ -1,6 +1,8 @@
 /*
  * qprof.c - QEMU 7.2 TCG plugin (plugin API version 1): per-vCPU instruction,
- * atomic and per-function counts, and exact counts between kernel markers.
+ * atomic and per-function counts, exact counts between kernel markers, a
+ * call graph from a shadow call stack, an L1 data cache model and a table of
+ * lines written by several harts.
  *
  * Theory of operation
  * ===================
@@ -13,9 +15,11 @@
  * count, its LR / SC / AMO counts, its *segments* (runs of instructions that
  * belong to one ELF symbol) and its *marks* (instructions that are the entry
  * of a marker function).  One TB-exec callback per TB execution then adds the
- * record to the counters of the executing vCPU.  No per-instruction callback
- * is ever registered, which keeps the slowdown near the 1.3-1.5x PLATFORM.md
- * measured for a bare TB-exec callback.
+ * record to the counters of the executing vCPU, and moves its shadow call
+ * stack (section 6).  No per-instruction callback is registered unless the
+ * cache model is on (cache=on: a memory callback per instruction, section
+ * 7), which keeps the slowdown near the 1.3-1.5x PLATFORM.md measured for a
+ * bare TB-exec callback.
  *
  * A *window* is what one vCPU executes between a hit of the begin marker
  * (prof_begin) and the next hit of the end marker (prof_end).  A *region* is
@@ -85,21 +89,73 @@
  * stale, never torn (aligned 64-bit stores).
  *
  * 5. Output (stable, one record per line, space separated; see
- *    docs/profiling.md)
+ *    docs/profiling.md, "Raw record", for every field)
  * ---------------------------------------------------------------------
- *   qprof version 1 vcpus <n> top <N>
- *   vcpu <i> insns <n> lr <n> sc <n> amo <n> tbs <n>
+ *   qprof version 2 vcpus <n> top <N>
+ *   vcpu <i> insns <n> lr <n> sc <n> amo <n> tbs <n> work ... fwspin <n>
  *   func <i> <rank> <insns> <symbol>
- *   window <i> <seq> <region|-> <calib|measure|raw> insns <n> lr <n> sc <n> amo <n>
+ *   window <i> <seq> <region|-> <calib|measure|raw> insns <n> lr <n> sc <n>
+ *          amo <n> access <n> miss <n>
  *   warn <i> <what> <n>
+ *   cache <i> loads <n> load-misses <n> stores <n> store-misses <n> coherence-misses <n>
+ *   cg <i> calls <n> rets <n> ... lost <n>
+ *   stack <i> <insns> <atomics> <accesses> <misses> <calls> <f1;f2;...;fn>
  *   total insns <n> lr <n> sc <n> amo <n>
  *   functotal <rank> <insns> <symbol>
+ *   cacheconf size <n> ways <n> line <n> sets <n> coherence <0|1>
+ *   share <0xline> harts <n> writes <n> events <n> overlap <n> writers <f,...|->
+ *   sharing lines <n> shown <n> dropped-writes <n> window-ns <n>
  *   qprof end
  *
  * Arguments (-plugin libqprof.so,key=value,...): top=N (functions listed
  * per vCPU, default 15), windows=N (windows kept per vCPU, default 4096),
  * begin=SYM, end=SYM, mark=SYM (marker symbols, defaults prof_begin,
- * prof_end, prof_region_mark).
+ * prof_end, prof_region_mark), vectors=SYM:SYM (trap entry symbols, default
+ * trap_vector), callgraph=on|off (default on), cache=on|off (default off),
+ * coherence=on|off (default on), cache_size=BYTES (32768), cache_ways=N (8),
+ * cache_line=BYTES (64), fs_window_us=N (1000), fs_top=N (50),
+ * fs_lines=N (65536).
+ *
+ * 6. The call graph
+ * -----------------
+ * Each TB record also says how its last instruction leaves it (enum
+ * qp_end): a call (jal/jalr writing ra, c.jalr), a return (jalr x0, 0(ra),
+ * c.jr ra), a direct branch or jump (with its target), another indirect
+ * jump, ecall/ebreak, sret/mret, or a fall-through; a TB holding a wfi ends
+ * there (QEMU halts after it).  When a vCPU's next TB starts, its address
+ * decides the edge from the previous TB (qp_cg_edge): a call pushes a frame
+ * expecting the return address; a return pops to the innermost call frame
+ * expecting this address; a TB that is neither the fall-through nor the
+ * direct target, or follows an ecall, or is a known vector after an
+ * indirect edge, is a trap: it pushes a "[trap]" frame and a frame for the
+ * handler; sret/mret pops through the innermost "[trap]" frame (none: the
+ * stack starts again, as at OpenSBI's mret into the kernel).  Vectors are
+ * learned from the traps seen without doubt and from the vectors= symbols.
+ * A new frame's function is decided by its first TB (QP_FUNC_PENDING until
+ * then); a TB of another symbol on top of a decided frame is a tail call or
+ * a fall-through into the next symbol, and replaces the frame's function.
+ * Frames point into a per-vCPU call tree (one node per call path, chunked so
+ * the report can read it while vCPUs run); each TB's symbol runs are added
+ * to the top frame's node.  Invariants: cg_depth <= QP_MAX_DEPTH, frames
+ * beyond it are only counted (cg_lost) and charged to QP_NODE_OVERFLOW; a
+ * node's parent was made before it.
+ *
+ * 7. The cache model and the false-sharing table
+ * ----------------------------------------------
+ * With cache=on every instruction gets a memory callback (udata: its
+ * symbol's id).  Each vCPU owns a set-associative cache of line tags with
+ * exact LRU (a per-vCPU access clock stamps each way).  With coherence=on a
+ * global directory of QP_DIR_SIZE words, indexed by a hash of the line,
+ * changes on every store (store count, storing vCPU in the low bits); a way
+ * remembers the word it last saw, and a hit on a way whose word changed is
+ * a coherence miss.  Directory words are read and written with relaxed
+ * atomics: a lost update still changes the word.  Stores also go to the
+ * false-sharing table: buckets of QP_SHARE_WAYS 64-byte lines under striped
+ * spinlocks; a store to a line whose last store came from another vCPU less
+ * than fs_window_us of host time before (vCPUs share no guest clock) is an
+ * event, overlapping if it hits a byte that vCPU had written.  A line with
+ * events is never evicted; otherwise the oldest quiet line of the bucket
+ * makes room, and a full bucket drops the write (counted).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -195,8 +251,8 @@ QP_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 #define QP_FUNC_FIRST	4		/* first id of a real symbol */
 #define QP_FUNC_PENDING	UINT32_MAX	/* a frame whose function its next TB decides */
 #define QP_MAX_DEPTH	512		/* shadow call stack frames per vCPU */
-#define QP_NODE_CHUNK	16384		/* call-tree nodes per allocation */
-#define QP_MAX_CHUNKS	64		/* so at most 1 Mi nodes per vCPU */
+#define QP_NODE_CHUNK	4096		/* call-tree nodes per allocation */
+#define QP_MAX_CHUNKS	256		/* so at most 1 Mi nodes per vCPU */
 #define QP_NODE_ROOT	0		/* the call tree's root (no function) */
 #define QP_NODE_OVERFLOW 1		/* where counts go when the tree or stack is full */
 #define QP_MAX_VECTORS	16		/* trap entry addresses remembered */
@@ -313,6 +369,8 @@ struct qp_cg {
 struct qp_cache {
 	uint64_t *cc_tags;			/* [sets * ways] line number + 1, 0 = invalid */
 	uint64_t *cc_used;			/* [sets * ways] cc_clock at last use */
+	uint64_t *cc_ver;			/* [sets * ways] directory word seen (coherence) */
+	uint64_t cc_coh;			/* misses caused by another hart's write */
 	uint64_t cc_clock;			/* accesses so far, the LRU clock */
 	uint64_t cc_access[2];			/* [is store] line accesses */
 	uint64_t cc_miss[2];			/* [is store] misses */
@@ -390,6 +448,12 @@ static struct qp_line *qp_lines;		/* [qp_nbuckets * QP_SHARE_WAYS] */
 static uint64_t qp_nbuckets = 1 << 16;		/* fs_lines=N / QP_SHARE_WAYS */
 static pthread_spinlock_t qp_line_locks[QP_SHARE_LOCKS];
 static uint64_t qp_share_dropped;		/* writes to lines with no room */
+
+/* The coherence directory (section 7): one word per hashed line, changed by every store. */
+#define QP_DIR_SIZE	(1u << 20)
+#define QP_DIR_HART_BITS 12			/* low bits: the vCPU of the last store */
+static uint64_t *qp_dir;			/* [QP_DIR_SIZE], NULL if coherence=off */
+static bool qp_coh_on = true;			/* coherence=on|off */
 
 /* Symbol interning; protected by qp_func_lock. */
 static pthread_mutex_t qp_func_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1056,25 +1120,44 @@ static void qp_cg_exec(struct qp_cg *cg, const struct qp_tb *rec)
  * The cache model and the false-sharing table (section 7).
  */
 
-/* Access line in cache cc; returns true on a miss (the LRU way is then replaced). */
-static bool qp_cache_access(struct qp_cache *cc, uint64_t line)
+/* The directory word of line (0 when coherence is off). */
+static inline uint64_t *qp_dir_word(uint64_t line)
+{
+	return &qp_dir[(line * 0x9e3779b97f4a7c15ull >> 24) & (QP_DIR_SIZE - 1)];
+}
+
+/*
+ * Access line in vcpu's cache cc (a store if store); returns 0 on a hit, 1 on a
+ * miss (the LRU way is then replaced), 2 on a coherence miss: the line was
+ * present but another vCPU stored to it since this one last touched it.
+ */
+static int qp_cache_access(struct qp_cache *cc, unsigned vcpu, uint64_t line, bool store)
 {
 	uint64_t base = (line & (qp_cache_sets - 1)) * qp_cache_ways, tag = line + 1;
-	uint64_t *tags = &cc->cc_tags[base], *used = &cc->cc_used[base];
+	uint64_t *tags = &cc->cc_tags[base], *used = &cc->cc_used[base], *ver = &cc->cc_ver[base];
+	uint64_t *dir = qp_dir ? qp_dir_word(line) : NULL, old = 0, now;
 	unsigned w, victim = 0;
+	int result = 1;
 
 	cc->cc_clock++;
-	for (w = 0; w < qp_cache_ways; w++) {
-		if (tags[w] == tag) {
-			used[w] = cc->cc_clock;
-			return false;
-		}
+	if (dir != NULL)
+		old = __atomic_load_n(dir, __ATOMIC_RELAXED);
+	now = old;
+	if (dir != NULL && store) {	/* a new word: count + 1, this vCPU in the low bits */
+		now = ((old >> QP_DIR_HART_BITS) + 1) << QP_DIR_HART_BITS | vcpu;
+		__atomic_store_n(dir, now, __ATOMIC_RELAXED);
+	}
+	for (w = 0; w < qp_cache_ways && tags[w] != tag; w++)
 		if (used[w] < used[victim])
 			victim = w;
+	if (w < qp_cache_ways) {	/* present: valid unless another vCPU stored since */
+		result = ver[w] != old ? 2 : 0;
+		victim = w;
 	}
 	tags[victim] = tag;
 	used[victim] = cc->cc_clock;
-	return true;
+	ver[victim] = now;
+	return result;
 }
 
 /* The slot for line in bucket b (locked): its own, an empty one, or the oldest quiet one. */
@@ -1167,10 +1250,12 @@ static void qp_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t
 		return;
 	v = &qp_vcpus[vcpu_index];
 	for (line = vaddr >> qp_line_shift; line <= (end - 1) >> qp_line_shift; line++) {
-		bool miss = qp_cache_access(&v->v_cache, line);
+		int r = qp_cache_access(&v->v_cache, vcpu_index, line, store);
+		bool miss = r != 0;
 
 		v->v_cache.cc_access[store]++;
 		v->v_cache.cc_miss[store] += miss;
+		v->v_cache.cc_coh += r == 2;
 		if (v->v_cg != NULL) {
 			struct qp_node *nd = qp_node(v->v_cg, v->v_cg->cg_cur);
 
@@ -1486,8 +1571,9 @@ static void qp_report_vcpu(unsigned i, uint32_t nfuncs)
 		qp_printf("warn %u open-at-exit 1\n", i);
 	if (qp_cache_on)
 		qp_printf("cache %u loads %" PRIu64 " load-misses %" PRIu64 " stores %" PRIu64
-			  " store-misses %" PRIu64 "\n", i, v->v_cache.cc_access[0],
-			  v->v_cache.cc_miss[0], v->v_cache.cc_access[1], v->v_cache.cc_miss[1]);
+			  " store-misses %" PRIu64 " coherence-misses %" PRIu64 "\n", i,
+			  v->v_cache.cc_access[0], v->v_cache.cc_miss[0], v->v_cache.cc_access[1],
+			  v->v_cache.cc_miss[1], v->v_cache.cc_coh);
 	if (v->v_cg != NULL)
 		qp_report_cg(i, v->v_cg);
 }
@@ -1520,8 +1606,9 @@ static void qp_report(qemu_plugin_id_t id, void *udata)
 		qp_print_top("functotal", ftot, nfuncs);
 	free(ftot);
 	if (qp_cache_on) {
-		qp_printf("cacheconf size %" PRIu64 " ways %u line %u sets %" PRIu64 "\n",
-			  qp_cache_size, qp_cache_ways, qp_cache_line, qp_cache_sets);
+		qp_printf("cacheconf size %" PRIu64 " ways %u line %u sets %" PRIu64
+			  " coherence %u\n", qp_cache_size, qp_cache_ways, qp_cache_line,
+			  qp_cache_sets, qp_dir != NULL);
 		qp_report_share();
 	}
 	qp_printf("qprof end\n");
@@ -1606,6 +1693,8 @@ static int qp_parse_arg(const char *arg)
 		return qp_parse_onoff(val, &qp_cg_on);
 	if (klen == 5 && strncmp(arg, "cache", 5) == 0)
 		return qp_parse_onoff(val, &qp_cache_on);
+	if (klen == 9 && strncmp(arg, "coherence", 9) == 0)
+		return qp_parse_onoff(val, &qp_coh_on);
 	if (klen > 6 && strncmp(arg, "cache_", 6) == 0)
 		return qp_parse_cache_arg(arg + 6, klen - 6, val);
 	if (klen > 3 && strncmp(arg, "fs_", 3) == 0)
@@ -1629,8 +1718,8 @@ static int qp_parse_arg(const char *arg)
 static int qp_usage(const char *arg)
 {
 	fprintf(stderr, "qprof: bad argument '%s' (top=N windows=N begin=SYM end=SYM mark=SYM "
-		"vectors=SYM:SYM callgraph=on|off cache=on|off cache_size=BYTES cache_ways=N "
-		"cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n", arg);
+		"vectors=SYM:SYM callgraph=on|off cache=on|off coherence=on|off cache_size=BYTES "
+		"cache_ways=N cache_line=BYTES fs_window_us=N fs_top=N fs_lines=N)\n", arg);
 	return -1;
 }
 
@@ -1656,7 +1745,8 @@ static int qp_alloc_cache(struct qp_cache *cc)
 {
 	cc->cc_tags = calloc(qp_cache_sets * qp_cache_ways, sizeof(uint64_t));
 	cc->cc_used = calloc(qp_cache_sets * qp_cache_ways, sizeof(uint64_t));
-	return cc->cc_tags && cc->cc_used ? 0 : -1;
+	cc->cc_ver = calloc(qp_cache_sets * qp_cache_ways, sizeof(uint64_t));
+	return cc->cc_tags && cc->cc_used && cc->cc_ver ? 0 : -1;
 }
 
 /* Check the cache geometry and size the false-sharing table; 0, or -1 with a message. */
@@ -1674,6 +1764,8 @@ static int qp_setup_cache(void)
 	}
 	qp_lines = calloc(qp_nbuckets * QP_SHARE_WAYS, sizeof(*qp_lines));
 	if (qp_lines == NULL)
+		return -1;
+	if (qp_coh_on && (qp_dir = calloc(QP_DIR_SIZE, sizeof(*qp_dir))) == NULL)
 		return -1;
 	for (i = 0; i < QP_SHARE_LOCKS; i++)
 		pthread_spin_init(&qp_line_locks[i], PTHREAD_PROCESS_PRIVATE);

@@ -22,11 +22,15 @@
  *
  * Then, outside any window:
  *   cg_a          a known call tree for the call graph (see cg_a below)
- *   fs_pingpong   the harts take turns writing their own 8 bytes of one
- *                 64-byte line (qst_fs), QST_FS_ROUNDS times each: the one line
- *                 written by two harts at disjoint bytes (false sharing); every
- *                 other line both harts write (qst_turn, qst_done, qst_var) is
- *                 written at the same bytes (true sharing)
+ *   fs_pingpong   raw window: the harts take turns writing their own 8 bytes
+ *                 of one 64-byte line (qst_fs), QST_FS_ROUNDS times each: the
+ *                 one line written by two harts at disjoint bytes (false
+ *                 sharing); every other line both harts write (qst_turn,
+ *                 qst_done, qst_var) is written at the same bytes (true
+ *                 sharing).  Hart 0 has the first turn, so its window misses
+ *                 exactly 2 + 2 * (QST_FS_ROUNDS - 1) times with coherence (the
+ *                 first read of qst_turn and store to qst_fs, then in each later
+ *                 round both again, each written by hart 1 since), 2 without.
  */
 #define QST_FS_ROUNDS	8
 #define QST_NHARTS	2
@@ -216,6 +220,9 @@ qst_trap:
 /* Hart a0 (0 or 1) writes bytes 8*a0..8*a0+7 of qst_fs on its turns. */
 	.type	fs_pingpong, @function
 fs_pingpong:
+	addi	sp, sp, -16
+	sd	ra, 8(sp)
+	jal	prof_begin
 	lla	t0, qst_turn
 	lla	t1, qst_fs
 	slli	t2, a0, 3
@@ -228,6 +235,9 @@ fs_pingpong:
 	sw	t4, 0(t0)		/* the other hart's turn */
 	addi	t3, t3, -1
 	bnez	t3, 1b
+	jal	prof_end
+	ld	ra, 8(sp)
+	addi	sp, sp, 16
 	ret
 	.size	fs_pingpong, .-fs_pingpong
 
