@@ -185,18 +185,24 @@ static void stress_watchdog(uint64_t dt_us)
 	sr->sr_last_ops[0] = sr->sr_hart[0]->sh_ops;
 }
 
-/* After the stop: a hart that has not finished within sr_hang_s fails the run. */
+/*
+ * After the stop: a hart that has not finished within sr_hang_s fails the
+ * run; one still freeing what it held (phase 0) is named before one waiting
+ * for the others (phase 1), which is only a victim.
+ */
 static void stress_end_watchdog(uint64_t now)
 {
 	struct stress_run *sr = &stress_run;
 
 	if (now - sr->sr_stop_us < (uint64_t)sr->sr_hang_s * 1000000)
 		return;
-	for (unsigned c = 0; c < sr->sr_nharts; c++)
-		if (sr->sr_hart[c]->sh_phase != 2)
-			stress_fail("hang: hart %u did not finish within %u s of the stop (phase %d, "
-				    "last in %s)", c, sr->sr_hang_s, sr->sr_hart[c]->sh_phase,
-				    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where : "start");
+	for (int phase = 0; phase < 2; phase++)
+		for (unsigned c = 0; c < sr->sr_nharts; c++)
+			if (sr->sr_hart[c]->sh_phase == phase)
+				stress_fail("hang: hart %u did not finish within %u s of the stop "
+					    "(phase %d, last in %s)", c, sr->sr_hang_s, phase,
+					    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where :
+					    "start");
 }
 
 void stress_poll_hart0(struct stress_hart *sh)
