@@ -113,7 +113,12 @@
  * then frees every free slab, then calls the cache's reclaim callback.  It
  * also raises a generation number: each hart, in kmem_reap_local(), empties
  * its own magazines when it sees a new generation.  KM_SLEEP allocations
- * that fail reap once and retry (vmem's VM_SLEEP semantics).  kmem_init
+ * that fail reap once and retry (vmem's VM_SLEEP semantics).  For the end
+ * of a run (a stress verification), kmem_drain_this_hart flushes the
+ * calling hart's magazines of every cache, and kmem_purge empties every
+ * depot, frees every free slab and shrinks an idle grown bufctl hash back
+ * to its first table: afterwards a cache with nothing allocated holds only
+ * its own structures.  kmem_init
  * makes kmem_reap the reclaim hook of vmem (VM_SLEEP) and of the page
  * allocator (requests that may wait), so memory pressure anywhere below
  * reaches the caches once before an allocation fails.
@@ -123,7 +128,12 @@
  * An allocation returns NULL (KM_PANIC: panics) when no layer can give a
  * buffer.  A failed slab creation (arena empty, header or bufctl
  * allocation failed, constructor failed) undoes every step: nothing is lost
- * and the counters are unchanged but cache_fail.  Misuse panics naming the
+ * and the counters are unchanged but cache_fail.  Failure injection
+ * (mm/fail.c) fails one kmem_slab_import in N, so every path above runs
+ * for real: a failed fill destroys its empty magazine, a free that gets no
+ * magazine goes to the slab, a KM_SLEEP miss reaps and retries, and each
+ * NULL returned is one cache_fail.  A KM_PANIC request holds injection off
+ * (fail_hold) for everything below it.  Misuse panics naming the
  * function, the cache and the buffer: freeing a pointer that no slab of the
  * cache holds, an interior pointer, a free to a fully free slab, invalid
  * flags or sizes, destroying a cache with buffers outstanding.
@@ -139,8 +149,10 @@
  * in magazines + in depots.  The hit path counts allocations only (one
  * add in the hart's line); a hart's frees follow from conservation:
  * frees = rounds it holds - buffers brought in by slow paths (cf_in) +
- * buffers sent out by slow paths (cf_out) + its allocations.  Dumps are in
- * kmem_dump.c.
+ * buffers sent out by slow paths (cf_out) + its allocations.  Per hart,
+ * struct kmem_hart counts depot trades for a full magazine and buffers
+ * imported from slab layers; with the sum of hc_alloc they make the kmem
+ * levels of mm_levelstat_cpu (kmem.h).  Dumps are in kmem_dump.c.
  *
  * 8. Debugging (kmem_debug.c)
  * ---------------------------
@@ -1167,13 +1179,16 @@ void kmem_drain_this_hart(void)
 		kmem_flush_hart(NULL);
 }
 
-/* kmem_cache_walk body: one cache's depots emptied and its free slabs freed. */
+/* kmem_cache_walk body: one cache's depots emptied, its free slabs freed, an idle hash shrunk. */
 static void kmem_cache_purge_cb(kmem_cache_t *cp, void *arg)
 {
 	(void)arg;
 	kmem_depot_purge(cp);
-	if (cp->cache_slablayer)
-		kmem_slab_reap(cp);
+	if (!cp->cache_slablayer)
+		return;
+	kmem_slab_reap(cp);
+	for (unsigned n = 0; n < cp->cache_nnodes; n++)
+		kmem_hash_shrink(cp->cache_node[n]);
 }
 
 void kmem_purge(void)

@@ -313,6 +313,8 @@ unsigned kmem_slab_import(void *arg, void **bufs, unsigned n, int kmflag, int no
 void kmem_slab_release(void *arg, void **bufs, unsigned n);
 int kmem_slab_geometry(kmem_cache_t *cp);
 void kmem_slab_reap(kmem_cache_t *cp);
+/* A node's grown bufctl hash back to the first table when no buffer is allocated (purge). */
+void kmem_hash_shrink(struct kmem_cnode *cn);
 struct kmem_slab *kmem_slab_of(kmem_cache_t *cp, const void *buf, struct kmem_bufctl **bcpp);
 void kmem_cnode_init(kmem_cache_t *cp, struct kmem_cnode *cn, int node, vmem_t *arena);
 void kmem_cnode_fini(kmem_cache_t *cp, struct kmem_cnode *cn);

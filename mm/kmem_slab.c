@@ -358,6 +358,24 @@ static void kmem_hash_grow(struct kmem_cnode *cn)
 		vmem_free(kmem_arena[0], (uintptr_t)oh, ob * sizeof(*oh));
 }
 
+void kmem_hash_shrink(struct kmem_cnode *cn)
+{
+	struct kmem_bufctl **oh = NULL;
+	size_t ob = 0;
+	irqflags_t fl = kmem_lock(&cn->kn_slab_lock);
+
+	/* kn_hash0 is empty once grown: kmem_hash_grow moved every chain out of it. */
+	if (cn->kn_hash != cn->kn_hash0 && cn->kn_hash_count == 0) {
+		oh = cn->kn_hash;
+		ob = cn->kn_hash_mask + 1;
+		cn->kn_hash = cn->kn_hash0;
+		cn->kn_hash_mask = KMEM_HASH_INITIAL - 1;
+	}
+	kmem_unlock(&cn->kn_slab_lock, fl);
+	if (oh != NULL)
+		vmem_free(kmem_arena[0], (uintptr_t)oh, ob * sizeof(*oh));
+}
+
 /* ------------------------------------------------------------ slab lifecycle */
 
 /* Slab memory from the node's arena (or the cache's own source). */

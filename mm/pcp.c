@@ -47,7 +47,11 @@
  * --------------------
  * A refill takes a full batch only when the zone stays above the caller's
  * watermark afterwards, else a single page, else nothing (the caller tries
- * the next zone).  page_drain_all is the only cross-hart operation: the
+ * the next zone).  While failure injection is on (mm/fail.c) the inline
+ * fast path sends every request to page_alloc_slow, which may fail it
+ * before a cache is touched, so cache hits fail too; off, the fast path
+ * pays one load and one branch for it.  page_drain_all is the only
+ * cross-hart operation: the
  * allocator calls it when a request that may wait is about to fail, and
  * callers that count pages (leak checks, tests) call it first.
  *

@@ -26,6 +26,7 @@
 
 #define FT_SLOTS	256
 
+/* The test's own xorshift64 (independent of fail.c's dice). */
 static uint64_t ft_rng(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -52,6 +53,7 @@ static void drain_everything(void)
 	cpu_call_all((void (*)(void *))page_pcp_drain_this_hart, NULL);
 }
 
+/* Fail naming the zone unless every zone has the free count it had in before[]. */
 static void assert_zones_back(const uint64_t *before, unsigned n)
 {
 	uint64_t now[8];
@@ -142,6 +144,11 @@ static void fail_test_page_workload_loses_nothing(void **state)
 		*(uint64_t *)phys_to_virt(pa) = r;	/* an overlap would break a stamp */
 	}
 	fail_stats(st);
+	host_capture_reset();
+	kmem_kmastat(host_capture);			/* the line users read */
+	if (strstr(host_captured(), "failure injection: every 4, injected page ") == NULL ||
+	    strtoull(strstr(host_captured(), "injected page ") + 14, NULL, 10) != nulls)
+		fail_msg("kmastat does not show %lu injected page failures", (unsigned long)nulls);
 	fail_set(0, 0);
 	page_get_stats(&ps1);
 	assert_true(st[FAIL_PAGE] > 1000);
@@ -271,6 +278,7 @@ static int fk_ctor(void *buf, void *private, int kmflag)
 	return 0;
 }
 
+/* The workload's caches: constructed small, bufctl-backed big, one-home, full debug. */
 static void fk_create(void)
 {
 	fk_cache[FK_SMALL] = kmem_cache_create("ft_small", 48, 0, fk_ctor, NULL, NULL, NULL, NULL, 0);
@@ -516,6 +524,7 @@ static void mt_collect(void)
 	mt_release(&it);
 }
 
+/* One hart: random take / release / pass / collect over 64 items, reaping now and then. */
 static void *mt_worker(void *arg)
 {
 	unsigned me = (unsigned)(uintptr_t)arg;
@@ -727,6 +736,26 @@ static void fail_test_create_destroy_churn(void **state)
 	assert_zones_back(before, 8);
 }
 
+/* A bufctl hash that grew goes back to its first table when purged empty: no page kept. */
+static void fail_test_purge_gives_back_grown_hash(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("ft_hash", 1500, 0, NULL, NULL, NULL, NULL, NULL,
+					     KMC_NOTNUMA);
+	static void *b[2000];
+	uint64_t before[8];
+
+	(void)state;
+	zone_free_snapshot(before, 8);
+	for (int i = 0; i < 2000; i++)
+		assert_non_null(b[i] = kmem_cache_alloc(cp, KM_SLEEP));
+	for (int i = 0; i < 2000; i++)
+		kmem_cache_free(cp, b[i]);
+	drain_everything();
+	assert_int_equal(ksim_stat(cp, KMS_SLABS), 0);
+	assert_zones_back(before, 8);
+	kmem_cache_destroy(cp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +768,7 @@ int main(void)
 		T(fail_test_threads_then_drain_loses_nothing),
 		T(fail_test_levelstat_known_workload),
 		T(fail_test_create_destroy_churn),
+		T(fail_test_purge_gives_back_grown_hash),
 #undef T
 	};
 
