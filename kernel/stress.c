@@ -21,7 +21,11 @@
  *    0..10 with zone and node flags, vmem_alloc/vmem_xalloc with align,
  *    phase, nocross, min and max on the run's own arena, vmem_xalloc on
  *    the kernel heap, and dma_alloc_coherent where the board has DMA pools
- *    (else that kind is off and the first line says so).  A hart holds at
+ *    (else that kind is off and the first line says so).  The heap kind,
+ *    kmalloc above 8 KiB and pressure rounds run on at most 8 "heavy"
+ *    harts (every n-th hart): a heap free takes segkmem's one lock, which a
+ *    purge holds across a remote fence of every hart, and at 64 vCPUs on two
+ *    host cores that alone serialised the run.  A hart holds at
  *    most sh_slots objects (2048 / harts, 16..256: with many vCPUs on few
  *    host cores each operation is slow, and the end frees all of them) and
  *    sh_budget bytes (free memory / 2 / harts, at most 256 MiB), which scales
@@ -185,18 +189,24 @@ static void stress_watchdog(uint64_t dt_us)
 	sr->sr_last_ops[0] = sr->sr_hart[0]->sh_ops;
 }
 
-/* After the stop: a hart that has not finished within sr_hang_s fails the run. */
+/*
+ * After the stop: a hart that has not finished within sr_hang_s fails the
+ * run; one still freeing what it held (phase 0) is named before one waiting
+ * for the others (phase 1), which is only a victim.
+ */
 static void stress_end_watchdog(uint64_t now)
 {
 	struct stress_run *sr = &stress_run;
 
 	if (now - sr->sr_stop_us < (uint64_t)sr->sr_hang_s * 1000000)
 		return;
-	for (unsigned c = 0; c < sr->sr_nharts; c++)
-		if (sr->sr_hart[c]->sh_phase != 2)
-			stress_fail("hang: hart %u did not finish within %u s of the stop (phase %d, "
-				    "last in %s)", c, sr->sr_hang_s, sr->sr_hart[c]->sh_phase,
-				    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where : "start");
+	for (int phase = 0; phase < 2; phase++)
+		for (unsigned c = 0; c < sr->sr_nharts; c++)
+			if (sr->sr_hart[c]->sh_phase == phase)
+				stress_fail("hang: hart %u did not finish within %u s of the stop "
+					    "(phase %d, last in %s)", c, sr->sr_hang_s, phase,
+					    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where :
+					    "start");
 }
 
 void stress_poll_hart0(struct stress_hart *sh)
@@ -283,7 +293,20 @@ static void stress_hart_entry(void *arg)
 	arch_irq_enable();
 }
 
-static void stress_machine(struct stress_run *sr);
+/* Nodes (the highest zone's node + 1) and whether a DMA zone exists. */
+static void stress_machine(struct stress_run *sr)
+{
+	struct page_zone_info zi;
+
+	sr->sr_nnodes = 1;
+	for (unsigned i = 0; i < page_zone_count(); i++) {
+		if (page_zone_info(i, &zi) != 0)
+			continue;
+		sr->sr_nnodes = MAX(sr->sr_nnodes, (unsigned)zi.pzi_node + 1);
+		sr->sr_dma_zone |= zi.pzi_type == PAGE_ZONE_DMA;
+		sr->sr_mem_bytes += zi.pzi_managed * MM_PAGE_SIZE;
+	}
+}
 
 /*
  * The kinds named by stress_kinds=a,b,... (all when empty); 0 and a message
@@ -406,20 +429,6 @@ static const char *stress_setup(void)
 	return NULL;
 }
 
-/* Nodes (the highest zone's node + 1) and whether a DMA zone exists. */
-static void stress_machine(struct stress_run *sr)
-{
-	struct page_zone_info zi;
-
-	sr->sr_nnodes = 1;
-	for (unsigned i = 0; i < page_zone_count(); i++) {
-		if (page_zone_info(i, &zi) != 0)
-			continue;
-		sr->sr_nnodes = MAX(sr->sr_nnodes, (unsigned)zi.pzi_node + 1);
-		sr->sr_dma_zone |= zi.pzi_type == PAGE_ZONE_DMA;
-		sr->sr_mem_bytes += zi.pzi_managed * MM_PAGE_SIZE;
-	}
-}
 
 /*
  * The mixed phase on every hart, in thread context with interrupts on (so

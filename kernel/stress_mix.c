@@ -42,6 +42,21 @@ static inline uint64_t stress_below(struct stress_hart *sh, uint64_t n)
 	return stress_rand(sh) % n;
 }
 
+static unsigned stress_pressure_stride(void);
+
+/*
+ * A "heavy" hart (every hart up to STRESS_PRESSURE_HARTS harts, else every
+ * stride-th) runs pressure rounds and the kinds that go through the mapped
+ * heap (the heap kind, kmalloc above KMALLOC_MAX_CLASS).  A heap free takes
+ * segkmem's one lock and, every 8 MiB, holds it across an SBI remote fence
+ * of every hart; with 64 vCPUs on 2 host cores that serialised the whole run
+ * (stress.c §2).
+ */
+static bool stress_heavy(const struct stress_hart *sh)
+{
+	return sh->sh_cpu % stress_pressure_stride() == 0;
+}
+
 /* ------------------------------------------------------------ the wrappers */
 /*
  * Every allocator call of the mix goes through one of these, never inlined,
@@ -286,6 +301,8 @@ static bool stress_alloc_kmalloc(struct stress_hart *sh, struct stress_obj *o)
 	void *p;
 
 	size = MIN(size + stress_below(sh, size), (size_t)STRESS_KMALLOC_MAX);
+	if (!stress_heavy(sh))
+		size = MIN(size, (size_t)KMALLOC_MAX_CLASS);
 	if (stress_run.sr_dma_zone && size <= KMALLOC_MAX_CLASS && stress_below(sh, 16) == 0)
 		flags |= KM_DMA;
 	else if (stress_below(sh, 8) == 0)
@@ -734,6 +751,15 @@ static unsigned stress_pressure_stride(void)
 
 /* --------------------------------------------------------- the hart's run */
 
+/* Are all of this hart's weights 0 (its kinds all heavy-only)? */
+static bool stress_pick_weights_zero(const struct stress_hart *sh)
+{
+	for (unsigned k = 0; k < SK_NKINDS; k++)
+		if (sh->sh_weight[k] != 0)
+			return false;
+	return true;
+}
+
 void stress_hart_setup(struct stress_hart *sh, unsigned cpu)
 {
 	sh->sh_cpu = cpu;
@@ -747,6 +773,10 @@ void stress_hart_setup(struct stress_hart *sh, unsigned cpu)
 		if (!(stress_run.sr_kinds & (1u << k)))
 			sh->sh_weight[k] = 0;
 	}
+	if (!stress_heavy(sh))
+		sh->sh_weight[SK_HEAP] = 0;
+	if (stress_pick_weights_zero(sh))
+		sh->sh_weight[SK_CACHE] = 1;	/* stress_kinds=heap: light harts do cache */
 	stress_mbox_init(sh->sh_mbox);
 }
 
@@ -781,7 +811,7 @@ void stress_hart_run(struct stress_hart *sh)
 
 		if (epoch != sh->sh_pressure_seen) {
 			sh->sh_pressure_seen = epoch;
-			if (sh->sh_cpu % stress_pressure_stride() == 0)
+			if (stress_heavy(sh))
 				stress_pressure(sh, epoch);
 		}
 		stress_step(sh);

@@ -31,6 +31,8 @@ _Static_assert(FAIL_NSITES == 3, "stress_run.sr_injected");
 #include "mm/vmem_impl.h"
 
 #define STRESS_MAX_POOLS	8	/* DMA pools checked */
+#define STRESS_MAX_ARENAS	64	/* arenas the loss report compares */
+#define STRESS_MAX_CACHES	256	/* caches the loss report compares */
 
 /* What the verification compares: taken before the run and after it. */
 struct stress_snap {
@@ -45,6 +47,9 @@ struct stress_snap {
 	struct page_stats ss_pst;			/* page allocator statistics */
 	uint64_t ss_refused, ss_drains, ss_urgent;	/* summed over zones */
 	uint64_t ss_reaps;				/* reaps of the stress caches */
+	uint64_t ss_arena[STRESS_MAX_ARENAS];		/* every arena's bytes in spans */
+	uint64_t ss_cache[STRESS_MAX_CACHES];		/* every cache's slab memory */
+	unsigned ss_ncache;				/* caches seen by the walk */
 };
 static struct stress_snap stress_before, stress_after;
 
@@ -134,6 +139,66 @@ static uint64_t stress_khash_pages(void)
 	return pages;
 }
 
+/* kmem_cache_walk body: note each cache's slab memory, in walk order. */
+static void stress_cache_mem_cb(kmem_cache_t *cp, void *arg)
+{
+	struct stress_snap *ss = arg;
+	uint64_t st[KMS_NSTATS];
+
+	if (ss->ss_ncache < STRESS_MAX_CACHES) {
+		kmem_cache_stats(cp, st);
+		ss->ss_cache[ss->ss_ncache] = st[KMS_MEM_TOTAL];
+	}
+	ss->ss_ncache++;
+}
+
+/* Every arena's span bytes and every cache's slab memory, for the loss report. */
+static void stress_snap_owners(struct stress_snap *ss)
+{
+	irqflags_t fl = irq_save();
+	unsigned i = 0;
+
+	spin_lock(&vmem_list_lock);
+	for (const struct vmem *vmp = vmem_list; vmp != NULL && i < STRESS_MAX_ARENAS;
+	     vmp = vmp->vm_next)
+		ss->ss_arena[i++] = vmp->vm_kstat.vk_mem_total;
+	spin_unlock(&vmem_list_lock);
+	irq_restore(fl);
+	ss->ss_ncache = 0;
+	kmem_cache_walk(stress_cache_mem_cb, ss);
+}
+
+/* kmem_cache_walk body: print a cache whose slab memory differs from before. */
+static void stress_cache_diff_cb(kmem_cache_t *cp, void *arg)
+{
+	unsigned *i = arg;
+
+	if (*i < STRESS_MAX_CACHES && stress_after.ss_cache[*i] != stress_before.ss_cache[*i])
+		printk("stress: lost? cache %s slab memory %llu before %llu\n", kmem_cache_name(cp),
+		       (unsigned long long)stress_after.ss_cache[*i],
+		       (unsigned long long)stress_before.ss_cache[*i]);
+	(*i)++;
+}
+
+/* After a loss: name the arenas and caches that hold more than before. */
+static void stress_report_owners(void)
+{
+	irqflags_t fl = irq_save();
+	unsigned i = 0;
+
+	spin_lock(&vmem_list_lock);
+	for (const struct vmem *vmp = vmem_list; vmp != NULL && i < STRESS_MAX_ARENAS;
+	     vmp = vmp->vm_next, i++)
+		if (stress_after.ss_arena[i] != stress_before.ss_arena[i])
+			printk("stress: lost? arena %s spans %llu bytes before %llu\n", vmp->vm_name,
+			       (unsigned long long)stress_after.ss_arena[i],
+			       (unsigned long long)stress_before.ss_arena[i]);
+	spin_unlock(&vmem_list_lock);
+	irq_restore(fl);
+	i = 0;
+	kmem_cache_walk(stress_cache_diff_cb, &i);
+}
+
 /* Everything a snapshot holds, on a drained system. */
 static void stress_snap(struct stress_snap *ss)
 {
@@ -145,6 +210,7 @@ static void stress_snap(struct stress_snap *ss)
 	vmem_seg_pool_stats(&pool, &ss->ss_seg_pages, &boot_used);
 	ss->ss_hash_pages = stress_hash_pages();
 	ss->ss_khash_pages = stress_khash_pages();
+	stress_snap_owners(ss);
 	ss->ss_heap = vmem_size(sr->sr_heap, VMEM_ALLOC);
 	for (unsigned i = 0; i < dma_pool_count() && i < STRESS_MAX_POOLS; i++)
 		ss->ss_pool[i] = vmem_size(dma_pool_arena(i), VMEM_ALLOC);
@@ -241,10 +307,10 @@ static void stress_reason(const char *what)
  */
 static bool stress_verify_zones(void)
 {
-	uint64_t segs = stress_after.ss_seg_pages - stress_before.ss_seg_pages;
-	uint64_t hash = stress_after.ss_hash_pages - stress_before.ss_hash_pages;
-	uint64_t khash = stress_after.ss_khash_pages - stress_before.ss_khash_pages;
-	uint64_t meta = segs + hash + khash;
+	int64_t segs = (int64_t)(stress_after.ss_seg_pages - stress_before.ss_seg_pages);
+	int64_t hash = (int64_t)(stress_after.ss_hash_pages - stress_before.ss_hash_pages);
+	int64_t khash = (int64_t)(stress_after.ss_khash_pages - stress_before.ss_khash_pages);
+	int64_t meta = segs + hash + khash;
 	int64_t short_sum = 0, short_z[PAGE_MAX_ZONES];
 	unsigned nz = MIN(page_zone_count(), (unsigned)PAGE_MAX_ZONES);
 	bool ok;
@@ -252,7 +318,7 @@ static bool stress_verify_zones(void)
 	for (unsigned i = 0; i < nz; i++)
 		short_sum += short_z[i] = (int64_t)(stress_before.ss_free[i] - stress_after.ss_free[i] -
 						    (stress_after.ss_pt[i] - stress_before.ss_pt[i]));
-	ok = short_sum == (int64_t)meta;
+	ok = short_sum == meta;
 	for (unsigned i = 0; i < nz; i++) {
 		uint64_t pt = stress_after.ss_pt[i] - stress_before.ss_pt[i];
 		struct page_zone_info zi;
@@ -267,14 +333,15 @@ static bool stress_verify_zones(void)
 		       ok && short_z[i] >= 0 ? "ok" : "LOST");
 		ok &= short_z[i] >= 0;
 	}
-	printk("stress: verify metadata +%llu pages (vmem segments +%llu, vmem hash tables +%llu, "
-	       "kmem hash tables +%llu), zones short by %lld beyond page tables %s\n",
-	       (unsigned long long)meta, (unsigned long long)segs, (unsigned long long)hash,
-	       (unsigned long long)khash, (long long)short_sum, ok ? "ok" : "LOST");
+	printk("stress: verify metadata %lld pages (vmem segments %lld, vmem hash tables %lld, "
+	       "kmem hash tables %lld), zones short by %lld beyond page tables %s\n",
+	       (long long)meta, (long long)segs, (long long)hash, (long long)khash,
+	       (long long)short_sum, ok ? "ok" : "LOST");
 	if (!ok) {
 		char why[64];
 
-		snprintf(why, sizeof(why), "%lld pages lost", (long long)(short_sum - (int64_t)meta));
+		stress_report_owners();
+		snprintf(why, sizeof(why), "%lld pages lost", (long long)(short_sum - meta));
 		stress_reason(why);
 	}
 	return ok;
