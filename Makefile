@@ -91,7 +91,7 @@ help:
 	@echo "make host-tests    build the host unit tests"
 	@echo "make mm-env-check  compile mm/ against the names mm/mm_platform.h lists, and no more"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
-	@echo "make profile       boot under the profiling plugin and print its report"
+	@echo "make profile       boot under the profiling plugin: report, build/profile/profile.json, flame graphs"
 	@echo "make test-big      full ktest at -smp 64 (64 GiB) and -smp 128 (256 GiB), 4 NUMA nodes; not in make test"
 	@echo "make mutants       break the code on purpose (tools/mutants.py) and check the tests notice; not in make test"
 	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"

@@ -8,7 +8,11 @@
 
 The plugin (tools/qprof.c, built as build/host/libqprof.so) writes a
 line-oriented record to build/profile/qprof.log; the kernel console goes to
-build/profile/console.log.  This script joins the two: the kernel's
+build/profile/console.log.  From the plugin's call tree, cache model and
+sharing table and the console's stress lines it also writes
+build/profile/profile.json, profile-text.txt, folded-cpu<N>.txt and
+flame-cpu<N>.svg (docs/profiling.md), then runs tools/report.py on the JSON
+if that script exists.  This script joins the two: the kernel's
 "prof: region NAME cpu C hart H iters K" lines are paired, per hart and in
 order, with the plugin's region windows on the vCPU of the same index (on
 QEMU virt, vCPU i is hart i).  The report format is described in
@@ -27,6 +31,9 @@ adds a "warning" line: the profile is still valid.
 """
 
 import argparse
+import contextlib
+import io
+import json
 import math
 import os
 import re
@@ -68,14 +75,34 @@ def parse_cmdline():
                     help="boot the budget configuration and check every region against FILE")
     ap.add_argument("--suggest", action="store_true",
                     help="with --check-budgets: print budget lines for what was measured")
+    ap.add_argument("--callgraph", choices=["on", "off"], default="on",
+                    help="shadow call stack, folded stacks and flame graphs (default on)")
+    ap.add_argument("--cache", choices=["on", "off"], default="on",
+                    help="L1 data cache model and false-sharing table (default on)")
+    ap.add_argument("--cache-size", type=int, default=32768, help="bytes (default 32 KiB)")
+    ap.add_argument("--cache-ways", type=int, default=8, help="associativity (default 8)")
+    ap.add_argument("--cache-line", type=int, default=64, help="bytes (default 64)")
+    ap.add_argument("--fs-window-us", type=int, default=1000,
+                    help="false sharing: writes by two harts within this host time (default 1000)")
+    ap.add_argument("--no-report", action="store_true",
+                    help="do not run tools/report.py after writing the JSON")
     ap.add_argument("--selftest", action="store_true",
                     help="check the plugin's counts on tools/qprof_selftest.S instead")
     return ap.parse_args()
 
 
+def plugin_args(opt):
+    """The plugin's key=value words for opt (docs/profiling.md, "Raw record")."""
+    words = ["top=%d" % max(opt.top, 1), "callgraph=%s" % opt.callgraph, "cache=%s" % opt.cache]
+    if opt.cache == "on":
+        words += ["cache_size=%d" % opt.cache_size, "cache_ways=%d" % opt.cache_ways,
+                  "cache_line=%d" % opt.cache_line, "fs_window_us=%d" % opt.fs_window_us]
+    return ",".join(words)
+
+
 def qemu_command(opt, log):
     """The project's standard QEMU invocation (tools/qemu.py) plus the plugin."""
-    plugin = ["-plugin", "%s,top=%d" % (opt.plugin, max(opt.top, 1)), "-d", "plugin", "-D", log]
+    plugin = ["-plugin", "%s,%s" % (opt.plugin, plugin_args(opt)), "-d", "plugin", "-D", log]
     return qemu.command(opt.kernel, smp=opt.smp, mem=opt.mem, fw=opt.fw,
                         board=opt.board or None, numa=opt.numa, bootargs=opt.args,
                         extra=plugin)
@@ -116,7 +143,8 @@ def pump(src, dst, verbose):
 def parse_plugin(path):
     """Parse the plugin record (docs/profiling.md, 'Raw record')."""
     rep = {"vcpus": {}, "funcs": {}, "windows": [], "warn": [], "total": None,
-           "functotal": [], "complete": False}
+           "functotal": [], "complete": False, "stacks": {}, "cg": {}, "cache": {},
+           "cacheconf": None, "share": [], "sharing": None}
     if not os.path.exists(path):
         return rep
     with open(path, errors="replace") as f:
@@ -138,6 +166,20 @@ def parse_plugin(path):
                 rep["total"] = kv(w[1:])
             elif w[0] == "functotal" and len(w) >= 4:
                 rep["functotal"].append((int(w[2]), " ".join(w[3:])))
+            elif w[0] == "stack" and len(w) >= 8:
+                rep["stacks"].setdefault(int(w[1]), []).append(
+                    (w[7].split(";"), int(w[2]), int(w[3]), int(w[4]), int(w[5]), int(w[6])))
+            elif w[0] == "cg" and len(w) >= 4:
+                rep["cg"][int(w[1])] = kv(w[2:])
+            elif w[0] == "cache" and len(w) >= 10:
+                rep["cache"][int(w[1])] = kv(w[2:])
+            elif w[0] == "cacheconf":
+                rep["cacheconf"] = kv(w[1:])
+            elif w[0] == "share" and len(w) >= 12:
+                rep["share"].append(dict(kv(w[2:10]), line=w[1],
+                                         writers=[] if w[11] == "-" else w[11].split(",")))
+            elif w[0] == "sharing":
+                rep["sharing"] = kv(w[1:])
             elif w[0] == "qprof" and w[1:2] == ["end"]:
                 rep["complete"] = True
     return rep
@@ -206,7 +248,8 @@ def region_lines(rep, regions):
         nreg = max([r + 1 for v, r in by_key if v == hart] + [len(lines)])
         for r in range(nreg):
             name, iters = (lines[r][0], lines[r][2]) if r < len(lines) else ("#%d" % r, 0)
-            out.append(region_line(name, hart, iters, by_key.get((hart, r), {})))
+            out.append(region_line(name, hart, iters, by_key.get((hart, r), {}),
+                                   rep["cacheconf"] is not None))
     return out
 
 
@@ -289,6 +332,7 @@ def run_budgets(opt):
     """--check-budgets: boot BUDGET_BOOT under the plugin and check every region."""
     for k, v in BUDGET_BOOT.items():
         setattr(opt, k, v)
+    opt.callgraph = opt.cache = "off"      # windows only: the budgets need no more
     if opt.outdir == os.path.join(TOP, "build/profile"):
         opt.outdir = os.path.join(TOP, "build/budgets")     # not make profile's files
     try:
@@ -310,7 +354,7 @@ def run_budgets(opt):
     return 1 if failed else 0
 
 
-def region_line(name, hart, iters, wins):
+def region_line(name, hart, iters, wins, cache_on=False):
     """One 'region' report line (format in docs/profiling.md)."""
     cal, mea = wins.get("calib"), wins.get("measure")
     if cal is None or mea is None:
@@ -321,14 +365,18 @@ def region_line(name, hart, iters, wins):
     gross = mea["insns"] / iters
     harness = cal["insns"] / iters
     net_at = (atomics(mea) - atomics(cal)) / iters
+    cache = ""
+    if cache_on:
+        cache = "; cache misses %.2f accesses %.2f /op" % (
+            (mea["miss"] - cal["miss"]) / iters, (mea["access"] - cal["access"]) / iters)
     return ("region %s: %.2f instructions/op, %.2f atomics/op over %d iterations "
-            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op)"
+            "(hart %d; gross %.2f, harness %.2f instructions/op; amo %.2f lr %.2f sc %.2f /op%s)"
             % (name, gross - harness, net_at, iters, hart, gross, harness,
                (mea["amo"] - cal["amo"]) / iters, (mea["lr"] - cal["lr"]) / iters,
-               (mea["sc"] - cal["sc"]) / iters))
+               (mea["sc"] - cal["sc"]) / iters, cache))
 
 
-def print_report(opt, rep, regions, status, timed_out, ok, notok):
+def print_report(opt, rep, regions, status, timed_out, ok, notok, an=None):
     print("== qprof report ==")
     print("unit: guest instructions executed (atomics: AMO + LR + SC), not time; "
           "build: %s (the debug build, MM_DEBUG=1, with its assertions)" % os.path.relpath(opt.kernel, TOP))
@@ -357,6 +405,8 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
         if w["region"] is None:
             print("window hart %d #%d: %d instructions, %d atomics (amo %d lr %d sc %d)" % (
                 w["vcpu"], w["seq"], w["insns"], atomics(w), w["amo"], w["lr"], w["sc"]))
+    if an is not None:
+        print_analysis(opt, rep, an)
     for msg in rep["warn"]:
         print("warning plugin vcpu %s" % msg)
     if status != 0 or timed_out:
@@ -367,12 +417,555 @@ def print_report(opt, rep, regions, status, timed_out, ok, notok):
     print("== end ==")
 
 
+# ---------------------------------------------------------------- call graph, layers, JSON
+
+# Allocator layers and their entry functions (docs/profiling.md, "Layers").  A
+# function belongs to the first layer whose pattern matches its whole name.  A
+# function the compiler inlined has no frame: it counts in its caller's layer
+# (the depot trades inside kmem_mag_alloc count as magazine work).
+# The stress driver calls every allocator through noinline stress_op_<kind>
+# wrappers, so the inlined magazine and per-hart page cache fast paths are
+# inside a named frame.
+LAYERS = [
+    ("magazine", r"stress_op_(cache|kmalloc|kfree)\w*|kmem_cache_alloc_slow|kmem_cache_alloc_node|"
+                 r"kmem_cache_free_slow|kmem_alloc_miss|kmem_mag_alloc|kmem_mag_free|"
+                 r"kmalloc_common|kmalloc_var|kmalloc_node|kmalloc_large\w*|kzalloc|kfree|"
+                 r"kfree_slow|kmem_cross_free|kmem_cross_flush"),
+    ("depot", r"kmem_depot_\w+|kmem_get_empty|kmem_mag_fill|kmem_cpu_flush"),
+    ("slab", r"kmem_slab_\w+|kmem_node_import|kmem_node_take|kmem_node_put"),
+    ("pcp", r"stress_op_page_\w+|pcp_take|pcp_refill|pcp_drain_zone|page_pcp_overflow"),
+    ("buddy", r"page_alloc_slow|page_free_slow|buddy_alloc|buddy_free"),
+    ("vmem", r"stress_op_vmem_\w+|vmem_alloc|vmem_xalloc|vmem_free|vmem_xfree"),
+]
+LAYER_RE = [(name, re.compile(r"(?:%s)\Z" % pat)) for name, pat in LAYERS]
+# The kernel's level counters (iface9 §C "stress: levels") by layer.
+LEVEL_KEYS = {"magazine": "mag", "depot": "depot", "slab": "slab", "pcp": "pcp",
+              "buddy": "buddy", "vmem": "vmem"}
+STRESS_OP_RE = re.compile(r"stress_op_\w+\Z")
+LEVELS_RE = re.compile(r"stress: levels cpu (\d+) node (\d+) (.*)$")
+TICK_RE = re.compile(r"stress: t=(\d+) ops/s (\d+) fails (\d+) per-hart(( \d+)*)\s*$")
+SEED_RE = re.compile(r"stress: seed (\d+)")
+RESULT_RE = re.compile(r"stress: (passed.*|FAILED.*)$")
+LOCKROW_RE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s+(.+?)\s*$")
+
+
+def layer_of(name, cache={}):
+    """The layer whose entry functions include name, or None."""
+    if name not in cache:
+        cache[name] = next((lay for lay, rx in LAYER_RE if rx.match(name)), None)
+    return cache[name]
+
+
+def display_name(name):
+    return NOSYM_NAMES.get(name, name)
+
+
+def fold_frames(frames):
+    """Display names of frames, with runs of one unsymbolised name (OpenSBI calling
+    itself) folded into one frame."""
+    out = []
+    for f in frames:
+        name = display_name(f)
+        if not (out and name == out[-1] and name.startswith("[") and name != "[trap]"):
+            out.append(name)
+    return out
+
+
+def folded_lines(stacks):
+    """Folded text ("f1;...;fn insns" lines, one per call path with instructions)."""
+    merged = {}
+    for frames, insns, _at, _acc, _miss, _calls in stacks:
+        if insns:
+            key = ";".join(fold_frames(frames))
+            merged[key] = merged.get(key, 0) + insns
+    return sorted("%s %d" % kv_ for kv_ in merged.items())
+
+
+def function_table(stacks):
+    """{name: {"self", "incl", "incl_atomics", "incl_access", "incl_miss", "calls"}} for one
+    hart: self counts the path's own instructions, incl every path the function is on (once
+    per path, so recursion is not counted twice), calls the entries into it."""
+    tab = {}
+    for frames, insns, atoms, acc, miss, calls in stacks:
+        leaf = frames[-1]
+        row = tab.setdefault(leaf, dict.fromkeys(("self", "incl", "incl_atomics", "incl_access",
+                                                  "incl_miss", "calls"), 0))
+        row["self"] += insns
+        row["calls"] += calls
+        for f in set(frames):
+            r = tab.setdefault(f, dict.fromkeys(row, 0))
+            r["incl"] += insns
+            r["incl_atomics"] += atoms
+            r["incl_access"] += acc
+            r["incl_miss"] += miss
+    return tab
+
+
+def layer_costs(stacks):
+    """{layer: [incl insns, incl atomics, incl misses, self insns]}: incl counts every path
+    with an entry function of the layer on it, self the paths whose innermost layer it is."""
+    cost = {lay: [0, 0, 0, 0] for lay, _ in LAYERS}
+    for frames, insns, atoms, _acc, miss, _calls in stacks:
+        lays = [layer_of(f) for f in frames]
+        for lay in set(x for x in lays if x):
+            cost[lay][0] += insns
+            cost[lay][1] += atoms
+            cost[lay][2] += miss
+        inner = next((x for x in reversed(lays) if x), None)
+        if inner:
+            cost[inner][3] += insns
+    return cost
+
+
+SPIN_RE = re.compile(r"spin_\w+|xcall_\w+")    # lock and cross-call wait functions
+
+
+def spin_callers(stacks):
+    """{(caller, waiter): instructions} for one hart: the instructions spent in
+    spin_lock_contended (a lock's wait loop) and below it, charged to the first frame
+    under the chain of spin_* / xcall_* functions that led there (the code that wanted the
+    lock)."""
+    out = {}
+    for frames, insns, _at, _acc, _miss, _calls in stacks:
+        if "spin_lock_contended" not in frames or not insns:
+            continue
+        i = frames.index("spin_lock_contended")
+        while i > 0 and SPIN_RE.match(frames[i - 1]):
+            i -= 1
+        caller = display_name(frames[i - 1]) if i > 0 else "[base]"
+        key = (caller, "spin_lock_contended")
+        out[key] = out.get(key, 0) + insns
+    return out
+
+
+def parse_stress(text):
+    """The stress run's console lines (iface9 §C): seed, ticks, levels, locks, result."""
+    st = {"seed": None, "ticks": [], "levels": {}, "result": None, "locks": []}
+    in_lock = False
+    for line in text.splitlines():
+        m = SEED_RE.search(line)
+        if m and st["seed"] is None:
+            st["seed"] = int(m.group(1))
+        m = TICK_RE.search(line)
+        if m:
+            st["ticks"].append({"t": int(m.group(1)), "total": int(m.group(2)),
+                                "fails": int(m.group(3)),
+                                "per_hart": [int(x) for x in m.group(4).split()]})
+        m = LEVELS_RE.search(line)
+        if m:
+            st["levels"][int(m.group(1))] = dict(kv(m.group(3).split()), node=int(m.group(2)))
+        m = RESULT_RE.search(line)
+        if m:
+            st["result"] = m.group(1).strip()
+        if "lockstat:" in line and "locks, most contended first" in line:
+            in_lock, st["locks"] = True, []
+            continue
+        m = LOCKROW_RE.match(line) if in_lock else None
+        if m:
+            st["locks"].append({"name": m.group(7), "acquires": int(m.group(1)),
+                                "contended": int(m.group(2)), "spins": int(m.group(3)),
+                                "max_wait": int(m.group(4)), "wait_sum": int(m.group(5)),
+                                "rank": int(m.group(6))})
+        elif in_lock and not line.lstrip().startswith("acquires"):
+            in_lock = False
+    return st
+
+
+def data_symbols(kernel):
+    """[(start, end, name)] of the kernel's data objects (nm -S), sorted."""
+    try:
+        out = subprocess.run(["riscv64-unknown-elf-nm", "-S", "-n", kernel], check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    syms = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        w = line.split()
+        if len(w) == 4 and w[2] in "bBdDrRgGsS":
+            start = int(w[0], 16)
+            syms.append((start, start + max(int(w[1], 16), 1), w[3]))
+    return syms
+
+
+def line_symbol(syms, addr, size=64):
+    """The data symbols overlapping line [addr, addr + size), as "sym+off,..." or "(heap)"."""
+    names = ["%s+%d" % (n, max(addr - s, 0)) if addr > s else n
+             for s, e, n in syms if s < addr + size and e > addr]
+    return ",".join(names[:4]) if names else "(heap or stack: no kernel symbol)"
+
+
+def sharing_rows(rep, syms):
+    rows = []
+    for sh in rep["share"]:
+        kind = ("false" if sh["overlap"] == 0 else
+                "true" if sh["overlap"] == sh["events"] else "mixed")
+        rows.append({"line": sh["line"], "harts": sh["harts"], "writes": sh["writes"],
+                     "events": sh["events"], "overlap": sh["overlap"], "kind": kind,
+                     "symbol": line_symbol(syms, int(sh["line"], 16)),
+                     "writers": [display_name(w) for w in sh["writers"]]})
+    return rows
+
+
+def hart_rows(rep):
+    """work / idle / spin / firmware per hart (a partition of insns: firmware is OpenSBI's
+    work; idle and spin include the firmware's)."""
+    rows = []
+    for v in sorted(rep["vcpus"]):
+        c = rep["vcpus"][v]
+        rows.append({"cpu": v, "insns": c["insns"], "atomics": atomics(c), "work": c["work"],
+                     "idle": c["idle"] + c["fwidle"], "spin": c["spin"] + c["fwspin"],
+                     "firmware": c["fwwork"]})
+    return rows
+
+
+def analyse(opt, rep, console_text):
+    """Everything the text report and the JSON need, from the plugin record and console."""
+    st = parse_stress(console_text)
+    tabs = {v: function_table(s) for v, s in rep["stacks"].items()}
+    total = {}
+    for tab in tabs.values():
+        for name, row in tab.items():
+            t = total.setdefault(display_name(name), {"self": 0, "incl": 0})
+            t["self"] += row["self"]
+            t["incl"] += row["incl"]
+    funcs = sorted(({"name": n, **r} for n, r in total.items()),
+                   key=lambda r: (-r["self"], r["name"]))[:50]
+    layers = []
+    for v, stacks in sorted(rep["stacks"].items()):
+        cost, levels = layer_costs(stacks), st["levels"].get(v)
+        for lay, _ in LAYERS:
+            ops = levels.get(LEVEL_KEYS[lay], 0) if levels else 0
+            i, a, m, own = cost[lay]
+            layers.append({"cpu": v, "layer": lay, "ops": ops, "insns": i, "atomics": a,
+                           "insns_per_op": round(i / ops, 2) if ops else None,
+                           "atomics_per_op": round(a / ops, 3) if ops else None,
+                           "self_insns_per_op": round(own / ops, 2) if ops else None,
+                           "misses_per_op": round(m / ops, 3) if ops and rep["cache"] else None})
+    cache = []
+    for v in sorted(rep["cache"]):
+        c, tab = rep["cache"][v], tabs.get(v, {})
+        ops = sum(r["calls"] for n, r in tab.items() if STRESS_OP_RE.match(n))
+        op_miss = sum(r["incl_miss"] for n, r in tab.items() if STRESS_OP_RE.match(n))
+        cache.append({"cpu": v, "accesses": c["loads"] + c["stores"],
+                      "misses": c["load-misses"] + c["store-misses"], "loads": c["loads"],
+                      "coherence_misses": c.get("coherence-misses", 0),
+                      "load_misses": c["load-misses"], "stores": c["stores"],
+                      "store_misses": c["store-misses"], "ops": ops, "op_misses": op_miss,
+                      "misses_per_op": round(op_miss / ops, 3) if ops else None})
+    spins = []
+    for v, stacks in sorted(rep["stacks"].items()):
+        top = sorted(spin_callers(stacks).items(), key=lambda kv_: (-kv_[1], kv_[0]))[:10]
+        spins += [{"cpu": v, "caller": c, "insns": n} for (c, _w), n in top]
+    return {"stress": st, "tabs": tabs, "functions": funcs, "layers": layers, "cache": cache,
+            "spin_callers": spins,
+            "sharing": sharing_rows(rep, data_symbols(opt.kernel)), "harts": hart_rows(rep)}
+
+
+def write_outputs(opt, rep, an):
+    """folded-cpu<N>.txt and flame-cpu<N>.svg per hart; returns {"N": svg file name}."""
+    import flame  # noqa: E402  (tools/flame.py)
+    flames = {}
+    for old in os.listdir(opt.outdir):      # a run with more harts left its files here
+        if re.match(r"(folded-cpu\d+\.txt|flame-cpu\d+\.svg)\Z", old):
+            os.remove(os.path.join(opt.outdir, old))
+    for v, stacks in sorted(rep["stacks"].items()):
+        lines = folded_lines(stacks)
+        with open(os.path.join(opt.outdir, "folded-cpu%d.txt" % v), "w") as f:
+            f.write("".join(l + "\n" for l in lines))
+        name = "flame-cpu%d.svg" % v
+        with open(os.path.join(opt.outdir, name), "w") as f:
+            f.write(flame.svg(flame.read_folded(lines), "hart %d: guest instructions (%s)"
+                              % (v, opt.args)))
+        flames[str(v)] = name
+    return flames
+
+
+def profile_json(opt, an, flames):
+    st = an["stress"]
+    return {
+        "config": {"smp": opt.smp, "mem": opt.mem, "board": opt.board, "numa": opt.numa,
+                   "args": opt.args, "cache": opt.cache, "cache_size": opt.cache_size,
+                   "cache_ways": opt.cache_ways, "cache_line": opt.cache_line,
+                   "fs_window_us": opt.fs_window_us},
+        "harts": an["harts"],
+        "functions": an["functions"],
+        "layers": an["layers"],
+        "locks": st["locks"],
+        "cache": an["cache"],
+        "false_sharing": an["sharing"],
+        "spin_callers": an["spin_callers"],
+        "stress": {"seed": st["seed"], "ticks": st["ticks"], "result": st["result"],
+                   "levels": [dict(cpu=c, **lv) for c, lv in sorted(st["levels"].items())]},
+        "flame": flames,
+        "text": "profile-text.txt",
+    }
+
+
+def print_analysis(opt, rep, an):
+    """The call-graph, layer, lock, cache and sharing sections of the text report."""
+    for h in an["harts"]:
+        tot = h["insns"] or 1
+        print("hart %d work %d idle %d spin %d firmware %d (%.1f%% %.1f%% %.1f%% %.1f%%)" % (
+            h["cpu"], h["work"], h["idle"], h["spin"], h["firmware"], 100.0 * h["work"] / tot,
+            100.0 * h["idle"] / tot, 100.0 * h["spin"] / tot, 100.0 * h["firmware"] / tot))
+        cg = rep["cg"].get(h["cpu"])
+        if cg:
+            print("  callgraph calls %d rets %d traps %d trapret %d tails %d badret %d "
+                  "badtrapret %d maxdepth %d nodes %d" % tuple(cg.get(k, 0) for k in (
+                      "calls", "rets", "traps", "trapret", "tails", "badret", "badtrapret",
+                      "maxdepth", "nodes")))
+        tab = an["tabs"].get(h["cpu"], {})
+        for key in ("incl", "self"):
+            top = sorted(tab.items(), key=lambda kv_: (-kv_[1][key], kv_[0]))[:opt.top]
+            for rank, (name, row) in enumerate(top, 1):
+                print("  %s %d %6.2f%% %d %s" % (key, rank, 100.0 * row[key] / tot, row[key],
+                                                display_name(name)))
+    if an["functions"]:
+        print("functions (all harts, by self) rank self incl name")
+        for rank, f in enumerate(an["functions"][:opt.top], 1):
+            print("  function %d %d %d %s" % (rank, f["self"], f["incl"], f["name"]))
+    for lay in an["layers"]:
+        if lay["ops"] or lay["insns"]:
+            fmt = lambda x: "-" if x is None else "%g" % x  # noqa: E731
+            print("layer hart %d %s ops %d insns %d atomics %d insns/op %s atomics/op %s "
+                  "self-insns/op %s misses/op %s" % (
+                      lay["cpu"], lay["layer"], lay["ops"], lay["insns"], lay["atomics"],
+                      fmt(lay["insns_per_op"]), fmt(lay["atomics_per_op"]),
+                      fmt(lay["self_insns_per_op"]), fmt(lay["misses_per_op"])))
+    for sp in an["spin_callers"]:
+        print("spinning hart %d %d insns in spin_lock_contended for %s" % (
+            sp["cpu"], sp["insns"], sp["caller"]))
+    for lk in an["stress"]["locks"]:
+        print("lock %s acquires %d contended %d spins %d max_wait %d wait_sum %d" % (
+            lk["name"].replace(" ", "_"), lk["acquires"], lk["contended"], lk["spins"],
+            lk["max_wait"], lk["wait_sum"]))
+    if rep["cacheconf"]:
+        c = rep["cacheconf"]
+        print("cache model: %d bytes, %d-way, %d-byte lines, %d sets, LRU, per hart, %s"
+              % (c["size"], c["ways"], c["line"], c["sets"],
+                 "invalidated by other harts' stores" if c.get("coherence") else "no coherence"))
+    for c in an["cache"]:
+        print("cache hart %d accesses %d misses %d (%.2f%%) loads %d/%d stores %d/%d "
+              "coherence %d stress-ops %d misses/op %s" % (
+                  c["cpu"], c["accesses"], c["misses"], 100.0 * c["misses"] / (c["accesses"] or 1),
+                  c["load_misses"], c["loads"], c["store_misses"], c["stores"],
+                  c["coherence_misses"], c["ops"],
+                  "-" if c["misses_per_op"] is None else "%g" % c["misses_per_op"]))
+    if rep["sharing"]:
+        s = rep["sharing"]
+        print("sharing lines %d shown %d dropped-writes %d window %d us" % (
+            s["lines"], s["shown"], s["dropped-writes"], s["window-ns"] // 1000))
+    for sh in an["sharing"]:
+        print("shared %s %s harts %d writes %d events %d overlap %d symbol %s writers %s" % (
+            sh["line"], sh["kind"], sh["harts"], sh["writes"], sh["events"], sh["overlap"],
+            sh["symbol"], ",".join(sh["writers"]) or "-"))
+
+
+def run_report_html(path):
+    """Run tools/report.py (helper "report") on the JSON if it exists."""
+    script = os.path.join(TOP, "tools", "report.py")
+    if not os.path.exists(script):
+        return 0
+    print("profile: running %s %s" % (os.path.relpath(script, TOP), os.path.relpath(path, TOP)),
+          flush=True)
+    return subprocess.call([sys.executable, script, path])
+
+
+
 def selftest_expect(n):
-    """Windows hart with parameter n must show, in order, under the default markers."""
-    def win(insns, at, region, role):
-        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role}
-    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure"),
-            win(5 * (n + 7) + 4, n + 7, None, "raw")]
+    """Windows hart with parameter n must show, in order, under the default markers
+    (with the default cache: 8 ways of 64-byte lines, so lines 4096 bytes apart share a set)."""
+    def win(insns, at, region, role, access=0, miss=0):  # None: not checked
+        return {"insns": insns, "amo": at, "lr": at, "sc": at, "region": region, "role": role,
+                "access": access, "miss": miss}
+    return [win(2 * n + 2, 0, 0, "calib"), win(5 * n + 4, n, 0, "measure", 3 * n, None),
+            win(5 * (n + 7) + 4, n + 7, None, "raw", 3 * (n + 7), None),
+            win(3 + 3 * (5 + 4 * 8), 0, None, "raw", 24, lru_misses[0]),
+            win(3 + 3 * (5 + 4 * 9), 0, None, "raw", 27, lru_misses[1]),
+            win(11, 0, None, "raw", 3, lru_misses[2]),
+            # fs_pingpong: spins, so only its accesses' misses are known (hart 0: see the .S)
+            win(None, 0, None, "raw", None, 2 + 2 * 7 if n == 1000 else None)]
+
+
+def lru_model(ways, runs):
+    """Misses of each run (a list of line numbers, all in one set) on an LRU set of ways
+    lines, the set carrying over from run to run."""
+    resident, out = [], []
+    for run in runs:
+        miss = 0
+        for line in run:
+            if line in resident:
+                resident.remove(line)
+            else:
+                miss += 1
+                if len(resident) == ways:
+                    resident.pop(0)         # least recently used first
+            resident.append(line)
+        out.append(miss)
+    return out
+
+
+# stride(8, 3), stride(9, 3) and lru_probe in qprof_selftest.S: 8 then 9 lines of one set,
+# 3 passes each: 8 misses (cold), then 1 + 9 + 9 (the 9th line evicts the LRU line on every
+# access after); then lines 1, 9, 1: 1 miss (LRU keeps the line just used; FIFO would miss 2).
+lru_misses = lru_model(8, [list(range(8)) * 3, list(range(9)) * 3, [1, 9, 1]])
+
+
+# The selftest's call tree (tools/qprof_selftest.S, cg_a): a model of what each
+# function does, in order: ("run", n) instructions, ("call", f), ("tail", f)
+# (a jump that replaces the frame), ("trap", handler) (an ecall whose handler
+# runs on a "[trap]" frame), ("ret",).  The check simulates a shadow stack on it.
+CG_MODEL = {
+    "cg_a": [("run", 3), ("call", "cg_b"), ("run", 1), ("call", "cg_b"), ("run", 3), ("ret",)],
+    "cg_b": [("run", 3), ("call", "cg_c"), ("run", 3), ("ret",)],
+    "cg_c": [("run", 2), ("trap", "qst_trap"), ("run", 2), ("tail", "cg_d")],
+    "cg_d": [("run", 4), ("tail", "cg_e")],
+    "cg_e": [("run", 2), ("ret",)],
+    "qst_trap": [("run", 4), ("ret",)],
+}
+
+
+def cg_model_folded(model, root):
+    """{path: instructions} the model gives for a call of root."""
+    out = {}
+
+    def run(func, path):
+        for step in model[func]:
+            if step[0] == "run":
+                key = ";".join(path)
+                out[key] = out.get(key, 0) + step[1]
+            elif step[0] == "call":
+                run(step[1], path + [step[1]])
+            elif step[0] == "trap":
+                run(step[1], path + ["[trap]", step[1]])
+            elif step[0] == "tail":
+                return run(step[1], path[:-1] + [step[1]])
+            else:
+                return None
+    run(root, [root])
+    return out
+
+
+def selftest_cg(rep, hart):
+    """Check hart's call graph under cg_a against CG_MODEL; returns a list of problems."""
+    want = cg_model_folded(CG_MODEL, "cg_a")
+    got = {}
+    for frames, insns, _a, _acc, _m, _c in rep["stacks"].get(hart, []):
+        if "cg_a" in frames and insns:
+            key = ";".join(frames[frames.index("cg_a"):])
+            got[key] = got.get(key, 0) + insns
+    bad = [] if got == want else ["folded under cg_a: want %s got %s" % (want, got)]
+    tab = function_table(rep["stacks"].get(hart, []))
+    # inclusive and exclusive by hand from the comment in qprof_selftest.S
+    hand = {"cg_a": (7, 47), "cg_b": (12, 40), "cg_c": (8, 16), "qst_trap": (8, 8),
+            "cg_d": (8, 8), "cg_e": (4, 4)}
+    for f, (self_, incl) in hand.items():
+        row = tab.get(f, {"self": None, "incl": None})
+        if (row["self"], row["incl"]) != (self_, incl):
+            bad.append("%s self/incl want %d/%d got %s/%s" % (f, self_, incl, row["self"],
+                                                               row["incl"]))
+    return bad
+
+
+def selftest_sharing(rep, elf):
+    """Exactly one false-sharing line: qst_fs, written by both harts, by fs_pingpong."""
+    rows = [r for r in sharing_rows(rep, data_symbols(elf)) if r["kind"] == "false"]
+    want = [{"symbol": "qst_fs", "harts": 2, "writers": ["fs_pingpong"], "kind": "false"}]
+    got = [{k: r[k] for k in want[0]} for r in rows]
+    return [] if got == want else ["false sharing want %s got %s" % (want, rows)]
+
+
+# Console lines in the format of iface9 §C, and what parse_stress must make of them.
+STRESS_SAMPLE = """\
+stress: seed 42 harts 2 nodes 1 seconds 2 fail_every 0 mix all
+stress: t=1 ops/s 300 fails 0 per-hart 100 200
+stress: t=2 ops/s 330 fails 1 per-hart 110 220
+stress: levels cpu 0 node 0 mag 10 depot 2 slab 3 pcp 4 buddy 5 vmem 6
+stress: levels cpu 1 node 0 mag 20 depot 0 slab 0 pcp 0 buddy 1 vmem 2
+lockstat: 2 locks, most contended first; waits in rdtime ticks (10000000 Hz)
+    acquires  contended        spins     wait-max     wait-total rank lock               name
+        500          7          900           40            120    3 0x0000000080241000 zone
+         20          0            0            0              0    1 0x0000000080241100 kmem cache x
+stress: passed ops 630 seconds 2 ops/s 315
+"""
+
+
+def selftest_parse():
+    """parse_stress, the layer table and the JSON keys on STRESS_SAMPLE; returns problems."""
+    st = parse_stress(STRESS_SAMPLE)
+    bad = []
+    want = {"seed": 42, "result": "passed ops 630 seconds 2 ops/s 315",
+            "ticks": [{"t": 1, "total": 300, "fails": 0, "per_hart": [100, 200]},
+                      {"t": 2, "total": 330, "fails": 1, "per_hart": [110, 220]}],
+            "levels": {0: {"mag": 10, "depot": 2, "slab": 3, "pcp": 4, "buddy": 5, "vmem": 6,
+                           "node": 0},
+                       1: {"mag": 20, "depot": 0, "slab": 0, "pcp": 0, "buddy": 1, "vmem": 2,
+                           "node": 0}},
+            "locks": [{"name": "zone", "acquires": 500, "contended": 7, "spins": 900,
+                       "max_wait": 40, "wait_sum": 120, "rank": 3},
+                      {"name": "kmem cache x", "acquires": 20, "contended": 0, "spins": 0,
+                       "max_wait": 0, "wait_sum": 0, "rank": 1}]}
+    for k, v in want.items():
+        if st[k] != v:
+            bad.append("parse_stress %s: want %s got %s" % (k, v, st[k]))
+    # one call path per layer on hart 0: an op through the magazine into the slab layer
+    rep = {"stacks": {0: [(["stress_op_cache_alloc"], 100, 0, 0, 0, 10),
+                          (["stress_op_cache_alloc", "kmem_slab_import"], 30, 3, 0, 0, 3)]},
+           "cache": {}, "vcpus": {}, "share": [], "cg": {}}
+    opt = argparse.Namespace(kernel="/nonexistent", smp=2, mem="1G", board="", numa=0,
+                             args="stress=2", cache="off", cache_size=0, cache_ways=0,
+                             cache_line=0, fs_window_us=0)
+    an = analyse(opt, rep, STRESS_SAMPLE)
+    lay = {(r["cpu"], r["layer"]): r for r in an["layers"]}
+    if (lay[(0, "magazine")]["insns_per_op"], lay[(0, "slab")]["insns_per_op"],
+            lay[(0, "slab")]["atomics_per_op"], lay[(0, "magazine")]["self_insns_per_op"]) \
+            != (13.0, 10.0, 1.0, 10.0):
+        bad.append("layers: want magazine 130/10, slab 30/3 and 3/3 atomics, magazine self "
+                   "100/10, got %s" % [lay[(0, "magazine")], lay[(0, "slab")]])
+    sc = spin_callers([(["a", "zone_walk", "spin_lock", "spin_lock_contended"], 50, 0, 0, 0, 1),
+                       (["a", "zone_walk", "spin_lock"], 7, 0, 0, 0, 1),
+                       (["b", "spin_lock_contended", "[trap]", "h"], 5, 0, 0, 0, 1)])
+    if sc != {("zone_walk", "spin_lock_contended"): 50, ("b", "spin_lock_contended"): 5}:
+        bad.append("spin_callers: want zone_walk 50, b 5, got %s" % sc)
+    named = {n: layer_of(n) for n in ("vmem_alloc", "vmem_alloc_locked", "kmalloc_init",
+                                      "kmem_alloc_miss", "buddy_alloc", "pcp_take")}
+    if named != {"vmem_alloc": "vmem", "vmem_alloc_locked": None, "kmalloc_init": None,
+                 "kmem_alloc_miss": "magazine", "buddy_alloc": "buddy", "pcp_take": "pcp"}:
+        bad.append("layer_of: %s" % named)
+    js = profile_json(opt, an, {})
+    for key, sub in (("config", ["smp", "mem", "board", "numa", "args"]), ("harts", None),
+                     ("functions", None), ("layers", ["cpu", "layer", "ops", "insns_per_op",
+                                                      "atomics_per_op"]),
+                     ("locks", ["name", "acquires", "contended", "spins", "max_wait",
+                                "wait_sum"]), ("cache", None), ("false_sharing", None),
+                     ("stress", ["seed", "ticks", "result"]), ("flame", None), ("text", None)):
+        if key not in js:
+            bad.append("JSON lacks %s" % key)
+        elif sub:
+            row = js[key][0] if isinstance(js[key], list) else js[key]
+            bad += ["JSON %s lacks %s" % (key, k) for k in sub if k not in row]
+    return bad
+
+
+def selftest_flame(rep, hart):
+    """The flame SVG of hart's folded stacks parses, and its widths add up."""
+    import flame  # noqa: E402
+    import xml.etree.ElementTree as ET
+    lines = folded_lines(rep["stacks"].get(hart, []))
+    stacks = flame.read_folded(lines)
+    total = sum(c for _, c in stacks)
+    root = ET.fromstring(flame.svg(stacks, "selftest"))
+    ns = "{http://www.w3.org/2000/svg}"
+    scale = float(root.get("data-scale"))
+    bad = []
+    base = [g for g in root.iter(ns + "g") if g.get("data-depth") == "0"]
+    if sum(int(g.get("data-count")) for g in base) != total or total == 0:
+        bad.append("flame: bottom row counts sum to %d, folded total %d"
+                   % (sum(int(g.get("data-count")) for g in base), total))
+    width = sum(float(g.find(ns + "rect").get("width")) for g in base)
+    if abs(width - total * scale) > 1e-3 * max(width, 1):
+        bad.append("flame: bottom row is %.3f px wide, want %.3f" % (width, total * scale))
+    return bad
 
 
 def selftest(opt):
@@ -385,7 +978,8 @@ def selftest(opt):
                            os.path.join(TOP, "tools/qprof_selftest.S")])
     passed = failed = 0
     for mode in ([], ["-singlestep"]):
-        for markers, fallin in (("", False), (",begin=prof_begin2,end=prof_end2", True)):
+        for markers, fallin in ((",cache=on,fs_window_us=1000000", False),
+                                (",begin=prof_begin2,end=prof_end2", True)):
             if os.path.exists(log):
                 os.remove(log)
             subprocess.run(["qemu-system-riscv64"] + mode + [
@@ -397,12 +991,49 @@ def selftest(opt):
                 want = ([{"insns": 3 * n + 3, "amo": 0, "lr": 0, "sc": 0, "region": 0,
                           "role": "calib"}] if fallin else selftest_expect(n))
                 got = [{k: w[k] for k in want[0]} for w in rep["windows"] if w["vcpu"] == hart]
+                got = [{k: (None if want[i][k] is None else v) for k, v in g.items()}
+                       if i < len(want) else g for i, g in enumerate(got)]
                 ok = got == want and rep["complete"] and not rep["warn"]
                 passed, failed = passed + ok, failed + (not ok)
-                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", " ".join(mode) or "tb",
+                name = " ".join(mode) or "tb"
+                print("%s selftest %s%s hart %d" % ("ok" if ok else "FAIL", name,
                                                    " fall-in marker" if fallin else "", hart))
                 if not ok:
                     print("  want %s\n  got  %s warn %s" % (want, got, rep["warn"]))
+                if fallin:
+                    continue
+                for what, bad in (("call graph", selftest_cg(rep, hart)),
+                                  ("flame graph", selftest_flame(rep, hart))):
+                    passed, failed = passed + (not bad), failed + bool(bad)
+                    print("%s selftest %s %s hart %d%s" % ("FAIL" if bad else "ok", name, what,
+                                                          hart, "".join("\n  " + b for b in bad)))
+            if not fallin:
+                bad = selftest_sharing(rep, elf)
+                passed, failed = passed + (not bad), failed + bool(bad)
+                print("%s selftest %s false sharing%s" % ("FAIL" if bad else "ok", name,
+                                                         "".join("\n  " + b for b in bad)))
+    for args, msg in ((",bogus=1", "bad argument 'bogus=1'"), (",cache=maybe", "bad argument"),
+                      (",cache=on,cache_size=30000", "must be a power of two"),
+                      (",fs_lines=1000", "bad argument 'fs_lines=1000'")):
+        p = subprocess.run(["qemu-system-riscv64", "-M", "virt", "-nographic", "-bios", "none",
+                            "-plugin", opt.plugin + args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        ok = p.returncode != 0 and msg in p.stdout.decode("utf-8", "replace")
+        passed, failed = passed + ok, failed + (not ok)
+        print("%s selftest plugin refuses%s" % ("ok" if ok else "FAIL", args))
+    bad = selftest_parse()
+    passed, failed = passed + (not bad), failed + bool(bad)
+    print("%s selftest stress console, layers and JSON%s" % ("FAIL" if bad else "ok",
+                                                            "".join("\n  " + b for b in bad)))
+    try:
+        import flame  # noqa: E402
+        flame.read_folded(["a;b 3", "a;c x"])
+        bad = ["flame.read_folded accepted a line without a count"]
+    except ValueError as e:
+        bad = [] if "line 2" in str(e) else ["flame.read_folded: unexpected error %s" % e]
+    passed, failed = passed + (not bad), failed + bool(bad)
+    print("%s selftest flame bad input%s" % ("FAIL" if bad else "ok",
+                                            "".join("\n  " + b for b in bad)))
     print("qprof selftest: %d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
@@ -439,9 +1070,26 @@ def main():
     if opt.raw and os.path.exists(log):
         with open(log) as f:
             sys.stdout.write(f.read())
-    print_report(opt, rep, regions, status, timed_out, ok, notok)
+    with open(console, "rb") as f:
+        an = analyse(opt, rep, f.read().decode("utf-8", "replace"))
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        print_report(opt, rep, regions, status, timed_out, ok, notok, an)
+    sys.stdout.write(text.getvalue())
+    with open(os.path.join(opt.outdir, "profile-text.txt"), "w") as f:
+        f.write(text.getvalue())
+    flames = write_outputs(opt, rep, an)
+    path = os.path.join(opt.outdir, "profile.json")
+    with open(path, "w") as f:
+        json.dump(profile_json(opt, an, flames), f, indent=1)
     print("profile: console in %s, plugin record in %s" % (
         os.path.relpath(console), os.path.relpath(log)))
+    print("profile: JSON in %s, text in %s, folded stacks and flame graphs %s" % (
+        os.path.relpath(path), os.path.relpath(os.path.join(opt.outdir, "profile-text.txt")),
+        " ".join(os.path.relpath(os.path.join(opt.outdir, n)) for n in flames.values()) or "-"))
+    if not opt.no_report and rep["complete"] and run_report_html(path) != 0:
+        print("profile: tools/report.py failed")
+        return 1
     return 0 if rep["complete"] else 1
 
 
