@@ -36,7 +36,7 @@
 #define NSLOTS		256	/* live blocks per worker */
 #define NOPS		60000	/* operations per worker */
 #define RING		1024	/* cross-thread exchange ring */
-#define NFORKS		4	/* forks while the workers run */
+#define NFORKS		12	/* forks while the workers run */
 #define NBURST		80	/* concurrent short threads (more than libkmem's slots) */
 
 struct block {
@@ -243,7 +243,7 @@ static void fork_while_running(void)
 
 		for (unsigned i = 0; i < 32; i++)
 			alloc_block(&mine[i], &s);
-		usleep(20000);
+		usleep(5000);
 		pid = fork();
 		if (pid < 0)
 			die("fork failed", NULL, 0);
