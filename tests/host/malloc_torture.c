@@ -34,7 +34,7 @@
 
 #define NTHREADS	8	/* workers */
 #define NSLOTS		256	/* live blocks per worker */
-#define NOPS		60000	/* operations per worker */
+#define NOPS		40000	/* operations per worker */
 #define RING		1024	/* cross-thread exchange ring */
 #define NFORKS		12	/* forks while the workers run */
 #define NBURST		80	/* concurrent short threads (more than libkmem's slots) */
