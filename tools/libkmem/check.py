@@ -87,9 +87,11 @@ def run(cmd, env, stdin=None, shell=False, cwd=None):
         return None, b"", "timed out after %d s" % TIMEOUT
 
 
-def torture(opts, args=(), expect_err=None):
+def torture(opts, args=(), expect_err=None, err_out=None):
     st, out, err = run([os.path.join(HOST, "malloc_torture"), "--expect-kmem"] + list(args),
                        env_with(True, opts))
+    if err_out is not None:
+        err_out.append(err)
     if st != 0 or b"malloc_torture: passed" not in out:
         return "status %s: %s" % (st, (out.decode(errors="replace") + err).strip()[-600:])
     if expect_err and expect_err not in err:
@@ -119,6 +121,34 @@ def early():
         return "status %s: %r %r" % (st, out[-200:], err[-300:])
     if not used_kmem(err):
         return "no kmastat table: KMEM_OPTIONS was not read before main"
+    return None
+
+
+def torture_shared():
+    """The torture with default options (plus stats): its 80-thread burst overflows the slots."""
+    err = []
+    why = torture("stats", [], None, err)
+    if why:
+        return why
+    m = re.search(r"^libkmem: threads: (\d+) took a slot, (\d+) ran on the shared slot", err[0],
+                  re.M)
+    if not m or int(m.group(2)) == 0:
+        return "no thread ran on the shared slot: %s" % (m.group(0) if m else err[0][-300:])
+    return None
+
+
+def serial_threads():
+    """100 threads one after another: each exiting thread gives its slot back."""
+    err = []
+    why = torture("stats", ["--serial", "100"], None, err)
+    if why:
+        return why
+    m = re.search(r"^libkmem: threads: (\d+) took a slot, (\d+) ran on the shared slot", err[0],
+                  re.M)
+    if not m:
+        return "no thread line in the stats: %r" % err[0][-300:]
+    if int(m.group(1)) != 101 or int(m.group(2)) != 0:
+        return "want 101 threads with a slot (main + 100) and 0 shared: %s" % m.group(0)
     return None
 
 
@@ -227,11 +257,12 @@ def main():
             print("libkmem: 0 passed, 1 failed")
             return 1
     with tempfile.TemporaryDirectory(prefix="libkmem-") as tmp:
-        cases = [("torture", lambda: torture(None)),
+        cases = [("torture (and threads beyond the slots share one)", torture_shared),
                  ("torture debug=all", lambda: torture("debug=all")),
                  ("torture nomagazine", lambda: torture("nomagazine")),
                  ("heap=16m full: 24 MiB of small blocks",
                   lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
+                 ("100 serial threads: slots given back at exit", serial_threads),
                  ("options: unknown word, stats", options_unknown),
                  ("malloc from preinit and the first constructor", early)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),

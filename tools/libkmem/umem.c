@@ -312,11 +312,19 @@ static __attribute__((constructor)) void umem_load(void)
 	(void)umem_up();
 }
 
-/* KMEM_OPTIONS=stats: the kmastat table on stderr at exit. */
+/* KMEM_OPTIONS=stats: the kmastat table and the slot counts on stderr at exit. */
 static __attribute__((destructor)) void umem_exit(void)
 {
-	if (umem_opt_stats && umem_state == UMEM_READY)
-		kmem_kmastat(umem_printf);
+	uint64_t owner, shared;
+	unsigned inuse;
+
+	if (!umem_opt_stats || umem_state != UMEM_READY)
+		return;
+	kmem_kmastat(umem_printf);
+	umem_slot_stats(&owner, &shared, &inuse);
+	printk("libkmem: threads: %llu took a slot, %llu ran on the shared slot; "
+	       "%u of %u slots owned at exit\n", (unsigned long long)owner,
+	       (unsigned long long)shared, inuse, UMEM_SHARED_HART);
 }
 
 /* ------------------------------------------------------------ aligned blocks */
