@@ -34,6 +34,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 HOST = os.path.join(TOP, "build", "host")
 LIB = os.path.join(HOST, "libkmem.so")
 TIMEOUT = 120
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
 # (mode, KMEM_OPTIONS, words the report must contain)
 BADFREE = [
@@ -225,7 +226,7 @@ def real_programs(tmp):
             " ".join(cc + ["-S", "-o", "-", os.path.join(TOP, s)]) for s in srcs)], {}),
         ("gcc -c mm/vmem.c (object files)", gcc_obj,
          {"outfile": lambda p: os.path.join(tmp, "vmem-%d.o" % p)}),
-        ("python3 json/sort/regex", [sys.executable, "-c", PY_WORKLOAD], {}),
+        ("python3 json/sort/regex", [PYTHON, "-c", PY_WORKLOAD], {}),
         ("sort 400k lines", ["sort", "-S", "64M", "--parallel=2", lines], {}),
         ("sort -k2,2n -k1 | uniq -c", ["bash", "-c", "sort -k2,2n -k1 %s | cut -c1-20 | "
                                        "uniq -c | tail -n 50" % lines], {}),
