@@ -68,6 +68,31 @@ print(len(d), sum(len(v) for v in d.values()), back[-1]["w"])
 """
 
 
+CXX_SOURCE = r"""
+#include <map>
+#include <string>
+#include <vector>
+#include <algorithm>
+#include <iostream>
+std::map<std::string, std::vector<int>> index_words(const std::vector<std::string> &w)
+{
+    std::map<std::string, std::vector<int>> m;
+    for (size_t i = 0; i < w.size(); i++)
+        m[w[i]].push_back((int)i);
+    return m;
+}
+int main()
+{
+    std::vector<std::string> w;
+    for (int i = 0; i < 100000; i++)
+        w.push_back(std::to_string(i * 7919 % 1013));
+    auto m = index_words(w);
+    std::sort(w.begin(), w.end());
+    std::cout << m.size() << " " << w.front() << " " << w.back() << "\n";
+}
+"""
+
+
 def env_with(preload, opts=None):
     e = dict(os.environ)
     e.pop("KMEM_OPTIONS", None)
@@ -221,7 +246,11 @@ def real_programs(tmp):
     def gcc_obj(preload):
         return cc + ["-c", os.path.join(TOP, "mm/vmem.c"), "-o",
                      os.path.join(tmp, "vmem-%d.o" % preload)]
+    cxx = os.path.join(tmp, "words.cc")
+    with open(cxx, "w") as f:
+        f.write(CXX_SOURCE)
     return [
+        ("g++ -O2 -S of an STL program", ["g++", "-O2", "-S", "-o", "-", cxx], {}),
         ("gcc -S " + " ".join(srcs), ["bash", "-c", " && ".join(
             " ".join(cc + ["-S", "-o", "-", os.path.join(TOP, s)]) for s in srcs)], {}),
         ("gcc -c mm/vmem.c (object files)", gcc_obj,
