@@ -57,6 +57,8 @@ HOST_CHECKS = [
     ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
                  "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
     ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
+    # libkmem (docs/libkmem.md): torture, bad frees, real programs under LD_PRELOAD
+    ("libkmem", [sys.executable, os.path.join(TOP, "tools", "libkmem", "check.py")]),
 ]
 
 
