@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""`make bench-malloc`: the malloc race of issue 10 section 3.
+
+Every benchmark binary (build/host/mbench-*, tests/malloc_bench/) runs under
+every allocator, each put first by LD_PRELOAD into the same binary: glibc (no
+preload), jemalloc, tcmalloc, mimalloc, and ours (build/host/libkmem.so; the
+run says so when it is missing).  Each configuration (benchmark, threads) is
+run REPS times, the allocators interleaved (their order rotates between
+configurations and repetitions), and the MEDIAN of the repetitions is kept,
+for throughput (the binary's own ops/s line) and for peak RSS (the child's
+VmHWM from /proc/self/status at its end, which the binary prints: the
+kernel's high-water mark of that address space.  Not ru_maxrss from wait4:
+Linux carries the forking Python's RSS across execve into that figure).
+
+Work per run is fixed (every allocator does the same operations): the counts
+are calibrated once against glibc at one thread so that the whole race fits
+the time budget (--budget seconds, default 420, under 10 minutes); if a
+repetition runs long, the later ones are scaled down to fit.
+
+Writes the table to stdout and into docs/malloc_race.md (between the
+'race:begin' and 'race:end' markers; the prose around them is hand-written)
+and one SVG per benchmark, docs/malloc_race_<bench>.svg: each allocator's
+throughput and peak RSS as a ratio to the best peer (glibc, jemalloc,
+tcmalloc, mimalloc) of the same run.
+
+  bench_malloc.py [--budget S] [--reps N] [--threads 1,2,4,8] [--bench a,b]
+  bench_malloc.py --quick     tiny counts, 1 repetition, no docs written
+  bench_malloc.py --smoke     make test: every binary under every allocator
+                              at a tiny count must pass its own checks, and
+                              under build/host/mbench-broken.so must fail;
+                              prints 'N passed, N failed, N skipped'
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = os.path.join(TOP, "build", "host")
+DOCS = os.path.join(TOP, "docs")
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+OURS = os.path.join(HOST, "libkmem.so")
+PEERS = [("glibc", None),
+         ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2")),
+         ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4")),
+         ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"))]
+PACKAGES = ["libc6", "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0"]
+
+# (name, binary, extra arguments, starting count for calibration)
+BENCHES = [("pair-16", "pair", ["-z", "16"], 200000),
+           ("pair-64", "pair", ["-z", "64"], 200000),
+           ("pair-256", "pair", ["-z", "256"], 200000),
+           ("pair-1024", "pair", ["-z", "1024"], 200000),
+           ("pair-4096", "pair", ["-z", "4096"], 200000),
+           ("larson", "larson", [], 100000),
+           ("xmalloc", "xmalloc", [], 50000),
+           ("scratch", "scratch", [], 2000),
+           ("random", "random", [], 50000)]
+THREADS = [1, 2, 4, 8]
+RESULT = re.compile(r"^mbench (\S+) threads=(\d+) size=(\d+) ops=(\d+) secs=([\d.]+) "
+                    r"ops_per_s=([\d.]+) hwm_kb=(-?\d+) ok$", re.M)
+
+
+def allocators():
+    """[(name, preload path or None)]: the peers, and ours when it exists."""
+    have = [(n, p) for n, p in PEERS if p is None or os.path.exists(p)]
+    if os.path.exists(OURS):
+        have.append(("ours", OURS))
+    return have
+
+
+def run_one(binary, args, preload, timeout=120):
+    """Run one benchmark; returns (status, output, rusage-maxrss KiB or None).
+    status is the exit code, or None on timeout."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    if preload:
+        env["LD_PRELOAD"] = preload
+    p = subprocess.Popen([os.path.join(HOST, "mbench-" + binary)] + args, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline, out = time.time() + timeout, b""
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.time() > deadline:
+            p.kill()
+            os.wait4(p.pid, 0)
+            return None, p.stdout.read().decode("utf-8", "replace"), None
+        time.sleep(0.002)
+    out = p.stdout.read().decode("utf-8", "replace")
+    p.stdout.close()
+    code = os.waitstatus_to_exitcode(status)
+    return code, out, ru.ru_maxrss
+
+
+def measure(binary, args, preload, timeout=120):
+    """(ops/s, peak RSS KiB) of one run, or raise RuntimeError naming the failure."""
+    code, out, _ = run_one(binary, args, preload, timeout)
+    m = RESULT.search(out)
+    if code != 0 or not m:
+        what = "timed out" if code is None else "exit %s" % code
+        raise RuntimeError("%s %s under %s: %s: %s" % (
+            binary, " ".join(args), preload or "glibc", what, out.strip()[-300:]))
+    return float(m.group(6)), int(m.group(7))
+
+
+# ------------------------------------------------------------------ smoke (make test)
+
+def smoke():
+    """Every binary under every allocator at a tiny count, at 1 and 4
+    threads: each must pass its own checks.  The control allocators: under
+    mbench-bump.so (correct, never reuses) each must pass; under
+    mbench-broken.so (overlapping blocks) each must fail, through its
+    selfcheck, and the workloads that keep objects alive (larson, xmalloc,
+    random) also with the selfcheck off (-S).  One case per run."""
+    passed, failed, skipped = 0, 0, 0
+    allocs = allocators() + [("bump-control", os.path.join(HOST, "mbench-bump.so"))]
+    if not os.path.exists(OURS):
+        print("skip: ours: %s missing (make host-tools builds it)" % os.path.relpath(OURS, TOP))
+        skipped += 1
+    runs = [(n, b, a, 4000) for n, b, a, _ in BENCHES if n in ("pair-16", "pair-4096")] + \
+           [(n, b, a, 4000) for n, b, a, _ in BENCHES if not n.startswith("pair")]
+    for name, binary, args, count in runs:
+        for alloc, path in allocs:
+            for t in (1, 4):
+                cmd = args + ["-t", str(t), "-n", str(count if binary != "scratch" else 200)]
+                code, out, _ = run_one(binary, cmd, path, timeout=30)
+                ok = code == 0 and RESULT.search(out)
+                passed, failed = passed + bool(ok), failed + (not ok)
+                if not ok:
+                    print("FAIL: %s -t %d under %s: exit %s: %s" % (
+                        name, t, alloc, code, out.strip()[-200:]))
+    broken = os.path.join(HOST, "mbench-broken.so")
+    for name, binary, args, _ in BENCHES:
+        for extra in ([[]] + ([["-S"]] if binary in ("larson", "xmalloc", "random") else [])):
+            cmd = args + extra + ["-t", "2", "-n", "4000"]
+            code, out, _ = run_one(binary, cmd, broken, timeout=30)
+            ok = code == 1 and "mbench FAIL:" in out
+            passed, failed = passed + ok, failed + (not ok)
+            if not ok:
+                print("FAIL: %s %s passed under the broken allocator (exit %s): its "
+                      "checks cannot see overlapping objects" % (name, " ".join(extra), code))
+    print("malloc-bench smoke: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ the race
+
+def calibrate(benches, per_run):
+    """Count per benchmark that takes about per_run seconds with glibc at one thread."""
+    counts = {}
+    for name, binary, args, n in benches:
+        while True:
+            code, out, _ = run_one(binary, args + ["-t", "1", "-n", str(n), "-S"], None)
+            m = RESULT.search(out)
+            if code != 0 or not m:
+                raise RuntimeError("calibration of %s failed: %s" % (name, out.strip()[-300:]))
+            secs = float(m.group(5))
+            if secs >= 0.05:
+                break
+            n *= 4
+        counts[name] = max(1000, int(n * per_run / secs))
+    return counts
+
+
+def race(o):
+    allocs = allocators()
+    benches = [b for b in BENCHES if not o.bench or b[0] in o.bench or b[1] in o.bench]
+    configs = [(b, t) for b in benches for t in o.threads]
+    runs = len(configs) * len(allocs) * o.reps
+    per_run = max(0.01, 0.8 * o.budget / max(1, runs)) if not o.quick else 0.01
+    t0 = time.time()
+    print("malloc race: %d allocators x %d configurations x %d repetitions; about %.2f s a "
+          "run (budget %d s); %d CPUs" % (len(allocs), len(configs), o.reps, per_run, o.budget,
+                                           os.cpu_count()), flush=True)
+    if not os.path.exists(OURS):
+        print("ours: %s missing: not in this race (make host-tools builds it)"
+              % os.path.relpath(OURS, TOP), flush=True)
+    counts = calibrate(benches, per_run)
+    samples = {}            # (bench, threads, alloc) -> [(ops/s, rss)]
+    failures = []
+    scale = 1.0
+    for rep in range(o.reps):
+        rep_start = time.time()
+        for ci, (b, t) in enumerate(configs):
+            name, binary, args, _ = b
+            order = allocs[(ci + rep) % len(allocs):] + allocs[:(ci + rep) % len(allocs)]
+            n = max(1000, int(counts[name] * scale))
+            for alloc, path in order:
+                try:
+                    r = measure(binary, args + ["-t", str(t), "-n", str(n)], path,
+                                timeout=max(60, 40 * per_run))
+                    samples.setdefault((name, t, alloc), []).append(r)
+                except RuntimeError as e:
+                    failures.append(str(e))
+                    print("FAIL:", e, flush=True)
+        spent, left = time.time() - rep_start, o.budget - (time.time() - t0)
+        if rep + 1 < o.reps and spent * (o.reps - rep - 1) > left > 0:
+            scale *= max(0.1, left / (spent * (o.reps - rep - 1)))
+            print("repetition %d took %.0f s: later counts scaled by %.2f to fit the budget"
+                  % (rep + 1, spent, scale), flush=True)
+        print("repetition %d of %d done (%.0f s)" % (rep + 1, o.reps, time.time() - t0),
+              flush=True)
+    return allocs, benches, samples, failures, time.time() - t0
+
+
+def summarize(allocs, benches, threads, samples):
+    """rows: [(bench, threads, {alloc: (ops/s, rss, tput ratio, rss ratio)})],
+    ratios against the best peer of the same configuration (highest ops/s,
+    lowest RSS)."""
+    rows = []
+    peers = [n for n, _ in PEERS]
+    for name, _, _, _ in benches:
+        for t in threads:
+            med = {}
+            for alloc, _ in allocs:
+                s = samples.get((name, t, alloc))
+                if s:
+                    med[alloc] = (statistics.median(x[0] for x in s),
+                                  statistics.median(x[1] for x in s))
+            best_t = max((med[a][0] for a in peers if a in med), default=None)
+            best_r = min((med[a][1] for a in peers if a in med), default=None)
+            cells = {a: (v[0], v[1], v[0] / best_t if best_t else None,
+                         v[1] / best_r if best_r else None) for a, v in med.items()}
+            rows.append((name, t, cells))
+    return rows
+
+
+def fmt_rate(x):
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return "%.3g%s" % (x / div, unit)
+    return "%.3g" % x
+
+
+def table(allocs, rows):
+    """The race table in Markdown (also what stdout shows)."""
+    names = [a for a, _ in allocs]
+    head = "| benchmark | thr | " + " | ".join(
+        "%s ops/s (x best)" % a for a in names) + " | " + " | ".join(
+        "%s RSS MiB (x best)" % a for a in names) + " |"
+    lines = [head, "|" + "---|" * (2 + 2 * len(names))]
+    for name, t, cells in rows:
+        tp, rs = [], []
+        for a in names:
+            c = cells.get(a)
+            if c is None:
+                tp.append("failed")
+                rs.append("-")
+                continue
+            tp.append("%s (%.2f)" % (fmt_rate(c[0]), c[2]))
+            rs.append("%.1f (%.2f)" % (c[1] / 1024.0, c[3]))
+        lines.append("| %s | %d | %s | %s |" % (name, t, " | ".join(tp), " | ".join(rs)))
+    return "\n".join(lines)
+
+
+def goals(rows):
+    """The issue's goals for ours, checked on this run's medians."""
+    out = []
+    for label, pick, field, test in (
+            ("throughput >= best peer on the single-thread pair",
+             lambda n, t: n.startswith("pair-") and t == 1, 2, lambda r: r >= 1.0),
+            ("throughput >= best peer on cross-thread frees (xmalloc)",
+             lambda n, t: n == "xmalloc", 2, lambda r: r >= 1.0),
+            ("peak RSS <= 1.1 x best peer everywhere", lambda n, t: True, 3,
+             lambda r: r <= 1.1)):
+        sel = [(n, t, c["ours"][field]) for n, t, c in rows if pick(n, t) and "ours" in c]
+        if not sel:
+            out.append("- %s: not measured (ours missing)" % label)
+            continue
+        miss = [(n, t, r) for n, t, r in sel if not test(r)]
+        out.append("- %s: %s" % (label, "met (%d of %d)" % (len(sel), len(sel)) if not miss else
+                                 "missed in %d of %d: %s" % (len(miss), len(sel), ", ".join(
+                                     "%s/%dt %.2f" % m for m in miss))))
+    return "\n".join(out)
+
+
+def versions():
+    """Package versions of the peers (dpkg), one line."""
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\n"] + PACKAGES,
+                             capture_output=True, text=True).stdout
+        return ", ".join(out.split("\n")[:-1])
+    except OSError:
+        return "dpkg-query not available"
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+# ------------------------------------------------------------------ SVG
+
+COLORS = {"glibc": "#7f7f7f", "jemalloc": "#1f77b4", "tcmalloc": "#2ca02c",
+          "mimalloc": "#ff7f0e", "ours": "#d62728"}
+
+
+def svg_panel(x0, y0, w, h, title, groups, allocs, field, ymax):
+    """One bar panel: groups = [(label, cells)], bars = each allocator's ratio
+    (cells[a][field]); a dashed line at 1.0 (the best peer)."""
+    e = ['<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>' % (x0, y0 - 6, title)]
+    e.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#999"/>'
+             % (x0, y0, w, h))
+    for k in range(0, int(ymax * 4) + 1):
+        v = k / 4.0
+        y = y0 + h - h * v / ymax
+        e.append('<text x="%d" y="%.1f" font-size="9" text-anchor="end">%.2f</text>'
+                 % (x0 - 3, y + 3, v))
+        if k:
+            e.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"%s/>' % (
+                x0, x0 + w, y, y, "#000" if v == 1.0 else "#eee",
+                ' stroke-dasharray="4,3"' if v == 1.0 else ""))
+    gw = w / max(1, len(groups))
+    bw = gw * 0.8 / max(1, len(allocs))
+    for gi, (label, cells) in enumerate(groups):
+        gx = x0 + gi * gw + gw * 0.1
+        e.append('<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>'
+                 % (x0 + gi * gw + gw / 2, y0 + h + 12, label))
+        for ai, a in enumerate(allocs):
+            c = cells.get(a)
+            if c is None or c[field] is None:
+                continue
+            v = min(c[field], ymax)
+            bh = h * v / ymax
+            e.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s">'
+                     '<title>%s %s: %.2f</title></rect>' % (
+                         gx + ai * bw, y0 + h - bh, bw * 0.9, bh, COLORS.get(a, "#000"),
+                         a, label, c[field]))
+    return e
+
+
+def write_svg(path, bench_title, panels, allocs):
+    """panels = [(title, groups)]: a throughput row and a peak-RSS row each."""
+    pw, ph, mx, my = 300, 150, 50, 40
+    width = mx + len(panels) * (pw + mx)
+    height = 2 * (ph + my + 20) + 60
+    names = [a for a, _ in allocs]
+    e = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+         'font-family="sans-serif">' % (width, height),
+         '<rect width="100%" height="100%" fill="white"/>',
+         '<text x="%d" y="18" font-size="14" font-weight="bold">%s: ratio to the best peer '
+         'in the same run (dashed line = 1.0)</text>' % (mx, bench_title)]
+    for row, (field, what) in enumerate(((2, "throughput (higher is better)"),
+                                         (3, "peak RSS (lower is better)"))):
+        top = 50 + row * (ph + my + 20)
+        ymax = max([1.25] + [c[field] for _, g in panels for _, cells in g
+                             for c in cells.values() if c[field] is not None])
+        ymax = min(4.0, (int(ymax * 4) + 1) / 4.0)
+        for pi, (title, groups) in enumerate(panels):
+            e += svg_panel(mx + pi * (pw + mx), top + 14, pw, ph,
+                           "%s - %s" % (title, what), groups, names, field, ymax)
+    ly = height - 16
+    for ai, a in enumerate(names):
+        e.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
+                 % (mx + ai * 100, ly - 9, COLORS.get(a, "#000")))
+        e.append('<text x="%d" y="%d" font-size="11">%s</text>' % (mx + ai * 100 + 14, ly, a))
+    e.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(e) + "\n")
+
+
+def write_svgs(allocs, rows, threads):
+    by = {}
+    for name, t, cells in rows:
+        by.setdefault(name.split("-")[0], {}).setdefault(name, []).append(("%d thr" % t, cells))
+    paths = []
+    for bench, variants in by.items():
+        panels = [(v, groups) for v, groups in variants.items()]
+        path = os.path.join(DOCS, "malloc_race_%s.svg" % bench)
+        write_svg(path, bench, panels, allocs)
+        paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------------ docs
+
+def write_doc(text):
+    """Replace the generated block of docs/malloc_race.md (creating the file
+    or the markers if absent); the prose outside the markers is kept."""
+    path = os.path.join(DOCS, "malloc_race.md")
+    begin, end = "<!-- race:begin (tools/bench_malloc.py writes this block) -->", "<!-- race:end -->"
+    old = open(path).read() if os.path.exists(path) else "# The malloc race\n\n"
+    block = begin + "\n" + text.rstrip() + "\n" + end
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(new)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--budget", type=int, default=420, help="seconds for the whole race")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions (the median is kept)")
+    ap.add_argument("--threads", default="1,2,4,8")
+    ap.add_argument("--bench", default="", help="comma list of benchmark names (default all)")
+    ap.add_argument("--quick", action="store_true", help="tiny counts, 1 rep, no docs")
+    ap.add_argument("--smoke", action="store_true", help="make test's correctness check")
+    o = ap.parse_args()
+    if o.smoke:
+        return smoke()
+    o.threads = [int(x) for x in o.threads.split(",")]
+    o.bench = [x for x in o.bench.split(",") if x]
+    if o.quick:
+        o.reps = 1
+    allocs, benches, samples, failures, secs = race(o)
+    rows = summarize(allocs, benches, o.threads, samples)
+    tab = table(allocs, rows)
+    print(tab)
+    g = goals(rows)
+    print(g)
+    if o.quick:
+        return 1 if failures else 0
+    ncpu = os.cpu_count()
+    text = "\n".join([
+        "Run of %s UTC, %.0f s, median of %d repetitions (allocators interleaved), on %d CPUs "
+        "(%s); %s." % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), secs, o.reps, ncpu,
+                       cpu_model(), versions()),
+        "" if os.path.exists(OURS) else
+        "\n**ours: build/host/libkmem.so was missing: not in this run.**\n",
+        "Each cell: median ops/s and, in brackets, the ratio to the best peer of the same row "
+        "(throughput: the highest; RSS: the lowest).  With %d CPUs, 4 and 8 threads "
+        "time-share the cores." % ncpu,
+        "", tab, "", "Goals of issue 10 for ours, on this run:", "", g, ""]
+        + (["Failures:", ""] + ["- " + f for f in failures] if failures else []))
+    doc = write_doc(text)
+    svgs = write_svgs(allocs, rows, o.threads)
+    print("wrote %s and %s" % (os.path.relpath(doc, TOP),
+                               ", ".join(os.path.relpath(p, TOP) for p in svgs)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
