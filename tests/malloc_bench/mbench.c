@@ -2,6 +2,7 @@
  * mbench.c - the harness of the malloc race benchmarks (see mbench.h).
  */
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 #define MB_SELF_OBJS	512	/* live objects in mb_selfcheck */
 
 static pthread_barrier_t mb_barrier;
-static double mb_start;
+static _Atomic uint64_t mb_start_ns;	/* earliest worker start, see mb_ready */
 
 void mb_parse(int argc, char **argv, struct mb_opts *o, const char *name)
 {
@@ -49,12 +50,18 @@ void mb_parse(int argc, char **argv, struct mb_opts *o, const char *name)
 	}
 }
 
-double mb_now(void)
+/* Monotonic nanoseconds. */
+static uint64_t mb_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double mb_now(void)
+{
+	return (double)mb_now_ns() * 1e-9;
 }
 
 void mb_fail(const char *fmt, ...)
@@ -113,25 +120,34 @@ void mb_selfcheck(const struct mb_opts *o)
 	}
 }
 
+/* Each worker notes when it passed the barrier, and the earliest counts: the
+ * main thread's own clock would start late whenever it is descheduled after
+ * the barrier while the workers already run (2 cores, many threads). */
 void mb_ready(void)
 {
+	uint64_t now, old;
+
 	pthread_barrier_wait(&mb_barrier);
+	now = mb_now_ns();
+	old = atomic_load(&mb_start_ns);
+	while (now < old && !atomic_compare_exchange_weak(&mb_start_ns, &old, now))
+		;
 }
 
 double mb_run_threads(int n, void *(*fn)(void *), void *arg, size_t stride)
 {
 	pthread_t tids[256];
 
+	atomic_store(&mb_start_ns, UINT64_MAX);
 	pthread_barrier_init(&mb_barrier, NULL, (unsigned)n + 1);
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&tids[i], NULL, fn, (char *)arg + (size_t)i * stride))
 			mb_fail("pthread_create failed at thread %d", i);
 	pthread_barrier_wait(&mb_barrier);
-	mb_start = mb_now();
 	for (int i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 	pthread_barrier_destroy(&mb_barrier);
-	return mb_start;
+	return (double)atomic_load(&mb_start_ns) * 1e-9;
 }
 
 /* VmHWM of this process in KiB, or -1. */

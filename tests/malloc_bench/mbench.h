@@ -45,8 +45,9 @@ void *mb_malloc(size_t size);
 /* Overlap and content check of the allocator under test (see the top). */
 void mb_selfcheck(const struct mb_opts *o);
 
-/* Start n threads running fn(arg + i * stride) behind one barrier; returns the
- * start time, taken when every thread is ready. */
+/* Run n threads fn(arg + i * stride) to completion behind one barrier (each
+ * worker calls mb_ready() before its timed work); returns the start time:
+ * the earliest moment a worker passed the barrier (mb_now() scale). */
 double mb_run_threads(int n, void *(*fn)(void *), void *arg, size_t stride);
 
 /* The one result line: "mbench NAME threads=T size=Z ops=N secs=S ops_per_s=R hwm_kb=H ok". */
