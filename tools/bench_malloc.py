@@ -16,8 +16,11 @@ Linux carries the forking Python's RSS across execve into that figure).
 
 Work per run is fixed (every allocator does the same operations): the counts
 are calibrated once against glibc at one thread so that the whole race fits
-the time budget (--budget seconds, default 420, under 10 minutes); if a
-repetition runs long, the later ones are scaled down to fit.
+the time budget (--budget seconds, default 360; with the instruction counts
+the whole run stays under 10 minutes); if a repetition runs long, the later
+ones are scaled down to fit.  Instruction counts per operation come from
+valgrind's callgrind (a run of 2n less a run of n), costs that the host's
+load does not change (--no-icount skips them).
 
 Writes the table to stdout and into docs/malloc_race.md (between the
 'race:begin' and 'race:end' markers; the prose around them is hand-written)
@@ -301,6 +304,65 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
+# ------------------------------------------------------------------ instruction counts
+
+# (label, binary, arguments, n): instructions per operation under valgrind's
+# callgrind, which counts every instruction the process retires (valgrind
+# serialises threads, so these are costs, not speeds, and the host's load
+# does not touch them).
+ICOUNT = [("pair-16", "pair", ["-z", "16"], 100000),
+          ("pair-64", "pair", ["-z", "64"], 100000),
+          ("pair-256", "pair", ["-z", "256"], 100000),
+          ("pair-1024", "pair", ["-z", "1024"], 100000),
+          ("pair-4096", "pair", ["-z", "4096"], 100000),
+          ("xmalloc-1", "xmalloc", ["-t", "1"], 50000),
+          ("larson-1", "larson", ["-t", "1"], 50000)]
+
+
+def callgrind_ir(binary, args, preload, out="/dev/null"):
+    """Instructions the whole run retired, from callgrind's 'Collected' line."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    if preload:
+        env["LD_PRELOAD"] = preload
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                        os.path.join(HOST, "mbench-" + binary)] + args,
+                       env=env, capture_output=True, text=True, timeout=600)
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m or "ok" not in p.stdout:
+        raise RuntimeError("callgrind %s %s under %s: %s" % (
+            binary, " ".join(args), preload or "glibc", (p.stdout + p.stderr)[-300:]))
+    return int(m.group(1))
+
+
+def icounts(allocs):
+    """{(label, alloc): instructions per operation}: the difference between a
+    run of 2n and a run of n operations, divided by n, so start-up, the
+    selfcheck and exit cancel out.  Includes the benchmark's own loop (the
+    same binary for every allocator)."""
+    res = {}
+    if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode:
+        print("valgrind missing: no instruction counts", flush=True)
+        return res
+    for label, binary, args, n in ICOUNT:
+        for alloc, path in allocs:
+            try:
+                a = callgrind_ir(binary, args + ["-S", "-n", str(n)], path)
+                b = callgrind_ir(binary, args + ["-S", "-n", str(2 * n)], path)
+                res[(label, alloc)] = (b - a) / float(n)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print("FAIL:", e, flush=True)
+    return res
+
+
+def icount_table(allocs, res):
+    names = [a for a, _ in allocs]
+    lines = ["| operation | " + " | ".join(names) + " |", "|" + "---|" * (1 + len(names))]
+    for label, _, _, _ in ICOUNT:
+        cells = ["%.0f" % res[(label, a)] if (label, a) in res else "-" for a in names]
+        lines.append("| %s | %s |" % (label, " | ".join(cells)))
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ SVG
 
 COLORS = {"glibc": "#7f7f7f", "jemalloc": "#1f77b4", "tcmalloc": "#2ca02c",
@@ -404,12 +466,15 @@ def write_doc(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--budget", type=int, default=420, help="seconds for the whole race")
+    ap.add_argument("--budget", type=int, default=360,
+                    help="seconds for the timed race (the instruction counts add ~2 min)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions (best ops/s and median RSS are kept)")
     ap.add_argument("--threads", default="1,2,4,8")
     ap.add_argument("--bench", default="", help="comma list of benchmark names (default all)")
     ap.add_argument("--quick", action="store_true", help="tiny counts, 1 rep, no docs")
     ap.add_argument("--smoke", action="store_true", help="make test's correctness check")
+    ap.add_argument("--no-icount", action="store_true",
+                    help="skip the instruction counts (valgrind, about 2 minutes)")
     o = ap.parse_args()
     if o.smoke:
         return smoke()
@@ -425,6 +490,8 @@ def main():
     print(g)
     if o.quick:
         return 1 if failures else 0
+    ic = icount_table(allocs, icounts(allocs)) if not o.no_icount else "(not run: --no-icount)"
+    print(ic)
     ncpu = os.cpu_count()
     text = "\n".join([
         "Run of %s UTC, %.0f s, best of %d repetitions for ops/s and median for RSS "
@@ -436,7 +503,11 @@ def main():
         "Each cell: ops/s (or peak RSS) and, in brackets, the ratio to the best peer of the same row "
         "(throughput: the highest; RSS: the lowest).  With %d CPUs, 4 and 8 threads "
         "time-share the cores." % ncpu,
-        "", tab, "", "Goals of issue 10 for ours, on this run:", "", g, ""]
+        "", tab, "", "Goals of issue 10 for ours, on this run:", "", g, "",
+        "Instructions per operation (valgrind callgrind: a run of 2n operations less a run "
+        "of n, over n; one pair = malloc + free, one xmalloc/larson op = one object's "
+        "malloc and free; the benchmark's own loop, tags and checks included, the same for "
+        "every column):", "", ic, ""]
         + (["Failures:", ""] + ["- " + f for f in failures] if failures else []))
     doc = write_doc(text)
     svgs = write_svgs(allocs, rows, o.threads)
