@@ -407,22 +407,23 @@ def write_svg(path, bench_title, panels, allocs):
     """panels = [(title, groups)]: a throughput row and a peak-RSS row each."""
     pw, ph, mx, my = 300, 150, 50, 40
     width = mx + len(panels) * (pw + mx)
-    height = 2 * (ph + my + 20) + 60
+    height = 2 * (ph + my + 20) + 90
     names = [a for a, _ in allocs]
     e = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
          'font-family="sans-serif">' % (width, height),
          '<rect width="100%" height="100%" fill="white"/>',
          '<text x="%d" y="18" font-size="14" font-weight="bold">%s: ratio to the best peer '
          'in the same run (dashed line = 1.0)</text>' % (mx, bench_title)]
-    for row, (field, what) in enumerate(((2, "throughput (higher is better)"),
-                                         (3, "peak RSS (lower is better)"))):
+    for row, (field, what) in enumerate(((2, "throughput / best peer's (higher is better)"),
+                                         (3, "peak RSS / best peer's (lower is better)"))):
         top = 50 + row * (ph + my + 20)
+        e.append('<text x="%d" y="%d" font-size="13">%s</text>' % (mx, top - 6, what))
         ymax = max([1.25] + [c[field] for _, g in panels for _, cells in g
                              for c in cells.values() if c[field] is not None])
         ymax = min(4.0, (int(ymax * 4) + 1) / 4.0)
         for pi, (title, groups) in enumerate(panels):
-            e += svg_panel(mx + pi * (pw + mx), top + 14, pw, ph,
-                           "%s - %s" % (title, what), groups, names, field, ymax)
+            e += svg_panel(mx + pi * (pw + mx), top + 30, pw, ph, title, groups, names,
+                           field, ymax)
     ly = height - 16
     for ai, a in enumerate(names):
         e.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
