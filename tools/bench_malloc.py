@@ -406,17 +406,18 @@ def svg_panel(x0, y0, w, h, title, groups, allocs, field, ymax):
 def write_svg(path, bench_title, panels, allocs):
     """panels = [(title, groups)]: a throughput row and a peak-RSS row each."""
     pw, ph, mx, my = 300, 150, 50, 40
-    width = mx + len(panels) * (pw + mx)
+    width = max(mx + len(panels) * (pw + mx), mx + 85 * len(allocs) + 20)
     height = 2 * (ph + my + 20) + 90
     names = [a for a, _ in allocs]
     e = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
          'font-family="sans-serif">' % (width, height),
          '<rect width="100%" height="100%" fill="white"/>',
-         '<text x="%d" y="18" font-size="14" font-weight="bold">%s: ratio to the best peer '
-         'in the same run (dashed line = 1.0)</text>' % (mx, bench_title)]
+         '<text x="%d" y="18" font-size="14" font-weight="bold">%s</text>' % (mx, bench_title),
+         '<text x="%d" y="34" font-size="11">each allocator / the best peer of the same run '
+         '(dashed line: 1.0)</text>' % mx]
     for row, (field, what) in enumerate(((2, "throughput / best peer's (higher is better)"),
                                          (3, "peak RSS / best peer's (lower is better)"))):
-        top = 50 + row * (ph + my + 20)
+        top = 60 + row * (ph + my + 20)
         e.append('<text x="%d" y="%d" font-size="13">%s</text>' % (mx, top - 6, what))
         ymax = max([1.25] + [c[field] for _, g in panels for _, cells in g
                              for c in cells.values() if c[field] is not None])
@@ -427,8 +428,8 @@ def write_svg(path, bench_title, panels, allocs):
     ly = height - 16
     for ai, a in enumerate(names):
         e.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
-                 % (mx + ai * 100, ly - 9, COLORS.get(a, "#000")))
-        e.append('<text x="%d" y="%d" font-size="11">%s</text>' % (mx + ai * 100 + 14, ly, a))
+                 % (mx + ai * 85, ly - 9, COLORS.get(a, "#000")))
+        e.append('<text x="%d" y="%d" font-size="11">%s</text>' % (mx + ai * 85 + 14, ly, a))
     e.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(e) + "\n")
