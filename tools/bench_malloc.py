@@ -30,6 +30,8 @@ tcmalloc, mimalloc) of the same run.
 
   bench_malloc.py [--budget S] [--reps N] [--threads 1,2,4,8] [--bench a,b]
   bench_malloc.py --quick     tiny counts, 1 repetition, no docs written
+  bench_malloc.py --profile A where allocator A's instructions go (callgrind,
+                              per function) and its idle peak RSS
   bench_malloc.py --smoke     make test: every binary under every allocator
                               at a tiny count must pass its own checks, and
                               under build/host/mbench-broken.so must fail;
@@ -363,6 +365,32 @@ def icount_table(allocs, res):
     return "\n".join(lines)
 
 
+def profile(name):
+    """Where one allocator's instructions go: callgrind's self cost per
+    function (callgrind_annotate) for each ICOUNT workload, and the peak RSS
+    of a run that allocates almost nothing (the allocator's start-up cost)."""
+    path = dict(allocators()).get(name, "missing") if name != "glibc" else None
+    if path == "missing":
+        print("profile: no allocator named %r here (have: %s)" % (
+            name, ", ".join(a for a, _ in allocators())))
+        return 1
+    for label, binary, args, n in ICOUNT:
+        if label in ("pair-16", "pair-256", "pair-1024"):
+            continue            # like pair-64
+        out = "/tmp/mbench-callgrind.%d" % os.getpid()
+        ir = callgrind_ir(binary, args + ["-S", "-n", str(n)], path, out)
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=no", out],
+                             capture_output=True, text=True).stdout
+        os.unlink(out)
+        rows = [l for l in ann.splitlines() if re.match(r"^\s*[\d,]+ \(", l)][:14]
+        print("== %s under %s: %d instructions for n=%d (whole run)" % (label, name, ir, n))
+        print("\n".join(rows))
+    code, out, _ = run_one("pair", ["-S", "-n", "1", "-z", "16"], path)
+    m = RESULT.search(out)
+    print("== idle: peak RSS of a run of one pair: %s KiB" % (m.group(7) if m else "?"))
+    return 0
+
+
 # ------------------------------------------------------------------ SVG
 
 COLORS = {"glibc": "#7f7f7f", "jemalloc": "#1f77b4", "tcmalloc": "#2ca02c",
@@ -475,11 +503,15 @@ def main():
     ap.add_argument("--bench", default="", help="comma list of benchmark names (default all)")
     ap.add_argument("--quick", action="store_true", help="tiny counts, 1 rep, no docs")
     ap.add_argument("--smoke", action="store_true", help="make test's correctness check")
+    ap.add_argument("--profile", metavar="ALLOC",
+                    help="callgrind's per-function costs of one allocator, and its idle RSS")
     ap.add_argument("--no-icount", action="store_true",
                     help="skip the instruction counts (valgrind, about 2 minutes)")
     o = ap.parse_args()
     if o.smoke:
         return smoke()
+    if o.profile:
+        return profile(o.profile)
     o.threads = [int(x) for x in o.threads.split(",")]
     o.bench = [x for x in o.bench.split(",") if x]
     if o.quick:
