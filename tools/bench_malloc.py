@@ -14,6 +14,10 @@ VmHWM from /proc/self/status at its end, which the binary prints: the
 kernel's high-water mark of that address space.  Not ru_maxrss from wait4:
 Linux carries the forking Python's RSS across execve into that figure).
 
+The timed runs skip the binaries' selfcheck (-S: its 2 MiB of live
+objects would hide the workload's own peak RSS); their tags are still
+checked, and make test runs every binary with the selfcheck (--smoke).
+
 Work per run is fixed (every allocator does the same operations): the counts
 are calibrated once against glibc at one thread so that the whole race fits
 the time budget (--budget seconds, default 360; with the instruction counts
@@ -199,7 +203,7 @@ def race(o):
             n = max(1000, int(counts[name] * scale))
             for alloc, path in order:
                 try:
-                    r = measure(binary, args + ["-t", str(t), "-n", str(n)], path,
+                    r = measure(binary, args + ["-S", "-t", str(t), "-n", str(n)], path,
                                 timeout=max(60, 40 * per_run))
                     samples.setdefault((name, t, alloc), []).append(r)
                 except RuntimeError as e:
