@@ -197,6 +197,20 @@ $(HOST)/bench_kmem: tests/host/bench_kmem.c $(H_PORTABLE) tests/host/host_env.c 
 	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
 		$(filter %.c,$^) -o $@ -lfdt -lm
 
+# ---------------------------------------------------------------- libkmem
+# mm/ as the process's malloc, for LD_PRELOAD (docs/libkmem.md): every mm/
+# file unchanged over tools/libkmem/mm_env.h, optimised, MM_DEBUG=0, only the
+# malloc API exported.
+LIBKMEM_SRC := $(wildcard mm/*.c tools/libkmem/*.c)
+LIBKMEM_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -pthread -DMM_DEBUG=0 \
+	-fvisibility=hidden -ftls-model=initial-exec -fno-plt -fno-builtin-malloc -fno-builtin-calloc \
+	-I. -Itools/libkmem
+host-tools: $(HOST)/libkmem.so
+$(HOST)/libkmem.so: $(LIBKMEM_SRC) $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now $(LIBKMEM_SRC) -o $@
+
 # mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
 # exactly the names that header lists, with no libc headers (-nostdinc keeps
 # only the compiler's own stddef/stdint/stdbool), so a name mm uses but the

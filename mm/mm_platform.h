@@ -43,7 +43,9 @@
  *                                          check messages)
  *   Checks     ASSERT(expr)                invariant, compiled out when !MM_DEBUG
  *              VERIFY(expr)                always on; panics naming expr, file, line
- *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE
+ *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE;
+ *              MM_MIN_ALIGN optional: the least alignment of every object
+ *              cache buffer (default 8, a pointer; user-space malloc sets 16)
  *   Bits       MM_FAST_CLZ: 1 when __builtin_clzll/ctzll are single
  *              instructions; 0 makes mm_highbit/mm_lowbit below use a short
  *              inline search instead of libgcc's out-of-line helpers

@@ -1,0 +1,18 @@
+/*
+ * umem_impl.h - libkmem's private interface between its two files:
+ * umem_env.c (the environment mm/ runs on) and umem.c (the malloc API).
+ */
+#ifndef UMEM_IMPL_H
+#define UMEM_IMPL_H
+
+#include "mm/mm_platform.h"
+
+int umem_env_init(void);		/* environment locks and the thread-exit key */
+void umem_prefork(void);		/* fork: take every allocator lock */
+void umem_postfork_parent(void);	/* fork: release them */
+void umem_postfork_child(void);		/* fork: re-initialise them, keep one slot */
+/* Where printk and panic write: 2, or a copy of it taken at start-up (stats). */
+extern int umem_out_fd;
+int umem_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));	/* stderr */
+
+#endif /* UMEM_IMPL_H */
