@@ -509,6 +509,9 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="make test's correctness check")
     ap.add_argument("--profile", metavar="ALLOC",
                     help="callgrind's per-function costs of one allocator, and its idle RSS")
+    ap.add_argument("--icount-ours", metavar="SO",
+                    help="count ours' instructions with this build instead (one valgrind "
+                         "can start: see docs/malloc_race.md)")
     ap.add_argument("--no-icount", action="store_true",
                     help="skip the instruction counts (valgrind, about 2 minutes)")
     o = ap.parse_args()
@@ -528,7 +531,10 @@ def main():
     print(g)
     if o.quick:
         return 1 if failures else 0
-    ic = icount_table(allocs, icounts(allocs)) if not o.no_icount else "(not run: --no-icount)"
+    ic_allocs = [(a, o.icount_ours if a == "ours" and o.icount_ours else p) for a, p in allocs]
+    ic = icount_table(allocs, icounts(ic_allocs)) if not o.no_icount else "(not run: --no-icount)"
+    if o.icount_ours and not o.no_icount:
+        ic += "\n\nours counted with %s (--icount-ours), not build/host/libkmem.so." % o.icount_ours
     print(ic)
     ncpu = os.cpu_count()
     text = "\n".join([
