@@ -373,7 +373,10 @@ def profile(name):
     """Where one allocator's instructions go: callgrind's self cost per
     function (callgrind_annotate) for each ICOUNT workload, and the peak RSS
     of a run that allocates almost nothing (the allocator's start-up cost)."""
-    path = dict(allocators()).get(name, "missing") if name != "glibc" else None
+    if "=" in name:                     # NAME=PATH: a build of one's own
+        name, path = name.split("=", 1)
+    else:
+        path = dict(allocators()).get(name, "missing") if name != "glibc" else None
     if path == "missing":
         print("profile: no allocator named %r here (have: %s)" % (
             name, ", ".join(a for a, _ in allocators())))
@@ -507,8 +510,9 @@ def main():
     ap.add_argument("--bench", default="", help="comma list of benchmark names (default all)")
     ap.add_argument("--quick", action="store_true", help="tiny counts, 1 rep, no docs")
     ap.add_argument("--smoke", action="store_true", help="make test's correctness check")
-    ap.add_argument("--profile", metavar="ALLOC",
-                    help="callgrind's per-function costs of one allocator, and its idle RSS")
+    ap.add_argument("--profile", metavar="ALLOC[=SO]",
+                    help="callgrind's per-function costs of one allocator (or of a build "
+                         "given as NAME=PATH), and its idle RSS")
     ap.add_argument("--icount-ours", metavar="SO",
                     help="count ours' instructions with this build instead (one valgrind "
                          "can start: see docs/malloc_race.md)")
