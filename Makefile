@@ -210,6 +210,13 @@ $(HOST)/libkmem.so: $(LIBKMEM_SRC) $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now $(LIBKMEM_SRC) -o $@
+# Its test programs (tools/libkmem/check.py runs them): no sanitizers, which
+# would bring their own malloc.
+host-tools: $(HOST)/malloc_torture $(HOST)/malloc_badfree
+$(HOST)/malloc_%: tests/host/malloc_%.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread $< -o $@
 
 # mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
 # exactly the names that header lists, with no libc headers (-nostdinc keeps

@@ -62,6 +62,8 @@ HOST_CHECKS = [
     # under the deliberately broken control allocator.
     ("malloc-bench", ["bash", "-c", "make -s mbench && %s tools/bench_malloc.py --smoke"
                       % sys.executable]),
+    # libkmem (docs/libkmem.md): torture, bad frees, real programs under LD_PRELOAD
+    ("libkmem", [sys.executable, os.path.join(TOP, "tools", "libkmem", "check.py")]),
 ]
 
 

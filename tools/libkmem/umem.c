@@ -374,17 +374,20 @@ static __attribute__((noinline)) void umem_free_other(void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 
+	umem_ctx_fn = "free";
+	umem_ctx_ptr = p;
 	if (umem_in(a, umem_align_base, UMEM_ALIGN_VA)) {
 		struct umem_arec *ar = umem_aligned_find(p, true, "free");
 
 		umem_discard(ar->ar_addr, ar->ar_size);
 		vmem_xfree(umem_aligned, ar->ar_addr, ar->ar_size);
 		kfree(ar);
-		return;
+	} else {
+		if (umem_in(a, umem_large_base, UMEM_LARGE_VA))
+			umem_discard(a, ksize(p));	/* ksize panics if p is not allocated */
+		kfree(p);				/* a foreign pointer panics here */
 	}
-	if (umem_in(a, umem_large_base, UMEM_LARGE_VA))
-		umem_discard(a, ksize(p));	/* ksize panics if p is not allocated */
-	kfree(p);				/* a foreign pointer panics here */
+	umem_ctx_fn = NULL;
 }
 
 /* Report a double free found by the tag (§2). */
@@ -483,7 +486,10 @@ UMEM_API void *realloc(void *p, size_t n)
 		free(p);
 		return NULL;
 	}
+	umem_ctx_fn = "realloc";
+	umem_ctx_ptr = p;
 	old = malloc_usable_size(p);
+	umem_ctx_fn = NULL;
 	if (n <= old && n >= old / 2 && !umem_in((uintptr_t)p, umem_align_base, UMEM_ALIGN_VA))
 		return p;
 	q = malloc(n);

@@ -384,12 +384,20 @@ int umem_printf(const char *fmt, ...)
 	return 0;
 }
 
+__thread const char *umem_ctx_fn UMEM_TLS;
+__thread const void *umem_ctx_ptr UMEM_TLS;
+
 void umem_panic(const char *fmt, ...)
 {
+	char ctx[96];
 	va_list ap;
 
+	if (umem_ctx_fn != NULL)
+		snprintf(ctx, sizeof(ctx), "libkmem: in %s(%p): ", umem_ctx_fn, umem_ctx_ptr);
+	else
+		snprintf(ctx, sizeof(ctx), "libkmem: ");
 	va_start(ap, fmt);
-	umem_vprint("libkmem: ", fmt, ap);
+	umem_vprint(ctx, fmt, ap);
 	va_end(ap);
 	umem_write("\n", 1);
 	abort();

@@ -13,6 +13,9 @@ void umem_postfork_parent(void);	/* fork: release them */
 void umem_postfork_child(void);		/* fork: re-initialise them, keep one slot */
 /* Where printk and panic write: 2, or a copy of it taken at start-up (stats). */
 extern int umem_out_fd;
+/* The API call a panic happened in (set on the slow paths only), for its message. */
+extern __thread const char *umem_ctx_fn UMEM_TLS;
+extern __thread const void *umem_ctx_ptr UMEM_TLS;
 int umem_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));	/* stderr */
 
 #endif /* UMEM_IMPL_H */
