@@ -366,6 +366,10 @@ def icount_table(allocs, res):
     for label, _, _, _ in ICOUNT:
         cells = ["%.0f" % res[(label, a)] if (label, a) in res else "-" for a in names]
         lines.append("| %s | %s |" % (label, " | ".join(cells)))
+    for a in names:
+        if not any((label, a) for label, _, _, _ in ICOUNT if (label, a) in res):
+            lines.append("\n%s: no count (it did not run under valgrind; for libkmem see "
+                         "docs/malloc_race.md, --icount-ours)." % a)
     return "\n".join(lines)
 
 
