@@ -183,18 +183,19 @@ $(HOST)/fdtinfo: tools/fdtinfo.c $(FDTINFO_OBJS)
 	$(Q)$(HCC) $(HCFLAGS) $< $(FDTINFO_OBJS) -o $@ -lfdt
 
 # Host benchmarks: optimised, no sanitizers, MM_DEBUG=0; not tests (make bench runs them).
-$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(wildcard mm/vmem*.c) \
+# (all of mm/: vmem's quantum caches call the object caches, which need the page allocator)
+$(HOST)/bench_vmem: tests/host/bench_vmem.c tests/common/firstfit.c $(H_PORTABLE) \
 		    tests/host/host_env.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
-		$(filter %.c,$^) -o $@
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host -Itools \
+		$(filter %.c,$^) -o $@ -lfdt -lm
 
 # Object-cache pairs per second per hart, 1-8 threads, magazines on and off (docs/kmem.md).
 $(HOST)/bench_kmem: tests/host/bench_kmem.c $(H_PORTABLE) tests/host/host_env.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host \
+	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host -Itools \
 		$(filter %.c,$^) -o $@ -lfdt -lm
 
 # ---------------------------------------------------------------- libkmem

@@ -66,7 +66,10 @@
  *    (its TLB was flushed); another hart that had the range in its TLB may
  *    read it without a fault until the next purge (§4).
  * 7. Failure.  segkmem_alloc returns NULL when address space (after a
- *    purge) or pages run out (VM_PANIC: panics); a free of something that is
+ *    purge) or pages run out (VM_PANIC: panics, and holds failure injection
+ *    off meanwhile, mm/fail.c); a page that cannot be had half way through
+ *    the mapping sends the pages mapped so far back and the range to the
+ *    dirty list, so nothing is lost.  A free of something that is
  *    not exactly a live allocation, including one already freed and waiting
  *    for its purge, panics with its arguments before touching any mapping.
  * 8. Statistics.  struct segkmem_stats (segkmem.h): frees, purges (and how
@@ -79,6 +82,7 @@
 #include "kernel/segkmem.h"
 #include "kernel/lib.h"
 #include "kernel/printk.h"
+#include "mm/fail.h"
 #include "mm/page.h"
 #include "mm/vmem.h"
 
@@ -259,15 +263,11 @@ static uintptr_t segkmem_va_alloc(size_t len, int vmflag)
 	return vmem_alloc(segkmem_heap, len + SEGKMEM_PAGE, vmflag);
 }
 
-void *segkmem_alloc(size_t size, int vmflag)
+/* Address space, then pages: NULL, with everything undone, if either runs out. */
+static void *segkmem_alloc_map(size_t size, size_t len, int vmflag)
 {
-	size_t len = ALIGN_UP(size, SEGKMEM_PAGE);
-	uintptr_t va;
+	uintptr_t va = segkmem_va_alloc(len, vmflag);
 
-	if (size == 0 || len < size || len + SEGKMEM_PAGE < len)
-		panic("segkmem_alloc(0x%zx, 0x%x): bad size", size, vmflag);
-	segkmem_init();
-	va = segkmem_va_alloc(len, vmflag);
 	if (va == 0)
 		return NULL;
 	if (segkmem_map(va, len) != 0) {
@@ -276,6 +276,22 @@ void *segkmem_alloc(size_t size, int vmflag)
 		return NULL;
 	}
 	return (void *)va;
+}
+
+void *segkmem_alloc(size_t size, int vmflag)
+{
+	size_t len = ALIGN_UP(size, SEGKMEM_PAGE);
+	void *p;
+
+	if (size == 0 || len < size || len + SEGKMEM_PAGE < len)
+		panic("segkmem_alloc(0x%zx, 0x%x): bad size", size, vmflag);
+	segkmem_init();
+	if (!(vmflag & VM_PANIC))
+		return segkmem_alloc_map(size, len, vmflag);
+	fail_hold();		/* may not fail: no injected failure below (mm/fail.c §2) */
+	p = segkmem_alloc_map(size, len, vmflag);
+	fail_release();
+	return p;
 }
 
 /* The dirty range containing addr, or NULL (segkmem_lock held, or a racy peek). */

@@ -258,7 +258,11 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	if (size == 0)		/* a real, freeable buffer of the smallest class */
 		size = 1;
 	if (size > KMALLOC_MAX_CLASS) {
+		if (kmflag & KM_PANIC)
+			fail_hold();	/* may not fail: its record and range neither */
 		buf = kmalloc_large(size, kmflag);
+		if (kmflag & KM_PANIC)
+			fail_release();
 		if (buf == NULL && (kmflag & KM_PANIC))
 			panic("kmalloc(%lu, flags 0x%x): out of memory", (unsigned long)size, kmflag);
 		if (buf != NULL && (kmflag & KM_ZERO))

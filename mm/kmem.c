@@ -113,7 +113,12 @@
  * then frees every free slab, then calls the cache's reclaim callback.  It
  * also raises a generation number: each hart, in kmem_reap_local(), empties
  * its own magazines when it sees a new generation.  KM_SLEEP allocations
- * that fail reap once and retry (vmem's VM_SLEEP semantics).  kmem_init
+ * that fail reap once and retry (vmem's VM_SLEEP semantics).  For the end
+ * of a run (a stress verification), kmem_drain_this_hart flushes the
+ * calling hart's magazines of every cache, and kmem_purge empties every
+ * depot, frees every free slab and shrinks an idle grown bufctl hash back
+ * to its first table: afterwards a cache with nothing allocated holds only
+ * its own structures.  kmem_init
  * makes kmem_reap the reclaim hook of vmem (VM_SLEEP) and of the page
  * allocator (requests that may wait), so memory pressure anywhere below
  * reaches the caches once before an allocation fails.
@@ -123,7 +128,12 @@
  * An allocation returns NULL (KM_PANIC: panics) when no layer can give a
  * buffer.  A failed slab creation (arena empty, header or bufctl
  * allocation failed, constructor failed) undoes every step: nothing is lost
- * and the counters are unchanged but cache_fail.  Misuse panics naming the
+ * and the counters are unchanged but cache_fail.  Failure injection
+ * (mm/fail.c) fails one kmem_slab_import in N, so every path above runs
+ * for real: a failed fill destroys its empty magazine, a free that gets no
+ * magazine goes to the slab, a KM_SLEEP miss reaps and retries, and each
+ * NULL returned is one cache_fail.  A KM_PANIC request holds injection off
+ * (fail_hold) for everything below it.  Misuse panics naming the
  * function, the cache and the buffer: freeing a pointer that no slab of the
  * cache holds, an interior pointer, a free to a fully free slab, invalid
  * flags or sizes, destroying a cache with buffers outstanding.
@@ -139,8 +149,10 @@
  * in magazines + in depots.  The hit path counts allocations only (one
  * add in the hart's line); a hart's frees follow from conservation:
  * frees = rounds it holds - buffers brought in by slow paths (cf_in) +
- * buffers sent out by slow paths (cf_out) + its allocations.  Dumps are in
- * kmem_dump.c.
+ * buffers sent out by slow paths (cf_out) + its allocations.  Per hart,
+ * struct kmem_hart counts depot trades for a full magazine and buffers
+ * imported from slab layers; with the sum of hc_alloc they make the kmem
+ * levels of mm_levelstat_cpu (kmem.h).  Dumps are in kmem_dump.c.
  *
  * 8. Debugging (kmem_debug.c)
  * ---------------------------
@@ -190,7 +202,7 @@ unsigned kmem_reap_interval_ms = 15000;
 spinlock_t kmem_list_lock;
 struct kmem_cache *kmem_cache_list;
 static unsigned kmem_reap_gen;			/* raised by kmem_reap */
-static struct kmem_hart kmem_hart[MM_MAX_CPUS];	/* per-hart reap bookkeeping */
+struct kmem_hart kmem_hart[MM_MAX_CPUS];	/* per-hart reaping and level counts */
 static bool kmem_ready;
 
 /*
@@ -390,6 +402,7 @@ static bool kmem_depot_trade_full(kmem_cache_t *cp, struct kmem_cnode *cn,
 	full = kmem_depot_pop(&cn->kn_full, &cn->kn_nfull, &cn->kn_full_min);
 	if (full != NULL) {
 		cn->kn_depot_alloc++;
+		kmem_hart[cpu_id()].kh_depot++;
 		if (ccp->hc_prev != NULL) {	/* prev is empty here (hc_prounds == 0) */
 			kmem_depot_push(&cn->kn_empty, &cn->kn_nempty, ccp->hc_prev);
 			ccp->hc_prev = NULL;
@@ -611,13 +624,11 @@ static bool kmem_mag_free(kmem_cache_t *cp, void *buf)
 /* Below: a debug cache's allocation (no magazines). */
 static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc);
 
-void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+/* A magazine miss: the magazine layer's slow path, then one buffer from the back end. */
+static void *kmem_alloc_miss(kmem_cache_t *cp, int kmflag)
 {
-	void *buf;
+	void *buf = kmem_mag_hint(cp) ? kmem_mag_alloc(cp, kmflag) : NULL;	/* counts its own hits */
 
-	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
-		panic("kmem_cache_alloc(%s, flags 0x%x): invalid flags", cp->cache_name, kmflag);
-	buf = kmem_mag_hint(cp) ? kmem_mag_alloc(cp, kmflag) : NULL;	/* counts its own hits */
 	if (buf != NULL)
 		return buf;
 	if (kmem_debugging(cp))			/* debug caches have no magazines */
@@ -637,6 +648,20 @@ void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		return NULL;
 	}
 	kmem_count_slow(cp, false);
+	return buf;
+}
+
+void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+{
+	void *buf;
+
+	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
+		panic("kmem_cache_alloc(%s, flags 0x%x): invalid flags", cp->cache_name, kmflag);
+	if (!(kmflag & KM_PANIC))
+		return kmem_alloc_miss(cp, kmflag);
+	fail_hold();		/* may not fail: no injected failure below (§6) */
+	buf = kmem_alloc_miss(cp, kmflag);
+	fail_release();
 	return buf;
 }
 
@@ -677,13 +702,11 @@ static void *kmem_debug_alloc_slow(kmem_cache_t *cp, int kmflag, uintptr_t pc)
 	return buf;
 }
 
-void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
+/* One buffer from the back end, preferably of `node` (kmem_cache_alloc_node). */
+static void *kmem_alloc_node_import(kmem_cache_t *cp, int kmflag, int node)
 {
 	void *buf = NULL;
 
-	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
-		panic("kmem_cache_alloc_node(%s, flags 0x%x, node %d): invalid flags",
-		      cp->cache_name, kmflag, node);
 	if (cp->cache_import(cp->cache_arg, &buf, 1, kmflag, node) == 0) {
 		buf = NULL;
 	} else if (kmem_debugging(cp) &&
@@ -699,6 +722,21 @@ void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
 		return NULL;
 	}
 	kmem_count_slow(cp, false);
+	return buf;
+}
+
+void *kmem_cache_alloc_node(kmem_cache_t *cp, int kmflag, int node)
+{
+	void *buf;
+
+	if ((kmflag & ~(KM_NOSLEEP | KM_PANIC)) != 0)
+		panic("kmem_cache_alloc_node(%s, flags 0x%x, node %d): invalid flags",
+		      cp->cache_name, kmflag, node);
+	if (!(kmflag & KM_PANIC))
+		return kmem_alloc_node_import(cp, kmflag, node);
+	fail_hold();
+	buf = kmem_alloc_node_import(cp, kmflag, node);
+	fail_release();
 	return buf;
 }
 
@@ -949,6 +987,9 @@ void kmem_cache_destroy(kmem_cache_t *cp)
 			break;
 		}
 	kmem_unlock(&kmem_list_lock, fl);
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++)	/* level counts outlive the cache */
+		__atomic_fetch_add(&kmem_hart[c].kh_mag_gone, cp->cache_cpu[c].hc_alloc,
+				   __ATOMIC_RELAXED);
 	kmem_cache_free_struct(cp);
 }
 
@@ -1130,6 +1171,67 @@ void kmem_drain_all(void)
 	kmem_slab_reap(kmem_slab_cache);
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
 		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+}
+
+void kmem_drain_this_hart(void)
+{
+	if (kmem_ready)
+		kmem_flush_hart(NULL);
+}
+
+/* kmem_cache_walk body: one cache's depots emptied, its free slabs freed, an idle hash shrunk. */
+static void kmem_cache_purge_cb(kmem_cache_t *cp, void *arg)
+{
+	(void)arg;
+	kmem_depot_purge(cp);
+	if (!cp->cache_slablayer)
+		return;
+	kmem_slab_reap(cp);
+	for (unsigned n = 0; n < cp->cache_nnodes; n++)
+		kmem_hash_shrink(cp->cache_node[n]);
+}
+
+void kmem_purge(void)
+{
+	if (!kmem_ready)
+		return;
+	kmem_cache_walk(kmem_cache_purge_cb, NULL);
+	/* Purging the others freed magazines and headers: free those caches' slabs again. */
+	kmem_slab_reap(kmem_bufctl_cache);
+	kmem_slab_reap(kmem_slab_cache);
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+}
+
+/* A hart's magazine hits summed over the caches (kmem_levelstat_cb's argument). */
+struct kmem_levelsum {
+	unsigned kls_cpu;		/* the hart */
+	uint64_t kls_sum;		/* its hc_alloc, summed */
+};
+
+/* kmem_cache_walk body: add one cache's magazine hits of one hart. */
+static void kmem_levelstat_cb(kmem_cache_t *cp, void *arg)
+{
+	struct kmem_levelsum *a = arg;
+
+	a->kls_sum += __atomic_load_n(&cp->cache_cpu[a->kls_cpu].hc_alloc, __ATOMIC_RELAXED);
+}
+
+void mm_levelstat_cpu(unsigned cpu, struct mm_levelstat *out)
+{
+	struct kmem_levelsum a = { cpu, 0 };
+
+	memset(out, 0, sizeof(*out));
+	if (cpu >= MM_MAX_CPUS)
+		return;
+	if (kmem_ready) {
+		kmem_cache_walk(kmem_levelstat_cb, &a);
+		out->ls_mag = a.kls_sum + __atomic_load_n(&kmem_hart[cpu].kh_mag_gone, __ATOMIC_RELAXED);
+		out->ls_depot = __atomic_load_n(&kmem_hart[cpu].kh_depot, __ATOMIC_RELAXED);
+		out->ls_slab = __atomic_load_n(&kmem_hart[cpu].kh_slab, __ATOMIC_RELAXED);
+	}
+	page_levelstat_cpu(cpu, &out->ls_pcp, &out->ls_buddy);
+	out->ls_vmem = vmem_levelstat_cpu(cpu);
 }
 
 /* Working sets of every cache now (tests: a known interval boundary). */

@@ -178,6 +178,17 @@ void kmem_reap(void);
 void kmem_reap_local(void);
 /* Everything back to the slab layer and every free slab freed (all harts; quiet system). */
 void kmem_drain_all(void);
+/*
+ * The end-of-run pair (a stress run's verification, tests): the calling
+ * hart's loaded, previous and cross magazines of every cache go back to
+ * the back end (their buffers to their slabs, the magazines freed);
+ * kmem_purge then empties every depot and frees every free slab of every
+ * cache: a reap that keeps no working set.  Run kmem_drain_this_hart on
+ * every hart (cpu_call_all) first; both may run while other harts
+ * allocate, but only a quiet system ends with no buffer cached anywhere.
+ */
+void kmem_drain_this_hart(void);
+void kmem_purge(void);
 /* The same for one cache. */
 void kmem_cache_drain(kmem_cache_t *cp);
 /*
@@ -204,6 +215,28 @@ void kfree(void *ptr);
 size_t ksize(const void *ptr);			/* usable bytes; panics like kfree */
 
 /* ------------------------------------------------------------------ statistics */
+
+/*
+ * How often each level of the allocators served a request on one hart,
+ * since kmem_init (page and vmem counts: since page_init and boot).
+ *   ls_mag    object allocations served by a loaded or previous magazine
+ *             (the sum of hc_alloc over caches, destroyed ones included;
+ *             an allocation served right after a depot trade or a fill
+ *             counts here too)
+ *   ls_depot  allocations that traded an empty magazine for a full one
+ *   ls_slab   buffers the hart imported from slab layers (magazine fills,
+ *             magazine misses, the internal caches)
+ *   ls_pcp    order-0 page allocations served by its per-hart page caches
+ *   ls_buddy  page allocations of higher orders served by the buddy lists
+ *   ls_vmem   vmem allocations that took an arena lock (not served by a
+ *             quantum cache's magazines)
+ * The hit paths add nothing for it: ls_mag is hc_alloc, ls_pcp follows by
+ * conservation (mm/pcp.c §6).  Exact when the hart is quiet.
+ */
+struct mm_levelstat {
+	uint64_t ls_mag, ls_depot, ls_slab, ls_pcp, ls_buddy, ls_vmem;
+};
+void mm_levelstat_cpu(unsigned cpu, struct mm_levelstat *out);
 
 /*
  * Per-cache counters, one table of names (kmem_stat_names[]).  A snapshot is

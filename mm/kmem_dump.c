@@ -227,6 +227,19 @@ static void kmem_kmastat_line(kmem_cache_t *cp, void *arg)
 	kd->kd_fail += st[KMS_FAIL];
 }
 
+/* The failure-injection line (mm/fail.c), when it is on or has injected since fail_set. */
+static void kmem_kmastat_fail(int (*out)(const char *fmt, ...))
+{
+	uint64_t st[FAIL_NSITES];
+
+	fail_stats(st);
+	if (fail_every() == 0 && st[FAIL_PAGE] + st[FAIL_VMEM] + st[FAIL_SLAB] == 0)
+		return;
+	out("failure injection: every %u, injected page %lu vmem %lu slab %lu\n", fail_every(),
+	    (unsigned long)st[FAIL_PAGE], (unsigned long)st[FAIL_VMEM],
+	    (unsigned long)st[FAIL_SLAB]);
+}
+
 void kmem_kmastat(int (*out)(const char *fmt, ...))
 {
 	struct kmem_dump_arg kd = { out, 0, 0, 0 };
@@ -240,6 +253,7 @@ void kmem_kmastat(int (*out)(const char *fmt, ...))
 	out("------------------------ ------ -------- -------- ---------- ---------- ------\n");
 	out("%-24s %6s %8s %8s %10lu %10lu %6lu\n", "Total", "", "", "", (unsigned long)kd.kd_mem,
 	    (unsigned long)kd.kd_alloc, (unsigned long)kd.kd_fail);
+	kmem_kmastat_fail(out);
 	out("\n");
 	vmem_dump_all(out);
 }

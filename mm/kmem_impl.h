@@ -19,6 +19,7 @@
 #ifndef MM_KMEM_IMPL_H
 #define MM_KMEM_IMPL_H
 
+#include "mm/fail.h"
 #include "mm/kmem.h"
 #include "mm/page.h"
 
@@ -253,12 +254,20 @@ struct kmem_cache {
 	uint64_t cache_resize;		/* magazine size changes */
 };
 
-/* Per-hart state shared by every cache. */
+/*
+ * Per-hart state shared by every cache.  Written by its hart with
+ * interrupts off, except kh_mag_gone (atomic: any hart destroying a cache).
+ */
 struct kmem_hart {
 	unsigned kh_reap_gen;		/* last kmem_reap generation honoured */
 	uint64_t kh_last_update;	/* mm_time_us of the last working-set update */
 	bool kh_reaping;		/* inside kmem_reap (no recursion) */
+	/* level counts (mm_levelstat_cpu, kmem.h) */
+	uint64_t kh_depot;		/* allocations that traded for a full magazine */
+	uint64_t kh_slab;		/* buffers this hart imported from slab layers */
+	uint64_t kh_mag_gone;		/* hc_alloc of this hart in destroyed caches */
 } MM_CACHE_ALIGNED;
+extern struct kmem_hart kmem_hart[MM_MAX_CPUS];
 
 extern spinlock_t kmem_list_lock;
 extern struct kmem_cache *kmem_cache_list;
@@ -309,6 +318,8 @@ unsigned kmem_slab_import(void *arg, void **bufs, unsigned n, int kmflag, int no
 void kmem_slab_release(void *arg, void **bufs, unsigned n);
 int kmem_slab_geometry(kmem_cache_t *cp);
 void kmem_slab_reap(kmem_cache_t *cp);
+/* A node's grown bufctl hash back to the first table when no buffer is allocated (purge). */
+void kmem_hash_shrink(struct kmem_cnode *cn);
 struct kmem_slab *kmem_slab_of(kmem_cache_t *cp, const void *buf, struct kmem_bufctl **bcpp);
 void kmem_cnode_init(kmem_cache_t *cp, struct kmem_cnode *cn, int node, vmem_t *arena);
 void kmem_cnode_fini(kmem_cache_t *cp, struct kmem_cnode *cn);

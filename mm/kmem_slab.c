@@ -358,6 +358,24 @@ static void kmem_hash_grow(struct kmem_cnode *cn)
 		vmem_free(kmem_arena[0], (uintptr_t)oh, ob * sizeof(*oh));
 }
 
+void kmem_hash_shrink(struct kmem_cnode *cn)
+{
+	struct kmem_bufctl **oh = NULL;
+	size_t ob = 0;
+	irqflags_t fl = kmem_lock(&cn->kn_slab_lock);
+
+	/* kn_hash0 is empty once grown: kmem_hash_grow moved every chain out of it. */
+	if (cn->kn_hash != cn->kn_hash0 && cn->kn_hash_count == 0) {
+		oh = cn->kn_hash;
+		ob = cn->kn_hash_mask + 1;
+		cn->kn_hash = cn->kn_hash0;
+		cn->kn_hash_mask = KMEM_HASH_INITIAL - 1;
+	}
+	kmem_unlock(&cn->kn_slab_lock, fl);
+	if (oh != NULL)
+		vmem_free(kmem_arena[0], (uintptr_t)oh, ob * sizeof(*oh));
+}
+
 /* ------------------------------------------------------------ slab lifecycle */
 
 /* Slab memory from the node's arena (or the cache's own source). */
@@ -618,7 +636,10 @@ unsigned kmem_slab_import(void *arg, void **bufs, unsigned n, int kmflag, int no
 {
 	kmem_cache_t *cp = arg;
 	unsigned got;
+	irqflags_t f;
 
+	if (!(kmflag & KM_PANIC) && fail_inject(FAIL_SLAB))
+		return 0;		/* injected (mm/fail.c): the caller's failure path */
 	if (node < 0 || (unsigned)node >= cp->cache_nnodes)
 		node = cp->cache_nnodes > 1 ? cpu_node(cpu_id()) : 0;
 	if ((unsigned)node >= cp->cache_nnodes)
@@ -627,6 +648,9 @@ unsigned kmem_slab_import(void *arg, void **bufs, unsigned n, int kmflag, int no
 	for (unsigned i = 0; got == 0 && i < cp->cache_nnodes; i++)
 		if ((int)i != node)
 			got = kmem_node_import(cp, cp->cache_node[i], bufs, n, kmflag);
+	f = irq_save();
+	kmem_hart[cpu_id()].kh_slab += got;
+	irq_restore(f);
 	return got;
 }
 

@@ -33,6 +33,7 @@
 #define MM_PAGE_H
 
 #include "mm/mm_platform.h"
+#include "mm/fail.h"
 
 #define PAGE_MAX_ORDER		10			/* 2^10 pages = 4 MiB blocks */
 #define PAGE_NR_ORDERS		(PAGE_MAX_ORDER + 1)
@@ -141,8 +142,20 @@ void page_drain_all(void);
  * request is retried once.
  */
 void page_reclaim_hook_set(void (*fn)(void));
-/* Flush the calling hart's page caches. */
-void page_drain_local(void);
+/*
+ * Give the calling hart's page caches back to the buddy lists (interrupts
+ * may be on or off).  The kernel runs it on every hart with cpu_call_all
+ * before it counts free pages (page_drain_all does exactly that).
+ */
+void page_pcp_drain_this_hart(void);
+
+/*
+ * Per-hart level counts since boot (mm_levelstat_cpu in kmem.h sums them
+ * with kmem's and vmem's): order-0 allocations served by hart cpu's page
+ * caches (by conservation, pcp.c §6), and higher orders served by the buddy
+ * lists under a zone lock.  Exact when that hart is quiet.
+ */
+void page_levelstat_cpu(unsigned cpu, uint64_t *pcp, uint64_t *buddy);
 
 /* Totals, in pages: free in the buddy lists, and held in per-hart caches. */
 uint64_t page_free_count(void);
@@ -264,6 +277,8 @@ struct page_hart {
 					   zonelist, per PAGE_ZONE_MASK value */
 	unsigned pgh_cpu;		/* dense hart id */
 	int pgh_node;			/* its NUMA node */
+	uint64_t pgh_buddy;		/* statistics: blocks of order > 0 it took
+					   from the buddy lists (zone.c) */
 	struct page_pcp pgh_pcp[];	/* [nzones + 1]; the last is never filled */
 } MM_CACHE_ALIGNED;
 
@@ -303,14 +318,19 @@ static inline struct page *page_lookup_inline(paddr_t pa)
 	return (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
 }
 
-/* Allocate 2^order pages.  Order 0 with only zone flags is served from this hart's cache. */
+/*
+ * Allocate 2^order pages.  Order 0 with only zone flags is served from this
+ * hart's cache, unless failure injection is on (mm/fail.c §2: then every
+ * request goes to the slow path, which decides).
+ */
 static inline paddr_t page_alloc(unsigned order, unsigned flags)
 {
 	struct page_pcp *pc;
 	struct page *pg;
 	irqflags_t f;
 
-	if (__builtin_expect(order != 0 || (flags & ~PAGE_ZONE_MASK) != 0, 0))
+	if (__builtin_expect(order != 0 || (flags & ~PAGE_ZONE_MASK) != 0 ||
+			     __atomic_load_n(&fail_rate, __ATOMIC_RELAXED) != 0, 0))
 		return page_alloc_slow(order, flags);
 	f = irq_save();
 	pc = page_this_hart()->pgh_first[flags];

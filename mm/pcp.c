@@ -35,7 +35,7 @@
  * per-hart rule.  Refill and drain take the zone lock inside that region
  * (order: cache, then zone).  Another hart's caches are emptied only by
  * asking that hart (page_drain_all runs pcp_drain_hart on every hart through
- * cpu_call_all).
+ * cpu_call_all); page_pcp_drain_this_hart is the one per-hart drain.
  *
  * 4. Per-hart layer
  * -----------------
@@ -47,7 +47,11 @@
  * --------------------
  * A refill takes a full batch only when the zone stays above the caller's
  * watermark afterwards, else a single page, else nothing (the caller tries
- * the next zone).  page_drain_all is the only cross-hart operation: the
+ * the next zone).  While failure injection is on (mm/fail.c) the inline
+ * fast path sends every request to page_alloc_slow, which may fail it
+ * before a cache is touched, so cache hits fail too; off, the fast path
+ * pays one load and one branch for it.  page_drain_all is the only
+ * cross-hart operation: the
  * allocator calls it when a request that may wait is about to fail, and
  * callers that count pages (leak checks, tests) call it first.
  *
@@ -55,7 +59,10 @@
  * ---------------------------
  * Each cache counts pages taken back, pages refilled and pages drained
  * (plain increments: the hart owns the cache); pages handed out follow by
- * conservation, which keeps one increment off the allocation fast path.
+ * conservation, which keeps one increment off the allocation fast path:
+ * handed out = taken back + refilled - drained - on the list
+ * (page_levelstat_cpu reports it per hart, with pgh_buddy, the blocks of
+ * higher orders the hart took from the buddy lists).
  * Zones count refill and drain batches.  page_check verifies every cache list.
  */
 #include "mm/mm_platform.h"
@@ -208,7 +215,7 @@ static void pcp_drain_hart(void *arg)
 	irq_restore(f);
 }
 
-void page_drain_local(void)
+void page_pcp_drain_this_hart(void)
 {
 	pcp_drain_hart(NULL);
 }
@@ -217,6 +224,22 @@ void page_drain_all(void)
 {
 	page_stat_inc(&page_state.pgs_stats.pst_drain_all);
 	cpu_call_all(pcp_drain_hart, NULL);
+}
+
+void page_levelstat_cpu(unsigned cpu, uint64_t *pcp, uint64_t *buddy)
+{
+	const struct page_hart *ph = cpu < MM_MAX_CPUS ? page_mem.pgm_hart[cpu] : NULL;
+
+	*pcp = *buddy = 0;
+	if (ph == NULL)
+		return;
+	/* Pages that left a cache = pages that entered it - pages on it (§6). */
+	for (unsigned zi = 0; zi < page_state.pgs_nzones; zi++) {
+		const struct page_pcp *pc = &ph->pgh_pcp[zi];
+
+		*pcp += pc->pc_frees + pc->pc_refilled - pc->pc_drained - pcp_count(pc);
+	}
+	*buddy = ph->pgh_buddy;
 }
 
 /* Pages held in caches: a racy snapshot, exact when the harts are quiet. */

@@ -100,6 +100,10 @@
  *   - VM_PANIC: panic naming the arena and request instead of returning 0.
  *   - Running out of segment structures (no page source, or the page source
  *     empty) is an ordinary failure, counted in vk_populate_fail.
+ *   - Failure injection (mm/fail.c): with a rate set, one request in N below
+ *     the quantum caches fails at once (no reap, no retry), VM_SLEEP and
+ *     VM_NOSLEEP alike, counted in vk_fail; VM_PANIC requests never, and
+ *     they hold injection off for everything they call (imports included).
  * Misuse panics, always (VERIFY class, not ASSERT): freeing a range that is
  * not allocated (wrong address, wrong size, double free), invalid or
  * inconsistent constraints, flags or spans, overlapping spans.  The message
@@ -112,11 +116,13 @@
  * struct vmem_kstat in every arena counts bytes in use / total / imported,
  * allocations, frees, failures, segments examined by searches, imports,
  * releases, reaps, hash growth and quantum-cache traffic; segment counts and
- * free-list occupancy are computed on demand.  vmem_dump_all() prints the
- * illumos ::vmem table, vmem_dump() one arena in full (vmem_dump.c), and
- * vmem_check() verifies every invariant of §2.
+ * free-list occupancy are computed on demand.  Per hart, vmem_hart counts
+ * the allocations that reached the segment layer (vmem_levelstat_cpu).
+ * vmem_dump_all() prints the illumos ::vmem table, vmem_dump() one arena in
+ * full (vmem_dump.c), and vmem_check() verifies every invariant of §2.
  */
 #include "mm/vmem_impl.h"
+#include "mm/fail.h"
 #include "mm/kmem.h"
 
 /* A request, after validation: what vmem_fit() must satisfy. */
@@ -129,7 +135,13 @@ struct vmem_req {
 	uintptr_t vr_maxaddr;		/* highest end, 0: none */
 };
 
+/* Per-hart statistics: each hart writes its own line, interrupts off. */
+struct vmem_hart {
+	uint64_t vh_alloc;		/* segment-layer attempts (arena lock taken) */
+} MM_CACHE_ALIGNED;
+
 static struct vmem vmem_boot_arenas[VMEM_BOOT_ARENAS];	/* before a page source */
+static struct vmem_hart vmem_hart[MM_MAX_CPUS];		/* level counts (mm_levelstat_cpu) */
 static void (*vmem_reclaim_hook)(void);			/* VM_SLEEP reclaim */
 static int vmem_init_state;				/* 0, 1 running, 2 done */
 spinlock_t vmem_list_lock;				/* guards vmem_list */
@@ -153,6 +165,10 @@ static void vmem_init_once(void)
 }
 
 void vmem_reclaim_hook_set(void (*fn)(void)) { vmem_reclaim_hook = fn; }
+uint64_t vmem_levelstat_cpu(unsigned cpu)
+{
+	return cpu < MM_MAX_CPUS ? __atomic_load_n(&vmem_hart[cpu].vh_alloc, __ATOMIC_RELAXED) : 0;
+}
 const char *vmem_name(const vmem_t *vmp) { return vmp->vm_name; }
 size_t vmem_quantum(const vmem_t *vmp) { return vmp->vm_quantum; }
 
@@ -552,6 +568,7 @@ static uintptr_t vmem_try_alloc(vmem_t *vmp, const struct vmem_req *rq, int vmfl
 	irqflags_t fl = vmem_lock(vmp);
 	uintptr_t addr = 0;
 
+	vmem_hart[cpu_id()].vh_alloc++;		/* interrupts are off under vm_lock */
 	if (vmem_populate(vmp, VMEM_SEGS_PER_ALLOC))
 		addr = vmem_alloc_locked(vmp, rq, vmflag);
 	vmem_unlock(vmp, fl);
@@ -572,8 +589,8 @@ static void vmem_reap(vmem_t *vmp)
 		vmem_reclaim_hook();
 }
 
-/* The segment layer with the failure semantics of §5. */
-static uintptr_t vmem_do_alloc(vmem_t *vmp, const struct vmem_req *rq, int vmflag)
+/* An attempt, and for VM_SLEEP a reap and a second attempt (§5). */
+static uintptr_t vmem_try_twice(vmem_t *vmp, const struct vmem_req *rq, int vmflag)
 {
 	uintptr_t addr = vmem_try_alloc(vmp, rq, vmflag);
 	irqflags_t fl;
@@ -584,6 +601,25 @@ static uintptr_t vmem_do_alloc(vmem_t *vmp, const struct vmem_req *rq, int vmfla
 		fl = vmem_lock(vmp);
 		vmp->vm_kstat.vk_wait++;
 		vmem_unlock(vmp, fl);
+	}
+	return addr;
+}
+
+/*
+ * The segment layer with the failure semantics of §5.  A VM_PANIC request
+ * is never failed by injection, nor is anything below it (fail_hold).
+ */
+static uintptr_t vmem_do_alloc(vmem_t *vmp, const struct vmem_req *rq, int vmflag)
+{
+	uintptr_t addr;
+	irqflags_t fl;
+
+	if (vmflag & VM_PANIC) {
+		fail_hold();
+		addr = vmem_try_twice(vmp, rq, vmflag);
+		fail_release();
+	} else {
+		addr = fail_inject(FAIL_VMEM) ? 0 : vmem_try_twice(vmp, rq, vmflag);
 	}
 	if (addr != 0)
 		return addr;

@@ -163,6 +163,8 @@ void vmem_qcache_detach_all(void);
 
 /* Called by VM_SLEEP allocations before their retry (e.g. the slab reaper). */
 void vmem_reclaim_hook_set(void (*fn)(void));
+/* Segment-layer allocations (arena lock taken) made by hart cpu since boot. */
+uint64_t vmem_levelstat_cpu(unsigned cpu);
 
 /* ---------------------------------------------------------------- dumps */
 

@@ -52,7 +52,10 @@
  * --------------------
  * page_alloc returns PAGE_NOADDR, never panics, when no allowed zone can
  * serve the request; before giving up, a request that may wait (not urgent,
- * interrupts on) drains every hart's cache once and retries.  Invalid flags
+ * interrupts on) drains every hart's cache once and retries.  With failure
+ * injection on (mm/fail.c), page_alloc_slow also fails one request in N
+ * that is not PAGE_URGENT, before trying any zone: counted in
+ * pst_alloc_fail and in fail_stats.  Invalid flags
  * (unknown bits, both DMA bits, a node that does not exist) are API misuse
  * and panic with the arguments.  page_free detects a double free, the free
  * of a page that was not allocated and a wrong order before touching
@@ -91,6 +94,17 @@ bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mar
 	return free >= need && free - need >= floor;
 }
 
+/* Count a block the calling hart took from the buddy lists (its own line, interrupts off). */
+static void zone_count_buddy(void)
+{
+	irqflags_t f = irq_save();
+	struct page_hart *ph = page_mem.pgm_hart[cpu_id()];
+
+	if (ph != NULL)
+		ph->pgh_buddy++;
+	irq_restore(f);
+}
+
 /* Take a block of `order` from the buddy lists of zp if the watermark (plus
  * the zone's protection against class cls) allows. */
 static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum page_mark mark,
@@ -106,6 +120,8 @@ static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum p
 	if (pg != NULL && mark == PAGE_MARK_URGENT && zp->z_free < zp->z_min)
 		zp->z_stats.zs_urgent++;
 	spin_unlock(&zp->z_lock);
+	if (pg != NULL)
+		zone_count_buddy();
 	return pg;
 }
 
@@ -196,6 +212,11 @@ paddr_t page_alloc_slow(unsigned order, unsigned flags)
 
 	if (order > PAGE_MAX_ORDER) {
 		page_stat_inc(&page_state.pgs_stats.pst_bad_order);
+		page_stat_inc(&page_state.pgs_stats.pst_alloc_fail);
+		return PAGE_NOADDR;
+	}
+	/* Injected failure (mm/fail.c §2): never for PAGE_URGENT, the reserve's users. */
+	if (!(flags & PAGE_URGENT) && fail_inject(FAIL_PAGE)) {
 		page_stat_inc(&page_state.pgs_stats.pst_alloc_fail);
 		return PAGE_NOADDR;
 	}

@@ -89,7 +89,7 @@ static void pcp_test_overflow_drains_a_batch(void **state)
 	n = pc->pc_high + 2 * pc->pc_batch;
 	for (unsigned i = 1; i < n; i++)
 		pa[i] = page_alloc(0, 0);
-	page_drain_local();
+	page_pcp_drain_this_hart();
 	for (unsigned i = 0; i < n; i++) {
 		page_free(pa[i], 0);
 		assert_true(pcp_count(pc) <= pc->pc_high);
@@ -173,7 +173,7 @@ static void pcp_test_high_order_failure_drains_caches(void **state)
 	for (unsigned i = 0; i < n; i++)
 		if (pa[i] != PAGE_NOADDR)
 			page_free(pa[i], 0);
-	page_drain_local();
+	page_pcp_drain_this_hart();
 	assert_int_equal(page_cached_count(), pinned);
 	page_get_stats(&st0);
 	big = page_alloc(PAGE_MAX_ORDER, fl);
