@@ -213,7 +213,7 @@ $(HOST)/libkmem.so: $(LIBKMEM_SRC) $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS
 	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now $(LIBKMEM_SRC) -o $@
 # Its test programs (tools/libkmem/check.py runs them): no sanitizers, which
 # would bring their own malloc.
-host-tools: $(HOST)/malloc_torture $(HOST)/malloc_badfree
+host-tools: $(HOST)/malloc_torture $(HOST)/malloc_badfree $(HOST)/malloc_early
 $(HOST)/malloc_%: tests/host/malloc_%.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)

@@ -18,6 +18,8 @@
  *   - more threads than libkmem has slots, and slots reused by new threads.
  * Prints "malloc_torture: passed ..." and exits 0, or names the first
  * failure and exits 1.  --expect-kmem: fail unless libkmem.so is loaded.
+ * --fill MIB: instead, hold MIB mebibytes of small blocks at once, check and
+ * free them (libkmem with a small heap=: the overflow path).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,7 +36,7 @@
 #define NSLOTS		256	/* live blocks per worker */
 #define NOPS		60000	/* operations per worker */
 #define RING		1024	/* cross-thread exchange ring */
-#define NFORKS		4	/* forks while the workers run */
+#define NFORKS		12	/* forks while the workers run */
 #define NBURST		80	/* concurrent short threads (more than libkmem's slots) */
 
 struct block {
@@ -241,7 +243,7 @@ static void fork_while_running(void)
 
 		for (unsigned i = 0; i < 32; i++)
 			alloc_block(&mine[i], &s);
-		usleep(20000);
+		usleep(5000);
 		pid = fork();
 		if (pid < 0)
 			die("fork failed", NULL, 0);
@@ -315,6 +317,32 @@ static void check_errors(int kmem)
 		die("realloc(p, 0) did not free and return NULL", NULL, 0);
 }
 
+/* Hold mib MiB of 16..200-byte blocks at once, with patterns; check; free. */
+static int fill_test(unsigned mib)
+{
+	size_t n = ((size_t)mib << 20) / 108, held = 0;
+	struct block *b = calloc(n, sizeof(*b));
+	uint32_t s = 4242;
+
+	if (b == NULL)
+		die("calloc of the block table", NULL, n);
+	for (size_t i = 0; i < n; i++) {
+		b[i].b_size = 16 + rnd(&s) % 185;
+		b[i].b_ptr = malloc(b[i].b_size);
+		if (b[i].b_ptr == NULL)
+			die("malloc failed while filling", NULL, held);
+		b[i].b_seed = rnd(&s);
+		b[i].b_tag = (uintptr_t)b[i].b_ptr;
+		fill(&b[i]);
+		held += b[i].b_size;
+	}
+	for (size_t i = 0; i < n; i++)
+		free_block(&b[i]);
+	free(b);
+	printf("malloc_torture: passed (fill: %zu blocks, %zu MiB held at once)\n", n, held >> 20);
+	return 0;
+}
+
 /* Is libkmem.so mapped into this process? */
 static int kmem_loaded(void)
 {
@@ -336,6 +364,8 @@ int main(int argc, char **argv)
 
 	if (kmem && !kmem_loaded())
 		die("--expect-kmem: libkmem.so is not loaded", NULL, 0);
+	if (argc > 3 && strcmp(argv[2], "--fill") == 0)
+		return fill_test((unsigned)atoi(argv[3]));
 	check_errors(kmem);
 	for (uintptr_t i = 0; i < NTHREADS; i++)
 		if (pthread_create(&t[i], NULL, worker, (void *)(i + 1)) != 0)

@@ -7,6 +7,9 @@
      die of SIGABRT with a 'libkmem:' report naming the pointer the program
      printed and the kind of error;
   3. KMEM_OPTIONS: an unknown word is reported; stats prints the kmastat table;
+     a heap too small for the program overflows into the aligned arena;
+     malloc from a program's .preinit_array and first constructor works and
+     sees the options (tests/host/malloc_early.c);
   4. real Debian programs doing real work, run twice, without and with the
      preload: their output must be byte-identical, and the preloaded run must
      really have used libkmem (KMEM_OPTIONS=stats: its kmastat table, with
@@ -82,11 +85,13 @@ def run(cmd, env, stdin=None, shell=False, cwd=None):
         return None, b"", "timed out after %d s" % TIMEOUT
 
 
-def torture(opts):
-    st, out, err = run([os.path.join(HOST, "malloc_torture"), "--expect-kmem"],
+def torture(opts, args=(), expect_err=None):
+    st, out, err = run([os.path.join(HOST, "malloc_torture"), "--expect-kmem"] + list(args),
                        env_with(True, opts))
     if st != 0 or b"malloc_torture: passed" not in out:
         return "status %s: %s" % (st, (out.decode(errors="replace") + err).strip()[-600:])
+    if expect_err and expect_err not in err:
+        return "stderr lacks %r: %r" % (expect_err, err[-300:])
     return None
 
 
@@ -103,6 +108,16 @@ def badfree(mode, opts, words):
         return "report does not name %s: %r" % (ptr, report)
     missing = [w for w in words if w not in err]
     return "report lacks %s: %r" % (missing, report) if missing else None
+
+
+def early():
+    """malloc from .preinit_array and the first constructor; options read by then."""
+    st, out, err = run([os.path.join(HOST, "malloc_early")], env_with(True, "stats"))
+    if st != 0 or b"malloc_early: passed" not in out:
+        return "status %s: %r %r" % (st, out[-200:], err[-300:])
+    if not used_kmem(err):
+        return "no kmastat table: KMEM_OPTIONS was not read before main"
+    return None
 
 
 def options_unknown():
@@ -199,7 +214,7 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("-v", action="store_true")
     o = ap.parse_args()
-    for need in (LIB, os.path.join(HOST, "malloc_torture"), os.path.join(HOST, "malloc_badfree")):
+    for need in [LIB] + [os.path.join(HOST, "malloc_" + p) for p in ("torture", "badfree", "early")]:
         if not os.path.exists(need):
             print("libkmem: missing %s (make host-tools)" % need)
             print("libkmem: 0 passed, 1 failed")
@@ -208,7 +223,10 @@ def main():
         cases = [("torture", lambda: torture(None)),
                  ("torture debug=all", lambda: torture("debug=all")),
                  ("torture nomagazine", lambda: torture("nomagazine")),
-                 ("options: unknown word, stats", options_unknown)]
+                 ("heap=16m full: 24 MiB of small blocks",
+                  lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
+                 ("options: unknown word, stats", options_unknown),
+                 ("malloc from preinit and the first constructor", early)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),
                    (lambda m=m, o_=o_, w=w: badfree(m, o_, w))) for m, o_, w in BADFREE]
         cases += [("program: " + n, (lambda c=c, kw=kw: same_output(c, **kw)))

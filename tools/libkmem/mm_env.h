@@ -32,7 +32,8 @@
 
 #include "mm/lock_order.h"
 
-#define MM_MAX_CPUS	64	/* thread slots; the last is the shared one */
+#define MM_MAX_CPUS	32	/* thread slots; the last is the shared one (each costs a
+				   line per cache: 32 keeps start-up memory small) */
 #define MM_MAX_NODES	2	/* one node is used (cpu_node() is 0); 1 trips gcc -Warray-bounds in zone.c */
 #define MM_CACHE_LINE	64
 #define MM_FAST_CLZ	1	/* x86-64: lzcnt/bsr and tzcnt/bsf */

@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "mm/bootmem.h"
 #include "mm/kmem.h"
@@ -69,12 +70,13 @@
 #define UMEM_API __attribute__((visibility("default")))
 
 #define UMEM_SECT		(128ull << 20)	/* the page allocator's section */
-#define UMEM_HEAP_DEFAULT	(1ull << 30)	/* heap=SIZE overrides */
+#define UMEM_HEAP_DEFAULT	(256ull << 20)	/* heap=SIZE overrides; its page descriptors (1/128) are touched at start */
 #define UMEM_LARGE_VA		(64ull << 30)	/* address space of the large arena */
 #define UMEM_ALIGN_VA		(16ull << 30)	/* and of the aligned arena */
 #define UMEM_AQUANTUM		64		/* aligned arena quantum */
-#define UMEM_AHASH		4096		/* aligned-record hash buckets */
+#define UMEM_AHASH		65536		/* aligned-record hash buckets (.bss, touched as used) */
 #define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel */
+#define UMEM_REAP_US		100000		/* out of memory: reap at most this often */
 
 enum { UMEM_UNINIT, UMEM_READY, UMEM_FAILED };
 
@@ -137,7 +139,7 @@ static void umem_option(const char *w, bool *in_debug)
 			printk("libkmem: KMEM_OPTIONS: heap=%s: want a size from 16m to 1024g\n",
 			       w + 5);
 		else
-			umem_heap_size = (v + UMEM_SECT - 1) & ~(UMEM_SECT - 1);
+			umem_heap_size = (v + (4u << 20) - 1) & ~(uint64_t)((4u << 20) - 1);
 	} else if (*in_debug && kmem_debug_parse(w, &f) == 0) {
 		kmem_debug |= f;	/* debug=redzone,poison: the list goes on */
 	} else {
@@ -146,10 +148,33 @@ static void umem_option(const char *w, bool *in_debug)
 	}
 }
 
+/*
+ * KMEM_OPTIONS before libc has set environ (a program's .preinit_array runs
+ * before libc's initialisation): from /proc/self/environ.  NULL if unset.
+ */
+static const char *umem_getenv_early(void)
+{
+	static char buf[32768];
+	size_t n = 0;
+	ssize_t r;
+	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strncmp(buf + i, "KMEM_OPTIONS=", 13) == 0)
+			return buf + i + 13;
+	return NULL;
+}
+
 /* Read KMEM_OPTIONS: words separated by commas, colons or spaces. */
 static void umem_options(void)
 {
-	const char *s = getenv("KMEM_OPTIONS");
+	const char *s = environ != NULL ? getenv("KMEM_OPTIONS") : umem_getenv_early();
 	bool in_debug = false;
 	char w[128];
 
@@ -299,13 +324,22 @@ static __attribute__((destructor)) void umem_exit(void)
 /* Bucket of an aligned block's address. */
 static inline unsigned umem_abucket(uintptr_t a)
 {
-	return (unsigned)((a >> 6) ^ (a >> 18)) & (UMEM_AHASH - 1);
+	return (unsigned)((a >> 6) ^ (a >> 22)) & (UMEM_AHASH - 1);
 }
 
 /* Is a in [base, base + size)? */
 static inline bool umem_in(uintptr_t a, uintptr_t base, uint64_t size)
 {
 	return a - base < size;
+}
+
+/* Free an aligned block's record: kmalloc'ed, or from the arena when the heap was full. */
+static void umem_arec_free(struct umem_arec *ar)
+{
+	if (umem_in((uintptr_t)ar, umem_align_base, UMEM_ALIGN_VA))
+		vmem_free(umem_aligned, (uintptr_t)ar, UMEM_AQUANTUM);
+	else
+		kfree(ar);
 }
 
 /* An aligned block from the aligned arena, recorded; NULL when out of memory. */
@@ -318,13 +352,15 @@ static void *umem_aligned_alloc(size_t align, size_t n)
 
 	if (n > UMEM_ALIGN_VA || align > UMEM_ALIGN_VA / 2)
 		return NULL;
-	ar = kmalloc(sizeof(*ar), KM_SLEEP);
+	ar = kmalloc(sizeof(*ar), KM_NOSLEEP);
+	if (ar == NULL)		/* the heap is full: the record goes in the arena too */
+		ar = (void *)vmem_alloc(umem_aligned, UMEM_AQUANTUM, VM_NOSLEEP);
 	if (ar == NULL)
 		return NULL;
 	a = vmem_xalloc(umem_aligned, size, align < UMEM_AQUANTUM ? UMEM_AQUANTUM : align, 0, 0,
-			0, 0, VM_SLEEP);
+			0, 0, VM_NOSLEEP);
 	if (a == 0) {
-		kfree(ar);
+		umem_arec_free(ar);
 		return NULL;
 	}
 	ar->ar_addr = a;
@@ -381,7 +417,7 @@ static __attribute__((noinline)) void umem_free_other(void *p)
 
 		umem_discard(ar->ar_addr, ar->ar_size);
 		vmem_xfree(umem_aligned, ar->ar_addr, ar->ar_size);
-		kfree(ar);
+		umem_arec_free(ar);
 	} else {
 		if (umem_in(a, umem_large_base, UMEM_LARGE_VA))
 			umem_discard(a, ksize(p));	/* ksize panics if p is not allocated */
@@ -397,14 +433,31 @@ static __attribute__((noinline, noreturn)) void umem_double_free(void *p)
 	      (unsigned long long)umem_key, (void *)((uint64_t *)p + 1));
 }
 
-/* malloc's failure: errno, after one reap-and-retry. */
+/*
+ * kmalloc failed: reap once and retry; then, for a class size (the heap is
+ * full), the aligned arena, which lives outside the heap; then ENOMEM.
+ */
 static __attribute__((noinline)) void *umem_nomem(size_t n)
 {
-	void *p;
+	static uint64_t last_reap;	/* mm_time_us() of the last reap */
+	static bool warned;
+	uint64_t now = mm_time_us();
+	void *p = NULL;
 
-	kmem_reap();
-	kmem_reap_local();
-	p = kmalloc(n, KM_SLEEP);
+	/* a reap walks every cache: at most one per UMEM_REAP_US while the heap stays full */
+	if (now - __atomic_load_n(&last_reap, __ATOMIC_RELAXED) >= UMEM_REAP_US) {
+		__atomic_store_n(&last_reap, now, __ATOMIC_RELAXED);
+		kmem_reap();
+		kmem_reap_local();
+		p = kmalloc(n, KM_NOSLEEP);
+	}
+	if (p == NULL && n <= KMALLOC_MAX_CLASS) {
+		if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			printk("libkmem: the heap (%llu MiB) is full: small blocks now come from the "
+			       "aligned arena, slower (KMEM_OPTIONS=heap=SIZE)\n",
+			       (unsigned long long)(umem_heap_len >> 20));
+		p = umem_aligned_alloc(MM_MIN_ALIGN, n);
+	}
 	if (p == NULL)
 		errno = ENOMEM;
 	return p;
@@ -421,7 +474,7 @@ static inline void *umem_alloc(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = kmalloc(n, KM_SLEEP);
+	p = kmalloc(n, KM_NOSLEEP);	/* no reap inside: umem_nomem decides */
 	if (__builtin_expect(p == NULL, 0) && (p = umem_nomem(n)) == NULL)
 		return NULL;
 	if (umem_key_on)
