@@ -446,7 +446,7 @@ def write_svg(path, bench_title, panels, allocs):
     """panels = [(title, groups)]: a throughput row and a peak-RSS row each."""
     pw, ph, mx, my = 300, 150, 50, 40
     width = max(mx + len(panels) * (pw + mx), mx + 85 * len(allocs) + 20)
-    height = 2 * (ph + my + 20) + 90
+    height = 2 * (ph + my + 34) + 80
     names = [a for a, _ in allocs]
     e = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
          'font-family="sans-serif">' % (width, height),
@@ -456,7 +456,7 @@ def write_svg(path, bench_title, panels, allocs):
          '(dashed line: 1.0)</text>' % mx]
     for row, (field, what) in enumerate(((2, "throughput / best peer's (higher is better)"),
                                          (3, "peak RSS / best peer's (lower is better)"))):
-        top = 60 + row * (ph + my + 20)
+        top = 60 + row * (ph + my + 34)
         e.append('<text x="%d" y="%d" font-size="13">%s</text>' % (mx, top - 6, what))
         ymax = max([1.25] + [c[field] for _, g in panels for _, cells in g
                              for c in cells.values() if c[field] is not None])
@@ -505,6 +505,28 @@ def write_doc(text):
     return path
 
 
+def replot():
+    """Redraw the SVGs from the table in docs/malloc_race.md (its ratios)."""
+    text = open(os.path.join(DOCS, "malloc_race.md")).read()
+    head = re.search(r"^\| benchmark \| thr \| (.*) \|$", text, re.M)
+    names = [c.split(" ops/s")[0] for c in head.group(1).split(" | ") if " ops/s" in c]
+    rows = []
+    for m in re.finditer(r"^\| (\S+) \| (\d+) \| (.*) \|$", text, re.M):
+        cols = m.group(3).split(" | ")
+        if len(cols) != 2 * len(names):
+            continue            # another table (instruction counts)
+        cells = {}
+        for k, a in enumerate(names):
+            t = re.match(r"(\S+) \(([\d.]+)\)", cols[k])
+            r = re.match(r"([\d.]+) \(([\d.]+)\)", cols[len(names) + k])
+            if t and r:
+                cells[a] = (None, float(r.group(1)), float(t.group(2)), float(r.group(2)))
+        rows.append((m.group(1), int(m.group(2)), cells))
+    paths = write_svgs([(a, None) for a in names], rows, None)
+    print("redrew", ", ".join(os.path.relpath(p, TOP) for p in paths))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=360,
@@ -520,6 +542,8 @@ def main():
     ap.add_argument("--icount-ours", metavar="SO",
                     help="count ours' instructions with this build instead (one valgrind "
                          "can start: see docs/malloc_race.md)")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the SVGs from the table in docs/malloc_race.md")
     ap.add_argument("--no-icount", action="store_true",
                     help="skip the instruction counts (valgrind, about 2 minutes)")
     o = ap.parse_args()
@@ -527,6 +551,8 @@ def main():
         return smoke()
     if o.profile:
         return profile(o.profile)
+    if o.replot:
+        return replot()
     o.threads = [int(x) for x in o.threads.split(",")]
     o.bench = [x for x in o.bench.split(",") if x]
     if o.quick:
