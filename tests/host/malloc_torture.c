@@ -20,6 +20,8 @@
  * failure and exits 1.  --expect-kmem: fail unless libkmem.so is loaded.
  * --fill MIB: instead, hold MIB mebibytes of small blocks at once, check and
  * free them (libkmem with a small heap=: the overflow path).
+ * --serial N: instead, N threads one after the other, each allocating (with
+ * libkmem's stats: every one must find a slot of its own, freed by the last).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,7 +36,7 @@
 
 #define NTHREADS	8	/* workers */
 #define NSLOTS		256	/* live blocks per worker */
-#define NOPS		60000	/* operations per worker */
+#define NOPS		40000	/* operations per worker */
 #define RING		1024	/* cross-thread exchange ring */
 #define NFORKS		12	/* forks while the workers run */
 #define NBURST		80	/* concurrent short threads (more than libkmem's slots) */
@@ -256,6 +258,9 @@ static void fork_while_running(void)
 	}
 }
 
+static pthread_barrier_t burst_barrier;	/* all NBURST burst threads alive at once */
+static int burst_wait;				/* the burst threads wait on it */
+
 /* A short thread: a few allocations, freed, then exit (slot reuse, shared slot). */
 static void *short_thread(void *arg)
 {
@@ -264,22 +269,28 @@ static void *short_thread(void *arg)
 
 	for (unsigned i = 0; i < 16; i++)
 		alloc_block(&b[i], &s);
+	if (burst_wait)
+		pthread_barrier_wait(&burst_barrier);
 	usleep(2000);
 	for (unsigned i = 0; i < 16; i++)
 		free_block(&b[i]);
 	return NULL;
 }
 
-/* NBURST threads at once, then NBURST more one after the other. */
+/* NBURST threads alive at once (a barrier), then NBURST more one after the other. */
 static void thread_burst(void)
 {
 	pthread_t t[NBURST];
 
+	pthread_barrier_init(&burst_barrier, NULL, NBURST);
+	burst_wait = 1;
 	for (uintptr_t i = 0; i < NBURST; i++)
 		if (pthread_create(&t[i], NULL, short_thread, (void *)i) != 0)
 			die("pthread_create", NULL, i);
 	for (unsigned i = 0; i < NBURST; i++)
 		pthread_join(t[i], NULL);
+	burst_wait = 0;
+	pthread_barrier_destroy(&burst_barrier);
 	for (uintptr_t i = 0; i < NBURST; i++) {
 		if (pthread_create(&t[0], NULL, short_thread, (void *)i) != 0)
 			die("pthread_create", NULL, i);
@@ -366,6 +377,15 @@ int main(int argc, char **argv)
 		die("--expect-kmem: libkmem.so is not loaded", NULL, 0);
 	if (argc > 3 && strcmp(argv[2], "--fill") == 0)
 		return fill_test((unsigned)atoi(argv[3]));
+	if (argc > 3 && strcmp(argv[2], "--serial") == 0) {
+		for (int i = 0; i < atoi(argv[3]); i++) {
+			if (pthread_create(&t[0], NULL, short_thread, (void *)(uintptr_t)i) != 0)
+				die("pthread_create", NULL, (size_t)i);
+			pthread_join(t[0], NULL);
+		}
+		printf("malloc_torture: passed (%s serial threads)\n", argv[3]);
+		return 0;
+	}
 	check_errors(kmem);
 	for (uintptr_t i = 0; i < NTHREADS; i++)
 		if (pthread_create(&t[i], NULL, worker, (void *)(i + 1)) != 0)

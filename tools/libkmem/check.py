@@ -15,10 +15,12 @@
      really have used libkmem (KMEM_OPTIONS=stats: its kmastat table, with
      kmalloc allocations, on stderr).
 
-Ends with 'libkmem: N passed, N failed' for tools/testrun.py.
+Cases run two at a time.  Ends with 'libkmem: N passed, N failed' for
+tools/testrun.py.
   check.py [--filter SUBSTR] [-v]
 """
 import argparse
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -32,6 +34,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 HOST = os.path.join(TOP, "build", "host")
 LIB = os.path.join(HOST, "libkmem.so")
 TIMEOUT = 120
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
 # (mode, KMEM_OPTIONS, words the report must contain)
 BADFREE = [
@@ -85,9 +88,11 @@ def run(cmd, env, stdin=None, shell=False, cwd=None):
         return None, b"", "timed out after %d s" % TIMEOUT
 
 
-def torture(opts, args=(), expect_err=None):
+def torture(opts, args=(), expect_err=None, err_out=None):
     st, out, err = run([os.path.join(HOST, "malloc_torture"), "--expect-kmem"] + list(args),
                        env_with(True, opts))
+    if err_out is not None:
+        err_out.append(err)
     if st != 0 or b"malloc_torture: passed" not in out:
         return "status %s: %s" % (st, (out.decode(errors="replace") + err).strip()[-600:])
     if expect_err and expect_err not in err:
@@ -117,6 +122,34 @@ def early():
         return "status %s: %r %r" % (st, out[-200:], err[-300:])
     if not used_kmem(err):
         return "no kmastat table: KMEM_OPTIONS was not read before main"
+    return None
+
+
+def torture_shared():
+    """The torture with default options (plus stats): its 80-thread burst overflows the slots."""
+    err = []
+    why = torture("stats", [], None, err)
+    if why:
+        return why
+    m = re.search(r"^libkmem: threads: (\d+) took a slot, (\d+) ran on the shared slot", err[0],
+                  re.M)
+    if not m or int(m.group(2)) == 0:
+        return "no thread ran on the shared slot: %s" % (m.group(0) if m else err[0][-300:])
+    return None
+
+
+def serial_threads():
+    """100 threads one after another: each exiting thread gives its slot back."""
+    err = []
+    why = torture("stats", ["--serial", "100"], None, err)
+    if why:
+        return why
+    m = re.search(r"^libkmem: threads: (\d+) took a slot, (\d+) ran on the shared slot", err[0],
+                  re.M)
+    if not m:
+        return "no thread line in the stats: %r" % err[0][-300:]
+    if int(m.group(1)) != 101 or int(m.group(2)) != 0:
+        return "want 101 threads with a slot (main + 100) and 0 shared: %s" % m.group(0)
     return None
 
 
@@ -182,7 +215,7 @@ def make_input(tmp):
 
 def real_programs(tmp):
     lines = make_input(tmp)
-    srcs = ["mm/kmem.c", "mm/vmem.c", "mm/kmem_slab.c", "mm/page_init.c"]
+    srcs = ["mm/kmem.c", "mm/vmem.c", "mm/kmem_slab.c"]
     cc = ["gcc", "-O2", "-std=gnu11", "-DMM_DEBUG=1", "-I" + TOP, "-I" + TOP + "/tests/host"]
 
     def gcc_obj(preload):
@@ -193,7 +226,7 @@ def real_programs(tmp):
             " ".join(cc + ["-S", "-o", "-", os.path.join(TOP, s)]) for s in srcs)], {}),
         ("gcc -c mm/vmem.c (object files)", gcc_obj,
          {"outfile": lambda p: os.path.join(tmp, "vmem-%d.o" % p)}),
-        ("python3 json/sort/regex", [sys.executable, "-c", PY_WORKLOAD], {}),
+        ("python3 json/sort/regex", [PYTHON, "-c", PY_WORKLOAD], {}),
         ("sort 400k lines", ["sort", "-S", "64M", "--parallel=2", lines], {}),
         ("sort -k2,2n -k1 | uniq -c", ["bash", "-c", "sort -k2,2n -k1 %s | cut -c1-20 | "
                                        "uniq -c | tail -n 50" % lines], {}),
@@ -209,6 +242,11 @@ def real_programs(tmp):
     ]
 
 
+def timed(fn):
+    t0 = time.time()
+    return fn(), time.time() - t0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--filter", default="")
@@ -220,11 +258,12 @@ def main():
             print("libkmem: 0 passed, 1 failed")
             return 1
     with tempfile.TemporaryDirectory(prefix="libkmem-") as tmp:
-        cases = [("torture", lambda: torture(None)),
+        cases = [("torture (and threads beyond the slots share one)", torture_shared),
                  ("torture debug=all", lambda: torture("debug=all")),
                  ("torture nomagazine", lambda: torture("nomagazine")),
                  ("heap=16m full: 24 MiB of small blocks",
                   lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
+                 ("100 serial threads: slots given back at exit", serial_threads),
                  ("options: unknown word, stats", options_unknown),
                  ("malloc from preinit and the first constructor", early)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),
@@ -232,12 +271,12 @@ def main():
         cases += [("program: " + n, (lambda c=c, kw=kw: same_output(c, **kw)))
                   for n, c, kw in real_programs(tmp)]
         passed = failed = 0
-        for name, fn in cases:
-            if o.filter not in name:
-                continue
-            t0 = time.time()
-            why = fn()
-            took = " (%.1f s)" % (time.time() - t0) if o.v else ""
+        cases = [c for c in cases if o.filter in c[0]]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futs = [pool.submit(timed, fn) for _, fn in cases]
+        for (name, _), fut in zip(cases, futs):
+            why, secs = fut.result()
+            took = " (%.1f s)" % secs if o.v else ""
             if why is None:
                 passed += 1
                 print("ok   %s%s" % (name, took), flush=True)

@@ -71,8 +71,9 @@
 
 #define UMEM_SECT		(128ull << 20)	/* the page allocator's section */
 #define UMEM_HEAP_DEFAULT	(256ull << 20)	/* heap=SIZE overrides; its page descriptors (1/128) are touched at start */
-#define UMEM_LARGE_VA		(64ull << 30)	/* address space of the large arena */
+#define UMEM_LARGE_VA		(64ull << 30)	/* address space of the large arena (at most) */
 #define UMEM_ALIGN_VA		(16ull << 30)	/* and of the aligned arena */
+#define UMEM_VA_MIN		(256ull << 20)	/* halved down to this when mmap refuses */
 #define UMEM_AQUANTUM		64		/* aligned arena quantum */
 #define UMEM_AHASH		65536		/* aligned-record hash buckets (.bss, touched as used) */
 #define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel */
@@ -93,6 +94,7 @@ static uintptr_t umem_heap_base;	/* §1 ranges */
 static uint64_t umem_heap_size = UMEM_HEAP_DEFAULT;	/* heap=SIZE */
 static uint64_t umem_heap_len;		/* umem_heap_size once the heap is up, 0 before */
 static uintptr_t umem_large_base, umem_align_base;
+static uint64_t umem_large_len, umem_align_len;	/* what was reserved (§1) */
 static vmem_t *umem_large, *umem_aligned;
 static uint64_t umem_key;		/* §2 tag */
 static bool umem_key_on;
@@ -224,6 +226,17 @@ static uintptr_t umem_reserve(uint64_t size, uint64_t align)
 	return a;
 }
 
+/* Reserve up to want bytes, halving down to UMEM_VA_MIN (ulimit -v, valgrind); 0 if none. */
+static uintptr_t umem_reserve_most(uint64_t want, uint64_t *got)
+{
+	uintptr_t a = 0;
+
+	for (*got = want; *got >= UMEM_VA_MIN && a == 0; *got /= 2)
+		a = umem_reserve(*got, MM_PAGE_SIZE);
+	*got *= 2;	/* the loop halved once more after the success */
+	return a;
+}
+
 /* The heap: bootmem over it, then the page allocator, as at boot (§1). */
 static int umem_heap_init(void)
 {
@@ -253,14 +266,14 @@ static int umem_heap_init(void)
 /* The large and aligned arenas over their address ranges. */
 static int umem_arenas_init(void)
 {
-	umem_large_base = umem_reserve(UMEM_LARGE_VA, MM_PAGE_SIZE);
-	umem_align_base = umem_reserve(UMEM_ALIGN_VA, MM_PAGE_SIZE);
+	umem_large_base = umem_reserve_most(UMEM_LARGE_VA, &umem_large_len);
+	umem_align_base = umem_reserve_most(UMEM_ALIGN_VA, &umem_align_len);
 	if (umem_large_base == 0 || umem_align_base == 0)
 		return -1;
 	vmem_page_source_set(&umem_vps);
-	umem_large = vmem_create("umem_large", umem_large_base, UMEM_LARGE_VA, MM_PAGE_SIZE,
+	umem_large = vmem_create("umem_large", umem_large_base, umem_large_len, MM_PAGE_SIZE,
 				 NULL, NULL, NULL, 0, VM_NOSLEEP);
-	umem_aligned = vmem_create("umem_aligned", umem_align_base, UMEM_ALIGN_VA, UMEM_AQUANTUM,
+	umem_aligned = vmem_create("umem_aligned", umem_align_base, umem_align_len, UMEM_AQUANTUM,
 				   NULL, NULL, NULL, 0, VM_NOSLEEP);
 	spin_init(&umem_alock, "umem_aligned_hash", LOCK_RANK_SEGKMEM);
 	return umem_large != NULL && umem_aligned != NULL ? 0 : -1;
@@ -312,11 +325,19 @@ static __attribute__((constructor)) void umem_load(void)
 	(void)umem_up();
 }
 
-/* KMEM_OPTIONS=stats: the kmastat table on stderr at exit. */
+/* KMEM_OPTIONS=stats: the kmastat table and the slot counts on stderr at exit. */
 static __attribute__((destructor)) void umem_exit(void)
 {
-	if (umem_opt_stats && umem_state == UMEM_READY)
-		kmem_kmastat(umem_printf);
+	uint64_t owner, shared;
+	unsigned inuse;
+
+	if (!umem_opt_stats || umem_state != UMEM_READY)
+		return;
+	kmem_kmastat(umem_printf);
+	umem_slot_stats(&owner, &shared, &inuse);
+	printk("libkmem: threads: %llu took a slot, %llu ran on the shared slot; "
+	       "%u of %u slots owned at exit\n", (unsigned long long)owner,
+	       (unsigned long long)shared, inuse, UMEM_SHARED_HART);
 }
 
 /* ------------------------------------------------------------ aligned blocks */
@@ -336,7 +357,7 @@ static inline bool umem_in(uintptr_t a, uintptr_t base, uint64_t size)
 /* Free an aligned block's record: kmalloc'ed, or from the arena when the heap was full. */
 static void umem_arec_free(struct umem_arec *ar)
 {
-	if (umem_in((uintptr_t)ar, umem_align_base, UMEM_ALIGN_VA))
+	if (umem_in((uintptr_t)ar, umem_align_base, umem_align_len))
 		vmem_free(umem_aligned, (uintptr_t)ar, UMEM_AQUANTUM);
 	else
 		kfree(ar);
@@ -350,7 +371,7 @@ static void *umem_aligned_alloc(size_t align, size_t n)
 	uintptr_t a;
 	irqflags_t f;
 
-	if (n > UMEM_ALIGN_VA || align > UMEM_ALIGN_VA / 2)
+	if (n > umem_align_len || align > umem_align_len / 2)
 		return NULL;
 	ar = kmalloc(sizeof(*ar), KM_NOSLEEP);
 	if (ar == NULL)		/* the heap is full: the record goes in the arena too */
@@ -412,14 +433,14 @@ static __attribute__((noinline)) void umem_free_other(void *p)
 
 	umem_ctx_fn = "free";
 	umem_ctx_ptr = p;
-	if (umem_in(a, umem_align_base, UMEM_ALIGN_VA)) {
+	if (umem_in(a, umem_align_base, umem_align_len)) {
 		struct umem_arec *ar = umem_aligned_find(p, true, "free");
 
 		umem_discard(ar->ar_addr, ar->ar_size);
 		vmem_xfree(umem_aligned, ar->ar_addr, ar->ar_size);
 		umem_arec_free(ar);
 	} else {
-		if (umem_in(a, umem_large_base, UMEM_LARGE_VA))
+		if (umem_in(a, umem_large_base, umem_large_len))
 			umem_discard(a, ksize(p));	/* ksize panics if p is not allocated */
 		kfree(p);				/* a foreign pointer panics here */
 	}
@@ -523,7 +544,7 @@ UMEM_API size_t malloc_usable_size(void *p)
 {
 	if (p == NULL)
 		return 0;
-	if (umem_in((uintptr_t)p, umem_align_base, UMEM_ALIGN_VA))
+	if (umem_in((uintptr_t)p, umem_align_base, umem_align_len))
 		return umem_aligned_find(p, false, "malloc_usable_size")->ar_size;
 	return ksize(p);	/* panics, naming p, for a pointer malloc did not return */
 }
@@ -543,7 +564,7 @@ UMEM_API void *realloc(void *p, size_t n)
 	umem_ctx_ptr = p;
 	old = malloc_usable_size(p);
 	umem_ctx_fn = NULL;
-	if (n <= old && n >= old / 2 && !umem_in((uintptr_t)p, umem_align_base, UMEM_ALIGN_VA))
+	if (n <= old && n >= old / 2 && !umem_in((uintptr_t)p, umem_align_base, umem_align_len))
 		return p;
 	q = malloc(n);
 	if (q == NULL)

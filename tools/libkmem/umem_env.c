@@ -83,6 +83,7 @@ static spinlock_t umem_list_lock;		/* umem_lock_list */
 static spinlock_t *umem_lock_list;		/* every mm lock (§3) */
 static pthread_key_t umem_exit_key;
 static bool umem_exit_key_ok;
+static uint64_t umem_nowner, umem_nshared;	/* attachments to own / the shared slot */
 
 /* ------------------------------------------------------------------ futex lock */
 
@@ -223,6 +224,10 @@ int umem_attach(void)
 		s = __builtin_ctzll(freebits);
 		umem_slot_used |= 1ull << s;
 	}
+	if (s < 0)
+		umem_nshared++;
+	else
+		umem_nowner++;
 	umem_word_unlock(&umem_slot_lock);
 	if (s < 0) {
 		umem_hart = UMEM_SHARED_HART;
@@ -261,6 +266,15 @@ void cpu_call_all(void (*fn)(void *), void *arg)
 	}
 	umem_hart = saved;
 	umem_mode = mode;
+}
+
+void umem_slot_stats(uint64_t *owner, uint64_t *shared, unsigned *inuse)
+{
+	umem_word_lock(&umem_slot_lock);
+	*owner = umem_nowner;
+	*shared = umem_nshared;
+	*inuse = (unsigned)__builtin_popcountll(umem_slot_used);
+	umem_word_unlock(&umem_slot_lock);
 }
 
 /* Environment locks, the exit key; before anything else runs. */

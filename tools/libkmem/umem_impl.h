@@ -11,6 +11,8 @@ int umem_env_init(void);		/* environment locks and the thread-exit key */
 void umem_prefork(void);		/* fork: take every allocator lock */
 void umem_postfork_parent(void);	/* fork: release them */
 void umem_postfork_child(void);		/* fork: re-initialise them, keep one slot */
+/* Threads that took a slot of their own, threads on the shared slot, slots owned now. */
+void umem_slot_stats(uint64_t *owner, uint64_t *shared, unsigned *inuse);
 /* Where printk and panic write: 2, or a copy of it taken at start-up (stats). */
 extern int umem_out_fd;
 /* The API call a panic happened in (set on the slow paths only), for its message. */
