@@ -57,6 +57,11 @@ HOST_CHECKS = [
     ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
                  "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
     ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
+    # The malloc race's smoke check (issue 10): every build/host/mbench-* under
+    # every allocator at a tiny count passes its own data checks, and fails
+    # under the deliberately broken control allocator.
+    ("malloc-bench", ["bash", "-c", "make -s mbench && %s tools/bench_malloc.py --smoke"
+                      % sys.executable]),
     # libkmem (docs/libkmem.md): torture, bad frees, real programs under LD_PRELOAD
     ("libkmem", [sys.executable, os.path.join(TOP, "tools", "libkmem", "check.py")]),
 ]
