@@ -98,6 +98,8 @@ help:
 	@echo "make mutants       break the code on purpose (tools/mutants.py) and check the tests notice; not in make test"
 	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"
 	@echo "make bench         run the benchmarks (host and in-kernel)"
+	@echo "make bench-malloc  the malloc race: glibc, jemalloc, tcmalloc, mimalloc and build/host/libkmem.so"
+	@echo "                   preloaded into build/host/mbench-* (MB_ARGS=--budget 300; docs/malloc_race.md)"
 	@echo "make fuzz          run the libFuzzer targets (FUZZ_RUNS=1000000)"
 	@echo "make deps          install missing packages (tools/deps.sh)"
 	@echo "make clean         remove build/"
@@ -199,6 +201,27 @@ $(HOST)/bench_kmem: tests/host/bench_kmem.c $(H_PORTABLE) tests/host/host_env.c 
 	$(Q)$(HCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -DMM_DEBUG=0 -I. -Itests/host -Itools \
 		$(filter %.c,$^) -o $@ -lfdt -lm
 
+# ---------------------------------------------------------------- libkmem
+# mm/ as the process's malloc, for LD_PRELOAD (docs/libkmem.md): every mm/
+# file unchanged over tools/libkmem/mm_env.h, optimised, MM_DEBUG=0, only the
+# malloc API exported.
+LIBKMEM_SRC := $(wildcard mm/*.c tools/libkmem/*.c)
+LIBKMEM_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -pthread -DMM_DEBUG=0 \
+	-fvisibility=hidden -ftls-model=initial-exec -fno-plt -fno-builtin-malloc -fno-builtin-calloc \
+	-I. -Itools/libkmem
+host-tools: $(HOST)/libkmem.so
+$(HOST)/libkmem.so: $(LIBKMEM_SRC) $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now $(LIBKMEM_SRC) -o $@
+# Its test programs (tools/libkmem/check.py runs them): no sanitizers, which
+# would bring their own malloc.
+host-tools: $(HOST)/malloc_torture $(HOST)/malloc_badfree $(HOST)/malloc_early
+$(HOST)/malloc_%: tests/host/malloc_%.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread $< -o $@
+
 # mm/ against mm/mm_platform.h alone: tests/host/mm_env_min/mm_env.h declares
 # exactly the names that header lists, with no libc headers (-nostdinc keeps
 # only the compiler's own stddef/stdint/stdbool), so a name mm uses but the
@@ -284,6 +307,38 @@ check-budgets: all
 
 bench: all host-tests $(HOST)/bench_vmem
 	$(PYTHON) tools/bench.py
+
+# ---------------------------------------------------------------- malloc race
+# Issue 10 section 3: benchmarks of ours after the classic ones, each a plain
+# pthreads program run under every allocator by LD_PRELOAD (tools/bench_malloc.py,
+# docs/malloc_race.md).  -O2, no sanitizers; -fno-builtin-* keeps every
+# malloc/free call a call.  mbench-bump.so / mbench-broken.so are the smoke
+# check's control allocators (a correct one and one that overlaps blocks).
+MBENCH_NAMES := pair larson xmalloc scratch random
+MBENCH_BINS := $(patsubst %,$(HOST)/mbench-%,$(MBENCH_NAMES))
+MBENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -fno-builtin-malloc \
+	-fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
+.PHONY: bench-malloc mbench
+mbench: $(MBENCH_BINS) $(HOST)/mbench-bump.so $(HOST)/mbench-broken.so
+
+$(HOST)/mbench-%: tests/malloc_bench/mb_%.c tests/malloc_bench/mbench.c tests/malloc_bench/mbench.h
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(MBENCH_CFLAGS) $(filter %.c,$^) -o $@
+
+$(HOST)/mbench-bump.so: tests/malloc_bench/mb_bump.c
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(MBENCH_CFLAGS) -shared -fPIC $< -o $@
+
+$(HOST)/mbench-broken.so: tests/malloc_bench/mb_bump.c
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(MBENCH_CFLAGS) -DMB_BROKEN -shared -fPIC $< -o $@
+
+# host-tools builds build/host/libkmem.so (issue 10 section 1); when it is missing the race says so.
+bench-malloc: mbench host-tools
+	$(PYTHON) tools/bench_malloc.py $(MB_ARGS)
 
 fuzz: | $(DEPS)
 	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_RUNS=$(or $(FUZZ_RUNS),1000000)

@@ -7,7 +7,8 @@
  *    seconds; then the run gives everything back and proves that nothing
  *    was lost.  The last console line is the contract: `stress: passed ...`
  *    (QEMU exits 0) or `stress: FAILED <reason>` (exits 1).  A panic exits
- *    non-zero by itself.  Files: this one (the run), stress_mix.c (what a
+ *    non-zero by itself.  Files: this one (the run), stress_kinds.c (the
+ *    kinds of allocation and their patterns), stress_mix.c (what a
  *    hart does), stress_mbox.c (frees on another hart), stress_verify.c
  *    (snapshots, verification, report); structures in stress_impl.h.
  *
@@ -37,7 +38,7 @@
  *    not the interleaving.
  *
  * 3. Patterns.  Each allocation is filled with words naming its owner hart,
- *    its sequence number and the word's index (stress_mix.c: whole objects
+ *    its sequence number and the word's index (stress_kinds.c: whole objects
  *    up to 4 KiB, sampled words of larger ones) and checked just before it
  *    is freed, on whatever hart frees it.  A constructed cache object is
  *    also checked for its constructed state when allocated, and put back in

@@ -2,8 +2,8 @@
  * stress_impl.h - structures shared by the stress files (theory statement in
  * kernel/stress.c):
  *   stress.c         the run: set-up, start line, ticks, watchdog, failure, end
- *   stress_mix.c     the per-hart loop: kinds, stress_op_* wrappers, patterns,
- *                    pressure rounds
+ *   stress_kinds.c   the kinds: caches, arena, stress_op_* wrappers, patterns
+ *   stress_mix.c     the per-hart loop: steps, remote frees, polling, pressure
  *   stress_mbox.c    the per-hart mailboxes for frees on another hart
  *   stress_verify.c  the before/after snapshots, the verification, the report
  */
@@ -156,16 +156,35 @@ void stress_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void stress_poll_hart0(struct stress_hart *sh);
 void stress_park_if_failed(void);
 
-/* stress_mix.c */
+/* A word of the pattern: owner hart, sequence number, word index (stress.c §3). */
+#define STRESS_PAT(owner, seq, i)	((0x5ULL << 60) | ((uint64_t)((owner) & 0xff) << 52) | \
+					 (((seq) & 0xfffffffffULL) << 16) | ((i) & 0xffff))
+
+/* stress_kinds.c */
 uint64_t stress_rand(struct stress_hart *sh);
-void stress_hart_setup(struct stress_hart *sh, unsigned cpu);
-void stress_hart_run(struct stress_hart *sh);
-void stress_irq_window(struct stress_hart *sh);	/* take pending interrupts (harts > 0) */
+/* A random number below n (n > 0). */
+static inline uint64_t stress_below(struct stress_hart *sh, uint64_t n)
+{
+	return stress_rand(sh) % n;
+}
+unsigned stress_pressure_stride(void);
+bool stress_heavy(const struct stress_hart *sh);
+bool stress_alloc(struct stress_hart *sh, enum stress_kind k, struct stress_obj *o);
 void stress_obj_release(struct stress_hart *sh, const struct stress_obj *o);
+void stress_page_constraints(paddr_t pa, unsigned order, unsigned flags);
+void *stress_op_kmalloc(size_t size, int kmflag, int node);
+void stress_op_kmalloc_free(void *p);
+paddr_t stress_op_page_alloc(unsigned order, unsigned flags);
+int stress_op_page_free(paddr_t pa, unsigned order);
 bool stress_caches_create(void);
 void stress_caches_destroy(void);
 bool stress_arena_create(void);
 void stress_arena_destroy(void);
+
+/* stress_mix.c */
+void stress_hart_setup(struct stress_hart *sh, unsigned cpu);
+void stress_hart_run(struct stress_hart *sh);
+void stress_irq_window(struct stress_hart *sh);	/* take pending interrupts (harts > 0) */
 void stress_leak_one(struct stress_hart *sh);
 
 /* stress_mbox.c */

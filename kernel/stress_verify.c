@@ -25,10 +25,11 @@
 #include "kernel/smp.h"
 #include "kernel/stress_impl.h"
 #include "mm/fail.h"
-_Static_assert(FAIL_NSITES == 3, "stress_run.sr_injected");
 #include "mm/kmem_impl.h"
 #include "mm/page_impl.h"
 #include "mm/vmem_impl.h"
+
+_Static_assert(FAIL_NSITES == 3, "stress_run.sr_injected holds FAIL_NSITES counts");
 
 #define STRESS_MAX_POOLS	8	/* DMA pools checked */
 #define STRESS_MAX_ARENAS	64	/* arenas the loss report compares */

@@ -24,7 +24,12 @@
 #include "mm/page.h"
 
 #define KMEM_NAMELEN		32	/* cache names, NUL included */
-#define KMEM_ALIGN		8	/* minimum alignment: a pointer */
+/* Minimum alignment: a pointer, or the environment's MM_MIN_ALIGN (mm_platform.h). */
+#ifdef MM_MIN_ALIGN
+#define KMEM_ALIGN		MM_MIN_ALIGN
+#else
+#define KMEM_ALIGN		8
+#endif
 
 /*
  * Slab sizes are 2^0..2^KMEM_SLAB_MAX_ORDER pages: the smallest whose waste

@@ -3,14 +3,16 @@
  *
  * mm/ is portable C.  It knows nothing about RISC-V, QEMU or threads; everything
  * it needs from its host comes through the names below, which an environment
- * header "mm_env.h" supplies.  Two environments run mm:
+ * header "mm_env.h" supplies.  Three environments run mm:
  *
  *   kernel/mm_env.h      the kernel: spinlocks from arch/riscv, harts via tp,
  *                        interrupt masking with sstatus.SIE, printk/panic.
  *   tests/host/mm_env.h  the host: pthread-backed spinlocks, one "hart" per
  *                        registered thread, printf/abort.
+ *   tools/libkmem/mm_env.h  a process's malloc (docs/libkmem.md): futex locks,
+ *                        a "hart" per thread slot, write(2)/abort.
  *
- * and a third only compiles it (tests/host/mm_env_min/mm_env.h, see below).
+ * and a fourth only compiles it (tests/host/mm_env_min/mm_env.h, see below).
  *
  * The build picks one with -I (like libfdt_env.h for libfdt).  Every name an
  * environment must provide:
@@ -43,7 +45,9 @@
  *                                          check messages)
  *   Checks     ASSERT(expr)                invariant, compiled out when !MM_DEBUG
  *              VERIFY(expr)                always on; panics naming expr, file, line
- *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE
+ *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE;
+ *              MM_MIN_ALIGN optional: the least alignment of every object
+ *              cache buffer (default 8, a pointer; user-space malloc sets 16)
  *   Bits       MM_FAST_CLZ: 1 when __builtin_clzll/ctzll are single
  *              instructions; 0 makes mm_highbit/mm_lowbit below use a short
  *              inline search instead of libgcc's out-of-line helpers

@@ -61,6 +61,13 @@ HOST_CHECKS = [
     # rendered by headless chromium: its numbers equal report.txt's and the
     # JSON's, it is not blank, bad input is refused
     ("report", [sys.executable, os.path.join(TOP, "tools", "report_check.py"), "--real"]),
+    # The malloc race's smoke check (issue 10): every build/host/mbench-* under
+    # every allocator at a tiny count passes its own data checks, and fails
+    # under the deliberately broken control allocator.
+    ("malloc-bench", ["bash", "-c", "make -s mbench && %s tools/bench_malloc.py --smoke"
+                      % sys.executable]),
+    # libkmem (docs/libkmem.md): torture, bad frees, real programs under LD_PRELOAD
+    ("libkmem", [sys.executable, os.path.join(TOP, "tools", "libkmem", "check.py")]),
 ]
 
 
@@ -345,12 +352,23 @@ def stress_matrix():
          "args": "stress=3 fail_every=50", "expect_output": ["stress: injected page "]},
         {"name": "stress-selftest-leak", "smp": 2, "mem": "256M",
          "args": "stress=2 stress_leak=1 stress_seed=7", "expect_status": 1,
-         "stress_last": r"^stress: FAILED verify: .*lost",
+         "stress_last": r"^stress: FAILED verify: \d+ pages lost; cache stress-8 1 objects lost$",
          "expect_output": ["leaks page", "stress: verify cache stress-8 in use 1 LOST"]},
         {"name": "stress-selftest-corrupt", "smp": 2, "mem": "256M",
          "args": "stress=3 stress_corrupt=1 stress_seed=7", "expect_status": 1,
          "stress_last": r"^stress: FAILED corrupt \S+ object .* owner 1 seq \d+: word 0 is ",
          "expect_output": ["flipped bit 3"]},
+        {"name": "stress-bad-words", "smp": 1, "mem": "128M",
+         "args": "ktest=ktest stress=0 stress_remote=101 fail_every=x stress_seed=",
+         "ktap": True, "stress_last": r"",     # a ktest boot: KTAP is judged
+         "expect_output": ["'stress=0': a run lasts at least 1 second; ignored",
+                           "'stress_remote=101': percent 0..100 expected; default kept",
+                           "'fail_every=x': a rate 0..1000000000 expected; default kept",
+                           "unknown word 'stress_seed=' ignored"]},
+        {"name": "stress-bad-kinds", "smp": 1, "mem": "128M",
+         "args": "stress=1 stress_kinds=cache,bogus", "expect_status": 1,
+         "stress_last": r"^stress: FAILED stress_kinds='cache,bogus' leaves nothing to run$",
+         "expect_output": ["stress_kinds: no kind 'bogus'"]},
     ]
     return [dict(base, **r) for r in runs]
 

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""libkmem's checks for `make test` (docs/libkmem.md), one case per line.
+
+  1. tests/host/malloc_torture.c under LD_PRELOAD=build/host/libkmem.so, with
+     the default options, with KMEM_OPTIONS=debug=all and with nomagazine;
+  2. bad frees and memory misuse (tests/host/malloc_badfree.c): each run must
+     die of SIGABRT with a 'libkmem:' report naming the pointer the program
+     printed and the kind of error;
+  3. KMEM_OPTIONS: an unknown word is reported; stats prints the kmastat table;
+     a heap too small for the program overflows into the aligned arena;
+     malloc from a program's .preinit_array and first constructor works and
+     sees the options (tests/host/malloc_early.c);
+  4. real Debian programs doing real work, run twice, without and with the
+     preload: their output must be byte-identical, and the preloaded run must
+     really have used libkmem (KMEM_OPTIONS=stats: its kmastat table, with
+     kmalloc allocations, on stderr).
+
+Cases run two at a time.  Ends with 'libkmem: N passed, N failed' for
+tools/testrun.py.
+  check.py [--filter SUBSTR] [-v]
+"""
+import argparse
+import concurrent.futures
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOST = os.path.join(TOP, "build", "host")
+LIB = os.path.join(HOST, "libkmem.so")
+TIMEOUT = 120
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
+
+# (mode, KMEM_OPTIONS, words the report must contain)
+BADFREE = [
+    ("double", "", ["double free"]),
+    ("double-large", "", ["not allocated by kmalloc"]),
+    ("double-align", "", ["not an allocated block of the aligned arena"]),
+    ("interior", "", ["not the start of a buffer of kmalloc-64"]),
+    ("stack", "", ["not allocated by kmalloc"]),
+    ("realloc-bad", "", ["realloc(", "not the start of a buffer"]),
+    ("double", "debug=all", ["duplicate free", "kmalloc-40"]),
+    ("interior", "debug=all", ["free of an address inside a buffer"]),
+    ("use-after", "debug=poison", ["buffer modified after being freed"]),
+    ("overrun", "debug=redzone", ["redzone violation"]),
+]
+
+PY_WORKLOAD = r"""
+import json, re, random, hashlib
+r = random.Random(1234)
+words = ["".join(r.choice("abcdefghijklmnop") for _ in range(r.randint(1, 12))) for _ in range(60000)]
+doc = [{"id": i, "w": words[i], "tags": sorted(set(words[i::997][:20])), "v": r.random()} for i in range(0, 60000, 3)]
+s = json.dumps(doc, sort_keys=True)
+back = json.loads(s)
+print(len(s), hashlib.sha256(s.encode()).hexdigest())
+print(sorted(words)[:5], sorted(words, key=lambda w: (len(w), w[::-1]))[-3:])
+text = " ".join(words)
+print(len(re.findall(r"\b[a-e]+p\b", text)), re.sub(r"(a+)(b+)", r"<\2\1>", text)[:200])
+d = {}
+for w in words:
+    d.setdefault(w[:3], []).append(w)
+print(len(d), sum(len(v) for v in d.values()), back[-1]["w"])
+"""
+
+
+CXX_SOURCE = r"""
+#include <map>
+#include <string>
+#include <vector>
+#include <algorithm>
+#include <iostream>
+std::map<std::string, std::vector<int>> index_words(const std::vector<std::string> &w)
+{
+    std::map<std::string, std::vector<int>> m;
+    for (size_t i = 0; i < w.size(); i++)
+        m[w[i]].push_back((int)i);
+    return m;
+}
+int main()
+{
+    std::vector<std::string> w;
+    for (int i = 0; i < 100000; i++)
+        w.push_back(std::to_string(i * 7919 % 1013));
+    auto m = index_words(w);
+    std::sort(w.begin(), w.end());
+    std::cout << m.size() << " " << w.front() << " " << w.back() << "\n";
+}
+"""
+
+
+def env_with(preload, opts=None):
+    e = dict(os.environ)
+    e.pop("KMEM_OPTIONS", None)
+    e.pop("LD_PRELOAD", None)
+    if preload:
+        e["LD_PRELOAD"] = LIB
+    if opts is not None:
+        e["KMEM_OPTIONS"] = opts
+    return e
+
+
+def run(cmd, env, stdin=None, shell=False, cwd=None):
+    try:
+        p = subprocess.run(cmd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=TIMEOUT, shell=shell, cwd=cwd)
+        return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        return None, b"", "timed out after %d s" % TIMEOUT
+
+
+def torture(opts, args=(), expect_err=None, err_out=None):
+    st, out, err = run([os.path.join(HOST, "malloc_torture"), "--expect-kmem"] + list(args),
+                       env_with(True, opts))
+    if err_out is not None:
+        err_out.append(err)
+    if st != 0 or b"malloc_torture: passed" not in out:
+        return "status %s: %s" % (st, (out.decode(errors="replace") + err).strip()[-600:])
+    if expect_err and expect_err not in err:
+        return "stderr lacks %r: %r" % (expect_err, err[-300:])
+    return None
+
+
+def badfree(mode, opts, words):
+    st, out, err = run([os.path.join(HOST, "malloc_badfree"), mode], env_with(True, opts))
+    m = re.search(rb"^ptr (0x[0-9a-f]+)", out, re.M)
+    if st != -signal.SIGABRT:
+        return "status %s, not SIGABRT; stdout %r" % (st, out[-200:])
+    report = [ln for ln in err.splitlines() if ln.startswith("libkmem: ")]
+    if not m or not report:
+        return "no pointer printed or no 'libkmem:' report: %r" % err[-400:]
+    ptr = m.group(1).decode()
+    if ptr not in err:
+        return "report does not name %s: %r" % (ptr, report)
+    missing = [w for w in words if w not in err]
+    return "report lacks %s: %r" % (missing, report) if missing else None
+
+
+def early():
+    """malloc from .preinit_array and the first constructor; options read by then."""
+    st, out, err = run([os.path.join(HOST, "malloc_early")], env_with(True, "stats"))
+    if st != 0 or b"malloc_early: passed" not in out:
+        return "status %s: %r %r" % (st, out[-200:], err[-300:])
+    if not used_kmem(err):
+        return "no kmastat table: KMEM_OPTIONS was not read before main"
+    return None
+
+
+def torture_shared():
+    """The torture with default options (plus stats): its 80-thread burst overflows the slots."""
+    err = []
+    why = torture("stats", [], None, err)
+    if why:
+        return why
+    m = re.search(r"^libkmem: threads: (\d+) took a slot, (\d+) ran on the shared slot", err[0],
+                  re.M)
+    if not m or int(m.group(2)) == 0:
+        return "no thread ran on the shared slot: %s" % (m.group(0) if m else err[0][-300:])
+    return None
+
+
+def serial_threads():
+    """100 threads one after another: each exiting thread gives its slot back."""
+    err = []
+    why = torture("stats", ["--serial", "100"], None, err)
+    if why:
+        return why
+    m = re.search(r"^libkmem: threads: (\d+) took a slot, (\d+) ran on the shared slot", err[0],
+                  re.M)
+    if not m:
+        return "no thread line in the stats: %r" % err[0][-300:]
+    if int(m.group(1)) != 101 or int(m.group(2)) != 0:
+        return "want 101 threads with a slot (main + 100) and 0 shared: %s" % m.group(0)
+    return None
+
+
+def options_unknown():
+    st, out, err = run(["/bin/echo", "x"], env_with(True, "stats:bogus,nomagazine"))
+    if st != 0 or out != b"x\n":
+        return "status %s, stdout %r" % (st, out)
+    if "unknown option 'bogus'" not in err:
+        return "no message for the unknown option: %r" % err[:300]
+    if not re.search(r"^kmalloc-64\s+64\s", err, re.M):
+        return "stats: no kmastat line for kmalloc-64 after the bad word"
+    return None
+
+
+def used_kmem(err):
+    """Did the preloaded run allocate through libkmem? (its kmastat table)"""
+    for m in re.finditer(r"^kmalloc-\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)\s", err, re.M):
+        if int(m.group(1)) > 0:
+            return True
+    return False
+
+
+def same_output(cmd, shell=False, stdin_path=None, cwd=None, outfile=None):
+    """Run cmd without and with the preload; the outputs must be identical."""
+    outs = []
+    for preload in (False, True):
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        c = cmd(preload) if callable(cmd) else cmd
+        st, out, err = run(c, env_with(preload, "stats" if preload else None), stdin=stdin,
+                           shell=shell, cwd=cwd)
+        if stdin_path:
+            stdin.close()
+        if st != 0:
+            return "%s run: status %s: %s" % ("preloaded" if preload else "plain", st, err[-300:])
+        if outfile:
+            with open(outfile(preload), "rb") as f:
+                out = f.read()
+        if preload and not used_kmem(err):
+            return "the preloaded run shows no kmalloc allocations (preload not in effect?)"
+        outs.append(out)
+    if outs[0] != outs[1]:
+        return "outputs differ (%d vs %d bytes, sha256 %s vs %s)" % (
+            len(outs[0]), len(outs[1]), hashlib.sha256(outs[0]).hexdigest()[:12],
+            hashlib.sha256(outs[1]).hexdigest()[:12])
+    if len(outs[0]) == 0:
+        return "no output to compare"
+    return None
+
+
+def make_input(tmp):
+    """A deterministic text file of 400k lines (no RNG shared with anything)."""
+    path = os.path.join(tmp, "lines.txt")
+    x, lines = 88172645463325252, []
+    for i in range(400000):
+        x ^= (x << 13) & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 7
+        x ^= (x << 17) & 0xFFFFFFFFFFFFFFFF
+        lines.append("%016x %d %s\n" % (x, i % 977, "abcdefghij"[x % 10] * (x % 23)))
+    with open(path, "w") as f:
+        f.writelines(lines)
+    return path
+
+
+def real_programs(tmp):
+    lines = make_input(tmp)
+    srcs = ["mm/kmem.c", "mm/vmem.c", "mm/kmem_slab.c"]
+    cc = ["gcc", "-O2", "-std=gnu11", "-DMM_DEBUG=1", "-I" + TOP, "-I" + TOP + "/tests/host"]
+
+    def gcc_obj(preload):
+        return cc + ["-c", os.path.join(TOP, "mm/vmem.c"), "-o",
+                     os.path.join(tmp, "vmem-%d.o" % preload)]
+    cxx = os.path.join(tmp, "words.cc")
+    with open(cxx, "w") as f:
+        f.write(CXX_SOURCE)
+    return [
+        ("g++ -O2 -S of an STL program", ["g++", "-O2", "-S", "-o", "-", cxx], {}),
+        ("gcc -S " + " ".join(srcs), ["bash", "-c", " && ".join(
+            " ".join(cc + ["-S", "-o", "-", os.path.join(TOP, s)]) for s in srcs)], {}),
+        ("gcc -c mm/vmem.c (object files)", gcc_obj,
+         {"outfile": lambda p: os.path.join(tmp, "vmem-%d.o" % p)}),
+        ("python3 json/sort/regex", [PYTHON, "-c", PY_WORKLOAD], {}),
+        ("sort 400k lines", ["sort", "-S", "64M", "--parallel=2", lines], {}),
+        ("sort -k2,2n -k1 | uniq -c", ["bash", "-c", "sort -k2,2n -k1 %s | cut -c1-20 | "
+                                       "uniq -c | tail -n 50" % lines], {}),
+        ("awk word counts", ["awk", "{n[$2]++; s[$2]=s[$2] substr($1,1,2)} END "
+                             "{for (k in n) print k, n[k], length(s[k])}", lines], {}),
+        ("sed rewrite", ["sed", "-E", "s/([0-9a-f]{4})([0-9a-f]+)/\\2-\\1/; /^f/d", lines], {}),
+        ("xz -T2 round trip", ["bash", "-c", "head -c 3000000 %s | xz -T2 -3 -c | xz -dc | "
+                                                "sha256sum" % lines], {}),
+        ("tar of mm/", ["tar", "-c", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
+                        "--numeric-owner", "-C", TOP, "mm"], {}),
+        ("git log --stat", ["git", "-C", TOP, "log", "--stat", "-n", "150",
+                            "--format=%H %s", "HEAD"], {}),
+    ]
+
+
+def timed(fn):
+    t0 = time.time()
+    return fn(), time.time() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--filter", default="")
+    ap.add_argument("-v", action="store_true")
+    o = ap.parse_args()
+    for need in [LIB] + [os.path.join(HOST, "malloc_" + p) for p in ("torture", "badfree", "early")]:
+        if not os.path.exists(need):
+            print("libkmem: missing %s (make host-tools)" % need)
+            print("libkmem: 0 passed, 1 failed")
+            return 1
+    with tempfile.TemporaryDirectory(prefix="libkmem-") as tmp:
+        cases = [("torture (and threads beyond the slots share one)", torture_shared),
+                 ("torture debug=all", lambda: torture("debug=all")),
+                 ("torture nomagazine", lambda: torture("nomagazine")),
+                 ("heap=16m full: 24 MiB of small blocks",
+                  lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
+                 ("100 serial threads: slots given back at exit", serial_threads),
+                 ("options: unknown word, stats", options_unknown),
+                 ("malloc from preinit and the first constructor", early)]
+        cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),
+                   (lambda m=m, o_=o_, w=w: badfree(m, o_, w))) for m, o_, w in BADFREE]
+        cases += [("program: " + n, (lambda c=c, kw=kw: same_output(c, **kw)))
+                  for n, c, kw in real_programs(tmp)]
+        passed = failed = 0
+        cases = [c for c in cases if o.filter in c[0]]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futs = [pool.submit(timed, fn) for _, fn in cases]
+        for (name, _), fut in zip(cases, futs):
+            why, secs = fut.result()
+            took = " (%.1f s)" % secs if o.v else ""
+            if why is None:
+                passed += 1
+                print("ok   %s%s" % (name, took), flush=True)
+            else:
+                failed += 1
+                print("FAIL %s%s: %s" % (name, took, why), flush=True)
+    print("libkmem: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+/*
+ * mm_env.h (libkmem) - the mm/ platform interface for a user-space malloc.
+ *
+ * libkmem (docs/libkmem.md) runs the kernel's page allocator, vmem, slab,
+ * magazine and kmalloc files unchanged inside any Linux x86-64 process.
+ * This header gives mm/ the names mm/mm_platform.h lists:
+ *
+ *   harts      a *hart* is a slot of per-hart state (page caches, one
+ *              magazine line per cache).  A thread takes a free slot the
+ *              first time it enters the allocator and keeps it until it
+ *              exits (umem_env.c §2); cpu_id() is then a thread-local load.
+ *              Threads that find every slot taken share the last slot,
+ *              UMEM_SHARED_HART, which a lock protects.
+ *   interrupts irq_save() marks "inside a per-hart section".  For a thread
+ *              that owns its slot that is a depth count and nothing else:
+ *              no lock and no atomic on the magazine hit path.  A thread on
+ *              the shared slot takes the slot's lock at depth 0 -> 1.
+ *   locks      a small futex lock (umem_env.c §3); every lock is on a list
+ *              so that the fork handlers can take them all in rank order.
+ *   output     printk/panic write to stderr with write(2), never stdio.
+ *
+ * Nothing here calls malloc: the allocator is the process's malloc.
+ */
+#ifndef UMEM_MM_ENV_H
+#define UMEM_MM_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mm/lock_order.h"
+
+#define MM_MAX_CPUS	32	/* thread slots; the last is the shared one (each costs a
+				   line per cache: 32 keeps start-up memory small) */
+#define MM_MAX_NODES	2	/* one node is used (cpu_node() is 0); 1 trips gcc -Warray-bounds in zone.c */
+#define MM_CACHE_LINE	64
+#define MM_FAST_CLZ	1	/* x86-64: lzcnt/bsr and tzcnt/bsf */
+#define MM_MIN_ALIGN	16	/* malloc's alignment on x86-64 (max_align_t) */
+
+#define UMEM_SHARED_HART (MM_MAX_CPUS - 1)
+
+#define UMEM_TLS __attribute__((tls_model("initial-exec")))
+
+typedef uint64_t paddr_t;
+typedef unsigned long irqflags_t;
+
+typedef struct spinlock {
+	int sl_word;			/* 0 free, 1 held, 2 held with waiters */
+	unsigned sl_rank;		/* enum lock_rank (mm/lock_order.h) */
+	const void *sl_owner;		/* holder's thread token, NULL when free */
+	const char *sl_name;		/* for messages */
+	struct spinlock *sl_next;	/* every live lock (fork handlers) */
+} spinlock_t;
+
+/* Per-thread state: see umem_env.c §2. */
+enum umem_mode {
+	UMEM_OWNER,	/* the thread owns slot umem_hart */
+	UMEM_NEW,	/* not attached yet */
+	UMEM_SHARED,	/* on UMEM_SHARED_HART: every slot taken, or the thread is exiting */
+};
+extern __thread int umem_hart UMEM_TLS;		/* slot, -1 before attaching */
+extern __thread int umem_depth UMEM_TLS;	/* nesting of irq_save() */
+extern __thread int umem_mode UMEM_TLS;		/* enum umem_mode */
+
+void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
+void umem_irq_leave_shared(void);	/* unlock the shared slot */
+int umem_attach(void);			/* give the thread a slot; returns it */
+
+void spin_init(spinlock_t *l, const char *name, enum lock_rank rank);
+void spin_destroy(spinlock_t *l);
+void spin_lock(spinlock_t *l);
+bool spin_trylock(spinlock_t *l);
+void spin_unlock(spinlock_t *l);
+bool spin_held(const spinlock_t *l);
+
+static inline irqflags_t irq_save(void)
+{
+	int d = umem_depth++;
+
+	if (__builtin_expect(umem_mode != UMEM_OWNER, 0) && d == 0)
+		umem_irq_enter_slow();
+	return (irqflags_t)d;
+}
+
+static inline void irq_restore(irqflags_t f)
+{
+	umem_depth = (int)f;
+	if (__builtin_expect(umem_mode == UMEM_SHARED, 0) && f == 0)
+		umem_irq_leave_shared();
+}
+
+static inline bool irqs_disabled(void) { return umem_depth > 0; }
+
+static inline unsigned cpu_id(void)
+{
+	int h = umem_hart;
+
+	if (__builtin_expect(h < 0, 0))
+		h = umem_attach();
+	return (unsigned)h;
+}
+
+static inline unsigned cpu_count(void) { return MM_MAX_CPUS; }
+static inline int cpu_node(unsigned cpu) { (void)cpu; return 0; }
+void cpu_call_all(void (*fn)(void *), void *arg);
+
+/* "Physical" memory is the heap region: identity. */
+static inline void *phys_to_virt(paddr_t pa) { return (void *)(uintptr_t)pa; }
+static inline paddr_t virt_to_phys(const void *va) { return (paddr_t)(uintptr_t)va; }
+
+uint64_t mm_time_us(void);
+
+void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void umem_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+#define panic(...) umem_panic(__VA_ARGS__)
+
+#define VERIFY(e) ((e) ? (void)0 : panic("VERIFY failed: %s (%s:%d)", #e, __FILE__, __LINE__))
+#if MM_DEBUG
+#define ASSERT(e) VERIFY(e)
+#else
+#define ASSERT(e) ((void)0)
+#endif
+
+#endif /* UMEM_MM_ENV_H */

@@ -1,0 +1,653 @@
+/*
+ * umem.c - libkmem: the kernel's allocator as the process's malloc.
+ *
+ * Bonwick & Adams, "Magazines and Vmem" (USENIX 2001) §5 ported the
+ * kernel's slab, magazine and vmem layers to user space as libumem.  This
+ * file does the same with our mm/: it is the malloc API over kmalloc, and
+ * everything below kmalloc is the kernel's code, compiled over
+ * tools/libkmem/mm_env.h (umem_env.c).  docs/libkmem.md is the user's guide.
+ *
+ * 1. Memory
+ * ---------
+ * Three ranges of address space are reserved at start-up with
+ * mmap(MAP_NORESERVE): nothing is resident until it is touched.
+ *   heap     the "physical memory" of the page allocator: one NUMA node,
+ *            one NORMAL zone, UMEM_HEAP_DEFAULT bytes (option heap=SIZE),
+ *            aligned to the page allocator's 128 MiB section.  bootmem and
+ *            page_init run over it exactly as at boot: its page descriptors
+ *            live at its start (1/128 of it, touched at start-up), the
+ *            rest feeds the buddy lists, the per-slot page caches and the
+ *            slab arenas of kmem_init.  Every kmalloc class buffer (up to
+ *            KMALLOC_MAX_CLASS) lives here.
+ *   large    a vmem arena ("umem_large", quantum a page) given to kmem_init
+ *            as kmalloc's large arena: bigger requests.  Frees of at least
+ *            UMEM_MADVISE_MIN bytes hand the pages back with
+ *            madvise(MADV_DONTNEED) before the range goes back to the arena.
+ *   aligned  a vmem arena ("umem_aligned", quantum UMEM_AQUANTUM) for
+ *            alignments above MM_MIN_ALIGN, with vmem_xalloc's alignment;
+ *            a hash (address -> size) records each such block.
+ * So the range of a pointer says who owns it, in two compares.
+ *
+ * 2. Finding the owner of a pointer, and bad frees
+ * ------------------------------------------------
+ * A heap pointer goes to kfree, which finds its slab through the page
+ * descriptor in O(1) (mm/kmalloc.c §3) and panics, naming the pointer, if
+ * it does not start a buffer of a kmalloc cache.  A large pointer must be
+ * in kmalloc's large hash, an aligned one in ours; any other pointer is
+ * foreign and kfree's slow path panics.  A double free into a magazine is
+ * invisible to kmalloc's hit path, so free() keeps a tag in the second
+ * word of each free heap buffer (chunks are at least 16 bytes): malloc
+ * clears it, free checks that it is not already umem_key (a per-process
+ * random value) and writes it.  A match is a double free, reported and
+ * aborted; a false alarm needs a program to store that random 64-bit word
+ * itself.  With debug flags (KMEM_OPTIONS=debug=...) the slab layer's own
+ * checks (mm/kmem_debug.c) do this instead and the tag is off.  Every
+ * report goes through panic: "libkmem: ..." on stderr, then abort().
+ *
+ * 3. Start-up
+ * -----------
+ * The first call of any entry point runs umem_init under umem_init_lock.
+ * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
+ * works from a program's first constructor.  The fork handlers are
+ * registered last, once the allocator is ready, because registering may
+ * itself allocate.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mm/bootmem.h"
+#include "mm/kmem.h"
+#include "mm/page.h"
+#include "mm/vmem.h"
+#include "umem_impl.h"
+
+#define UMEM_API __attribute__((visibility("default")))
+
+#define UMEM_SECT		(128ull << 20)	/* the page allocator's section */
+#define UMEM_HEAP_DEFAULT	(256ull << 20)	/* heap=SIZE overrides; its page descriptors (1/128) are touched at start */
+#define UMEM_LARGE_VA		(64ull << 30)	/* address space of the large arena (at most) */
+#define UMEM_ALIGN_VA		(16ull << 30)	/* and of the aligned arena */
+#define UMEM_VA_MIN		(256ull << 20)	/* halved down to this when mmap refuses */
+#define UMEM_AQUANTUM		64		/* aligned arena quantum */
+#define UMEM_AHASH		65536		/* aligned-record hash buckets (.bss, touched as used) */
+#define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel */
+#define UMEM_REAP_US		100000		/* out of memory: reap at most this often */
+
+enum { UMEM_UNINIT, UMEM_READY, UMEM_FAILED };
+
+/* An aligned block (umem_aligned arena): address and size asked for. */
+struct umem_arec {
+	struct umem_arec *ar_next;	/* hash chain */
+	uintptr_t ar_addr;
+	size_t ar_size;			/* bytes allocated (rounded to the quantum) */
+};
+
+static int umem_state;			/* UMEM_*, read without the lock */
+static pthread_mutex_t umem_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t umem_heap_base;	/* §1 ranges */
+static uint64_t umem_heap_size = UMEM_HEAP_DEFAULT;	/* heap=SIZE */
+static uint64_t umem_heap_len;		/* umem_heap_size once the heap is up, 0 before */
+static uintptr_t umem_large_base, umem_align_base;
+static uint64_t umem_large_len, umem_align_len;	/* what was reserved (§1) */
+static vmem_t *umem_large, *umem_aligned;
+static uint64_t umem_key;		/* §2 tag */
+static bool umem_key_on;
+static bool umem_opt_stats;
+static spinlock_t umem_alock;		/* umem_ahash */
+static struct umem_arec *umem_ahash[UMEM_AHASH];
+
+/* ------------------------------------------------------------ options */
+
+/* "64m", "2g", "1048576" -> bytes; 0 on a bad number. */
+static uint64_t umem_parse_size(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	return *end == '\0' ? v : 0;
+}
+
+/* One KMEM_OPTIONS word; *in_debug: the previous word was debug=... */
+static void umem_option(const char *w, bool *in_debug)
+{
+	unsigned f;
+
+	if (strncmp(w, "debug=", 6) == 0) {
+		*in_debug = kmem_debug_parse(w + 6, &f) == 0;
+		if (*in_debug)
+			kmem_debug |= f;
+	} else if (strcmp(w, "nomagazine") == 0) {
+		kmem_nomagazine = true;
+	} else if (strcmp(w, "stats") == 0) {
+		umem_opt_stats = true;	/* keep a copy of stderr: programs close it before exit */
+		if (umem_out_fd == 2 && (umem_out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)
+			umem_out_fd = 2;
+	} else if (strncmp(w, "heap=", 5) == 0) {
+		uint64_t v = umem_parse_size(w + 5);
+
+		if (v < (16u << 20) || v > (1ull << 40))
+			printk("libkmem: KMEM_OPTIONS: heap=%s: want a size from 16m to 1024g\n",
+			       w + 5);
+		else
+			umem_heap_size = (v + (4u << 20) - 1) & ~(uint64_t)((4u << 20) - 1);
+	} else if (*in_debug && kmem_debug_parse(w, &f) == 0) {
+		kmem_debug |= f;	/* debug=redzone,poison: the list goes on */
+	} else {
+		printk("libkmem: KMEM_OPTIONS: unknown option '%s' (known: debug=FLAG[,FLAG...], "
+		       "nomagazine, stats, heap=SIZE)\n", w);
+	}
+}
+
+/*
+ * KMEM_OPTIONS before libc has set environ (a program's .preinit_array runs
+ * before libc's initialisation): from /proc/self/environ.  NULL if unset.
+ */
+static const char *umem_getenv_early(void)
+{
+	static char buf[32768];
+	size_t n = 0;
+	ssize_t r;
+	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strncmp(buf + i, "KMEM_OPTIONS=", 13) == 0)
+			return buf + i + 13;
+	return NULL;
+}
+
+/* Read KMEM_OPTIONS: words separated by commas, colons or spaces. */
+static void umem_options(void)
+{
+	const char *s = environ != NULL ? getenv("KMEM_OPTIONS") : umem_getenv_early();
+	bool in_debug = false;
+	char w[128];
+
+	while (s != NULL && *s != '\0') {
+		size_t n = strcspn(s, ", :");
+
+		if (n > 0 && n < sizeof(w)) {
+			memcpy(w, s, n);
+			w[n] = '\0';
+			umem_option(w, &in_debug);
+		} else if (n > 0) {
+			printk("libkmem: KMEM_OPTIONS: option too long\n");
+		}
+		s += n;
+		s += *s != '\0';
+	}
+}
+
+/* ------------------------------------------------------------ start-up */
+
+/* vmem's page source: its own structures straight from mmap. */
+static void *umem_vps_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Give vmem's pages back. */
+static void umem_vps_free(void *p, size_t size) { munmap(p, size); }
+
+static const struct vmem_page_source umem_vps = { umem_vps_alloc, umem_vps_free };
+
+/* Reserve size bytes of address space aligned to align; 0 if refused. */
+static uintptr_t umem_reserve(uint64_t size, uint64_t align)
+{
+	uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t a;
+
+	if (p == MAP_FAILED)
+		return 0;
+	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	munmap((void *)(a + size), (uintptr_t)p + align - a);
+	return a;
+}
+
+/* Reserve up to want bytes, halving down to UMEM_VA_MIN (ulimit -v, valgrind); 0 if none. */
+static uintptr_t umem_reserve_most(uint64_t want, uint64_t *got)
+{
+	uintptr_t a = 0;
+
+	for (*got = want; *got >= UMEM_VA_MIN && a == 0; *got /= 2)
+		a = umem_reserve(*got, MM_PAGE_SIZE);
+	*got *= 2;	/* the loop halved once more after the success */
+	return a;
+}
+
+/* The heap: bootmem over it, then the page allocator, as at boot (§1). */
+static int umem_heap_init(void)
+{
+	struct page_zone_desc zd = { 0 };
+	struct page_layout pl = { 0 };
+
+	umem_heap_base = umem_reserve(umem_heap_size, UMEM_SECT);
+	if (umem_heap_base == 0)
+		return -1;
+	bootmem_reset();
+	if (bootmem_add(umem_heap_base, umem_heap_size, 0) != 0)
+		return -1;
+	zd.pzd_node = 0;
+	zd.pzd_type = PAGE_ZONE_NORMAL;
+	zd.pzd_base = umem_heap_base;
+	zd.pzd_end = umem_heap_base + umem_heap_size;
+	pl.lay_nzones = 1;
+	pl.lay_zones = &zd;
+	pl.lay_nnodes = 1;
+	pl.lay_dma32_limit = umem_heap_base;	/* no DMA zones: all of it is NORMAL */
+	if (page_init(&pl) != 0)
+		return -1;
+	umem_heap_len = umem_heap_size;
+	return 0;
+}
+
+/* The large and aligned arenas over their address ranges. */
+static int umem_arenas_init(void)
+{
+	umem_large_base = umem_reserve_most(UMEM_LARGE_VA, &umem_large_len);
+	umem_align_base = umem_reserve_most(UMEM_ALIGN_VA, &umem_align_len);
+	if (umem_large_base == 0 || umem_align_base == 0)
+		return -1;
+	vmem_page_source_set(&umem_vps);
+	umem_large = vmem_create("umem_large", umem_large_base, umem_large_len, MM_PAGE_SIZE,
+				 NULL, NULL, NULL, 0, VM_NOSLEEP);
+	umem_aligned = vmem_create("umem_aligned", umem_align_base, umem_align_len, UMEM_AQUANTUM,
+				   NULL, NULL, NULL, 0, VM_NOSLEEP);
+	spin_init(&umem_alock, "umem_aligned_hash", LOCK_RANK_SEGKMEM);
+	return umem_large != NULL && umem_aligned != NULL ? 0 : -1;
+}
+
+/* The double-free tag: random per process (AT_RANDOM mixed, never used raw). */
+static void umem_key_init(void)
+{
+	const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+	uint64_t z = (r != NULL ? r[0] * 3 + r[1] : 0) ^ mm_time_us() ^ (uintptr_t)&umem_key;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;	/* splitmix64's finaliser */
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	umem_key = (z ^ (z >> 31)) | 1;
+	umem_key_on = kmem_debug == 0;
+}
+
+/* Bring everything up once; 0 when the allocator can be used. */
+static __attribute__((noinline, cold)) int umem_init(void)
+{
+	pthread_mutex_lock(&umem_init_lock);
+	if (umem_state == UMEM_UNINIT) {
+		umem_env_init();
+		umem_options();
+		umem_key_init();
+		if (umem_heap_init() != 0 || umem_arenas_init() != 0 || kmem_init(umem_large) != 0) {
+			printk("libkmem: cannot start the allocator (heap %llu MiB)\n",
+			       (unsigned long long)(umem_heap_size >> 20));
+			__atomic_store_n(&umem_state, UMEM_FAILED, __ATOMIC_RELEASE);
+		} else {
+			__atomic_store_n(&umem_state, UMEM_READY, __ATOMIC_RELEASE);
+			pthread_atfork(umem_prefork, umem_postfork_parent, umem_postfork_child);
+		}
+	}
+	pthread_mutex_unlock(&umem_init_lock);
+	return umem_state == UMEM_READY ? 0 : -1;
+}
+
+/* Is the allocator up (starting it on the first call)? */
+static inline bool umem_up(void)
+{
+	return __builtin_expect(__atomic_load_n(&umem_state, __ATOMIC_ACQUIRE) == UMEM_READY, 1) ||
+	       umem_init() == 0;
+}
+
+/* Start at load time too, so that options are read even if nothing allocates. */
+static __attribute__((constructor)) void umem_load(void)
+{
+	(void)umem_up();
+}
+
+/* KMEM_OPTIONS=stats: the kmastat table and the slot counts on stderr at exit. */
+static __attribute__((destructor)) void umem_exit(void)
+{
+	uint64_t owner, shared;
+	unsigned inuse;
+
+	if (!umem_opt_stats || umem_state != UMEM_READY)
+		return;
+	kmem_kmastat(umem_printf);
+	umem_slot_stats(&owner, &shared, &inuse);
+	printk("libkmem: threads: %llu took a slot, %llu ran on the shared slot; "
+	       "%u of %u slots owned at exit\n", (unsigned long long)owner,
+	       (unsigned long long)shared, inuse, UMEM_SHARED_HART);
+}
+
+/* ------------------------------------------------------------ aligned blocks */
+
+/* Bucket of an aligned block's address. */
+static inline unsigned umem_abucket(uintptr_t a)
+{
+	return (unsigned)((a >> 6) ^ (a >> 22)) & (UMEM_AHASH - 1);
+}
+
+/* Is a in [base, base + size)? */
+static inline bool umem_in(uintptr_t a, uintptr_t base, uint64_t size)
+{
+	return a - base < size;
+}
+
+/* Free an aligned block's record: kmalloc'ed, or from the arena when the heap was full. */
+static void umem_arec_free(struct umem_arec *ar)
+{
+	if (umem_in((uintptr_t)ar, umem_align_base, umem_align_len))
+		vmem_free(umem_aligned, (uintptr_t)ar, UMEM_AQUANTUM);
+	else
+		kfree(ar);
+}
+
+/* An aligned block from the aligned arena, recorded; NULL when out of memory. */
+static void *umem_aligned_alloc(size_t align, size_t n)
+{
+	size_t size = n == 0 ? UMEM_AQUANTUM : (n + UMEM_AQUANTUM - 1) & ~(size_t)(UMEM_AQUANTUM - 1);
+	struct umem_arec *ar;
+	uintptr_t a;
+	irqflags_t f;
+
+	if (n > umem_align_len || align > umem_align_len / 2)
+		return NULL;
+	ar = kmalloc(sizeof(*ar), KM_NOSLEEP);
+	if (ar == NULL)		/* the heap is full: the record goes in the arena too */
+		ar = (void *)vmem_alloc(umem_aligned, UMEM_AQUANTUM, VM_NOSLEEP);
+	if (ar == NULL)
+		return NULL;
+	a = vmem_xalloc(umem_aligned, size, align < UMEM_AQUANTUM ? UMEM_AQUANTUM : align, 0, 0,
+			0, 0, VM_NOSLEEP);
+	if (a == 0) {
+		umem_arec_free(ar);
+		return NULL;
+	}
+	ar->ar_addr = a;
+	ar->ar_size = size;
+	f = irq_save();
+	spin_lock(&umem_alock);
+	ar->ar_next = umem_ahash[umem_abucket(a)];
+	umem_ahash[umem_abucket(a)] = ar;
+	spin_unlock(&umem_alock);
+	irq_restore(f);
+	return (void *)a;
+}
+
+/* The record of aligned block p (unlinked when remove); panics naming fn if none. */
+static struct umem_arec *umem_aligned_find(const void *p, bool remove, const char *fn)
+{
+	struct umem_arec **pp = &umem_ahash[umem_abucket((uintptr_t)p)], *ar;
+	irqflags_t f = irq_save();
+
+	spin_lock(&umem_alock);
+	for (; (ar = *pp) != NULL; pp = &ar->ar_next)
+		if (ar->ar_addr == (uintptr_t)p) {
+			if (remove)
+				*pp = ar->ar_next;
+			break;
+		}
+	spin_unlock(&umem_alock);
+	irq_restore(f);
+	if (ar == NULL)
+		panic("%s(%p): not an allocated block of the aligned arena (double free, or a "
+		      "pointer malloc did not return)", fn, p);
+	return ar;
+}
+
+/* Hand whole pages of [a, a + size) back to the kernel when the block is big. */
+static void umem_discard(uintptr_t a, size_t size)
+{
+	uintptr_t lo = (a + MM_PAGE_SIZE - 1) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
+	uintptr_t hi = (a + size) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
+
+	if (size >= UMEM_MADVISE_MIN && hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* free() of a pointer outside the heap: aligned, large, or foreign (panics). */
+static __attribute__((noinline)) void umem_free_other(void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	umem_ctx_fn = "free";
+	umem_ctx_ptr = p;
+	if (umem_in(a, umem_align_base, umem_align_len)) {
+		struct umem_arec *ar = umem_aligned_find(p, true, "free");
+
+		umem_discard(ar->ar_addr, ar->ar_size);
+		vmem_xfree(umem_aligned, ar->ar_addr, ar->ar_size);
+		umem_arec_free(ar);
+	} else {
+		if (umem_in(a, umem_large_base, umem_large_len))
+			umem_discard(a, ksize(p));	/* ksize panics if p is not allocated */
+		kfree(p);				/* a foreign pointer panics here */
+	}
+	umem_ctx_fn = NULL;
+}
+
+/* Report a double free found by the tag (§2). */
+static __attribute__((noinline, noreturn)) void umem_double_free(void *p)
+{
+	panic("free(%p): double free (the buffer is already free; tag 0x%llx at %p)", p,
+	      (unsigned long long)umem_key, (void *)((uint64_t *)p + 1));
+}
+
+/*
+ * kmalloc failed: reap once and retry; then, for a class size (the heap is
+ * full), the aligned arena, which lives outside the heap; then ENOMEM.
+ */
+static __attribute__((noinline)) void *umem_nomem(size_t n)
+{
+	static uint64_t last_reap;	/* mm_time_us() of the last reap */
+	static bool warned;
+	uint64_t now = mm_time_us();
+	void *p = NULL;
+
+	/* a reap walks every cache: at most one per UMEM_REAP_US while the heap stays full */
+	if (now - __atomic_load_n(&last_reap, __ATOMIC_RELAXED) >= UMEM_REAP_US) {
+		__atomic_store_n(&last_reap, now, __ATOMIC_RELAXED);
+		kmem_reap();
+		kmem_reap_local();
+		p = kmalloc(n, KM_NOSLEEP);
+	}
+	if (p == NULL && n <= KMALLOC_MAX_CLASS) {
+		if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			printk("libkmem: the heap (%llu MiB) is full: small blocks now come from the "
+			       "aligned arena, slower (KMEM_OPTIONS=heap=SIZE)\n",
+			       (unsigned long long)(umem_heap_len >> 20));
+		p = umem_aligned_alloc(MM_MIN_ALIGN, n);
+	}
+	if (p == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
+/* ------------------------------------------------------------ the API */
+
+/* malloc's body (calloc calls this, not malloc: gcc would fold malloc + memset into calloc). */
+static inline void *umem_alloc(size_t n)
+{
+	void *p;
+
+	if (!umem_up()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = kmalloc(n, KM_NOSLEEP);	/* no reap inside: umem_nomem decides */
+	if (__builtin_expect(p == NULL, 0) && (p = umem_nomem(n)) == NULL)
+		return NULL;
+	if (umem_key_on)
+		((uint64_t *)p)[1] = 0;
+	return p;
+}
+
+UMEM_API void *malloc(size_t n) { return umem_alloc(n); }
+
+UMEM_API void free(void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	if (p == NULL)
+		return;
+	if (__builtin_expect(umem_in(a, umem_heap_base, umem_heap_len), 1)) {
+		if (umem_key_on && (a & 15) == 0) {
+			uint64_t *w = p;
+
+			if (__builtin_expect(w[1] == umem_key, 0))
+				umem_double_free(p);
+			w[1] = umem_key;
+		}
+		kfree(p);
+		return;
+	}
+	umem_free_other(p);
+}
+
+UMEM_API void *calloc(size_t n, size_t m)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = umem_alloc(total);
+	if (p != NULL)
+		memset(p, 0, total);
+	return p;
+}
+
+UMEM_API size_t malloc_usable_size(void *p)
+{
+	if (p == NULL)
+		return 0;
+	if (umem_in((uintptr_t)p, umem_align_base, umem_align_len))
+		return umem_aligned_find(p, false, "malloc_usable_size")->ar_size;
+	return ksize(p);	/* panics, naming p, for a pointer malloc did not return */
+}
+
+UMEM_API void *realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	if (n == 0) {
+		free(p);
+		return NULL;
+	}
+	umem_ctx_fn = "realloc";
+	umem_ctx_ptr = p;
+	old = malloc_usable_size(p);
+	umem_ctx_fn = NULL;
+	if (n <= old && n >= old / 2 && !umem_in((uintptr_t)p, umem_align_base, umem_align_len))
+		return p;
+	q = malloc(n);
+	if (q == NULL)
+		return NULL;	/* p is left as it was */
+	memcpy(q, p, n < old ? n : old);
+	free(p);
+	return q;
+}
+
+UMEM_API void *reallocarray(void *p, size_t n, size_t m)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, total);
+}
+
+/* Any alignment (a power of two): malloc's own up to MM_MIN_ALIGN, else the aligned arena. */
+static void *umem_memalign(size_t align, size_t n)
+{
+	void *p;
+
+	if (align <= MM_MIN_ALIGN)
+		return malloc(n);
+	if (!umem_up()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = umem_aligned_alloc(align, n);
+	if (p == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
+/* Is a a power of two? */
+static inline bool umem_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+UMEM_API int posix_memalign(void **pp, size_t align, size_t n)
+{
+	void *p;
+
+	if (!umem_pow2(align) || align % sizeof(void *) != 0)
+		return EINVAL;
+	p = umem_memalign(align, n);
+	if (p == NULL)
+		return ENOMEM;
+	*pp = p;
+	return 0;
+}
+
+UMEM_API void *aligned_alloc(size_t align, size_t n)
+{
+	if (!umem_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return umem_memalign(align, n);
+}
+
+UMEM_API void *memalign(size_t align, size_t n)
+{
+	if (align > ((size_t)1 << 62)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (!umem_pow2(align))	/* glibc: round up to a power of two */
+		align = align == 0 ? 1 : (align | (align - 1)) + 1;
+	return umem_memalign(align, n);
+}
+
+UMEM_API void *valloc(size_t n) { return umem_memalign(MM_PAGE_SIZE, n); }
+
+UMEM_API void *pvalloc(size_t n)
+{
+	size_t r;
+
+	if (__builtin_add_overflow(n, MM_PAGE_SIZE - 1, &r)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r &= ~(size_t)(MM_PAGE_SIZE - 1);
+	return umem_memalign(MM_PAGE_SIZE, r == 0 ? MM_PAGE_SIZE : r);
+}
