@@ -47,7 +47,9 @@
  *     address list (a span marker separates spans, so segments of different
  *     spans never merge, and an imported span can be handed back whole).
  *   - An imported span that becomes entirely free is released to its
- *     source at once.
+ *     source at once; so is a span just imported that the request it was
+ *     imported for did not use (vmem_import_alloc), so an arena never holds
+ *     an imported span with nothing allocated in it.
  *   - The statistics agree with the lists (vmem_check() verifies all of
  *     this; the host tests call it after every operation).
  *
@@ -522,15 +524,39 @@ static size_t vmem_import_size(vmem_t *vmp, const struct vmem_req *rq)
 }
 
 /*
+ * The new span [span's start, end) if it is still one whole free segment
+ * (nothing allocated from it): take it off the free list and out of the
+ * arena, and return true; the caller gives it back to the source.
+ */
+static bool vmem_import_unused(vmem_t *vmp, struct vmem_seg *span)
+{
+	struct vmem_seg *vsp = span->vs_anext;
+
+	ASSERT(span->vs_type == VMEM_SPAN && span->vs_import);
+	if (vsp->vs_type != VMEM_FREE || vsp->vs_start != span->vs_start ||
+	    vsp->vs_end != span->vs_end)
+		return false;
+	vmem_freelist_remove(vmp, vsp);
+	vmem_span_destroy(vmp, vsp);
+	vmp->vm_kstat.vk_release++;
+	return true;
+}
+
+/*
  * Import a span from the source and allocate from the arena while still
- * holding the lock, so nobody else can take the new span first.  A span that
- * cannot serve the request (constraints) goes straight back.
+ * holding the lock, so nobody else can take the new span first.  The lock
+ * was dropped for the import, so the request may be served from room that
+ * another hart freed meanwhile (or from another hart's import): a new span
+ * left entirely free goes straight back, as does one that cannot serve the
+ * request (constraints).  Otherwise an arena could keep an imported span
+ * with nothing allocated in it, which no free would ever release.
  */
 static uintptr_t vmem_import_alloc(vmem_t *vmp, const struct vmem_req *rq, int vmflag)
 {
 	size_t isize = vmem_import_size(vmp, rq);
 	struct vmem_seg *prev, *vsp, *sp;
 	uintptr_t base, addr = 0;
+	bool unused = true;
 	irqflags_t fl;
 
 	if (isize == 0)
@@ -548,16 +574,13 @@ static uintptr_t vmem_import_alloc(vmem_t *vmp, const struct vmem_req *rq, int v
 	}
 	if (vmem_populate(vmp, VMEM_SEGS_PER_ALLOC)) {
 		vsp = vmem_span_create(vmp, prev, base, isize, true);
+		sp = vsp->vs_aprev;		/* the span marker: never moves */
 		vmp->vm_kstat.vk_import++;
 		addr = vmem_alloc_locked(vmp, rq, vmflag);
-		if (addr == 0) {
-			vmem_freelist_remove(vmp, vsp);
-			vmem_span_destroy(vmp, vsp);
-			vmp->vm_kstat.vk_release++;
-		}
+		unused = vmem_import_unused(vmp, sp);
 	}
 	vmem_unlock(vmp, fl);
-	if (addr == 0)
+	if (unused)
 		vmp->vm_source_free(vmp->vm_source, base, isize);
 	return addr;
 }

@@ -283,6 +283,62 @@ static void test_import_and_release_whole_spans(void **state)
 	vmem_destroy(src);
 }
 
+/*
+ * The import race (found by the stress run under kmem_debug=all): an arena
+ * drops its lock to import, and while it is out another hart frees a
+ * segment that fits.  The request is then served from that hole, and the
+ * new span must go straight back to the source; an arena that kept it would
+ * hold an imported span with nothing allocated, never to be released.
+ * racing_import plays the other hart: it frees race_addr before importing.
+ */
+static vmem_t *race_arena;
+static uintptr_t race_addr;
+static uintptr_t racing_import(vmem_t *src, size_t size, int vmflag)
+{
+	if (race_addr != 0) {
+		vmem_free(race_arena, race_addr, 0x1000);
+		race_addr = 0;
+	}
+	return import_fn(src, size, vmflag);
+}
+
+/* A span imported while another hart freed room is released if the request used the room. */
+static void test_import_race_releases_unused_span(void **state)
+{
+	vmem_t *src = vmem_create("src-race", 0x100000, 0x100000, 0x4000, NULL, NULL, NULL, 0, 0);
+	vmem_t *vmp = vmem_create("child-race", 0, 0, 0x1000, racing_import, release_fn, src, 0, 0);
+	uintptr_t a[9];
+	struct vmem_kstat vk;
+
+	(void)state;
+	race_arena = vmp;
+	race_addr = 0;
+	imports = releases = 0;
+	for (unsigned i = 0; i < 8; i++)	/* two full 16 KiB spans of 4 KiB blocks */
+		assert_int_not_equal(a[i] = vmem_alloc(vmp, 0x1000, VM_NOSLEEP), 0);
+	assert_int_equal(imports, 2);
+	race_addr = a[1];			/* its span keeps a[0], a[2], a[3] */
+	a[8] = vmem_alloc(vmp, 0x1000, VM_NOSLEEP);
+	assert_int_equal(a[8], a[1]);		/* served from the hole the race made */
+	assert_int_equal(imports, 3);
+	assert_int_equal(releases, 1);		/* the third span went straight back */
+	vmem_stats(vmp, &vk);
+	assert_int_equal(vk.vk_mem_import, 0x8000);
+	assert_int_equal(vk.vk_nspan, 2);
+	assert_int_equal(vmem_size(src, VMEM_ALLOC), 0x8000);
+	check(vmp);
+	a[1] = a[8];
+	for (unsigned i = 0; i < 8; i++)
+		vmem_free(vmp, a[i], 0x1000);
+	vmem_stats(vmp, &vk);			/* everything freed: nothing imported */
+	assert_int_equal(vk.vk_mem_import, 0);
+	assert_int_equal(vmem_size(src, VMEM_ALLOC), 0);
+	check(vmp);
+	check(src);
+	vmem_destroy(vmp);
+	vmem_destroy(src);
+}
+
 /* Aligned requests import enough to be satisfiable; a span that cannot serve a constrained request goes straight back. */
 static void test_import_for_constrained_requests(void **state)
 {
@@ -598,6 +654,7 @@ int main(void)
 		cmocka_unit_test_setup(test_xalloc_unsatisfiable_fails_cleanly, setup),
 		cmocka_unit_test_setup(test_import_and_release_whole_spans, setup),
 		cmocka_unit_test_setup(test_import_for_constrained_requests, setup),
+		cmocka_unit_test_setup(test_import_race_releases_unused_span, setup),
 		cmocka_unit_test_setup(test_nested_arenas_unwind, setup),
 		cmocka_unit_test_setup(test_destroy_releases_imports_despite_leaks, setup),
 		cmocka_unit_test_setup(test_hash_grows_with_allocations, setup),
