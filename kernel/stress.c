@@ -75,11 +75,18 @@
  *    hart also calls kmem_reap() once a second.
  * 6. Reporting and hangs.  Counters are per hart, written by their hart with
  *    plain stores and read by hart 0 (no atomics on the hot path).  Hart 0
- *    prints `stress: t=` once a second and is the watchdog: a hart whose
- *    operation count does not move for sr_hang_s seconds (20 s plus one per
- *    2 harts: many vCPUs share few host cores), or that does not finish the
- *    end in that time, fails the run naming it.  A hung hart 0 is not caught
- *    by this: the test runner's timeout catches it.
+ *    prints `stress: t=` once a second and is the watchdog, before and after
+ *    the stop.  It judges progress, not wall time: with 32-128 vCPUs on a
+ *    2-core host a hart may wait many seconds for the host without being
+ *    stuck.  The run hangs when no hart made progress (operations, harts
+ *    done freeing, harts finished) for sr_hang_s seconds (20 s plus one per
+ *    2 harts), or when one hart that is running or freeing stood still for
+ *    sr_hang_s seconds while the others made STRESS_HANG_OPS operations per
+ *    hart.  Waiting harts (the start line, the end) nap in wfi instead of
+ *    spinning, so their vCPU threads leave the host to the harts at work.
+ *    A hung hart 0, or a hart stuck with interrupts off (every cross-call
+ *    then waits for it), is not caught by this: the test runner's timeout
+ *    catches it.
  *
  * 7. Failure.  stress_fail() records the first reason; every other hart
  *    parks at its next poll; the first failing hart waits (at most 2 s) for
@@ -110,6 +117,8 @@ struct stress_run stress_run;
 
 #define STRESS_PRESSURE_PERIOD	4	/* seconds between pressure epochs */
 #define STRESS_BUDGET_MAX	(256ULL << 20)	/* bytes one hart holds at most */
+#define STRESS_HANG_OPS		64	/* others' ops per hart that a stuck hart sits out */
+#define STRESS_WAIT_NAP_US	1000	/* a waiting hart's nap (its host thread sleeps) */
 
 /* Park this hart for good (a failure is being reported by another). */
 static void __attribute__((noreturn)) stress_park(void)
@@ -168,46 +177,82 @@ static void stress_tick(unsigned t, uint64_t dt_us)
 	sr->sr_last_fails = fails;
 }
 
-/* The watchdog: a running hart whose ops did not move for sr_hang_s fails the run. */
-static void stress_watchdog(uint64_t dt_us)
+/* Progress of the whole run: every hart's operations plus the end's milestones. */
+static uint64_t stress_progress(void)
 {
 	struct stress_run *sr = &stress_run;
+	uint64_t sum = __atomic_load_n(&sr->sr_freed, __ATOMIC_ACQUIRE) +
+		       __atomic_load_n(&sr->sr_done, __ATOMIC_ACQUIRE);
 
-	for (unsigned c = 1; c < sr->sr_nharts; c++) {
-		struct stress_hart *sh = sr->sr_hart[c];
-		uint64_t ops = sh->sh_ops;
+	for (unsigned c = 0; c < sr->sr_nharts; c++)
+		sum += sr->sr_hart[c]->sh_ops;
+	return sum;
+}
 
-		if (ops != sr->sr_last_ops[c] || sh->sh_phase != 0)
-			sr->sr_idle_us[c] = 0;
-		else
-			sr->sr_idle_us[c] += MIN(dt_us, 2000000ULL);	/* hart 0 late: not proof */
-		sr->sr_last_ops[c] = ops;
-		if (sr->sr_idle_us[c] >= (uint64_t)sr->sr_hang_s * 1000000)
-			stress_fail("hang: hart %u made no progress for %u s (ops stuck at %llu, "
-				    "last in %s)", c, sr->sr_hang_s, (unsigned long long)ops,
-				    sh->sh_where ? sh->sh_where : "start");
-	}
-	sr->sr_last_ops[0] = sr->sr_hart[0]->sh_ops;
+/* Fail the run: no hart made progress for sr_hang_s; name a hart still running or freeing. */
+static void stress_hang_system(void)
+{
+	struct stress_run *sr = &stress_run;
+	unsigned pick = 0;
+
+	for (unsigned c = sr->sr_nharts; c-- > 0;)
+		if (sr->sr_hart[c]->sh_phase == 0)
+			pick = c;
+	stress_fail("hang: no hart made progress for %u s%s (hart %u phase %d, last in %s)",
+		    sr->sr_hang_s, sr->sr_stop ? " after the stop" : "", pick,
+		    sr->sr_hart[pick]->sh_phase,
+		    sr->sr_hart[pick]->sh_where ? sr->sr_hart[pick]->sh_where : "start");
 }
 
 /*
- * After the stop: a hart that has not finished within sr_hang_s fails the
- * run; one still freeing what it held (phase 0) is named before one waiting
- * for the others (phase 1), which is only a victim.
+ * One hart c >= 1 (§6): idle while running or freeing (phase 0), it fails
+ * the run after sr_hang_s seconds during which the other harts made
+ * STRESS_HANG_OPS operations per hart: a hart the host merely starves
+ * gets its turn long before that, one that is stuck never does.
  */
-static void stress_end_watchdog(uint64_t now)
+static void stress_watch_hart(unsigned c, uint64_t dt_us, uint64_t moved)
 {
 	struct stress_run *sr = &stress_run;
+	struct stress_hart *sh = sr->sr_hart[c];
+	uint64_t ops = sh->sh_ops;
 
-	if (now - sr->sr_stop_us < (uint64_t)sr->sr_hang_s * 1000000)
-		return;
-	for (int phase = 0; phase < 2; phase++)
-		for (unsigned c = 0; c < sr->sr_nharts; c++)
-			if (sr->sr_hart[c]->sh_phase == phase)
-				stress_fail("hang: hart %u did not finish within %u s of the stop "
-					    "(phase %d, last in %s)", c, sr->sr_hang_s, phase,
-					    sr->sr_hart[c]->sh_where ? sr->sr_hart[c]->sh_where :
-					    "start");
+	if (ops != sr->sr_last_ops[c] || sh->sh_phase != 0) {
+		sr->sr_idle_us[c] = sr->sr_idle_ops[c] = 0;
+	} else {
+		sr->sr_idle_us[c] += MIN(dt_us, 2000000ULL);	/* hart 0 late: not proof */
+		sr->sr_idle_ops[c] += moved;
+	}
+	sr->sr_last_ops[c] = ops;
+	if (sr->sr_idle_us[c] >= (uint64_t)sr->sr_hang_s * 1000000 &&
+	    sr->sr_idle_ops[c] >= (uint64_t)STRESS_HANG_OPS * sr->sr_nharts)
+		stress_fail("hang: hart %u made no progress for %llu s while the others made %llu "
+			    "operations (phase %d, ops stuck at %llu, last in %s)", c,
+			    (unsigned long long)(sr->sr_idle_us[c] / 1000000),
+			    (unsigned long long)sr->sr_idle_ops[c], sh->sh_phase,
+			    (unsigned long long)ops, sh->sh_where ? sh->sh_where : "start");
+}
+
+/*
+ * The watchdog, once a second on hart 0, before and after the stop (§6): it
+ * judges progress, not wall time, because on a small host a many-hart guest
+ * may get a fraction of one core.  The run hangs when nothing moved for
+ * sr_hang_s seconds, or when one hart stood still while the rest did a lot.
+ */
+static void stress_watchdog(uint64_t dt_us)
+{
+	struct stress_run *sr = &stress_run;
+	uint64_t progress = stress_progress(), moved = progress - sr->sr_last_progress;
+
+	sr->sr_last_progress = progress;
+	if (moved != 0)
+		sr->sr_stall_us = 0;
+	else
+		sr->sr_stall_us += MIN(dt_us, 2000000ULL);
+	if (sr->sr_stall_us >= (uint64_t)sr->sr_hang_s * 1000000)
+		stress_hang_system();
+	for (unsigned c = 1; c < sr->sr_nharts; c++)
+		stress_watch_hart(c, dt_us, moved);
+	sr->sr_last_ops[0] = sr->sr_hart[0]->sh_ops;
 }
 
 void stress_poll_hart0(struct stress_hart *sh)
@@ -216,15 +261,15 @@ void stress_poll_hart0(struct stress_hart *sh)
 	uint64_t now = timer_now_us(), dt;
 	unsigned t = (unsigned)((now - sr->sr_t0_us) / 1000000);
 
-	if (sr->sr_stop) {
-		stress_end_watchdog(now);
-		return;
-	}
 	if (t <= sr->sr_ticks)
 		return;
 	dt = now - sr->sr_last_tick_us;
 	sr->sr_ticks = t;
 	sr->sr_last_tick_us = now;
+	if (sr->sr_stop) {
+		stress_watchdog(dt);	/* after the stop: no tick line */
+		return;
+	}
 	sh->sh_where = "tick";
 	stress_tick(t, dt);
 	stress_watchdog(dt);
@@ -236,23 +281,37 @@ void stress_poll_hart0(struct stress_hart *sh)
 	}
 }
 
-/* Hart 0: wait until every hart is at the start line, then start them all. */
+/*
+ * Hart 0: wait until every hart is at the start line, then start them all.
+ * The limit counts from the last arrival: a slow host delays them, a hart
+ * that never comes stops them.
+ */
 static void stress_start_line(void)
 {
 	struct stress_run *sr = &stress_run;
 	uint64_t t0 = timer_now_us(), limit = (30 + sr->sr_nharts / 2) * 1000000ULL;
+	unsigned seen = 0, arrived;
 
-	while (__atomic_load_n(&sr->sr_arrived, __ATOMIC_ACQUIRE) < sr->sr_nharts) {
+	while ((arrived = __atomic_load_n(&sr->sr_arrived, __ATOMIC_ACQUIRE)) < sr->sr_nharts) {
+		if (arrived != seen) {
+			seen = arrived;
+			t0 = timer_now_us();
+		}
 		if (timer_now_us() - t0 > limit)
-			stress_fail("hang: %u of %u harts reached the start line within %llu s",
-				    sr->sr_arrived, sr->sr_nharts, (unsigned long long)(limit / 1000000));
-		arch_cpu_relax();
+			stress_fail("hang: %u of %u harts reached the start line, none more within "
+				    "%llu s", arrived, sr->sr_nharts,
+				    (unsigned long long)(limit / 1000000));
+		timer_nap_us(STRESS_WAIT_NAP_US);
 	}
 	sr->sr_t0_us = sr->sr_last_tick_us = timer_now_us();
 	__atomic_store_n(&sr->sr_go, 1, __ATOMIC_RELEASE);
 }
 
-/* The end on one hart: every hart has freed what it held, mailboxes emptied. */
+/*
+ * The end on one hart (§8): every hart has freed what it held, mailboxes
+ * emptied.  A hart that waits naps between looks at its mailbox, so that
+ * its vCPU thread leaves the host's cores to the harts still freeing.
+ */
 static void stress_hart_finish(struct stress_hart *sh)
 {
 	struct stress_run *sr = &stress_run;
@@ -260,7 +319,8 @@ static void stress_hart_finish(struct stress_hart *sh)
 	sh->sh_phase = 1;
 	__atomic_fetch_add(&sr->sr_freed, 1, __ATOMIC_ACQ_REL);
 	while (__atomic_load_n(&sr->sr_freed, __ATOMIC_ACQUIRE) < sr->sr_nharts) {
-		stress_mbox_drain(sh);
+		if (stress_mbox_drain(sh) == 0)
+			timer_nap_us(STRESS_WAIT_NAP_US);
 		stress_irq_window(sh);
 		stress_park_if_failed();
 		if (sh->sh_cpu == 0)
@@ -270,6 +330,7 @@ static void stress_hart_finish(struct stress_hart *sh)
 	sh->sh_phase = 2;
 	__atomic_fetch_add(&sr->sr_done, 1, __ATOMIC_ACQ_REL);
 	while (sh->sh_cpu == 0 && __atomic_load_n(&sr->sr_done, __ATOMIC_ACQUIRE) < sr->sr_nharts) {
+		timer_nap_us(STRESS_WAIT_NAP_US);
 		stress_park_if_failed();
 		stress_poll_hart0(sh);
 	}
@@ -287,8 +348,10 @@ static void stress_hart_entry(void *arg)
 	__atomic_fetch_add(&sr->sr_arrived, 1, __ATOMIC_ACQ_REL);
 	if (sh->sh_cpu == 0)
 		stress_start_line();
-	while (!__atomic_load_n(&sr->sr_go, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&sr->sr_go, __ATOMIC_ACQUIRE)) {
 		stress_park_if_failed();
+		timer_nap_us(STRESS_WAIT_NAP_US);
+	}
 	stress_hart_run(sh);
 	stress_hart_finish(sh);
 	arch_irq_enable();

@@ -145,6 +145,9 @@ struct stress_run {
 	uint64_t sr_last_ops[MAX_CPUS];	/* ops at the previous tick */
 	uint64_t sr_last_fails;		/* fails at the previous tick */
 	uint64_t sr_idle_us[MAX_CPUS];	/* time without progress per hart */
+	uint64_t sr_idle_ops[MAX_CPUS];	/* ... and the others' progress meanwhile */
+	uint64_t sr_last_progress;	/* stress_progress() at the previous tick */
+	uint64_t sr_stall_us;		/* time in which no hart made progress */
 	uint64_t sr_ops;		/* all harts' ops, summed at the end */
 	uint64_t sr_injected[3];	/* failures injected per layer (FAIL_NSITES) */
 };

@@ -11,9 +11,12 @@
  *   (a) every zone's free count equals its count before the run, less the
  *       page-table pages the mapped heap grew in that zone, which the MMU
  *       counts on its own (mmu_pt_pages_zone) and the line prints as
- *       `page tables +N`; vmem's segment structures (pages carved into
- *       segments are never returned, vmem_seg.c) are counted by vmem and
- *       printed as `vmem segments +N` on the total;
+ *       `page tables +N`, and less the change of grown hash tables' pages
+ *       in that zone (vmem's and kmem's tables, found by translating their
+ *       own addresses: a table that grows moves to new pages, perhaps on
+ *       another node, and frees the old ones); what is left short must be
+ *       vmem's segment structures (pages carved into segments are never
+ *       returned, vmem_seg.c), counted by vmem only in total;
  *   (b) every stress cache has 0 buffers in use (kmem's own statistics);
  *   (c) every arena is back to its starting in-use size: the run's own
  *       arena (0), the kernel heap (kmem_heap) and each DMA pool.
@@ -42,6 +45,7 @@ struct stress_snap {
 	uint64_t ss_seg_pages;				/* pages carved into vmem segments */
 	uint64_t ss_hash_pages;				/* pages of grown vmem hash tables */
 	uint64_t ss_khash_pages;			/* pages of grown kmem bufctl hashes */
+	uint64_t ss_table_z[PAGE_MAX_ZONES];		/* ... both kinds of table, per zone */
 	size_t ss_heap;					/* kmem_heap bytes in use */
 	size_t ss_pool[STRESS_MAX_POOLS];		/* DMA pool bytes in use */
 	struct mm_levelstat ss_level[MAX_CPUS];		/* level counters per hart */
@@ -89,12 +93,45 @@ static void stress_snap_zones(struct stress_snap *ss)
 	}
 }
 
+/* The zone index of the page under kernel address va, or -1 (not mapped). */
+static int stress_zone_of(uintptr_t va)
+{
+	struct page_zone_info zi;
+	unsigned prot;
+	uint64_t pa;
+	int node, type;
+
+	if (!mmu_translate(va, &pa, &prot))
+		return -1;
+	node = page_node_of(pa);
+	type = page_zone_type_of(pa);
+	for (unsigned i = 0; i < page_zone_count() && i < PAGE_MAX_ZONES; i++)
+		if (page_zone_info(i, &zi) == 0 && zi.pzi_node == node && (int)zi.pzi_type == type)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Note `pages` pages of a grown table at va in the zones they are in: a
+ * table that grows is copied to a new one and the old one freed, so the
+ * pages move between zones (and nodes) while the total only grows.
+ */
+static void stress_table_zones(uint64_t *table_z, const void *va, uint64_t pages)
+{
+	for (uint64_t k = 0; k < pages; k++) {
+		int z = stress_zone_of((uintptr_t)va + k * MM_PAGE_SIZE);
+
+		if (z >= 0)
+			table_z[z]++;
+	}
+}
+
 /*
  * Pages under every arena's grown hash table, from vmem's own count of its
  * buckets (vk_hash_size) and the page source's rounding (a power of two of
  * pages, kernel/segkmem.c): tables grow and are kept until the arena goes.
  */
-static uint64_t stress_hash_pages(void)
+static uint64_t stress_hash_pages(uint64_t *table_z)
 {
 	irqflags_t fl = irq_save();
 	uint64_t pages = 0;
@@ -108,6 +145,7 @@ static uint64_t stress_hash_pages(void)
 		while (p * MM_PAGE_SIZE < bytes)
 			p <<= 1;
 		pages += p;
+		stress_table_zones(table_z, vmp->vm_hash, p);
 	}
 	spin_unlock(&vmem_list_lock);
 	irq_restore(fl);
@@ -117,14 +155,17 @@ static uint64_t stress_hash_pages(void)
 /* kmem_cache_walk body: add the pages of cp's grown bufctl hash tables. */
 static void stress_khash_cb(kmem_cache_t *cp, void *arg)
 {
-	uint64_t *pages = arg;
+	struct stress_snap *ss = arg;
 
 	for (unsigned n = 0; n < cp->cache_nnodes; n++) {
 		const struct kmem_cnode *cn = cp->cache_node[n];
+		uint64_t p;
 
-		if (cn != NULL && cn->kn_hash != cn->kn_hash0)
-			*pages += ((cn->kn_hash_mask + 1) * sizeof(*cn->kn_hash) + MM_PAGE_SIZE - 1) /
-				  MM_PAGE_SIZE;
+		if (cn == NULL || cn->kn_hash == cn->kn_hash0)
+			continue;
+		p = ((cn->kn_hash_mask + 1) * sizeof(*cn->kn_hash) + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
+		ss->ss_khash_pages += p;
+		stress_table_zones(ss->ss_table_z, cn->kn_hash, p);
 	}
 }
 
@@ -132,12 +173,10 @@ static void stress_khash_cb(kmem_cache_t *cp, void *arg)
  * Pages under the caches' grown bufctl hash tables (kmem_slab.c: grown x4
  * under load, page-granular from kmem_slab_0, kept until the cache goes).
  */
-static uint64_t stress_khash_pages(void)
+static void stress_khash_pages(struct stress_snap *ss)
 {
-	uint64_t pages = 0;
-
-	kmem_cache_walk(stress_khash_cb, &pages);
-	return pages;
+	ss->ss_khash_pages = 0;
+	kmem_cache_walk(stress_khash_cb, ss);
 }
 
 /* kmem_cache_walk body: note each cache's slab memory, in walk order. */
@@ -209,8 +248,9 @@ static void stress_snap(struct stress_snap *ss)
 
 	stress_snap_zones(ss);
 	vmem_seg_pool_stats(&pool, &ss->ss_seg_pages, &boot_used);
-	ss->ss_hash_pages = stress_hash_pages();
-	ss->ss_khash_pages = stress_khash_pages();
+	memset(ss->ss_table_z, 0, sizeof(ss->ss_table_z));
+	ss->ss_hash_pages = stress_hash_pages(ss->ss_table_z);
+	stress_khash_pages(ss);
 	stress_snap_owners(ss);
 	ss->ss_heap = vmem_size(sr->sr_heap, VMEM_ALLOC);
 	for (unsigned i = 0; i < dma_pool_count() && i < STRESS_MAX_POOLS; i++)
@@ -300,49 +340,66 @@ static void stress_reason(const char *what)
 		 n ? "; " : "verify: ", what);
 }
 
+/* One zone's verify line; false if the zone holds more free pages than it may. */
+static bool stress_verify_zone_line(unsigned i, int64_t short_z, int64_t tab_z, bool sum_ok)
+{
+	uint64_t pt = stress_after.ss_pt[i] - stress_before.ss_pt[i];
+	struct page_zone_info zi;
+	char buf[64] = "";
+	size_t n = 0;
+
+	page_zone_info(i, &zi);
+	if (pt)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " page tables +%llu",
+				      (unsigned long long)pt);
+	if (tab_z)
+		snprintf(buf + n, sizeof(buf) - n, " hash tables %s%lld", tab_z > 0 ? "+" : "",
+			 (long long)tab_z);
+	printk("stress: verify zone %d/%s free %llu before %llu%s %s\n", zi.pzi_node,
+	       page_zone_name(zi.pzi_type), (unsigned long long)stress_after.ss_free[i],
+	       (unsigned long long)stress_before.ss_free[i], buf,
+	       sum_ok && short_z >= 0 ? "ok" : "LOST");
+	return short_z >= 0;
+}
+
 /*
- * (a) per zone: free now == before, less this zone's new page-table pages;
- * what is still short must be allocator metadata that is kept once grown
- * (vmem segments and hash tables, kmem bufctl hash tables), counted by the
- * allocators only in total: the zones' shortfalls must add up to it.
+ * (a) per zone: free now == before, less this zone's new page-table pages
+ * (the MMU's count) and less the change of the grown hash tables' pages in
+ * this zone (found from the tables' own addresses: a table that grows moves,
+ * so one zone may get pages back that another pays for).  What is still
+ * short must be vmem segment pages, never returned and counted by vmem only
+ * in total: no zone may be over, and the shortfalls must add up to it.
  */
 static bool stress_verify_zones(void)
 {
-	int64_t segs = (int64_t)(stress_after.ss_seg_pages - stress_before.ss_seg_pages);
-	int64_t hash = (int64_t)(stress_after.ss_hash_pages - stress_before.ss_hash_pages);
-	int64_t khash = (int64_t)(stress_after.ss_khash_pages - stress_before.ss_khash_pages);
-	int64_t meta = segs + hash + khash;
-	int64_t short_sum = 0, short_z[PAGE_MAX_ZONES];
+	const struct stress_snap *a = &stress_after, *b = &stress_before;
+	int64_t segs = (int64_t)(a->ss_seg_pages - b->ss_seg_pages);
+	int64_t hash = (int64_t)(a->ss_hash_pages - b->ss_hash_pages);
+	int64_t khash = (int64_t)(a->ss_khash_pages - b->ss_khash_pages);
+	int64_t short_sum = 0, tables_sum = 0, short_z[PAGE_MAX_ZONES], tab_z[PAGE_MAX_ZONES];
 	unsigned nz = MIN(page_zone_count(), (unsigned)PAGE_MAX_ZONES);
 	bool ok;
 
-	for (unsigned i = 0; i < nz; i++)
-		short_sum += short_z[i] = (int64_t)(stress_before.ss_free[i] - stress_after.ss_free[i] -
-						    (stress_after.ss_pt[i] - stress_before.ss_pt[i]));
-	ok = short_sum == meta;
 	for (unsigned i = 0; i < nz; i++) {
-		uint64_t pt = stress_after.ss_pt[i] - stress_before.ss_pt[i];
-		struct page_zone_info zi;
-		char buf[40] = "";
-
-		page_zone_info(i, &zi);
-		if (pt)
-			snprintf(buf, sizeof(buf), " page tables +%llu", (unsigned long long)pt);
-		printk("stress: verify zone %d/%s free %llu before %llu%s %s\n", zi.pzi_node,
-		       page_zone_name(zi.pzi_type), (unsigned long long)stress_after.ss_free[i],
-		       (unsigned long long)stress_before.ss_free[i], buf,
-		       ok && short_z[i] >= 0 ? "ok" : "LOST");
-		ok &= short_z[i] >= 0;
+		tab_z[i] = (int64_t)(a->ss_table_z[i] - b->ss_table_z[i]);
+		tables_sum += tab_z[i];
+		short_sum += short_z[i] = (int64_t)(b->ss_free[i] - a->ss_free[i] -
+						    (a->ss_pt[i] - b->ss_pt[i])) - tab_z[i];
 	}
+	/* table pages the walk could not place (unmapped) stay in the total */
+	ok = short_sum == segs + hash + khash - tables_sum;
+	for (unsigned i = 0; i < nz; i++)
+		ok &= stress_verify_zone_line(i, short_z[i], tab_z[i], ok);
 	printk("stress: verify metadata %lld pages (vmem segments %lld, vmem hash tables %lld, "
-	       "kmem hash tables %lld), zones short by %lld beyond page tables %s\n",
-	       (long long)meta, (long long)segs, (long long)hash, (long long)khash,
+	       "kmem hash tables %lld), zones short by %lld beyond page tables and tables %s\n",
+	       (long long)(segs + hash + khash), (long long)segs, (long long)hash, (long long)khash,
 	       (long long)short_sum, ok ? "ok" : "LOST");
 	if (!ok) {
 		char why[64];
 
 		stress_report_owners();
-		snprintf(why, sizeof(why), "%lld pages lost", (long long)(short_sum - meta));
+		snprintf(why, sizeof(why), "%lld pages lost",
+			 (long long)(short_sum - (segs + hash + khash - tables_sum)));
 		stress_reason(why);
 	}
 	return ok;
