@@ -14,11 +14,12 @@
  * hart, so the check needs no atomics.
  *
  * Interrupt safety: with LOCK_DEBUG, spin_lock also notes, per rank, whether
- * a lock is taken in interrupt context (trap_handler's h_in_irq, or a
- * cross-call function: h_in_xcall) or with interrupts on, and panics naming
- * the lock when a rank has been taken both ways (mm/lock_order.h).  The
- * common case, thread context with interrupts off, costs one csrr, two byte
- * loads and a branch; the record is written only the first time each way is seen.
+ * a lock is taken in interrupt context (trap_handler's h_in_irq: an IPI,
+ * and the cross-call functions it runs, or the timer tick) or with
+ * interrupts on, and panics naming the lock when a rank has been taken both
+ * ways (mm/lock_order.h).  The common case, thread context with interrupts
+ * off, costs six instructions (a byte load, a csrr, two branches); the
+ * record is written only the first time each way is seen.
  *
  * Statistics: spin_lock's first amoswap is the whole uncontended path (plus
  * the owner store and sl_acquires++).  When it fails, spin_lock_contended()
@@ -92,12 +93,16 @@ static inline void spin_note_held(const spinlock_t *l)
 static unsigned spin_irq_uses[LOCK_RANK_COUNT];
 static const char *spin_irq_first[LOCK_RANK_COUNT][2];
 
-/* How this acquisition is made: LOCK_IRQ_* bits, 0 in thread context with interrupts off. */
+/*
+ * How this acquisition is made: LOCK_IRQ_* bits, 0 in thread context with
+ * interrupts off.  A cross-call function counts as interrupt context when it
+ * runs from the IPI's trap; the initiator and a hart polling for IPIs while
+ * it waits to start its own cross-call run it in thread context with
+ * interrupts off, holding no lock (mm/lock_order.h, XCALL).
+ */
 static inline unsigned spin_irq_use(void)
 {
-	const struct hart *h = this_hart();
-
-	return ((h->h_in_irq | h->h_in_xcall) ? LOCK_IRQ_IN_IRQ : 0) |
+	return (this_hart()->h_in_irq ? LOCK_IRQ_IN_IRQ : 0) |
 	       (arch_irqs_disabled() ? 0 : LOCK_IRQ_ON);
 }
 
