@@ -37,6 +37,7 @@ struct hart {
 	/* private to the hart */
 	struct panic_catch *h_panic_catch;	/* armed by KTEST_EXPECT_PANIC */
 	bool h_in_xcall;		/* running a cross-call function */
+	bool h_in_irq;			/* in trap_handler for an interrupt */
 	struct lock_held_set h_locks;	/* spinlocks held, for the order check */
 	uint64_t h_ntraps;		/* statistics: traps taken */
 	uint64_t h_nipis;		/* statistics: IPIs received */

@@ -24,13 +24,23 @@
  *    fence above one page into a full flush anyway, so a full flush is the
  *    cheaper request) and only then frees every dirty range to the arena.
  *    Hence the invariant: an address range is never handed out again while
- *    any hart's TLB may still translate it.  A purge runs
+ *    any hart's TLB may still translate it.  A purge takes the whole list
+ *    as its batch under segkmem_lock (two arrays swap roles: the list being
+ *    filled and the batch of the one purge in flight), then fences and
+ *    frees the batch without the lock (§5).  A range freed after the batch
+ *    was taken waits for the next purge, whose fence comes after its unmap.
+ *    A purge runs
  *      - when a free leaves more than SEGKMEM_DIRTY_PAGES pages (8 MiB) of
  *        address space dirty, or fills the SEGKMEM_DIRTY_SLOTS ranges the
- *        list holds, so that outside the lock the list holds at most the
- *        threshold (the tests check this through vmem's own count);
- *      - when an allocation finds no address space (it purges, then retries
- *        once), and on request (segkmem_purge).
+ *        list holds, and no purge is in flight; a purge that ends with the
+ *        list past the threshold again runs once more, so after a free the
+ *        list holds at most the threshold unless another hart's purge is in
+ *        flight (the tests check this through vmem's own count); a free
+ *        that finds the list full while a purge is in flight waits for it;
+ *      - when an allocation finds no address space (it waits for a purge
+ *        in flight, purges, then retries once), and on request
+ *        (segkmem_purge, which returns when every range freed before the
+ *        call is back in the arena).
  *    Why 8 MiB: the dirty list holds only address space (the pages are
  *    already free), 8 MiB of the 63 GiB arena; a purge costs one full flush
  *    however much it covers, so the larger the threshold the fewer fences.
@@ -49,20 +59,28 @@
  *    walk cache can point into freed memory either.  Only a use-after-free
  *    on another hart can read or corrupt the page's next owner, and only
  *    until the purge: this is the trade Linux makes for vfree.
- * 5. Locking.  segkmem_lock (rank SEGKMEM, mm/lock_order.h) covers a whole
- *    free: the check that the range is live, the unmap, the dirty list and a
- *    purge if one is due; under it the code takes the arena lock, the MMU
- *    lock and zone locks, all ranked after it.  A purge holds it across the
- *    fences, so an allocation that failed and purges waits for a purge in
- *    flight instead of retrying too early.  segkmem_alloc takes it only to
- *    purge or to retire a range it could not finish mapping.  It is taken
- *    with interrupts off: the object caches' timer tick may free heap
+ * 5. Locking.  segkmem_lock (rank SEGKMEM, mm/lock_order.h) covers the
+ *    check that a freed range is live, its unmap (a local flush only) and
+ *    the dirty list; under it the code takes the MMU lock and zone locks,
+ *    ranked after it.  No lock is held across the remote fence: a purge
+ *    takes its batch under the lock and fences and gives the batch back to
+ *    the arena after dropping it (segkmem_purge_run), with interrupts still
+ *    off on its hart, so that its own tick cannot free into a list that
+ *    waits for it.  (Holding the lock across the fence made every heap free
+ *    on a 64-hart guest wait behind one hart in the firmware: 56 of 64 harts
+ *    spun on it.)  segkmem_purging says a batch is in flight; a hart that
+ *    must wait for it (list full, an allocation out of space, segkmem_purge)
+ *    spins on that flag without the lock.  segkmem_alloc takes the lock only
+ *    to purge or to retire a range it could not finish mapping.  It is
+ *    taken with interrupts off: the object caches' timer tick may free heap
  *    ranges in interrupt context (kernel/kmem_glue.c).
  * 6. Faults.  segkmem_init adds segkmem_fault_explain to the trap fault hooks:
  *    a fault in the heap window names, in the panic message, the allocation
  *    whose guard page was hit, or the freed allocation, from the dirty list
  *    (freed, purge pending) or else from a ring of the last SEGKMEM_RECENT
- *    frees, with the caller that freed it.  The freeing hart faults at once
+ *    frees, with the caller that freed it.  A range in the batch of a purge
+ *    in flight is no longer on the dirty list: it reads as inside a heap
+ *    allocation until the purge gives it back.  The freeing hart faults at once
  *    (its TLB was flushed); another hart that had the range in its TLB may
  *    read it without a fault until the next purge (§4).
  * 7. Failure.  segkmem_alloc returns NULL when address space (after a
@@ -113,10 +131,18 @@ static char segkmem_explained[160];	/* last fault explanation (tests) */
 
 /* Protected by segkmem_lock: the dirty list and the statistics. */
 static spinlock_t segkmem_lock = SPINLOCK_INIT("segkmem", LOCK_RANK_SEGKMEM);
-static struct segkmem_dirty segkmem_dirty[SEGKMEM_DIRTY_SLOTS];	/* [0, ndirty) in use */
+static struct segkmem_dirty segkmem_dirty_a[SEGKMEM_DIRTY_SLOTS], segkmem_dirty_b[SEGKMEM_DIRTY_SLOTS];
+static struct segkmem_dirty *segkmem_dirty = segkmem_dirty_a;	/* [0, ndirty) in use */
 static unsigned segkmem_ndirty;		/* ranges on the dirty list */
 static size_t segkmem_dirty_pages;	/* their address space, in pages */
 static struct segkmem_stats segkmem_st;	/* frees, purges, high-water marks */
+
+/* The purge in flight (§3, §5): its batch is the array the dirty list is not. */
+static struct segkmem_dirty *segkmem_batch = segkmem_dirty_b;	/* [0, nbatch): owned by the purger */
+static unsigned segkmem_nbatch;		/* ranges in the batch */
+static bool segkmem_purging;		/* a batch is in flight (atomic; set under the lock) */
+
+void (*segkmem_purge_test_hook)(void);	/* tests: run between a purge's fence and its frees */
 
 /* Smallest order whose block holds size bytes. */
 static unsigned segkmem_order(size_t size)
@@ -185,45 +211,113 @@ static void segkmem_unmap(uintptr_t va, size_t len)
 	}
 }
 
-/* Flush every hart's TLB once, then give every dirty range back to the arena. */
-static void segkmem_purge_locked(void)
+/* Take the dirty list as the batch of a new purge; false if one is in flight or the list is empty. */
+static bool segkmem_purge_take_locked(void)
 {
+	struct segkmem_dirty *list = segkmem_dirty;
+
 	ASSERT(spin_held(&segkmem_lock));
-	if (segkmem_ndirty == 0)
-		return;
-	mmu_tlb_flush_all();
-	for (unsigned i = 0; i < segkmem_ndirty; i++)
-		vmem_free(segkmem_heap, segkmem_dirty[i].skd_va, segkmem_dirty[i].skd_len);
+	if (segkmem_ndirty == 0 || __atomic_load_n(&segkmem_purging, __ATOMIC_ACQUIRE))
+		return false;
+	segkmem_dirty = segkmem_batch;
+	segkmem_batch = list;
+	segkmem_nbatch = segkmem_ndirty;
 	segkmem_st.sks_purges++;
 	segkmem_st.sks_purged_pages += segkmem_dirty_pages;
 	segkmem_ndirty = 0;
 	segkmem_dirty_pages = 0;
+	__atomic_store_n(&segkmem_purging, true, __ATOMIC_RELAXED);
+	return true;
 }
 
-/* Put [va, va + len) (unmapped) on the dirty list; purge if past the threshold. */
-static void segkmem_retire_locked(uintptr_t va, size_t len, void *caller)
+/* Is the dirty list past a purge threshold (§3)? */
+static bool segkmem_over_locked(void)
 {
-	struct segkmem_dirty *kd = &segkmem_dirty[segkmem_ndirty++];
+	return segkmem_ndirty == SEGKMEM_DIRTY_SLOTS || segkmem_dirty_pages > SEGKMEM_DIRTY_PAGES;
+}
+
+/*
+ * Run the purge this hart took: flush every hart's TLB once, then give the
+ * batch back to the arena; again while the list refilled past the threshold
+ * meanwhile.  Called without segkmem_lock, interrupts off.
+ */
+static void segkmem_purge_run(void)
+{
+	bool again;
+
+	ASSERT(!spin_held(&segkmem_lock));
+	do {
+		mmu_tlb_flush_all();
+		if (segkmem_purge_test_hook != NULL)
+			segkmem_purge_test_hook();
+		for (unsigned i = 0; i < segkmem_nbatch; i++)
+			vmem_free(segkmem_heap, segkmem_batch[i].skd_va, segkmem_batch[i].skd_len);
+		__atomic_store_n(&segkmem_purging, false, __ATOMIC_RELEASE);
+		spin_lock(&segkmem_lock);
+		again = segkmem_over_locked() && segkmem_purge_take_locked();
+		spin_unlock(&segkmem_lock);
+	} while (again);
+}
+
+/* Wait, without the lock, until no purge is in flight (lock held on entry and exit). */
+static void segkmem_wait_purge_locked(void)
+{
+	while (__atomic_load_n(&segkmem_purging, __ATOMIC_ACQUIRE)) {
+		spin_unlock(&segkmem_lock);
+		while (__atomic_load_n(&segkmem_purging, __ATOMIC_ACQUIRE))
+			arch_cpu_relax();
+		spin_lock(&segkmem_lock);
+	}
+}
+
+/*
+ * Put [va, va + len) (unmapped) on the dirty list, waiting for room if the
+ * list is full, then drop the lock (taken with flags) and run a purge if this
+ * free made one due.
+ */
+static void segkmem_retire_unlock(uintptr_t va, size_t len, void *caller, unsigned long flags)
+{
+	struct segkmem_dirty *kd;
+	bool purge;
 
 	ASSERT(spin_held(&segkmem_lock));
+	while (segkmem_ndirty == SEGKMEM_DIRTY_SLOTS && !segkmem_purge_take_locked())
+		segkmem_wait_purge_locked();
+	ASSERT(segkmem_ndirty < SEGKMEM_DIRTY_SLOTS);
+	kd = &segkmem_dirty[segkmem_ndirty++];
 	kd->skd_va = va;
 	kd->skd_len = len;
 	kd->skd_caller = caller;
 	segkmem_dirty_pages += len / SEGKMEM_PAGE;
-	if (segkmem_ndirty == SEGKMEM_DIRTY_SLOTS || segkmem_dirty_pages > SEGKMEM_DIRTY_PAGES)
-		segkmem_purge_locked();
+	purge = segkmem_over_locked() && segkmem_purge_take_locked();
 	if (segkmem_dirty_pages > segkmem_st.sks_dirty_max)
 		segkmem_st.sks_dirty_max = segkmem_dirty_pages;
+	spin_unlock(&segkmem_lock);
+	if (purge)
+		segkmem_purge_run();
+	arch_irq_restore(flags);
+}
+
+/* Purge every range freed so far (waiting for one in flight); count it forced if asked. */
+static void segkmem_purge_all(bool forced)
+{
+	unsigned long flags = spin_lock_irqsave(&segkmem_lock);
+	bool purge;
+
+	if (forced && (segkmem_ndirty != 0 || __atomic_load_n(&segkmem_purging, __ATOMIC_ACQUIRE)))
+		segkmem_st.sks_forced_purges++;
+	segkmem_wait_purge_locked();
+	purge = segkmem_purge_take_locked();
+	spin_unlock(&segkmem_lock);
+	if (purge)
+		segkmem_purge_run();
+	arch_irq_restore(flags);
 }
 
 void segkmem_purge(void)
 {
-	unsigned long flags;
-
 	segkmem_init();
-	flags = spin_lock_irqsave(&segkmem_lock);
-	segkmem_purge_locked();
-	spin_unlock_irqrestore(&segkmem_lock, flags);
+	segkmem_purge_all(false);
 }
 
 /* Back [va, va + len) with fresh zeroed pages; on failure undo and return -1. */
@@ -240,8 +334,7 @@ static int segkmem_map(uintptr_t va, size_t len)
 			page_free(pa, 0);
 		flags = spin_lock_irqsave(&segkmem_lock);
 		segkmem_unmap(va, off);
-		segkmem_retire_locked(va, len + SEGKMEM_PAGE, NULL);
-		spin_unlock_irqrestore(&segkmem_lock, flags);
+		segkmem_retire_unlock(va, len + SEGKMEM_PAGE, NULL, flags);
 		return -1;
 	}
 	return 0;
@@ -251,15 +344,10 @@ static int segkmem_map(uintptr_t va, size_t len)
 static uintptr_t segkmem_va_alloc(size_t len, int vmflag)
 {
 	uintptr_t va = vmem_alloc(segkmem_heap, len + SEGKMEM_PAGE, vmflag & ~VM_PANIC);
-	unsigned long flags;
 
 	if (va != 0)
 		return va;
-	flags = spin_lock_irqsave(&segkmem_lock);
-	if (segkmem_ndirty != 0)
-		segkmem_st.sks_forced_purges++;
-	segkmem_purge_locked();
-	spin_unlock_irqrestore(&segkmem_lock, flags);
+	segkmem_purge_all(true);
 	return vmem_alloc(segkmem_heap, len + SEGKMEM_PAGE, vmflag);
 }
 
@@ -334,8 +422,7 @@ void segkmem_free(void *p, size_t size)
 	segkmem_unmap(va, len);
 	segkmem_recent_add(va, len, caller);
 	segkmem_st.sks_frees++;
-	segkmem_retire_locked(va, len + SEGKMEM_PAGE, caller);
-	spin_unlock_irqrestore(&segkmem_lock, flags);
+	segkmem_retire_unlock(va, len + SEGKMEM_PAGE, caller, flags);
 }
 
 void segkmem_get_stats(struct segkmem_stats *st)

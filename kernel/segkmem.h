@@ -42,8 +42,13 @@ void segkmem_free(void *p, size_t size);
 #define SEGKMEM_DIRTY_PAGES	2048u	/* 8 MiB */
 #define SEGKMEM_DIRTY_SLOTS	256u
 
-/* Flush every hart's TLB once and give every dirty range back to the arena. */
+/* Flush every hart's TLB once and give every range freed before the call back
+ * to the arena (waits for a purge in flight on another hart). */
 void segkmem_purge(void);
+
+/* Tests only: called by a purge after its fence, before it frees its batch,
+ * without segkmem_lock and with interrupts off (segkmem.c §5). */
+extern void (*segkmem_purge_test_hook)(void);
 
 struct segkmem_stats {
 	uint64_t sks_frees;		/* segkmem_free calls */

@@ -62,17 +62,13 @@
  *    DMA32, DMA in turn).  The page allocator's last resorts (draining every
  *    hart's page cache by cross-call, then its reclaim hook, kmem_reap) run
  *    only for a caller with interrupts on.  The run is started in thread
- *    context (cpu_start_others) so that they can; but only hart 0 keeps
- *    interrupts on throughout.  The other harts run with interrupts off and
- *    open them at every step (stress_irq_window), between allocator calls:
- *    today's zone lock is taken with interrupts on, and a hart that held it
- *    when another hart's drain IPI came would take it again in the IPI and
- *    panic (seen under this run; mm/zone.c, reported).  With one hart
- *    allowed to start drains and every other hart taking IPIs only outside
- *    the allocators, that cannot happen.  The timer tick's reaper runs in
- *    those windows too (kmem_reap_local, with kmem_reap_interval_ms set to
- *    1 s for the run, so depot working sets are updated and reaped); the last
- *    hart also calls kmem_reap() once a second.
+ *    context (cpu_start_others) so that they can, and every hart runs with
+ *    interrupts on throughout, so drain IPIs and the timer tick's reaper
+ *    (kmem_reap_local, with kmem_reap_interval_ms set to 1 s for the run, so
+ *    depot working sets are updated and reaped) arrive anywhere, inside the
+ *    allocators too: every lock they take is held with interrupts off, and
+ *    the debug lock check panics on one that is not (arch/riscv/spinlock.c).
+ *    The last hart also calls kmem_reap() once a second.
  * 6. Reporting and hangs.  Counters are per hart, written by their hart with
  *    plain stores and read by hart 0 (no atomics on the hot path).  Hart 0
  *    prints `stress: t=` once a second and is the watchdog, before and after
@@ -321,7 +317,6 @@ static void stress_hart_finish(struct stress_hart *sh)
 	while (__atomic_load_n(&sr->sr_freed, __ATOMIC_ACQUIRE) < sr->sr_nharts) {
 		if (stress_mbox_drain(sh) == 0)
 			timer_nap_us(STRESS_WAIT_NAP_US);
-		stress_irq_window(sh);
 		stress_park_if_failed();
 		if (sh->sh_cpu == 0)
 			stress_poll_hart0(sh);
@@ -343,8 +338,7 @@ static void stress_hart_entry(void *arg)
 	struct stress_hart *sh = sr->sr_hart[this_cpu()];
 
 	(void)arg;
-	if (sh->sh_cpu != 0)
-		arch_irq_disable();	/* §5: interrupts only in stress_irq_window */
+	arch_irq_enable();		/* §5: every hart takes IPIs and ticks anywhere */
 	__atomic_fetch_add(&sr->sr_arrived, 1, __ATOMIC_ACQ_REL);
 	if (sh->sh_cpu == 0)
 		stress_start_line();

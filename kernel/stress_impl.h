@@ -187,7 +187,6 @@ void stress_arena_destroy(void);
 /* stress_mix.c */
 void stress_hart_setup(struct stress_hart *sh, unsigned cpu);
 void stress_hart_run(struct stress_hart *sh);
-void stress_irq_window(struct stress_hart *sh);	/* take pending interrupts (harts > 0) */
 void stress_leak_one(struct stress_hart *sh);
 
 /* stress_mbox.c */

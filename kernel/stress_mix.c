@@ -98,15 +98,6 @@ static void stress_corrupt_maybe(struct stress_hart *sh)
 	       sh->sh_slot[0].so_ptr, (unsigned long long)sh->sh_slot[0].so_seq);
 }
 
-void stress_irq_window(struct stress_hart *sh)
-{
-	if (sh->sh_cpu == 0)
-		return;			/* hart 0 runs with interrupts on throughout */
-	arch_irq_enable();
-	arch_cpu_relax();		/* a pending IPI or tick is taken here */
-	arch_irq_disable();
-}
-
 /* Work that is not allocation: failure, hart 0's duties, reaping, the mailbox. */
 static void stress_poll(struct stress_hart *sh, uint64_t iter)
 {
@@ -115,7 +106,6 @@ static void stress_poll(struct stress_hart *sh, uint64_t iter)
 	stress_park_if_failed();
 	if (sh->sh_cpu == 0)
 		stress_poll_hart0(sh);
-	stress_irq_window(sh);
 	if (iter % 16 != 0)
 		return;
 	stress_mbox_drain(sh);

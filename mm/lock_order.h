@@ -42,6 +42,11 @@
  *
  * The per-hart caches (page caches, magazines) are not locks: they are
  * "interrupts off on the owning hart", and may take any lock inside.
+ *
+ * Interrupts: every lock of the ranks KMEM_LIST to ZONE is taken with
+ * interrupts off, because the timer's reaper (kernel/kmem_glue.c) and the
+ * drain cross-calls (page_drain_all, kmem_drain_this_hart) take them in
+ * interrupt context; debug builds check this too (lock_irq_note below).
  */
 #ifndef MM_LOCK_ORDER_H
 #define MM_LOCK_ORDER_H
@@ -121,6 +126,37 @@ static inline void lock_held_forget(struct lock_held_set *s, unsigned rank)
 {
 	if (rank < LOCK_RANK_COUNT && s->lhs_count[rank] != 0)
 		lock_held_remove(s, rank);
+}
+
+/*
+ * Interrupt safety (lockdep's irq rule, kept per rank).  A lock that is ever
+ * taken in interrupt context (an interrupt handler, or a cross-call function
+ * on its target) must never be taken with interrupts on: an interrupt that
+ * arrives on the hart holding it would take it again, and spin forever or
+ * panic.  Each rank keeps a record (a word of LOCK_IRQ_* bits, set once per
+ * bit with an atomic OR) of how its locks have been taken so far; a record
+ * with both bits is a bug whichever came first, so the first boot that runs
+ * both paths reports it, even when the fatal interleaving never happens.
+ * The kernel's spin_lock keeps the records (arch/riscv/spinlock.c);
+ * spin_trylock is exempt, as from the order check: it never waits.
+ */
+#define LOCK_IRQ_IN_IRQ	1u	/* some lock of the rank taken in interrupt context */
+#define LOCK_IRQ_ON	2u	/* some lock of the rank taken with interrupts on */
+
+/* Add `use` (LOCK_IRQ_* bits) to rank's record in uses[]; returns the record after. */
+static inline unsigned lock_irq_note(unsigned *uses, unsigned rank, unsigned use)
+{
+	unsigned seen = __atomic_load_n(&uses[rank], __ATOMIC_RELAXED);
+
+	if ((seen & use) != use)
+		seen = __atomic_or_fetch(&uses[rank], use, __ATOMIC_RELAXED);
+	return seen;
+}
+
+/* True when a record shows both uses: the rank is not interrupt-safe. */
+static inline int lock_irq_conflict(unsigned seen)
+{
+	return (seen & (LOCK_IRQ_IN_IRQ | LOCK_IRQ_ON)) == (LOCK_IRQ_IN_IRQ | LOCK_IRQ_ON);
 }
 
 #endif /* MM_LOCK_ORDER_H */

@@ -76,6 +76,7 @@ static uint64_t page_zone_cached(unsigned zi)
 int page_zone_info(unsigned zi, struct page_zone_info *info)
 {
 	struct page_zone *zp;
+	irqflags_t zf;
 
 	if (zi >= page_state.pgs_nzones)
 		return -1;
@@ -94,11 +95,11 @@ int page_zone_info(unsigned zi, struct page_zone_info *info)
 	memcpy(info->pzi_lowmem, zp->z_lowmem, sizeof(info->pzi_lowmem));
 	info->pzi_batch = zp->z_batch;
 	info->pzi_pcp_high = zp->z_pcp_high;
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	info->pzi_free = zp->z_free;
 	for (unsigned o = 0; o < PAGE_NR_ORDERS; o++)
 		info->pzi_nr_free[o] = zp->z_area[o].fa_count;
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 	info->pzi_cached = page_zone_cached(zi);
 	return 0;
 }
@@ -146,11 +147,12 @@ static void page_zoneinfo_zone(unsigned zi, int (*out)(const char *fmt, ...))
 	struct page_zone_stats st;
 	struct page_zone_info info;
 	const uint64_t *sv = (const uint64_t *)&st;
+	irqflags_t zf;
 
 	page_zone_info(zi, &info);
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	st = zp->z_stats;
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 	out("Node %d, zone %8s\n", info.pzi_node, page_zone_name(info.pzi_type));
 	out("  pages free     %llu\n", (unsigned long long)info.pzi_free);
 	out("        min      %llu\n", (unsigned long long)info.pzi_min);

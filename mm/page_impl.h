@@ -11,7 +11,11 @@
  *     off on the owning hart"; they may take a zone lock inside;
  *   - z_lock (LOCK_RANK_ZONE) guards one zone.  Never two zone locks at once
  *     (equal ranks never nest); only printk may be taken inside it; never
- *     cpu_call_all while holding one.
+ *     cpu_call_all while holding one.  It is always taken with interrupts
+ *     off (zone_lock/zone_unlock below): page_drain_all's cross-call and the
+ *     object caches' timer reaper take it in interrupt context, and a hart
+ *     interrupted while holding it would take it again (Linux holds
+ *     zone->lock with spin_lock_irqsave for the same reason).
  * Nothing that waits for another hart (page_drain_all) runs with a zone lock
  * held.
  */
@@ -144,6 +148,22 @@ static inline void page_set_hart_ptr(unsigned c, struct page_hart *ph)
 	(void)c;
 	(void)ph;
 #endif
+}
+
+/* Take zp's lock with interrupts off on this hart; returns the old state. */
+static inline irqflags_t zone_lock(struct page_zone *zp)
+{
+	irqflags_t f = irq_save();
+
+	spin_lock(&zp->z_lock);
+	return f;
+}
+
+/* Release zp's lock and restore the interrupt state zone_lock returned. */
+static inline void zone_unlock(struct page_zone *zp, irqflags_t f)
+{
+	spin_unlock(&zp->z_lock);
+	irq_restore(f);
 }
 
 static inline void page_stat_inc(uint64_t *counter)

@@ -389,6 +389,7 @@ static void page_init_section(uint64_t s)
 	struct page *map = page_sect_map(s);
 	unsigned first = page_first_piece(sb), i;
 	paddr_t pa = sb;
+	irqflags_t zf;
 
 	for (i = first; i < page_state.pgs_npieces && page_state.pgs_piece[i].pgp_base < se; i++) {
 		const struct page_piece *pp = &page_state.pgs_piece[i];
@@ -408,9 +409,9 @@ static void page_init_section(uint64_t s)
 		paddr_t a = pp->pgp_base > sb ? pp->pgp_base : sb, b = pp->pgp_end < se ? pp->pgp_end : se;
 		struct page_zone *zp = &page_state.pgs_zone[pp->pgp_zone];
 
-		spin_lock(&zp->z_lock);
+		zf = zone_lock(zp);
 		buddy_add_range(zp, &map[(a - sb) >> MM_PAGE_SHIFT], a, b);
-		spin_unlock(&zp->z_lock);
+		zone_unlock(zp, zf);
 	}
 	__atomic_fetch_add(&page_state.pgs_inited, PAGE_SECT_PAGES, __ATOMIC_RELAXED);
 }
@@ -485,10 +486,11 @@ int page_check(char *why, size_t whylen)
 	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
 		struct page_zone *zp = &page_state.pgs_zone[i];
 		int rc;
+		irqflags_t zf;
 
-		spin_lock(&zp->z_lock);
+		zf = zone_lock(zp);
 		rc = buddy_check_zone(zp, why, whylen);
-		spin_unlock(&zp->z_lock);
+		zone_unlock(zp, zf);
 		if (rc != 0)
 			return rc;
 	}

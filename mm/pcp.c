@@ -113,8 +113,9 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 		       uint64_t keep)
 {
 	unsigned n = pc->pc_batch;
+	irqflags_t zf;
 
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	if (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))
 		n = zone_watermark_ok(zp, 0, mark, keep) ? 1 : 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -135,7 +136,7 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 	} else {
 		zp->z_stats.zs_refused++;
 	}
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 }
 
 struct page *pcp_take(struct page_zone *zp, enum page_mark mark, unsigned cls)
@@ -169,6 +170,7 @@ void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
 	struct page_zone *zp = &page_state.pgs_zone[zi];
 	struct page *pg, **cut = &pc->pc_head;
 	unsigned long count = pcp_count(pc);
+	irqflags_t zf;
 
 	ASSERT(irqs_disabled());
 	if (n > count)
@@ -181,7 +183,7 @@ void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
 	*cut = NULL;
 	pc->pc_room += n;
 	pc->pc_drained += n;
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	while (pg != NULL) {
 		struct page *next = pg->pg_next;
 
@@ -190,7 +192,7 @@ void pcp_drain_zone(struct page_hart *ph, unsigned zi, unsigned n)
 		pg = next;
 	}
 	zp->z_stats.zs_drains++;
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 }
 
 void page_pcp_overflow(unsigned zi)

@@ -39,8 +39,9 @@
  * ----------
  * Zonelists, watermarks and sizes are written by page_init alone and read
  * without locks afterwards.  Free counts are read without the lock for the
- * watermark pre-check and re-checked under z_lock (page_impl.h has the lock
- * order).
+ * watermark pre-check and re-checked under z_lock, which is always held
+ * with interrupts off (zone_lock: a drain cross-call or the timer's reaper
+ * may take it on any hart; page_impl.h has the lock order).
  *
  * 4. Per-hart layer
  * -----------------
@@ -111,15 +112,16 @@ static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum p
 				    unsigned cls)
 {
 	struct page *pg = NULL;
+	irqflags_t zf;
 
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	if (zone_watermark_ok(zp, order, mark, zp->z_lowmem[cls]))
 		pg = buddy_alloc(zp, order);
 	else
 		zp->z_stats.zs_refused++;
 	if (pg != NULL && mark == PAGE_MARK_URGENT && zp->z_free < zp->z_min)
 		zp->z_stats.zs_urgent++;
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 	if (pg != NULL)
 		zone_count_buddy();
 	return pg;
@@ -256,15 +258,16 @@ int page_free_slow(paddr_t pa, unsigned order)
 	struct page *pg = page_lookup(pa);
 	struct page_zone *zp;
 	int err;
+	irqflags_t zf;
 
 	if (pg == NULL || pg->pg_zone == PAGE_NO_ZONE || (pa & (MM_PAGE_SIZE - 1)) != 0)
 		return zone_report_free(pa, order, pg, buddy_classify(pg, pa, order));
 	zp = page_zone_of(pg);
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	err = buddy_classify(pg, pa, order);
 	if (err == 0)
 		buddy_free(zp, pg, order);
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 	return err == 0 ? 0 : zone_report_free(pa, order, pg, err);
 }
 

@@ -13,6 +13,14 @@
  * not above every held one (mm/lock_order.h).  The set is private to the
  * hart, so the check needs no atomics.
  *
+ * Interrupt safety: with LOCK_DEBUG, spin_lock also notes, per rank, whether
+ * a lock is taken in interrupt context (trap_handler's h_in_irq: an IPI,
+ * and the cross-call functions it runs, or the timer tick) or with
+ * interrupts on, and panics naming the lock when a rank has been taken both
+ * ways (mm/lock_order.h).  The common case, thread context with interrupts
+ * off, costs six instructions (a byte load, a csrr, two branches); the
+ * record is written only the first time each way is seen.
+ *
  * Statistics: spin_lock's first amoswap is the whole uncontended path (plus
  * the owner store and sl_acquires++).  When it fails, spin_lock_contended()
  * (out of line, so the fast path stays as short as it was) announces itself
@@ -98,6 +106,46 @@ static inline void spin_note_held(const spinlock_t *l)
 		spin_depth_panic(l);
 }
 
+/* Per rank: how its locks have been taken (LOCK_IRQ_* bits), and the first lock seen each way. */
+static unsigned spin_irq_uses[LOCK_RANK_COUNT];
+static const char *spin_irq_first[LOCK_RANK_COUNT][2];
+
+/*
+ * How this acquisition is made: LOCK_IRQ_* bits, 0 in thread context with
+ * interrupts off.  A cross-call function counts as interrupt context when it
+ * runs from the IPI's trap; the initiator and a hart polling for IPIs while
+ * it waits to start its own cross-call run it in thread context with
+ * interrupts off, holding no lock (mm/lock_order.h, XCALL).
+ */
+static inline unsigned spin_irq_use(void)
+{
+	return (this_hart()->h_in_irq ? LOCK_IRQ_IN_IRQ : 0) |
+	       (arch_irqs_disabled() ? 0 : LOCK_IRQ_ON);
+}
+
+/* Record how l is taken now; panic if its rank is taken both in interrupts and with them on. */
+static __attribute__((noinline)) void spin_irq_check(const spinlock_t *l, unsigned use)
+{
+	unsigned r = l->sl_rank, seen;
+
+	for (unsigned b = 0; b < 2; b++)
+		if ((use >> b) & 1 && spin_irq_first[r][b] == NULL)
+			spin_irq_first[r][b] = l->sl_name;
+	seen = lock_irq_note(spin_irq_uses, r, use);
+	if (lock_irq_conflict(seen))
+		panic("spin_lock: lock '%s' (rank %u) is not interrupt-safe: taken %s (cpu %u), "
+		      "and '%s' of its rank was taken in interrupt context, '%s' with interrupts "
+		      "on; hold it with interrupts off (spin_lock_irqsave)", l->sl_name, r,
+		      use & LOCK_IRQ_IN_IRQ ? "in interrupt context" : "with interrupts on",
+		      this_cpu(), spin_irq_first[r][0], spin_irq_first[r][1]);
+}
+
+void spin_irq_forget(enum lock_rank rank)
+{
+	__atomic_store_n(&spin_irq_uses[rank], 0, __ATOMIC_RELAXED);
+	spin_irq_first[rank][0] = spin_irq_first[rank][1] = NULL;
+}
+
 /*
  * Nap if this wait has spun past *nap_at (rdtime ticks) and the timer can
  * wake this hart; then set *nap_at one SPIN_NAP_AFTER_US later.  Returns 1
@@ -151,6 +199,12 @@ void spin_lock(spinlock_t *l)
 		      l->sl_name, this_cpu());
 	if (LOCK_DEBUG && !lock_order_ok(&this_hart()->h_locks, l->sl_rank))
 		spin_order_panic(l);
+	if (LOCK_DEBUG) {
+		unsigned use = spin_irq_use();
+
+		if (use != 0 && (spin_irq_uses[l->sl_rank] & use) != use)
+			spin_irq_check(l, use);		/* a way not seen before */
+	}
 	if (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE))
 		l = spin_lock_contended(l);
 	l->sl_owner = (int32_t)this_cpu();

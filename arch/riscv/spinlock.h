@@ -12,7 +12,9 @@
  *
  * spin_lock() does not touch interrupts; spin_lock_irqsave() disables them on
  * the local hart first and hands back the old state.  Code that can also be
- * reached from an interrupt handler must use the irqsave form.
+ * reached from an interrupt handler must use the irqsave form; debug builds
+ * panic, naming the lock, once a rank has been taken both in interrupt
+ * context and with interrupts on (spinlock.c, mm/lock_order.h).
  *
  * Statistics (kernel/lockstat.c prints them: the `lockstat` command).  The
  * counters are written only by the hart that has just taken the lock, so
@@ -78,6 +80,9 @@ void spin_unlock(spinlock_t *l);
 bool spin_held(const spinlock_t *l);
 unsigned long spin_lock_irqsave(spinlock_t *l);
 void spin_unlock_irqrestore(spinlock_t *l, unsigned long flags);
+
+/* Tests only: forget how locks of `rank` were taken (the interrupt-safety check). */
+void spin_irq_forget(enum lock_rank rank);
 
 /* Used by panic() to print without deadlocking on a lock it may hold. */
 void spin_force_release(spinlock_t *l);

@@ -105,12 +105,14 @@ static void trap_exception(struct trap_frame *tf)
 void trap_handler(struct trap_frame *tf)
 {
 	struct hart *h = this_hart();
+	bool was_in_irq = h->h_in_irq;
 
 	h->h_ntraps++;
 	if (!(tf->tf_scause & SCAUSE_INTR)) {
 		trap_exception(tf);
 		return;
 	}
+	h->h_in_irq = true;		/* for the locks' interrupt-safety check */
 	switch (tf->tf_scause & ~SCAUSE_INTR) {
 	case IRQ_S_SOFT:
 		smp_handle_ipi();
@@ -122,4 +124,5 @@ void trap_handler(struct trap_frame *tf)
 		panic_set_frame(tf);
 		panic("unexpected interrupt 0x%lx on cpu %u", tf->tf_scause, this_cpu());
 	}
+	h->h_in_irq = was_in_irq;
 }

@@ -5,6 +5,7 @@
  */
 #include <libfdt.h>
 
+#include "arch/riscv/csr.h"
 #include "arch/riscv/setjmp.h"
 #include "arch/riscv/spinlock.h"
 #include "kernel/cmdline.h"
@@ -147,11 +148,14 @@ static void core_test_spinlock_misuse(struct ktest *t)
 /*
  * Locks are taken in rising rank (mm/lock_order.h): the reverse order panics
  * naming both locks, before the second lock is taken; trylock is exempt.
+ * Interrupts stay off throughout: zone-rank locks are taken in interrupt
+ * context, so taking one with interrupts on would trip the irq-safety check.
  */
 static void core_test_lock_order(struct ktest *t)
 {
 	static spinlock_t outer = SPINLOCK_INIT("test-outer", LOCK_RANK_ZONE);
 	static spinlock_t inner = SPINLOCK_INIT("test-inner", LOCK_RANK_TEST);
+	unsigned long flags = arch_irq_save();
 	char want[96];
 
 	snprintf(want, sizeof(want),
@@ -169,6 +173,55 @@ static void core_test_lock_order(struct ktest *t)
 	spin_unlock(&inner);
 	spin_lock(&outer);		/* the held set forgot both */
 	spin_unlock(&outer);
+	arch_irq_restore(flags);
+}
+
+static spinlock_t core_irq_lock = SPINLOCK_INIT("test-irq", LOCK_RANK_TEST);
+
+/* cpu_call_one body: take and drop core_irq_lock in interrupt context. */
+static void core_irq_take(void *arg)
+{
+	(void)arg;
+	spin_lock(&core_irq_lock);
+	spin_unlock(&core_irq_lock);
+}
+
+/*
+ * A rank taken in interrupt context and, anywhere, with interrupts on panics
+ * naming the lock, whichever came first and although the two never met;
+ * with interrupts off in thread context it is fine.  Each panic comes before
+ * the lock is taken.
+ */
+static void core_test_lock_irq_safety(struct ktest *t)
+{
+	unsigned long flags = arch_irq_save();
+
+	spin_irq_forget(LOCK_RANK_TEST);
+	spin_lock(&core_irq_lock);		/* thread context, interrupts off: fine */
+	spin_unlock(&core_irq_lock);
+	if (ncpus > 1) {
+		cpu_call_one(1, core_irq_take, NULL);	/* in cpu 1's IPI handler */
+	} else {
+		this_hart()->h_in_irq = true;	/* one hart: play the handler */
+		core_irq_take(NULL);
+		this_hart()->h_in_irq = false;
+	}
+	arch_irq_enable();
+	KTEST_EXPECT_PANIC(t, spin_lock(&core_irq_lock), "'test-irq' (rank");
+	arch_irq_disable();
+	KEXPECT_FALSE(t, spin_held(&core_irq_lock));
+	/* the other order: with interrupts on first, then in interrupt context */
+	spin_irq_forget(LOCK_RANK_TEST);
+	arch_irq_enable();
+	spin_lock(&core_irq_lock);
+	spin_unlock(&core_irq_lock);
+	arch_irq_disable();
+	this_hart()->h_in_irq = true;
+	KTEST_EXPECT_PANIC(t, spin_lock(&core_irq_lock), "taken in interrupt context");
+	this_hart()->h_in_irq = false;
+	KEXPECT_FALSE(t, spin_held(&core_irq_lock));
+	spin_irq_forget(LOCK_RANK_TEST);
+	arch_irq_restore(flags);
 }
 
 void kmain(unsigned long hartid, uintptr_t fdt_pa);	/* kernel/main.c */
@@ -407,6 +460,7 @@ static const struct ktest_case core_cases[] = {
 	KTEST_CASE(core_test_console_usage),
 	KTEST_CASE(core_test_spinlock_misuse),
 	KTEST_CASE(core_test_lock_order),
+	KTEST_CASE(core_test_lock_irq_safety),
 	KTEST_CASE(core_test_ksyms),
 	KTEST_CASE(core_test_backtrace_names_call_chain),
 	KTEST_CASE(core_test_backtrace_leaf_fault),

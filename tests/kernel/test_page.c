@@ -587,19 +587,20 @@ static void page_prof_pcp(void *arg, unsigned long i)
 	page_free(page_alloc(0, 0), 0);
 }
 
-/* One order-0 allocate + free straight from the buddy lists, under the zone lock. */
+/* One order-0 allocate + free straight from the buddy lists, under the zone lock (interrupts off). */
 static void page_prof_buddy(void *arg, unsigned long i)
 {
 	struct page_zone *zp = arg;
 	struct page *pg;
+	irqflags_t zf;
 
 	(void)i;
-	spin_lock(&zp->z_lock);
+	zf = zone_lock(zp);
 	pg = buddy_alloc(zp, 0);
-	spin_unlock(&zp->z_lock);
-	spin_lock(&zp->z_lock);
+	zone_unlock(zp, zf);
+	zf = zone_lock(zp);
 	buddy_free(zp, pg, 0);
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 }
 
 /*
@@ -613,8 +614,8 @@ static struct page *page_prof_buddy_setup(struct page_zone *zp, struct page **ho
 					  unsigned *nholds)
 {
 	struct page *spare = NULL;
+	irqflags_t zf = zone_lock(zp);
 
-	spin_lock(&zp->z_lock);
 	for (*nholds = 0; *nholds < 8 && spare == NULL; (*nholds)++) {
 		holds[*nholds] = buddy_alloc(zp, 0);
 		spare = buddy_alloc(zp, 0);
@@ -625,18 +626,19 @@ static struct page *page_prof_buddy_setup(struct page_zone *zp, struct page **ho
 		    zp->z_area[0].fa_head != spare)
 			spare = NULL;
 	}
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 	return spare;
 }
 
 /* Give back what page_prof_buddy_setup held. */
 static void page_prof_buddy_release(struct page_zone *zp, struct page **holds, unsigned n)
 {
-	spin_lock(&zp->z_lock);
+	irqflags_t zf = zone_lock(zp);
+
 	for (unsigned i = 0; i < n; i++)
 		if (holds[i] != NULL)
 			buddy_free(zp, holds[i], 0);
-	spin_unlock(&zp->z_lock);
+	zone_unlock(zp, zf);
 }
 
 /*

@@ -251,6 +251,50 @@ static void segkmem_test_purge_empties_dirty_list(struct ktest *t)
 	KEXPECT_EQ(t, vmem_size(segkmem_arena(), VMEM_ALLOC), before);
 }
 
+static uint8_t *sk_hook_p;		/* what the purge hook frees */
+static unsigned sk_hook_runs;		/* times the hook ran */
+static struct segkmem_stats sk_hook_st;	/* the statistics the hook read */
+
+/* Purge hook: a heap free and a statistics read, each of which takes segkmem_lock. */
+static void sk_purge_hook(void)
+{
+	sk_hook_runs++;
+	segkmem_free(sk_hook_p, SK_PAGE);
+	segkmem_get_stats(&sk_hook_st);
+}
+
+/*
+ * A purge holds no lock across its remote fence: between the fence and the
+ * batch's frees, a heap free runs (here on the purging hart itself, which
+ * would take segkmem_lock a second time if the purge held it); the range it
+ * frees is not in the batch and waits for the next purge, whose fence comes
+ * after its unmap.
+ */
+static void segkmem_test_purge_fences_without_lock(struct ktest *t)
+{
+	struct segkmem_stats st;
+	uint8_t *p;
+
+	segkmem_purge();
+	p = segkmem_alloc(SK_PAGE, VM_NOSLEEP);
+	sk_hook_p = segkmem_alloc(SK_PAGE, VM_NOSLEEP);
+	KASSERT_NOT_NULL(t, p);
+	KASSERT_NOT_NULL(t, sk_hook_p);
+	segkmem_free(p, SK_PAGE);
+	sk_hook_runs = 0;
+	segkmem_purge_test_hook = sk_purge_hook;
+	segkmem_purge();
+	segkmem_purge_test_hook = NULL;
+	KEXPECT_EQ(t, sk_hook_runs, 1);
+	KEXPECT_EQ(t, sk_hook_st.sks_dirty_ranges, 1);		/* the hook's range, listed */
+	KEXPECT_TRUE(t, sk_range_free((uintptr_t)p, 2 * SK_PAGE));	/* the batch is back */
+	KEXPECT_FALSE(t, sk_range_free((uintptr_t)sk_hook_p, 2 * SK_PAGE));	/* not yet */
+	segkmem_get_stats(&st);
+	KEXPECT_EQ(t, st.sks_dirty_ranges, 1);
+	segkmem_purge();
+	KEXPECT_TRUE(t, sk_range_free((uintptr_t)sk_hook_p, 2 * SK_PAGE));
+}
+
 #define SK_GRAB_MAX	512	/* address-space pieces the exhaustion test can hold */
 
 static uintptr_t sk_grab[SK_GRAB_MAX];	/* pieces of the arena taken by hand */
@@ -421,6 +465,7 @@ static const struct ktest_case segkmem_cases[] = {
 	KTEST_CASE(segkmem_test_bad_free_panics),
 	KTEST_CASE(segkmem_test_freed_range_not_reused_before_purge),
 	KTEST_CASE(segkmem_test_purge_empties_dirty_list),
+	KTEST_CASE(segkmem_test_purge_fences_without_lock),
 	KTEST_CASE(segkmem_test_alloc_purges_when_out_of_space),
 	KTEST_CASE(segkmem_test_dirty_list_stays_under_limit),
 	KTEST_CASE(segkmem_test_dma_pool_alloc_and_exhaustion),
