@@ -35,7 +35,8 @@
  * per-hart rule.  Refill and drain take the zone lock inside that region
  * (order: cache, then zone).  Another hart's caches are emptied only by
  * asking that hart (page_drain_all runs pcp_drain_hart on every hart through
- * cpu_call_all); page_pcp_drain_this_hart is the one per-hart drain.
+ * cpu_call_all; callers at the same time share one drain, one at a time);
+ * page_pcp_drain_this_hart is the one per-hart drain.
  *
  * 4. Per-hart layer
  * -----------------
@@ -222,10 +223,39 @@ void page_pcp_drain_this_hart(void)
 	pcp_drain_hart(NULL);
 }
 
+/* Drains of every hart's caches (page_drain_all): started, finished, one in flight. */
+static uint64_t pcp_drains_started, pcp_drains_finished;
+static int pcp_drain_busy;
+
+/*
+ * Run one drain of every hart's caches.  Concurrent callers coalesce: a
+ * caller that finds a drain in flight waits, with interrupts on (it must
+ * answer that drain's cross-call), until a drain that started after its
+ * call has finished, its own or another hart's.  Without this, N harts
+ * whose allocations fail at once each run a cross-call to every hart in
+ * turn, and one of them may lose the cross-call lock for a long time
+ * (seen at 128 harts: a pressure hart without progress for 84 s).
+ */
 void page_drain_all(void)
 {
+	uint64_t seen = __atomic_load_n(&pcp_drains_started, __ATOMIC_ACQUIRE);
+	int idle = 0;
+
 	page_stat_inc(&page_state.pgs_stats.pst_drain_all);
+	if (irqs_disabled()) {			/* cannot wait: drain alone (cpu_call_all orders) */
+		cpu_call_all(pcp_drain_hart, NULL);
+		return;
+	}
+	while (!__atomic_compare_exchange_n(&pcp_drain_busy, &idle, 1, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE)) {
+		idle = 0;
+		if (__atomic_load_n(&pcp_drains_finished, __ATOMIC_ACQUIRE) > seen)
+			return;			/* one that started after this call is done */
+	}
+	__atomic_add_fetch(&pcp_drains_started, 1, __ATOMIC_ACQ_REL);
 	cpu_call_all(pcp_drain_hart, NULL);
+	__atomic_add_fetch(&pcp_drains_finished, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&pcp_drain_busy, 0, __ATOMIC_RELEASE);
 }
 
 void page_levelstat_cpu(unsigned cpu, uint64_t *pcp, uint64_t *buddy)
