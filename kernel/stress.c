@@ -24,9 +24,10 @@
  *    the kernel heap, and dma_alloc_coherent where the board has DMA pools
  *    (else that kind is off and the first line says so).  The heap kind,
  *    kmalloc above 8 KiB and pressure rounds run on at most 8 "heavy"
- *    harts (every n-th hart): a heap free takes segkmem's one lock, which a
- *    purge holds across a remote fence of every hart, and at 64 vCPUs on two
- *    host cores that alone serialised the run.  A hart holds at
+ *    harts (every n-th hart): every 8 MiB of heap freed costs a remote fence
+ *    of every hart, and at 64 vCPUs on two loaded host cores, with every
+ *    hart freeing heap memory, the end of the run (each hart frees all it
+ *    holds) outlasted the watchdog (docs/stress.md).  A hart holds at
  *    most sh_slots objects (2048 / harts, 16..256: with many vCPUs on few
  *    host cores each operation is slow, and the end frees all of them) and
  *    sh_budget bytes (free memory / 2 / harts, at most 256 MiB), which scales

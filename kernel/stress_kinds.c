@@ -50,10 +50,11 @@ unsigned stress_pressure_stride(void)
 /*
  * A "heavy" hart (every hart up to STRESS_PRESSURE_HARTS harts, else every
  * stride-th) runs pressure rounds and the kinds that go through the mapped
- * heap (the heap kind, kmalloc above KMALLOC_MAX_CLASS).  A heap free takes
- * segkmem's one lock and, every 8 MiB, holds it across an SBI remote fence
- * of every hart; with 64 vCPUs on 2 host cores that serialised the whole run
- * (stress.c §2).
+ * heap (the heap kind, kmalloc above KMALLOC_MAX_CLASS).  Every 8 MiB of
+ * heap freed costs an SBI remote fence of every hart (no longer under
+ * segkmem's lock); with 64 vCPUs on 2 loaded host cores and every hart
+ * freeing heap memory, the end of the run outlasted its watchdog
+ * (stress.c §2, docs/stress.md).
  */
 bool stress_heavy(const struct stress_hart *sh)
 {

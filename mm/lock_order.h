@@ -36,7 +36,10 @@
  *                from the page allocator while held.
  *   VMEM_SEG     vmem's global pool of segment structures: a leaf.
  *   ZONE         one zone's buddy lists (z_lock): never two zones at once.
- *   TEST         locks that tests create to exercise the lock code.
+ *   TEST         locks that tests create to exercise the lock code.  They
+ *                are unrelated locks that share a rank, so the
+ *                interrupt-safety check (below) skips this rank.
+ *   TEST_IRQ     the lock the interrupt-safety check's own test uses.
  *   PRINTK       kernel/printk.c: innermost, so any code may print while
  *                holding any lock above; printk takes no other lock.
  *
@@ -65,6 +68,7 @@ enum lock_rank {
 	LOCK_RANK_VMEM_SEG,
 	LOCK_RANK_ZONE,
 	LOCK_RANK_TEST,
+	LOCK_RANK_TEST_IRQ,
 	LOCK_RANK_PRINTK,
 	LOCK_RANK_COUNT		/* ranks are 1..LOCK_RANK_COUNT-1 */
 };
@@ -138,7 +142,9 @@ static inline void lock_held_forget(struct lock_held_set *s, unsigned rank)
  * with both bits is a bug whichever came first, so the first boot that runs
  * both paths reports it, even when the fatal interleaving never happens.
  * The kernel's spin_lock keeps the records (arch/riscv/spinlock.c);
- * spin_trylock is exempt, as from the order check: it never waits.
+ * spin_trylock is exempt, as from the order check: it never waits; so is
+ * rank TEST, whose locks are unrelated test locks (a test may take one in
+ * a cross-call and another with interrupts on).
  */
 #define LOCK_IRQ_IN_IRQ	1u	/* some lock of the rank taken in interrupt context */
 #define LOCK_IRQ_ON	2u	/* some lock of the rank taken with interrupts on */

@@ -176,7 +176,7 @@ static void core_test_lock_order(struct ktest *t)
 	arch_irq_restore(flags);
 }
 
-static spinlock_t core_irq_lock = SPINLOCK_INIT("test-irq", LOCK_RANK_TEST);
+static spinlock_t core_irq_lock = SPINLOCK_INIT("test-irq", LOCK_RANK_TEST_IRQ);
 
 /* cpu_call_one body: take and drop core_irq_lock in interrupt context. */
 static void core_irq_take(void *arg)
@@ -196,7 +196,7 @@ static void core_test_lock_irq_safety(struct ktest *t)
 {
 	unsigned long flags = arch_irq_save();
 
-	spin_irq_forget(LOCK_RANK_TEST);
+	spin_irq_forget(LOCK_RANK_TEST_IRQ);
 	spin_lock(&core_irq_lock);		/* thread context, interrupts off: fine */
 	spin_unlock(&core_irq_lock);
 	if (ncpus > 1) {
@@ -211,7 +211,7 @@ static void core_test_lock_irq_safety(struct ktest *t)
 	arch_irq_disable();
 	KEXPECT_FALSE(t, spin_held(&core_irq_lock));
 	/* the other order: with interrupts on first, then in interrupt context */
-	spin_irq_forget(LOCK_RANK_TEST);
+	spin_irq_forget(LOCK_RANK_TEST_IRQ);
 	arch_irq_enable();
 	spin_lock(&core_irq_lock);
 	spin_unlock(&core_irq_lock);
@@ -220,7 +220,7 @@ static void core_test_lock_irq_safety(struct ktest *t)
 	KTEST_EXPECT_PANIC(t, spin_lock(&core_irq_lock), "taken in interrupt context");
 	this_hart()->h_in_irq = false;
 	KEXPECT_FALSE(t, spin_held(&core_irq_lock));
-	spin_irq_forget(LOCK_RANK_TEST);
+	spin_irq_forget(LOCK_RANK_TEST_IRQ);
 	arch_irq_restore(flags);
 }
 
