@@ -60,9 +60,20 @@ enum umem_mode {
 	UMEM_NEW,	/* not attached yet */
 	UMEM_SHARED,	/* on UMEM_SHARED_HART: every slot taken, or the thread is exiting */
 };
-extern __thread int umem_hart UMEM_TLS;		/* slot, -1 before attaching */
-extern __thread int umem_depth UMEM_TLS;	/* nesting of irq_save() */
-extern __thread int umem_mode UMEM_TLS;		/* enum umem_mode */
+/*
+ * The three per-thread words the hit paths read, in one thread-local
+ * struct: under -fPIC each thread-local variable costs its own GOT load, one
+ * struct costs one for all three (the compiler reuses the address).
+ */
+struct umem_tls {
+	int ut_hart;			/* slot, -1 before attaching */
+	int ut_depth;			/* nesting of irq_save() */
+	int ut_mode;			/* enum umem_mode */
+};
+extern __thread struct umem_tls umem_tls UMEM_TLS;
+#define umem_hart	(umem_tls.ut_hart)
+#define umem_depth	(umem_tls.ut_depth)
+#define umem_mode	(umem_tls.ut_mode)
 
 void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
 void umem_irq_leave_shared(void);	/* unlock the shared slot */

@@ -71,9 +71,7 @@
 #include "mm/mm_platform.h"
 #include "umem_impl.h"
 
-__thread int umem_hart UMEM_TLS = -1;
-__thread int umem_depth UMEM_TLS;
-__thread int umem_mode UMEM_TLS = UMEM_NEW;
+__thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_mode = UMEM_NEW };
 static __thread char umem_token UMEM_TLS;	/* its address names the thread */
 
 static spinlock_t umem_shared_lock;		/* the shared slot (§2) */
