@@ -79,6 +79,16 @@ void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
 void umem_irq_leave_shared(void);	/* unlock the shared slot */
 int umem_attach(void);			/* give the thread a slot; returns it */
 
+/*
+ * Call the trampoline umem_X_quiet of one of the three above as if it
+ * clobbered no register (umem_env.c §5): the hit paths that inline
+ * irq_save, irq_restore and cpu_id then need no register saves.  The
+ * call steps over the caller's 128-byte red zone.
+ */
+#define UMEM_QUIET_CALL(tramp)								\
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall " #tramp "\n\tlea 128(%%rsp), %%rsp" \
+			 ::: "memory", "cc")
+
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank);
 void spin_destroy(spinlock_t *l);
 void spin_lock(spinlock_t *l);
@@ -91,7 +101,7 @@ static inline irqflags_t irq_save(void)
 	int d = umem_depth++;
 
 	if (__builtin_expect(umem_mode != UMEM_OWNER, 0) && d == 0)
-		umem_irq_enter_slow();
+		UMEM_QUIET_CALL(umem_irq_enter_quiet);	/* umem_irq_enter_slow() */
 	return (irqflags_t)d;
 }
 
@@ -99,7 +109,7 @@ static inline void irq_restore(irqflags_t f)
 {
 	umem_depth = (int)f;
 	if (__builtin_expect(umem_mode == UMEM_SHARED, 0) && f == 0)
-		umem_irq_leave_shared();
+		UMEM_QUIET_CALL(umem_irq_leave_quiet);	/* umem_irq_leave_shared() */
 }
 
 static inline bool irqs_disabled(void) { return umem_depth > 0; }
@@ -108,8 +118,10 @@ static inline unsigned cpu_id(void)
 {
 	int h = umem_hart;
 
-	if (__builtin_expect(h < 0, 0))
-		h = umem_attach();
+	if (__builtin_expect(h < 0, 0)) {
+		UMEM_QUIET_CALL(umem_attach_quiet);	/* umem_attach() */
+		h = umem_hart;
+	}
 	return (unsigned)h;
 }
 
