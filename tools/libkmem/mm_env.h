@@ -61,19 +61,29 @@ enum umem_mode {
 	UMEM_SHARED,	/* on UMEM_SHARED_HART: every slot taken, or the thread is exiting */
 };
 /*
- * The three per-thread words the hit paths read, in one thread-local
- * struct: under -fPIC each thread-local variable costs its own GOT load, one
- * struct costs one for all three (the compiler reuses the address).
+ * The per-thread words the hit paths read, in one thread-local struct:
+ * under -fPIC each thread-local variable costs its own GOT load, one
+ * struct costs one for all.  ut_state packs the mode (enum umem_mode,
+ * above UMEM_MODE_SHIFT) and the nesting of irq_save() (below): it is 0
+ * exactly for an owner outside any per-hart section, so irq_save's hit
+ * path is one load, one store and one test.
  */
+#define UMEM_MODE_SHIFT	24
+#define UMEM_DEPTH_MASK	((1 << UMEM_MODE_SHIFT) - 1)
 struct umem_tls {
 	int ut_hart;			/* slot, -1 before attaching */
-	int ut_depth;			/* nesting of irq_save() */
-	int ut_mode;			/* enum umem_mode */
+	int ut_state;			/* mode << UMEM_MODE_SHIFT | depth */
 };
 extern __thread struct umem_tls umem_tls UMEM_TLS;
 #define umem_hart	(umem_tls.ut_hart)
-#define umem_depth	(umem_tls.ut_depth)
-#define umem_mode	(umem_tls.ut_mode)
+#define umem_mode	(umem_tls.ut_state >> UMEM_MODE_SHIFT)
+#define umem_depth	(umem_tls.ut_state & UMEM_DEPTH_MASK)
+
+/* Set the calling thread's mode, keeping its depth. */
+static inline void umem_set_mode(int mode)
+{
+	umem_tls.ut_state = mode << UMEM_MODE_SHIFT | umem_depth;
+}
 
 void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
 void umem_irq_leave_shared(void);	/* unlock the shared slot */
@@ -98,17 +108,21 @@ bool spin_held(const spinlock_t *l);
 
 static inline irqflags_t irq_save(void)
 {
-	int d = umem_depth++;
+	int st = umem_tls.ut_state;
 
-	if (__builtin_expect(umem_mode != UMEM_OWNER, 0) && d == 0)
-		UMEM_QUIET_CALL(umem_irq_enter_quiet);	/* umem_irq_enter_slow() */
-	return (irqflags_t)d;
+	umem_tls.ut_state = st + 1;
+	if (__builtin_expect(st != 0, 0) && (st & UMEM_DEPTH_MASK) == 0) {
+		/* depth 0, not an owner: umem_irq_enter_slow() attaches or locks */
+		UMEM_QUIET_CALL(umem_irq_enter_quiet);
+		st = umem_tls.ut_state - 1;	/* the mode it left, depth 0 */
+	}
+	return (irqflags_t)st;
 }
 
 static inline void irq_restore(irqflags_t f)
 {
-	umem_depth = (int)f;
-	if (__builtin_expect(umem_mode == UMEM_SHARED, 0) && f == 0)
+	umem_tls.ut_state = (int)f;
+	if (__builtin_expect(f != 0, 0) && (f & UMEM_DEPTH_MASK) == 0)
 		UMEM_QUIET_CALL(umem_irq_leave_quiet);	/* umem_irq_leave_shared() */
 }
 

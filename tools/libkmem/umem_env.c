@@ -85,7 +85,7 @@
 #include "mm/mm_platform.h"
 #include "umem_impl.h"
 
-__thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_mode = UMEM_NEW };
+__thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_state = UMEM_NEW << UMEM_MODE_SHIFT };
 static __thread char umem_token UMEM_TLS;	/* its address names the thread */
 
 /* §5: trampoline NAME calls FN with every caller-saved register preserved. */
@@ -255,7 +255,7 @@ static void umem_thread_exit(void *arg)
 		umem_slot_used &= ~(1ull << umem_hart);
 		umem_word_unlock(&umem_slot_lock);
 	}
-	umem_mode = UMEM_SHARED;
+	umem_set_mode(UMEM_SHARED);
 	umem_hart = UMEM_SHARED_HART;
 }
 
@@ -277,11 +277,11 @@ int umem_attach(void)
 	umem_word_unlock(&umem_slot_lock);
 	if (s < 0) {
 		umem_hart = UMEM_SHARED_HART;
-		umem_mode = UMEM_SHARED;
+		umem_set_mode(UMEM_SHARED);
 		return UMEM_SHARED_HART;
 	}
 	umem_hart = s;
-	umem_mode = UMEM_OWNER;
+	umem_set_mode(UMEM_OWNER);
 	pthread_setspecific(umem_exit_key, (void *)1);	/* arms umem_thread_exit */
 	return s;
 }
@@ -296,22 +296,22 @@ void umem_irq_enter_slow(void)
 
 void umem_irq_leave_shared(void)
 {
-	umem_word_unlock(&umem_shared_lock);
+	if (umem_mode == UMEM_SHARED)
+		umem_word_unlock(&umem_shared_lock);
 }
 
 void cpu_call_all(void (*fn)(void *), void *arg)
 {
-	int saved = umem_hart, mode = umem_mode;
+	int saved = umem_hart, state = umem_tls.ut_state;
 
-	umem_mode = UMEM_OWNER;		/* quiet system: no slot lock needed */
+	/* quiet system: no slot lock needed; each slot's state with interrupts "off" */
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		umem_hart = (int)c;
-		umem_depth++;
+		umem_tls.ut_state = UMEM_OWNER << UMEM_MODE_SHIFT | ((state & UMEM_DEPTH_MASK) + 1);
 		fn(arg);
-		umem_depth--;
 	}
 	umem_hart = saved;
-	umem_mode = mode;
+	umem_tls.ut_state = state;
 }
 
 void umem_slot_stats(uint64_t *owner, uint64_t *shared, unsigned *inuse)
