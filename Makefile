@@ -78,7 +78,7 @@ say = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 .PHONY: all kernel host-tools host-tests dtbs run test bench profile clean help deps fuzz \
-	mm-env-check check-budgets test-big mutants gdb stress
+	mm-env-check check-budgets test-big mutants gdb stress scale report
 all: kernel host-tools dtbs
 
 help:
@@ -92,6 +92,8 @@ help:
 	@echo "make mm-env-check  compile mm/ against the names mm/mm_platform.h lists, and no more"
 	@echo "make dtbs          compile dts/*.dts into build/dts/"
 	@echo "make profile       boot under the profiling plugin: report, build/profile/profile.json, flame graphs"
+	@echo "make report        build/profile/report.html and report.txt from the last make profile (tools/report.py)"
+	@echo "make scale         stress throughput against harts and memory, magazines on and off (SECONDS=3 SCALE_HARTS= SCALE_MEMS=; docs/scale.md)"
 	@echo "make test-big      full ktest at -smp 64 (64 GiB) and -smp 128 (256 GiB), 4 NUMA nodes; not in make test"
 	@echo "make mutants       break the code on purpose (tools/mutants.py) and check the tests notice; not in make test"
 	@echo "make check-budgets measure every prof_region and compare with tests/budgets.txt (in make test)"
@@ -279,6 +281,17 @@ profile: all
 	$(PYTHON) tools/profile.py --kernel $(BUILD)/kernel.elf --plugin $(HOST)/libqprof.so \
 		--smp $(SMP) --mem $(MEM) --fw $(FW) $(if $(BOARD),--board $(BOARD)) \
 		$(if $(NUMA),--numa $(NUMA)) --args "$(or $(ARGS),ktest)"
+
+# The profile report page again (make profile writes it too), and the scale
+# sweep whose JSON its scaling section reads (tools/scale.py, docs/scale.md).
+report:
+	$(PYTHON) tools/report.py $(BUILD)/profile/profile.json
+
+SCALE_HARTS ?= 1,2,4,8,16,32,64,128
+SCALE_MEMS ?= 1G,4G,16G,64G,256G
+scale: all
+	$(PYTHON) tools/scale.py --stress $(if $(filter command line,$(origin SECONDS)),$(SECONDS),3) \
+		--harts $(SCALE_HARTS) --mems $(SCALE_MEMS) --boards virt-numa8
 
 # Full ktest on the largest configurations (docs/kernel.md records the times).
 test-big: all

@@ -57,6 +57,10 @@ HOST_CHECKS = [
     ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
                  "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
     ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
+    # the profile report page (the fixture's and a short profiled stress run's)
+    # rendered by headless chromium: its numbers equal report.txt's and the
+    # JSON's, it is not blank, bad input is refused
+    ("report", [sys.executable, os.path.join(TOP, "tools", "report_check.py"), "--real"]),
     # The malloc race's smoke check (issue 10): every build/host/mbench-* under
     # every allocator at a tiny count passes its own data checks, and fails
     # under the deliberately broken control allocator.

@@ -20,12 +20,28 @@
  * swap, and once the lock is its own adds the wait to the counters.  Only
  * the holder writes them, so no count is lost; readers (lockstat) see
  * values that are at most one acquisition old.
+ *
+ * Napping waiters.  Under QEMU every hart is a host thread, and a host with
+ * fewer cores than harts deschedules a lock holder now and then: its
+ * critical section then lasts a host time slice or more, and every waiter
+ * spinning meanwhile burns host time the holder needs (docs/scale.md,
+ * "Lock holders preempted by the host").  So a waiter that has spun for
+ * SPIN_NAP_AFTER_US without getting the lock naps SPIN_NAP_US in wfi
+ * (timer_nap_us: the SBI timer wakes it; its host thread sleeps meanwhile),
+ * then spins again.  A lock held for less than SPIN_NAP_AFTER_US, the
+ * normal case, never sees a nap.  A hart whose timer interrupt is not
+ * enabled (sie.STIE, set by trap_init_hart) could not wake, so it only
+ * spins.  The nap does not change the lock word or the unlock path;
+ * sl_naps counts the naps.
  */
 #include "arch/riscv/spinlock.h"
 #include "arch/riscv/csr.h"
 #include "kernel/hart.h"
 #include "kernel/lockstat.h"
 #include "kernel/printk.h"
+#include "kernel/timer.h"
+
+#define SPIN_CLOCK_EVERY	256	/* wait-loop iterations between clock reads */
 
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 {
@@ -39,6 +55,7 @@ void spin_init(spinlock_t *l, const char *name, enum lock_rank rank)
 	l->sl_name = name;
 	l->sl_rank = rank;
 	l->sl_waiters = 0;
+	l->sl_naps = 0;
 	lockstat_reset_one(l);
 	lockstat_register(l);		/* a lock already on a list stays there once */
 }
@@ -82,24 +99,44 @@ static inline void spin_note_held(const spinlock_t *l)
 }
 
 /*
- * Spin until l is ours, then count the wait (we hold l: plain stores
- * suffice).  Returns l so that spin_lock need not keep it in a callee-saved
- * register across the call: the fast path then has no extra save/restore.
+ * Nap if this wait has spun past *nap_at (rdtime ticks) and the timer can
+ * wake this hart; then set *nap_at one SPIN_NAP_AFTER_US later.  Returns 1
+ * if it napped, else 0.
+ */
+static unsigned spin_maybe_nap(uint64_t *nap_at)
+{
+	uint64_t now = arch_rdtime();
+
+	if (now < *nap_at || !(csr_read(sie) & SIE_STIE))
+		return 0;
+	timer_nap_us(SPIN_NAP_US);
+	*nap_at = arch_rdtime() + SPIN_NAP_AFTER_US * timer_hz() / 1000000;
+	return 1;
+}
+
+/*
+ * Spin until l is ours, napping now and then on a long wait, then count the
+ * wait (we hold l: plain stores suffice).  Returns l so that spin_lock need
+ * not keep it in a callee-saved register across the call: the fast path
+ * then has no extra save/restore.
  */
 static __attribute__((noinline)) spinlock_t *spin_lock_contended(spinlock_t *l)
 {
-	uint64_t start = arch_rdtime(), spins = 0, waited;
+	uint64_t start = arch_rdtime(), spins = 0, waited, naps = 0;
+	uint64_t nap_at = start + SPIN_NAP_AFTER_US * timer_hz() / 1000000;
 
 	__atomic_fetch_add(&l->sl_waiters, 1, __ATOMIC_RELAXED);
 	do {
 		while (__atomic_load_n(&l->sl_locked, __ATOMIC_RELAXED)) {
 			arch_cpu_relax();
-			spins++;
+			if (++spins % SPIN_CLOCK_EVERY == 0)
+				naps += spin_maybe_nap(&nap_at);
 		}
 	} while (__atomic_exchange_n(&l->sl_locked, 1, __ATOMIC_ACQUIRE));
 	__atomic_fetch_sub(&l->sl_waiters, 1, __ATOMIC_RELAXED);
 	waited = arch_rdtime() - start;
 	l->sl_contended++;
+	l->sl_naps += naps;
 	l->sl_spins += spins;
 	l->sl_wait_sum += waited;
 	if (waited > l->sl_wait_max)

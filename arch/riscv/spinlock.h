@@ -39,6 +39,11 @@
 
 #include "mm/lock_order.h"
 
+/* A contended wait spins SPIN_NAP_AFTER_US, then naps SPIN_NAP_US in wfi, and
+ * again (spinlock.c, "Napping waiters"). */
+#define SPIN_NAP_AFTER_US	20
+#define SPIN_NAP_US		50
+
 typedef struct spinlock {
 	volatile uint32_t sl_locked;	/* 0 free, 1 held */
 	int32_t sl_owner;		/* cpu id of the holder, -1 when free */
@@ -51,6 +56,7 @@ typedef struct spinlock {
 	uint64_t sl_spins;		/* wait-loop iterations over all contended takes */
 	uint64_t sl_wait_sum;		/* rdtime ticks spent waiting, summed */
 	uint64_t sl_wait_max;		/* longest single wait, rdtime ticks */
+	uint64_t sl_naps;		/* naps in wfi during contended waits */
 	/* registry (kernel/lockstat.c), under its list lock */
 	struct spinlock *sl_next;	/* spin_init locks: next on the list */
 	struct spinlock *sl_prev;	/* and previous */
