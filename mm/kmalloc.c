@@ -228,7 +228,7 @@ static void *kmalloc_large(size_t size, int kmflag)
 	if (kl == NULL)
 		return NULL;
 	addr = vmem_xalloc(kmalloc_large_arena, size, 0, 0, 0, 0, 0,
-			   ((kmflag & KM_NOSLEEP) ? VM_NOSLEEP : VM_SLEEP) | VM_BESTFIT);
+			   (kmflag & KM_NOSLEEP) ? VM_NOSLEEP : VM_SLEEP);
 	if (addr == 0) {
 		kmem_cache_free(kmalloc_large_cache, kl);
 		return NULL;

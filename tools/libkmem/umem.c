@@ -23,8 +23,9 @@
  *            as kmalloc's large arena: bigger requests.  Blocks of at least
  *            UMEM_MADVISE_MIN bytes (large or aligned) go back to their arena
  *            resident and are remembered; once UMEM_DIRTY_MAX bytes or
- *            UMEM_DIRTY_N blocks are pending, those ranges that are still
- *            free get madvise(MADV_DONTNEED) (umem_discard).
+ *            UMEM_DIRTY_N blocks are pending, those ranges that were free
+ *            at the last such purge too get madvise(MADV_DONTNEED)
+ *            (umem_discard, umem_purge_locked).
  *   aligned  a vmem arena ("umem_aligned", quantum UMEM_AQUANTUM) for
  *            alignments above MM_MIN_ALIGN, with vmem_xalloc's alignment;
  *            a hash (address -> size) records each such block.
@@ -80,7 +81,7 @@
 #define UMEM_AHASH		65536		/* aligned-record hash buckets (.bss, touched as used) */
 #define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel, in batches */
 #define UMEM_DIRTY_MAX		(8u << 20)	/* ... once this many of their bytes are pending */
-#define UMEM_DIRTY_N		64		/* ... or this many of their ranges */
+#define UMEM_DIRTY_N		128		/* ... or this many of their ranges */
 #define UMEM_REAP_US		100000		/* out of memory: reap at most this often */
 
 enum { UMEM_UNINIT, UMEM_READY, UMEM_FAILED };
@@ -110,6 +111,7 @@ static struct umem_arec *umem_ahash[UMEM_AHASH];
 struct umem_dirty {
 	vmem_t *ud_arena;		/* where it went back */
 	uintptr_t ud_lo, ud_hi;		/* its whole pages */
+	bool ud_old;			/* was free at the last purge too */
 };
 static spinlock_t umem_dlock;		/* the three below */
 static struct umem_dirty umem_dirty[UMEM_DIRTY_N];
@@ -434,24 +436,34 @@ static struct umem_arec *umem_aligned_find(const void *p, bool remove, const cha
 /*
  * Purge (umem_dlock held): every pending range that is still wholly free in
  * its arena is taken from the arena for a moment (so no allocation can get
- * it meanwhile), handed back to the kernel with madvise, and freed again.
- * A range that an allocation reused since is skipped: its new owner's data
- * stays, and it costs no page faults.
+ * it meanwhile), and freed again.  A range free at two purges in a row is
+ * handed back to the kernel with madvise before that; one free for the
+ * first time is kept pending, marked old; one that an allocation reused
+ * since is dropped: its owner's data stays, and it costs no page faults.
  */
 static void umem_purge_locked(void)
 {
-	for (unsigned i = 0; i < umem_ndirty; i++) {
-		struct umem_dirty *ud = &umem_dirty[i];
-		size_t len = ud->ud_hi - ud->ud_lo;
+	unsigned keep = 0;
+	uint64_t kept = 0;
 
-		if (vmem_xalloc(ud->ud_arena, len, 0, 0, 0, ud->ud_lo, ud->ud_hi, VM_NOSLEEP) !=
-		    ud->ud_lo)
+	for (unsigned i = 0; i < umem_ndirty; i++) {
+		struct umem_dirty ud = umem_dirty[i];
+		size_t len = ud.ud_hi - ud.ud_lo;
+
+		if (vmem_xalloc(ud.ud_arena, len, 0, 0, 0, ud.ud_lo, ud.ud_hi, VM_NOSLEEP) !=
+		    ud.ud_lo)
 			continue;	/* (partly) in use again: vmem gave nothing else */
-		madvise((void *)ud->ud_lo, len, MADV_DONTNEED);
-		vmem_xfree(ud->ud_arena, ud->ud_lo, len);
+		if (ud.ud_old) {
+			madvise((void *)ud.ud_lo, len, MADV_DONTNEED);
+		} else {
+			ud.ud_old = true;
+			umem_dirty[keep++] = ud;
+			kept += len;
+		}
+		vmem_xfree(ud.ud_arena, ud.ud_lo, len);
 	}
-	umem_ndirty = 0;
-	umem_dirty_bytes = 0;
+	umem_ndirty = keep;
+	umem_dirty_bytes = kept;
 }
 
 /*
@@ -469,7 +481,7 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 	if (size < UMEM_MADVISE_MIN || hi <= lo)
 		return;
 	spin_lock(&umem_dlock);
-	umem_dirty[umem_ndirty++] = (struct umem_dirty){ arena, lo, hi };
+	umem_dirty[umem_ndirty++] = (struct umem_dirty){ arena, lo, hi, false };
 	umem_dirty_bytes += hi - lo;
 	if (umem_ndirty == UMEM_DIRTY_N || umem_dirty_bytes >= UMEM_DIRTY_MAX)
 		umem_purge_locked();
