@@ -22,8 +22,8 @@
  *   large    a vmem arena ("umem_large", quantum a page) given to kmem_init
  *            as kmalloc's large arena: bigger requests.  Blocks of at least
  *            UMEM_MADVISE_MIN bytes (large or aligned) go back to their arena
- *            resident and are remembered; once UMEM_DIRTY_MAX bytes or
- *            UMEM_DIRTY_N blocks are pending, those ranges that were free
+ *            resident and are remembered; once UMEM_DIRTY_MAX bytes are
+ *            pending, or UMEM_DIRTY_N blocks, those ranges that were free
  *            at the last such purge too get madvise(MADV_DONTNEED)
  *            (umem_discard, umem_purge_locked).
  *   aligned  a vmem arena ("umem_aligned", quantum UMEM_AQUANTUM) for
@@ -468,10 +468,10 @@ static void umem_purge_locked(void)
 
 /*
  * [a, a + size) has just gone back to arena: when it is big, remember its
- * whole pages, and purge once UMEM_DIRTY_MAX bytes or UMEM_DIRTY_N ranges
- * are pending (jemalloc's dirty pages, with a size bound instead of a
- * decay time): a madvise per free would make the next allocation fault
- * every page in again.
+ * whole pages, and purge once UMEM_DIRTY_MAX bytes are pending or when its
+ * UMEM_DIRTY_N places are full (jemalloc's dirty pages, with two purges
+ * instead of a decay time): a madvise per free would make the next
+ * allocation fault every page in again.
  */
 static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 {
@@ -481,9 +481,12 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 	if (size < UMEM_MADVISE_MIN || hi <= lo)
 		return;
 	spin_lock(&umem_dlock);
+	/* at most twice: a purge keeps only ranges it marks old, and the next drops them all */
+	while (umem_ndirty == UMEM_DIRTY_N)
+		umem_purge_locked();
 	umem_dirty[umem_ndirty++] = (struct umem_dirty){ arena, lo, hi, false };
 	umem_dirty_bytes += hi - lo;
-	if (umem_ndirty == UMEM_DIRTY_N || umem_dirty_bytes >= UMEM_DIRTY_MAX)
+	if (umem_dirty_bytes >= UMEM_DIRTY_MAX)
 		umem_purge_locked();
 	spin_unlock(&umem_dlock);
 }
