@@ -33,9 +33,11 @@
  * 3. kfree
  * --------
  * A pointer inside a slab page carries its slab in the page's owner word
- * (kmem.c §3): the slab names its cache, which must be a kmalloc cache
- * (KMC_KMALLOC; its cache_private is its struct kmalloc_class), and the
- * pointer must start one of the slab's buffers.  That test has no division:
+ * (kmem.c §3).  The slab of a kmalloc cache without debugging carries its
+ * class number (slab_kclass, copied from the cache's cache_kclass when the
+ * slab is made), which names the struct kmalloc_class (its cache and the
+ * numbers below) without touching the cache, and the pointer must start one
+ * of the slab's buffers.  That test has no division:
  * with the chunk size d = d0 * 2^t (d0 odd) and inv the inverse of d0
  * modulo 2^64, q = rotate-right((p - first) * inv, t) equals (p - first) / d
  * when d divides p - first and exceeds (2^64 - 1) / d otherwise (Granlund
@@ -66,7 +68,11 @@ struct kmalloc_class {
 };
 
 kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] (kmem.h) */
-static struct kmalloc_class kmalloc_class[2][KMALLOC_NCLASSES];	/* their private data */
+/*
+ * Their private data, [1 + dma * KMALLOC_NCLASSES + class]: a cache's
+ * cache_kclass is its index here, entry 0 (no class) is never used.
+ */
+static struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];
 static uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];	/* (size - 1) / 8 -> class */
 static kmem_cache_t *kmalloc_large_cache;			/* struct kmalloc_large */
 static vmem_t *kmalloc_large_arena;
@@ -108,7 +114,11 @@ static void kmalloc_size_index_init(void)
 		ASSERT(kmalloc_index_formula(s) == kmalloc_index(s));
 }
 
-/* kfree's buffer test for cp (its chunk size d = d0 * 2^t): t and d0^-1 mod 2^64. */
+/*
+ * kfree's buffer test for cp (its chunk size d = d0 * 2^t): t and d0^-1 mod
+ * 2^64; a cache without debugging gets its class number in cache_kclass,
+ * which its slabs copy, so that kfree's hit path takes it.
+ */
 static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
 {
 	uint64_t d = cp->cache_chunksize, inv;
@@ -126,7 +136,7 @@ static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
 	kc->kc_inv = inv;
 	kc->kc_shift = t;
 	if (!kmem_debugging(cp))
-		cp->cache_cflags |= KMC_KMALLOC;
+		cp->cache_kclass = (uint16_t)(kc - kmalloc_class);
 }
 
 /* Does cp belong to kmalloc?  (Its private data names it; any cache may have private data.) */
@@ -134,7 +144,8 @@ static bool kmalloc_is_class(const kmem_cache_t *cp)
 {
 	uintptr_t kc = (uintptr_t)cp->cache_private, base = (uintptr_t)kmalloc_class;
 
-	return kc - base < sizeof(kmalloc_class) && (kc - base) % sizeof(kmalloc_class[0][0]) == 0 &&
+	return kc - base - sizeof(kmalloc_class[0]) < sizeof(kmalloc_class) - sizeof(kmalloc_class[0]) &&
+	       (kc - base) % sizeof(kmalloc_class[0]) == 0 &&
 	       ((const struct kmalloc_class *)kc)->kc_cache == cp;
 }
 
@@ -164,14 +175,15 @@ int kmalloc_init(vmem_t *large)
 
 		snprintf(name, sizeof(name), "kmalloc-%lu", (unsigned long)sz);
 		kmalloc_caches[0][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL,
-							 &kmalloc_class[0][i], NULL, 0);
+							 &kmalloc_class[1 + i], NULL, 0);
 		snprintf(name, sizeof(name), "dma-kmalloc-%lu", (unsigned long)sz);
 		kmalloc_caches[1][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL,
-							 &kmalloc_class[1][i], NULL, KMC_DMA);
+							 &kmalloc_class[1 + KMALLOC_NCLASSES + i], NULL,
+							 KMC_DMA);
 		if (kmalloc_caches[0][i] == NULL || kmalloc_caches[1][i] == NULL)
 			return -1;
-		kmalloc_class_init(&kmalloc_class[0][i], kmalloc_caches[0][i]);
-		kmalloc_class_init(&kmalloc_class[1][i], kmalloc_caches[1][i]);
+		kmalloc_class_init(&kmalloc_class[1 + i], kmalloc_caches[0][i]);
+		kmalloc_class_init(&kmalloc_class[1 + KMALLOC_NCLASSES + i], kmalloc_caches[1][i]);
 	}
 	kmalloc_large_cache = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
 						NULL, NULL, NULL, NULL, NULL, 0);
@@ -336,23 +348,28 @@ static __attribute__((noinline)) void kfree_slow(void *ptr)
 	kmem_cache_free(kmalloc_large_cache, kl);
 }
 
-/* The common case inline: the start of a buffer of a KMC_KMALLOC cache (no debugging). */
+/*
+ * The common case inline: the start of a buffer of a kmalloc class without
+ * debugging.  It reads the page descriptor, the slab header (its class
+ * number, first buffer, count and node), the class (static, hot) and the
+ * hart's magazine line: not the cache's properties.
+ */
 void kfree(void *ptr)
 {
 	uint64_t sect = (virt_to_phys(ptr) - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
+	const struct kmalloc_class *kc;
 	struct kmem_slab *sp;
-	kmem_cache_t *cp;
 	uintptr_t map, owner;
+	unsigned k;
 
 	/* page_lookup_inline spelled out (as page_free does): a hole costs one test. */
 	if (__builtin_expect(sect < page_mem.pgm_nsect && (map = page_mem.pgm_sect[sect]) != 0, 1)) {
 		owner = ((struct page *)(map + (uintptr_t)(virt_to_phys(ptr) >> MM_PAGE_SHIFT) *
 					 sizeof(struct page)))->pg_owner;
 		sp = (struct kmem_slab *)(owner & ~(uintptr_t)1);
-		if (__builtin_expect((owner & 1) != 0 &&
-				     ((cp = sp->slab_cache)->cache_cflags & KMC_KMALLOC) != 0 &&
-				     kmalloc_starts_buffer(cp->cache_private, sp, ptr), 1)) {
-			kmem_cache_free_home(cp, ptr, (unsigned)sp->slab_node);
+		if (__builtin_expect((owner & 1) != 0 && (k = sp->slab_kclass) != 0 &&
+				     kmalloc_starts_buffer(kc = &kmalloc_class[k], sp, ptr), 1)) {
+			kmem_cache_free_home(kc->kc_cache, ptr, (unsigned)sp->slab_node);
 			return;
 		}
 	}

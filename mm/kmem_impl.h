@@ -144,8 +144,9 @@ struct kmem_slab {
 	void *slab_head;			/* free list: buffers (small) or bufctls */
 	unsigned slab_refcnt;		/* buffers allocated from this slab */
 	unsigned slab_chunks;		/* buffers in the slab */
-	int slab_node;			/* NUMA node of its memory */
-	int slab_list;			/* KMEM_SL_FREE, _FULL or a fullness class */
+	int16_t slab_node;		/* NUMA node of its memory */
+	int16_t slab_list;		/* KMEM_SL_FREE, _FULL or a fullness class */
+	uint16_t slab_kclass;		/* its cache's cache_kclass (kfree's hit path) */
 };
 #define KMEM_SL_FREE		(-1)
 #define KMEM_SL_FULL		(-2)
@@ -228,6 +229,7 @@ struct kmem_cache {
 	unsigned cache_chunks;		/* buffers per slab */
 	size_t cache_maxcolour;		/* largest colour offset */
 	unsigned cache_cflags;		/* KMC_ and KMF_ flags in force */
+	uint16_t cache_kclass;		/* kmalloc class number without debugging, else 0 (kmalloc.c §3) */
 	bool cache_small;		/* header in the slab, links in the buffers */
 	bool cache_pagemode;		/* slabs are pages: owner word finds the slab */
 	bool cache_slablayer;		/* false: a zcache over a foreign back end */
@@ -355,14 +357,6 @@ void kmem_error(enum kmem_err err, kmem_cache_t *cp, const void *buf, const char
 void kmem_cache_sum(kmem_cache_t *cp, uint64_t st[KMS_NSTATS]);
 
 /* kmalloc.c */
-/*
- * Internal cache flag, outside KMC_FLAGS_VALID (callers cannot pass it):
- * set by kmalloc_init on its class caches without debug flags, whose
- * cache_private then points at their struct kmalloc_class; kfree's fast
- * path takes only such caches (kmalloc.c §3).  Bit 31, so that testing it
- * is one signed load and one branch.
- */
-#define KMC_KMALLOC	0x80000000u
 int kmalloc_init(vmem_t *large);
 void kmalloc_fini(void);
 

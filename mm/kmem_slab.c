@@ -291,7 +291,7 @@ static void kmem_slab_relist(struct kmem_cnode *cn, struct kmem_slab *sp)
 	kmem_list_push(kmem_list_head(cn, cls), sp);
 	if (cls >= 0)
 		cn->kn_partial_map |= 1u << cls;
-	sp->slab_list = cls;
+	sp->slab_list = (int16_t)cls;
 }
 
 /* ---------------------------------------------------------------- bufctl hash */
@@ -523,8 +523,9 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 	sp->slab_base = base;
 	sp->slab_first = base + kmem_next_colour(cp);
 	sp->slab_chunks = cp->cache_chunks;
+	sp->slab_kclass = cp->cache_kclass;	/* kfree's hit path reads the class here */
 	/* Its home: the node of its memory, or 0 in a cache with one home (DMA, foreign). */
-	sp->slab_node = cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0;
+	sp->slab_node = (int16_t)(cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0);
 	/* The free fast path's map agrees with the slab, or sends frees to the slow path. */
 	ASSERT(cp->cache_nnodes == 1 || kmem_numa_node((void *)base) == KMEM_NUMA_MIXED ||
 	       kmem_numa_node((void *)base) == (unsigned)sp->slab_node);

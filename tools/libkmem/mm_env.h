@@ -60,13 +60,44 @@ enum umem_mode {
 	UMEM_NEW,	/* not attached yet */
 	UMEM_SHARED,	/* on UMEM_SHARED_HART: every slot taken, or the thread is exiting */
 };
-extern __thread int umem_hart UMEM_TLS;		/* slot, -1 before attaching */
-extern __thread int umem_depth UMEM_TLS;	/* nesting of irq_save() */
-extern __thread int umem_mode UMEM_TLS;		/* enum umem_mode */
+/*
+ * The per-thread words the hit paths read, in one thread-local struct:
+ * under -fPIC each thread-local variable costs its own GOT load, one
+ * struct costs one for all.  ut_state packs the mode (enum umem_mode,
+ * above UMEM_MODE_SHIFT) and the nesting of irq_save() (below): it is 0
+ * exactly for an owner outside any per-hart section, so irq_save's hit
+ * path is one load, one store and one test.
+ */
+#define UMEM_MODE_SHIFT	24
+#define UMEM_DEPTH_MASK	((1 << UMEM_MODE_SHIFT) - 1)
+struct umem_tls {
+	int ut_hart;			/* slot, -1 before attaching */
+	int ut_state;			/* mode << UMEM_MODE_SHIFT | depth */
+};
+extern __thread struct umem_tls umem_tls UMEM_TLS;
+#define umem_hart	(umem_tls.ut_hart)
+#define umem_mode	(umem_tls.ut_state >> UMEM_MODE_SHIFT)
+#define umem_depth	(umem_tls.ut_state & UMEM_DEPTH_MASK)
+
+/* Set the calling thread's mode, keeping its depth. */
+static inline void umem_set_mode(int mode)
+{
+	umem_tls.ut_state = mode << UMEM_MODE_SHIFT | umem_depth;
+}
 
 void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
 void umem_irq_leave_shared(void);	/* unlock the shared slot */
 int umem_attach(void);			/* give the thread a slot; returns it */
+
+/*
+ * Call the trampoline umem_X_quiet of one of the three above as if it
+ * clobbered no register (umem_env.c §5): the hit paths that inline
+ * irq_save, irq_restore and cpu_id then need no register saves.  The
+ * call steps over the caller's 128-byte red zone.
+ */
+#define UMEM_QUIET_CALL(tramp)								\
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall " #tramp "\n\tlea 128(%%rsp), %%rsp" \
+			 ::: "memory", "cc")
 
 void spin_init(spinlock_t *l, const char *name, enum lock_rank rank);
 void spin_destroy(spinlock_t *l);
@@ -77,18 +108,22 @@ bool spin_held(const spinlock_t *l);
 
 static inline irqflags_t irq_save(void)
 {
-	int d = umem_depth++;
+	int st = umem_tls.ut_state;
 
-	if (__builtin_expect(umem_mode != UMEM_OWNER, 0) && d == 0)
-		umem_irq_enter_slow();
-	return (irqflags_t)d;
+	umem_tls.ut_state = st + 1;
+	if (__builtin_expect(st != 0, 0) && (st & UMEM_DEPTH_MASK) == 0) {
+		/* depth 0, not an owner: umem_irq_enter_slow() attaches or locks */
+		UMEM_QUIET_CALL(umem_irq_enter_quiet);
+		st = umem_tls.ut_state - 1;	/* the mode it left, depth 0 */
+	}
+	return (irqflags_t)st;
 }
 
 static inline void irq_restore(irqflags_t f)
 {
-	umem_depth = (int)f;
-	if (__builtin_expect(umem_mode == UMEM_SHARED, 0) && f == 0)
-		umem_irq_leave_shared();
+	umem_tls.ut_state = (int)f;
+	if (__builtin_expect(f != 0, 0) && (f & UMEM_DEPTH_MASK) == 0)
+		UMEM_QUIET_CALL(umem_irq_leave_quiet);	/* umem_irq_leave_shared() */
 }
 
 static inline bool irqs_disabled(void) { return umem_depth > 0; }
@@ -97,8 +132,10 @@ static inline unsigned cpu_id(void)
 {
 	int h = umem_hart;
 
-	if (__builtin_expect(h < 0, 0))
-		h = umem_attach();
+	if (__builtin_expect(h < 0, 0)) {
+		UMEM_QUIET_CALL(umem_attach_quiet);	/* umem_attach() */
+		h = umem_hart;
+	}
 	return (unsigned)h;
 }
 

@@ -20,9 +20,12 @@
  *            slab arenas of kmem_init.  Every kmalloc class buffer (up to
  *            KMALLOC_MAX_CLASS) lives here.
  *   large    a vmem arena ("umem_large", quantum a page) given to kmem_init
- *            as kmalloc's large arena: bigger requests.  Frees of at least
- *            UMEM_MADVISE_MIN bytes hand the pages back with
- *            madvise(MADV_DONTNEED) before the range goes back to the arena.
+ *            as kmalloc's large arena: bigger requests.  Blocks of at least
+ *            UMEM_MADVISE_MIN bytes (large or aligned) go back to their arena
+ *            resident and are remembered; once UMEM_DIRTY_MAX bytes are
+ *            pending, or UMEM_DIRTY_N blocks, those ranges that were free
+ *            at the last such purge too get madvise(MADV_DONTNEED)
+ *            (umem_discard, umem_purge_locked).
  *   aligned  a vmem arena ("umem_aligned", quantum UMEM_AQUANTUM) for
  *            alignments above MM_MIN_ALIGN, with vmem_xalloc's alignment;
  *            a hash (address -> size) records each such block.
@@ -76,7 +79,9 @@
 #define UMEM_VA_MIN		(256ull << 20)	/* halved down to this when mmap refuses */
 #define UMEM_AQUANTUM		64		/* aligned arena quantum */
 #define UMEM_AHASH		65536		/* aligned-record hash buckets (.bss, touched as used) */
-#define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel */
+#define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel, in batches */
+#define UMEM_DIRTY_MAX		(8u << 20)	/* ... once this many of their bytes are pending */
+#define UMEM_DIRTY_N		128		/* ... or this many of their ranges */
 #define UMEM_REAP_US		100000		/* out of memory: reap at most this often */
 
 enum { UMEM_UNINIT, UMEM_READY, UMEM_FAILED };
@@ -101,6 +106,17 @@ static bool umem_key_on;
 static bool umem_opt_stats;
 static spinlock_t umem_alock;		/* umem_ahash */
 static struct umem_arec *umem_ahash[UMEM_AHASH];
+
+/* A freed big block whose pages are still resident, waiting for a purge (§1). */
+struct umem_dirty {
+	vmem_t *ud_arena;		/* where it went back */
+	uintptr_t ud_lo, ud_hi;		/* its whole pages */
+	bool ud_old;			/* was free at the last purge too */
+};
+static spinlock_t umem_dlock;		/* the three below */
+static struct umem_dirty umem_dirty[UMEM_DIRTY_N];
+static unsigned umem_ndirty;		/* entries in use */
+static uint64_t umem_dirty_bytes;	/* bytes they cover */
 
 /* ------------------------------------------------------------ options */
 
@@ -276,6 +292,7 @@ static int umem_arenas_init(void)
 	umem_aligned = vmem_create("umem_aligned", umem_align_base, umem_align_len, UMEM_AQUANTUM,
 				   NULL, NULL, NULL, 0, VM_NOSLEEP);
 	spin_init(&umem_alock, "umem_aligned_hash", LOCK_RANK_SEGKMEM);
+	spin_init(&umem_dlock, "umem_dirty", LOCK_RANK_SEGKMEM);
 	return umem_large != NULL && umem_aligned != NULL ? 0 : -1;
 }
 
@@ -416,14 +433,62 @@ static struct umem_arec *umem_aligned_find(const void *p, bool remove, const cha
 	return ar;
 }
 
-/* Hand whole pages of [a, a + size) back to the kernel when the block is big. */
-static void umem_discard(uintptr_t a, size_t size)
+/*
+ * Purge (umem_dlock held): every pending range that is still wholly free in
+ * its arena is taken from the arena for a moment (so no allocation can get
+ * it meanwhile), and freed again.  A range free at two purges in a row is
+ * handed back to the kernel with madvise before that; one free for the
+ * first time is kept pending, marked old; one that an allocation reused
+ * since is dropped: its owner's data stays, and it costs no page faults.
+ */
+static void umem_purge_locked(void)
+{
+	unsigned keep = 0;
+	uint64_t kept = 0;
+
+	for (unsigned i = 0; i < umem_ndirty; i++) {
+		struct umem_dirty ud = umem_dirty[i];
+		size_t len = ud.ud_hi - ud.ud_lo;
+
+		if (vmem_xalloc(ud.ud_arena, len, 0, 0, 0, ud.ud_lo, ud.ud_hi, VM_NOSLEEP) !=
+		    ud.ud_lo)
+			continue;	/* (partly) in use again: vmem gave nothing else */
+		if (ud.ud_old) {
+			madvise((void *)ud.ud_lo, len, MADV_DONTNEED);
+		} else {
+			ud.ud_old = true;
+			umem_dirty[keep++] = ud;
+			kept += len;
+		}
+		vmem_xfree(ud.ud_arena, ud.ud_lo, len);
+	}
+	umem_ndirty = keep;
+	umem_dirty_bytes = kept;
+}
+
+/*
+ * [a, a + size) has just gone back to arena: when it is big, remember its
+ * whole pages, and purge once UMEM_DIRTY_MAX bytes are pending or when its
+ * UMEM_DIRTY_N places are full (jemalloc's dirty pages, with two purges
+ * instead of a decay time): a madvise per free would make the next
+ * allocation fault every page in again.
+ */
+static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 {
 	uintptr_t lo = (a + MM_PAGE_SIZE - 1) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
 	uintptr_t hi = (a + size) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
 
-	if (size >= UMEM_MADVISE_MIN && hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	if (size < UMEM_MADVISE_MIN || hi <= lo)
+		return;
+	spin_lock(&umem_dlock);
+	/* at most twice: a purge keeps only ranges it marks old, and the next drops them all */
+	while (umem_ndirty == UMEM_DIRTY_N)
+		umem_purge_locked();
+	umem_dirty[umem_ndirty++] = (struct umem_dirty){ arena, lo, hi, false };
+	umem_dirty_bytes += hi - lo;
+	if (umem_dirty_bytes >= UMEM_DIRTY_MAX)
+		umem_purge_locked();
+	spin_unlock(&umem_dlock);
 }
 
 /* free() of a pointer outside the heap: aligned, large, or foreign (panics). */
@@ -435,14 +500,19 @@ static __attribute__((noinline)) void umem_free_other(void *p)
 	umem_ctx_ptr = p;
 	if (umem_in(a, umem_align_base, umem_align_len)) {
 		struct umem_arec *ar = umem_aligned_find(p, true, "free");
+		uintptr_t addr = ar->ar_addr;
+		size_t size = ar->ar_size;
 
-		umem_discard(ar->ar_addr, ar->ar_size);
-		vmem_xfree(umem_aligned, ar->ar_addr, ar->ar_size);
+		vmem_xfree(umem_aligned, addr, size);
 		umem_arec_free(ar);
+		umem_discard(umem_aligned, addr, size);
+	} else if (umem_in(a, umem_large_base, umem_large_len)) {
+		size_t size = ksize(p);		/* ksize panics if p is not allocated */
+
+		kfree(p);
+		umem_discard(umem_large, a, size);
 	} else {
-		if (umem_in(a, umem_large_base, umem_large_len))
-			umem_discard(a, ksize(p));	/* ksize panics if p is not allocated */
-		kfree(p);				/* a foreign pointer panics here */
+		kfree(p);			/* a foreign pointer panics here */
 	}
 	umem_ctx_fn = NULL;
 }

@@ -52,7 +52,21 @@
  * locked; buffers a slow path held outside any lock at the fork are lost
  * to the child, never corrupted.
  *
- * 5. Output
+ * 5. Quiet calls
+ * --------------
+ * The hit paths (kmem_cache_alloc, kfree, ...) call into this file only on
+ * a thread's first allocation or on the shared slot.  Were those calls
+ * plain C calls, the compiler would save and restore registers around
+ * them on every hit (a push and a pop each, in the prologue).  So
+ * mm_env.h calls them through UMEM_QUIET_CALL, an inline asm call of a
+ * trampoline below that saves every register the x86-64 ABI lets a callee
+ * clobber (rax, rcx, rdx, rsi, rdi, r8-r11, xmm0-15) around the C function:
+ * to the compiler the call clobbers only memory and flags, so the hit
+ * paths stay leaf functions.  The asm first steps over the 128-byte red
+ * zone, which a leaf function may be using; the trampoline aligns the
+ * stack to 16 bytes before its call.
+ *
+ * 6. Output
  * ---------
  * printk and panic format into a stack buffer with vsnprintf and write(2)
  * it to stderr; panic then abort()s, as glibc does on heap corruption.
@@ -71,10 +85,42 @@
 #include "mm/mm_platform.h"
 #include "umem_impl.h"
 
-__thread int umem_hart UMEM_TLS = -1;
-__thread int umem_depth UMEM_TLS;
-__thread int umem_mode UMEM_TLS = UMEM_NEW;
+__thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_state = UMEM_NEW << UMEM_MODE_SHIFT };
 static __thread char umem_token UMEM_TLS;	/* its address names the thread */
+
+/* §5: trampoline NAME calls FN with every caller-saved register preserved. */
+#define UMEM_QUIET_TRAMPOLINE(name, fn)						\
+	__asm__(".text\n\t.globl " #name "\n\t.hidden " #name "\n\t.type " #name ",@function\n" \
+		#name ":\n\t"							\
+		"push %rbp\n\tmov %rsp, %rbp\n\t"					\
+		"push %rax\n\tpush %rcx\n\tpush %rdx\n\tpush %rsi\n\tpush %rdi\n\t" \
+		"push %r8\n\tpush %r9\n\tpush %r10\n\tpush %r11\n\t"		\
+		"and $-16, %rsp\n\tsub $256, %rsp\n\t"				\
+		"movdqa %xmm0, 0(%rsp)\n\tmovdqa %xmm1, 16(%rsp)\n\t"		\
+		"movdqa %xmm2, 32(%rsp)\n\tmovdqa %xmm3, 48(%rsp)\n\t"		\
+		"movdqa %xmm4, 64(%rsp)\n\tmovdqa %xmm5, 80(%rsp)\n\t"		\
+		"movdqa %xmm6, 96(%rsp)\n\tmovdqa %xmm7, 112(%rsp)\n\t"		\
+		"movdqa %xmm8, 128(%rsp)\n\tmovdqa %xmm9, 144(%rsp)\n\t"		\
+		"movdqa %xmm10, 160(%rsp)\n\tmovdqa %xmm11, 176(%rsp)\n\t"		\
+		"movdqa %xmm12, 192(%rsp)\n\tmovdqa %xmm13, 208(%rsp)\n\t"		\
+		"movdqa %xmm14, 224(%rsp)\n\tmovdqa %xmm15, 240(%rsp)\n\t"		\
+		"call " #fn "\n\t"							\
+		"movdqa 0(%rsp), %xmm0\n\tmovdqa 16(%rsp), %xmm1\n\t"		\
+		"movdqa 32(%rsp), %xmm2\n\tmovdqa 48(%rsp), %xmm3\n\t"		\
+		"movdqa 64(%rsp), %xmm4\n\tmovdqa 80(%rsp), %xmm5\n\t"		\
+		"movdqa 96(%rsp), %xmm6\n\tmovdqa 112(%rsp), %xmm7\n\t"		\
+		"movdqa 128(%rsp), %xmm8\n\tmovdqa 144(%rsp), %xmm9\n\t"		\
+		"movdqa 160(%rsp), %xmm10\n\tmovdqa 176(%rsp), %xmm11\n\t"		\
+		"movdqa 192(%rsp), %xmm12\n\tmovdqa 208(%rsp), %xmm13\n\t"		\
+		"movdqa 224(%rsp), %xmm14\n\tmovdqa 240(%rsp), %xmm15\n\t"		\
+		"lea -72(%rbp), %rsp\n\t"						\
+		"pop %r11\n\tpop %r10\n\tpop %r9\n\tpop %r8\n\t"			\
+		"pop %rdi\n\tpop %rsi\n\tpop %rdx\n\tpop %rcx\n\tpop %rax\n\t"	\
+		"pop %rbp\n\tret\n\t.size " #name ", .-" #name "\n\t.previous")
+
+UMEM_QUIET_TRAMPOLINE(umem_irq_enter_quiet, umem_irq_enter_slow);
+UMEM_QUIET_TRAMPOLINE(umem_irq_leave_quiet, umem_irq_leave_shared);
+UMEM_QUIET_TRAMPOLINE(umem_attach_quiet, umem_attach);
 
 static spinlock_t umem_shared_lock;		/* the shared slot (§2) */
 static spinlock_t umem_slot_lock;		/* umem_slot_used */
@@ -209,7 +255,7 @@ static void umem_thread_exit(void *arg)
 		umem_slot_used &= ~(1ull << umem_hart);
 		umem_word_unlock(&umem_slot_lock);
 	}
-	umem_mode = UMEM_SHARED;
+	umem_set_mode(UMEM_SHARED);
 	umem_hart = UMEM_SHARED_HART;
 }
 
@@ -231,11 +277,11 @@ int umem_attach(void)
 	umem_word_unlock(&umem_slot_lock);
 	if (s < 0) {
 		umem_hart = UMEM_SHARED_HART;
-		umem_mode = UMEM_SHARED;
+		umem_set_mode(UMEM_SHARED);
 		return UMEM_SHARED_HART;
 	}
 	umem_hart = s;
-	umem_mode = UMEM_OWNER;
+	umem_set_mode(UMEM_OWNER);
 	pthread_setspecific(umem_exit_key, (void *)1);	/* arms umem_thread_exit */
 	return s;
 }
@@ -250,22 +296,22 @@ void umem_irq_enter_slow(void)
 
 void umem_irq_leave_shared(void)
 {
-	umem_word_unlock(&umem_shared_lock);
+	if (umem_mode == UMEM_SHARED)
+		umem_word_unlock(&umem_shared_lock);
 }
 
 void cpu_call_all(void (*fn)(void *), void *arg)
 {
-	int saved = umem_hart, mode = umem_mode;
+	int saved = umem_hart, state = umem_tls.ut_state;
 
-	umem_mode = UMEM_OWNER;		/* quiet system: no slot lock needed */
+	/* quiet system: no slot lock needed; each slot's state with interrupts "off" */
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		umem_hart = (int)c;
-		umem_depth++;
+		umem_tls.ut_state = UMEM_OWNER << UMEM_MODE_SHIFT | ((state & UMEM_DEPTH_MASK) + 1);
 		fn(arg);
-		umem_depth--;
 	}
 	umem_hart = saved;
-	umem_mode = mode;
+	umem_tls.ut_state = state;
 }
 
 void umem_slot_stats(uint64_t *owner, uint64_t *shared, unsigned *inuse)
