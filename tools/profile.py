@@ -446,7 +446,7 @@ LEVELS_RE = re.compile(r"stress: levels cpu (\d+) node (\d+) (.*)$")
 TICK_RE = re.compile(r"stress: t=(\d+) ops/s (\d+) fails (\d+) per-hart(( \d+)*)\s*$")
 SEED_RE = re.compile(r"stress: seed (\d+)")
 RESULT_RE = re.compile(r"stress: (passed.*|FAILED.*)$")
-LOCKROW_RE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s+(.+?)\s*$")
+LOCKROW_RE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(0x[0-9a-f]+)\s+(.+?)\s*$")
 
 
 def layer_of(name, cache={}):
@@ -562,7 +562,7 @@ def parse_stress(text):
             continue
         m = LOCKROW_RE.match(line) if in_lock else None
         if m:
-            st["locks"].append({"name": m.group(7), "acquires": int(m.group(1)),
+            st["locks"].append({"name": m.group(8), "addr": m.group(7), "acquires": int(m.group(1)),
                                 "contended": int(m.group(2)), "spins": int(m.group(3)),
                                 "max_wait": int(m.group(4)), "wait_sum": int(m.group(5)),
                                 "rank": int(m.group(6))})
@@ -901,9 +901,9 @@ def selftest_parse():
                            "node": 0},
                        1: {"mag": 20, "depot": 0, "slab": 0, "pcp": 0, "buddy": 1, "vmem": 2,
                            "node": 0}},
-            "locks": [{"name": "zone", "acquires": 500, "contended": 7, "spins": 900,
+            "locks": [{"name": "zone", "addr": "0x0000000080241000", "acquires": 500, "contended": 7, "spins": 900,
                        "max_wait": 40, "wait_sum": 120, "rank": 3},
-                      {"name": "kmem cache x", "acquires": 20, "contended": 0, "spins": 0,
+                      {"name": "kmem cache x", "addr": "0x0000000080241100", "acquires": 20, "contended": 0, "spins": 0,
                        "max_wait": 0, "wait_sum": 0, "rank": 1}]}
     for k, v in want.items():
         if st[k] != v:

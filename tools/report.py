@@ -302,11 +302,16 @@ def functions_table(prof, by):
 
 
 def lock_label(lk):
-    """A lock's row name: its name, and its rank when the JSON gives one (a
+    """A lock's row name: its name, its rank when the JSON gives one (a
     cache's depot and slab locks share the cache's name; the rank tells them
-    apart)."""
-    return "%s (rank %d)" % (lk["name"], lk["rank"]) if isinstance(lk.get("rank"), int) \
-        else lk["name"]
+    apart) and its address when the JSON gives one (two locks may share name
+    and rank: the kmalloc_large cache's slab lock and kmalloc's hash lock)."""
+    label = lk["name"]
+    if isinstance(lk.get("rank"), int):
+        label += " (rank %d)" % lk["rank"]
+    if isinstance(lk.get("addr"), str):
+        label += " " + lk["addr"]
+    return label
 
 
 def locks_table(prof):

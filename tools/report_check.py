@@ -246,7 +246,8 @@ def expected_rest(prof, scale, e):
             r = "fn_%s/%s/" % (by, f["name"])
             e[r + "self"], e[r + "incl"], e[r + by + "%"] = f["self"], f["incl"], ratio(f[by], total)
     for lk in prof["locks"]:
-        r = "locks/%s/" % (lk["name"] + (" (rank %d)" % lk["rank"] if "rank" in lk else ""))
+        r = "locks/%s/" % (lk["name"] + (" (rank %d)" % lk["rank"] if "rank" in lk else "") +
+                           (" " + lk["addr"] if "addr" in lk else ""))
         for k in ("acquires", "contended", "spins", "max_wait", "wait_sum"):
             e[r + k] = lk[k]
         e[r + "contended%"] = ratio(lk["contended"], lk["acquires"])

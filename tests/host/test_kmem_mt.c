@@ -322,7 +322,9 @@ static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state
 	       (unsigned long)st[KMS_MAGSIZE]);
 	assert_int_equal(atomic_load(&mt_errors), 0);
 	assert_int_equal(st[KMS_BUF_INUSE], 0);
-	assert_true(st[KMS_DEPOT_ALLOC] > 1000);
+	/* The depot really traded (it is ~0 when bursts bypass it); how often
+	   depends on how soon contention grew the magazines, so no tight bound. */
+	assert_true(st[KMS_DEPOT_ALLOC] > 300);
 	ksim_check(mt_small);
 	kmem_drain_all();
 	assert_int_equal(ksim_stat(mt_small, KMS_SLABS), 0);
