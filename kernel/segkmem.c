@@ -130,7 +130,7 @@ static unsigned segkmem_recent_next;	/* next slot (atomic) */
 static char segkmem_explained[160];	/* last fault explanation (tests) */
 
 /* Protected by segkmem_lock: the dirty list and the statistics. */
-static spinlock_t segkmem_lock = SPINLOCK_INIT("segkmem", LOCK_RANK_SEGKMEM);
+static spinlock_t segkmem_lock __attribute__((aligned(64))) = SPINLOCK_INIT("segkmem", LOCK_RANK_SEGKMEM);
 static struct segkmem_dirty segkmem_dirty_a[SEGKMEM_DIRTY_SLOTS], segkmem_dirty_b[SEGKMEM_DIRTY_SLOTS];
 static struct segkmem_dirty *segkmem_dirty = segkmem_dirty_a;	/* [0, ndirty) in use */
 static unsigned segkmem_ndirty;		/* ranges on the dirty list */
