@@ -63,7 +63,7 @@ struct stress_mcell {
 struct stress_mbox {
 	uint64_t mb_put __attribute__((aligned(64)));	/* next position to claim (CAS) */
 	uint64_t mb_take __attribute__((aligned(64)));	/* next position to read (owner) */
-	struct stress_mcell mb_cell[STRESS_MBOX_CAP];
+	struct stress_mcell mb_cell[STRESS_MBOX_CAP];	/* the ring, indexed by position mod cap */
 };
 
 /* One hart's workload; written only by that hart (hart 0 reads the counters). */

@@ -137,7 +137,7 @@ struct kmem_bufctl {
  */
 struct kmem_slab {
 	struct kmem_slab *slab_next;	/* on one of the node's lists */
-	struct kmem_slab *slab_prev;
+	struct kmem_slab *slab_prev;	/* and back (unlinking is O(1)) */
 	struct kmem_cache *slab_cache;	/* owner (checked on every free) */
 	uintptr_t slab_base;		/* first byte of slab memory */
 	uintptr_t slab_first;		/* first buffer (slab_base + colour) */

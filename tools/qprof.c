@@ -356,9 +356,10 @@ struct qp_cg {
 	uint32_t cg_lost;			/* frames pushed beyond QP_MAX_DEPTH */
 	uint32_t cg_cur;			/* node of the last segment run */
 	const struct qp_tb *cg_prev;		/* the TB executed before */
-	struct qp_frame cg_stack[QP_MAX_DEPTH];
+	struct qp_frame cg_stack[QP_MAX_DEPTH];	/* the shadow call stack, [0] outermost */
 	/* statistics */
-	uint64_t cg_calls, cg_rets, cg_traps, cg_trapret, cg_tails;
+	uint64_t cg_calls, cg_rets, cg_traps, cg_trapret, cg_tails; /* calls, returns, trap
+					   entries, sret/mret and tail calls seen */
 	uint64_t cg_bad_ret;			/* a return matching no frame */
 	uint64_t cg_bad_trapret;		/* sret/mret with no trap frame */
 	uint64_t cg_full;			/* node table full */
