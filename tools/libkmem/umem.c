@@ -104,6 +104,7 @@ static vmem_t *umem_large, *umem_aligned;
 static uint64_t umem_key;		/* §2 tag */
 static bool umem_key_on;
 static bool umem_opt_stats;
+static bool umem_opt_footprint;	/* KMEM_OPTIONS=footprint (umem_footprint.c) */
 static spinlock_t umem_alock;		/* umem_ahash */
 static struct umem_arec *umem_ahash[UMEM_AHASH];
 
@@ -146,8 +147,12 @@ static void umem_option(const char *w, bool *in_debug)
 			kmem_debug |= f;
 	} else if (strcmp(w, "nomagazine") == 0) {
 		kmem_nomagazine = true;
-	} else if (strcmp(w, "stats") == 0) {
-		umem_opt_stats = true;	/* keep a copy of stderr: programs close it before exit */
+	} else if (strcmp(w, "stats") == 0 || strcmp(w, "footprint") == 0) {
+		if (w[0] == 's')
+			umem_opt_stats = true;
+		else
+			umem_opt_footprint = true;
+		/* keep a copy of stderr: programs close it before exit */
 		if (umem_out_fd == 2 && (umem_out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)
 			umem_out_fd = 2;
 	} else if (strncmp(w, "heap=", 5) == 0) {
@@ -162,7 +167,7 @@ static void umem_option(const char *w, bool *in_debug)
 		kmem_debug |= f;	/* debug=redzone,poison: the list goes on */
 	} else {
 		printk("libkmem: KMEM_OPTIONS: unknown option '%s' (known: debug=FLAG[,FLAG...], "
-		       "nomagazine, stats, heap=SIZE)\n", w);
+		       "nomagazine, stats, footprint, heap=SIZE)\n", w);
 	}
 }
 
@@ -342,12 +347,22 @@ static __attribute__((constructor)) void umem_load(void)
 	(void)umem_up();
 }
 
-/* KMEM_OPTIONS=stats: the kmastat table and the slot counts on stderr at exit. */
+/*
+ * KMEM_OPTIONS=stats: the kmastat table and the slot counts on stderr at
+ * exit; footprint: resident memory by region (umem_footprint.c).
+ */
 static __attribute__((destructor)) void umem_exit(void)
 {
+	const uintptr_t ranges[3][2] = {
+		{ umem_heap_base, umem_heap_base + umem_heap_len },
+		{ umem_large_base, umem_large_base + umem_large_len },
+		{ umem_align_base, umem_align_base + umem_align_len },
+	};
 	uint64_t owner, shared;
 	unsigned inuse;
 
+	if (umem_opt_footprint && umem_state == UMEM_READY)
+		umem_footprint(ranges);
 	if (!umem_opt_stats || umem_state != UMEM_READY)
 		return;
 	kmem_kmastat(umem_printf);

@@ -1,6 +1,7 @@
 /*
  * umem_impl.h - libkmem's private interface between its two files:
- * umem_env.c (the environment mm/ runs on) and umem.c (the malloc API).
+ * umem_env.c (the environment mm/ runs on), umem.c (the malloc API) and
+ * umem_footprint.c (KMEM_OPTIONS=footprint).
  */
 #ifndef UMEM_IMPL_H
 #define UMEM_IMPL_H
@@ -18,6 +19,8 @@ extern int umem_out_fd;
 /* The API call a panic happened in (set on the slow paths only), for its message. */
 extern __thread const char *umem_ctx_fn UMEM_TLS;
 extern __thread const void *umem_ctx_ptr UMEM_TLS;
+/* KMEM_OPTIONS=footprint: resident KiB by region on stderr; ranges: heap, large, aligned. */
+void umem_footprint(const uintptr_t ranges[3][2]);
 int umem_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));	/* stderr */
 
 #endif /* UMEM_IMPL_H */
