@@ -13,7 +13,12 @@
   4. real Debian programs doing real work, run twice, without and with the
      preload: their output must be byte-identical, and the preloaded run must
      really have used libkmem (KMEM_OPTIONS=stats: its kmastat table, with
-     kmalloc allocations, on stderr).
+     kmalloc allocations, on stderr);
+  5. the idle footprint: `cat /proc/self/status` under the preload may show
+     at most IDLE_BUDGET_KIB more VmHWM (the kernel's peak RSS of the process
+     itself) than without it; and /bin/true's KMEM_OPTIONS=footprint table
+     must add up to the kernel's VmRSS and hold at most IDLE_BUDGET_KIB in the
+     allocator's own regions.
 
 Cases run two at a time.  Ends with 'libkmem: N passed, N failed' for
 tools/testrun.py.
@@ -34,6 +39,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 HOST = os.path.join(TOP, "build", "host")
 LIB = os.path.join(HOST, "libkmem.so")
 TIMEOUT = 120
+# The idle footprint's bound (case 5, docs/libkmem.md section 10): KiB that
+# libkmem may add to a program that allocates nothing.
+IDLE_BUDGET_KIB = 3800
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
 # (mode, KMEM_OPTIONS, words the report must contain)
@@ -189,6 +197,39 @@ def options_unknown():
     return None
 
 
+def peak_kib(env):
+    """VmHWM of `cat /proc/self/status` read by itself (a new process's own peak), in KiB."""
+    st, out, _ = run(["cat", "/proc/self/status"], env)
+    m = re.search(rb"^VmHWM:\s+(\d+) kB", out, re.M)
+    return int(m.group(1)) if st == 0 and m else 0
+
+
+def idle_footprint():
+    """An idle program's footprint: kernel's peak RSS delta, and the footprint table's sums."""
+    plain = min(peak_kib(env_with(False)) for _ in range(3))
+    ours = min(peak_kib(env_with(True)) for _ in range(3))
+    if plain == 0 or ours == 0:
+        return "cat /proc/self/status failed (plain peak %d KiB, preloaded %d KiB)" % (plain, ours)
+    if ours - plain > IDLE_BUDGET_KIB:
+        return "the preload adds %d KiB to cat's peak RSS (%d vs %d); budget %d KiB" % (
+            ours - plain, ours, plain, IDLE_BUDGET_KIB)
+    cmd = ["/bin/true"]
+    st, _, err = run(cmd, env_with(True, "footprint"))
+    rows = dict((m.group(1), int(m.group(2))) for m in
+                re.finditer(r"^libkmem: footprint: (\S+)\s+(\d+)\s", err, re.M))
+    m = re.search(r"^libkmem: footprint: resident KiB by region \(VmRSS (\d+)", err, re.M)
+    if st != 0 or not m or "allocator" not in rows or "total" not in rows:
+        return "status %s, no footprint table: %r" % (st, err[-300:])
+    parts = sum(v for k, v in rows.items() if k not in ("allocator", "total"))
+    if parts != rows["total"] or abs(rows["total"] - int(m.group(1))) > 16:
+        return "footprint regions add up to %d KiB, total says %d, VmRSS %s" % (
+            parts, rows["total"], m.group(1))
+    if rows["allocator"] > IDLE_BUDGET_KIB:
+        return "footprint: the allocator's regions hold %d KiB; budget %d KiB" % (
+            rows["allocator"], IDLE_BUDGET_KIB)
+    return None
+
+
 def used_kmem(err):
     """Did the preloaded run allocate through libkmem? (its kmastat table)"""
     for m in re.finditer(r"^kmalloc-\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)\s", err, re.M):
@@ -294,7 +335,8 @@ def main():
                   lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
                  ("100 serial threads: slots given back at exit", serial_threads),
                  ("options: unknown word, stats", options_unknown),
-                 ("malloc from preinit and the first constructor", early)]
+                 ("malloc from preinit and the first constructor", early),
+                 ("idle footprint within %d KiB" % IDLE_BUDGET_KIB, idle_footprint)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),
                    (lambda m=m, o_=o_, w=w: badfree(m, o_, w))) for m, o_, w in BADFREE]
         cases += [("program: " + n, (lambda c=c, kw=kw: same_output(c, **kw)))
