@@ -68,6 +68,13 @@
  * A cache with one home (KMC_DMA, KMC_NOTNUMA, its own source arena, a
  * zcache) has a single node part, node 0, and files every slab there
  * whatever node its memory is on.
+ *   A cache's node parts (struct kmem_cnode, under a KiB) are objects of
+ * the cache "kmem_cnode", each allocated on its node, so they pack into
+ * slabs instead of taking a page each.  The caches made before it exists
+ * (the magazine caches and "kmem_cnode" itself) take theirs from pages of
+ * the slab arena (kmem_meta_alloc) and are marked cache_bootmeta.  The
+ * struct kmem_cache itself (a line per hart, so pages' worth on a big
+ * machine) always comes from pages of node 0's slab arena.
  *
  * 4. The per-hart layer and the depots
  * ------------------------------------
@@ -204,6 +211,8 @@ struct kmem_cache *kmem_cache_list;
 static unsigned kmem_reap_gen;			/* raised by kmem_reap */
 struct kmem_hart kmem_hart[MM_MAX_CPUS];	/* per-hart reaping and level counts */
 static bool kmem_ready;
+/* The node parts' cache (§3); NULL until kmem_internal_caches made it. */
+static kmem_cache_t *kmem_cnode_cache;
 
 /*
  * Magazine sizes: rounds, smallest buffer that starts with the type, largest
@@ -755,7 +764,10 @@ static void kmem_cache_verify(const char *name, size_t size, size_t align, unsig
 		      cflags, KMEM_NAMELEN);
 }
 
-/* Zeroed memory for kmem's own structures (pages of node 0's slab arena). */
+/*
+ * Zeroed pages for cache structures, and node parts made before
+ * kmem_cnode_cache (a node's slab arena; node 0 when that node has none).
+ */
 static void *kmem_meta_alloc(size_t size, int node)
 {
 	void *p = (void *)vmem_alloc(kmem_node_arena(node), size, VM_NOSLEEP);
@@ -779,6 +791,14 @@ static void kmem_meta_free(void *p, size_t size)
 	panic("kmem_meta_free(%p, %lu): not kmem metadata", p, (unsigned long)size);
 }
 
+/* A node part of cp on node `node` (kmem_cnode_init zeroes it). */
+static struct kmem_cnode *kmem_cnode_alloc(const kmem_cache_t *cp, int node)
+{
+	if (cp->cache_bootmeta)
+		return kmem_meta_alloc(sizeof(struct kmem_cnode), node);
+	return kmem_cache_alloc_node(kmem_cnode_cache, KM_NOSLEEP, node);
+}
+
 /* The magazine type a cache of this buffer size starts with. */
 static const struct kmem_magtype *kmem_magtype_start(size_t bufsize)
 {
@@ -797,7 +817,7 @@ static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
 		mt = kmem_magtype_start(cp->cache_bufsize);
 	cp->cache_nnodes = nnodes;
 	for (unsigned n = 0; n < nnodes; n++) {
-		struct kmem_cnode *cn = kmem_meta_alloc(sizeof(*cn), (int)n);
+		struct kmem_cnode *cn = kmem_cnode_alloc(cp, (int)n);
 		vmem_t *arena = cp->cache_source;
 
 		if (cn == NULL)
@@ -823,11 +843,15 @@ static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
 /* Free a cache's structures (its slabs and magazines are gone). */
 static void kmem_cache_free_struct(kmem_cache_t *cp)
 {
-	for (unsigned n = 0; n < cp->cache_nnodes; n++)
-		if (cp->cache_node[n] != NULL) {
-			kmem_cnode_fini(cp, cp->cache_node[n]);
+	for (unsigned n = 0; n < cp->cache_nnodes; n++) {
+		if (cp->cache_node[n] == NULL)
+			continue;
+		kmem_cnode_fini(cp, cp->cache_node[n]);
+		if (cp->cache_bootmeta)
 			kmem_meta_free(cp->cache_node[n], sizeof(struct kmem_cnode));
-		}
+		else
+			kmem_cache_free(kmem_cnode_cache, cp->cache_node[n]);
+	}
 	kmem_meta_free(cp, sizeof(*cp));
 }
 
@@ -853,6 +877,7 @@ static kmem_cache_t *kmem_cache_new(const char *name, size_t size, unsigned cfla
 	cp = kmem_meta_alloc(sizeof(*cp), 0);
 	if (cp == NULL)
 		return NULL;
+	cp->cache_bootmeta = kmem_cnode_cache == NULL;
 	snprintf(cp->cache_name, sizeof(cp->cache_name), "%s", name);
 	cp->cache_bufsize = size;
 	if (kmem_nomagazine)
@@ -1242,27 +1267,39 @@ void kmem_ws_update_all(void)
 
 /* ------------------------------------------------------------ init and fini */
 
-/* The internal caches: magazines of each size, slab headers, bufctls. */
+/*
+ * The internal caches, in this order: magazines of each size, node parts
+ * (§3), slab headers, bufctls.  Reaping walks caches in creation order,
+ * so the magazine and node-part caches give back their slabs' headers and
+ * bufctls before those two caches are reaped.  kmem_cnode_cache is
+ * published last: every internal cache keeps its node parts in pages
+ * (cache_bootmeta).
+ */
 static int kmem_internal_caches(void)
 {
 	char name[KMEM_NAMELEN];
+	const unsigned fl = KMC_NOMAGAZINE | KMC_NODEBUG;
+	kmem_cache_t *nc;
 
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
 		struct kmem_magtype *mt = &kmem_magtypes[i];
 
 		snprintf(name, sizeof(name), "kmem_magazine_%d", mt->mt_magsize);
 		mt->mt_cache = kmem_cache_create(name, (size_t)(mt->mt_magsize + 1) * sizeof(void *),
-						 0, NULL, NULL, NULL, NULL, NULL,
-						 KMC_NOMAGAZINE | KMC_NODEBUG);
+						 0, NULL, NULL, NULL, NULL, NULL, fl);
 		if (mt->mt_cache == NULL)
 			return -1;
 	}
+	nc = kmem_cache_create("kmem_cnode", sizeof(struct kmem_cnode), MM_CACHE_LINE, NULL, NULL,
+			       NULL, NULL, NULL, fl);
 	kmem_slab_cache = kmem_cache_create("kmem_slab", sizeof(struct kmem_slab), 0, NULL, NULL,
-					    NULL, NULL, NULL, KMC_NOMAGAZINE | KMC_NODEBUG);
+					    NULL, NULL, NULL, fl);
 	kmem_bufctl_cache = kmem_cache_create("kmem_bufctl", sizeof(struct kmem_bufctl), 0, NULL,
-					      NULL, NULL, NULL, NULL,
-					      KMC_NOMAGAZINE | KMC_NODEBUG);
-	return kmem_slab_cache != NULL && kmem_bufctl_cache != NULL ? 0 : -1;
+					      NULL, NULL, NULL, NULL, fl);
+	if (nc == NULL || kmem_slab_cache == NULL || kmem_bufctl_cache == NULL)
+		return -1;
+	kmem_cnode_cache = nc;
+	return 0;
 }
 
 int kmem_init(vmem_t *large_arena)
@@ -1301,23 +1338,28 @@ void kmem_fini(void)
 	vmem_qcache_detach_all();
 	kmalloc_fini();
 	/*
-	 * Caches in reverse creation order: clients, then bufctls, slab headers
-	 * and magazines.  Large magazines have bufctls and headers of their own:
-	 * free the magazine caches' slabs before those two caches go.
+	 * Caches in reverse creation order: clients, bufctls, slab headers,
+	 * node parts (every one free once the clients are gone) and
+	 * magazines.  Large magazines have bufctls and headers of their own:
+	 * free the slabs of those caches before the bufctl and slab-header
+	 * caches go.
 	 */
 	while ((cp = kmem_cache_list) != NULL) {
 		kmem_cache_t *last = cp;
 
 		while (last->cache_next != NULL)
 			last = last->cache_next;
-		if (last == kmem_bufctl_cache)
+		if (last == kmem_bufctl_cache) {
 			for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
 				kmem_slab_reap(kmem_magtypes[i].mt_cache);
+			kmem_slab_reap(kmem_cnode_cache);
+		}
 		kmem_cache_destroy(last);
 	}
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
 		kmem_magtypes[i].mt_cache = NULL;
 	kmem_slab_cache = kmem_bufctl_cache = NULL;
+	kmem_cnode_cache = NULL;
 	kmem_ready = false;
 	kmem_arenas_fini();
 }

@@ -233,6 +233,7 @@ struct kmem_cache {
 	bool cache_small;		/* header in the slab, links in the buffers */
 	bool cache_pagemode;		/* slabs are pages: owner word finds the slab */
 	bool cache_slablayer;		/* false: a zcache over a foreign back end */
+	bool cache_bootmeta;		/* node parts from pages: made before kmem_cnode_cache (kmem.c §3) */
 	kmem_ctor_fn *cache_ctor;	/* may be NULL */
 	kmem_dtor_fn *cache_dtor;	/* may be NULL */
 	kmem_reclaim_fn *cache_reclaim;	/* may be NULL */
