@@ -68,13 +68,13 @@
  * A cache with one home (KMC_DMA, KMC_NOTNUMA, its own source arena, a
  * zcache) has a single node part, node 0, and files every slab there
  * whatever node its memory is on.
- *   A cache's node parts (struct kmem_cnode, under a KiB) are objects of
- * the cache "kmem_cnode", each allocated on its node, so they pack into
- * slabs instead of taking a page each.  The caches made before it exists
- * (the magazine caches and "kmem_cnode" itself) take theirs from pages of
- * the slab arena (kmem_meta_alloc) and are marked cache_bootmeta.  The
- * struct kmem_cache itself (a line per hart, so pages' worth on a big
- * machine) always comes from pages of node 0's slab arena.
+ *   A cache is one allocation of whole pages of node 0's slab arena
+ * (kmem_meta_alloc): its struct kmem_cache with node 0's part inside it
+ * (cache_cnode0).  The parts of nodes 1.. (struct kmem_cnode, under a KiB)
+ * are objects of the cache "kmem_cnode", each allocated on its node;
+ * kmem_init makes that cache only on a NUMA machine.  The caches made
+ * before it (marked cache_bootmeta) take those parts from pages of their
+ * node's arena.  In libkmem a cache, its node part included, fits one page.
  *
  * 4. The per-hart layer and the depots
  * ------------------------------------
@@ -791,12 +791,25 @@ static void kmem_meta_free(void *p, size_t size)
 	panic("kmem_meta_free(%p, %lu): not kmem metadata", p, (unsigned long)size);
 }
 
-/* A node part of cp on node `node` (kmem_cnode_init zeroes it). */
-static struct kmem_cnode *kmem_cnode_alloc(const kmem_cache_t *cp, int node)
+/* The node part of cp on node `node` (kmem_cnode_init zeroes it); §3. */
+static struct kmem_cnode *kmem_cnode_alloc(kmem_cache_t *cp, int node)
 {
+	if (node == 0)
+		return &cp->cache_cnode0;
 	if (cp->cache_bootmeta)
 		return kmem_meta_alloc(sizeof(struct kmem_cnode), node);
 	return kmem_cache_alloc_node(kmem_cnode_cache, KM_NOSLEEP, node);
+}
+
+/* Free a node part kmem_cnode_alloc gave (node 0's lives in the cache). */
+static void kmem_cnode_free(kmem_cache_t *cp, struct kmem_cnode *cn)
+{
+	if (cn == &cp->cache_cnode0)
+		return;
+	if (cp->cache_bootmeta)
+		kmem_meta_free(cn, sizeof(*cn));
+	else
+		kmem_cache_free(kmem_cnode_cache, cn);
 }
 
 /* The magazine type a cache of this buffer size starts with. */
@@ -847,10 +860,7 @@ static void kmem_cache_free_struct(kmem_cache_t *cp)
 		if (cp->cache_node[n] == NULL)
 			continue;
 		kmem_cnode_fini(cp, cp->cache_node[n]);
-		if (cp->cache_bootmeta)
-			kmem_meta_free(cp->cache_node[n], sizeof(struct kmem_cnode));
-		else
-			kmem_cache_free(kmem_cnode_cache, cp->cache_node[n]);
+		kmem_cnode_free(cp, cp->cache_node[n]);
 	}
 	kmem_meta_free(cp, sizeof(*cp));
 }
@@ -877,7 +887,7 @@ static kmem_cache_t *kmem_cache_new(const char *name, size_t size, unsigned cfla
 	cp = kmem_meta_alloc(sizeof(*cp), 0);
 	if (cp == NULL)
 		return NULL;
-	cp->cache_bootmeta = kmem_cnode_cache == NULL;
+	cp->cache_bootmeta = kmem_cnode_cache == NULL;	/* §3 */
 	snprintf(cp->cache_name, sizeof(cp->cache_name), "%s", name);
 	cp->cache_bufsize = size;
 	if (kmem_nomagazine)
@@ -1269,17 +1279,17 @@ void kmem_ws_update_all(void)
 
 /*
  * The internal caches, in this order: magazines of each size, node parts
- * (§3), slab headers, bufctls.  Reaping walks caches in creation order,
- * so the magazine and node-part caches give back their slabs' headers and
- * bufctls before those two caches are reaped.  kmem_cnode_cache is
- * published last: every internal cache keeps its node parts in pages
- * (cache_bootmeta).
+ * of nodes 1.. (§3: only with several nodes), slab headers, bufctls.
+ * Reaping walks caches in creation order, so the magazine and node-part
+ * caches give back their slabs' headers and bufctls before those two
+ * caches are reaped.  kmem_cnode_cache is published last: every internal
+ * cache keeps its node parts in pages (cache_bootmeta).
  */
 static int kmem_internal_caches(void)
 {
 	char name[KMEM_NAMELEN];
 	const unsigned fl = KMC_NOMAGAZINE | KMC_NODEBUG;
-	kmem_cache_t *nc;
+	kmem_cache_t *nc = NULL;
 
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
 		struct kmem_magtype *mt = &kmem_magtypes[i];
@@ -1290,13 +1300,15 @@ static int kmem_internal_caches(void)
 		if (mt->mt_cache == NULL)
 			return -1;
 	}
-	nc = kmem_cache_create("kmem_cnode", sizeof(struct kmem_cnode), MM_CACHE_LINE, NULL, NULL,
-			       NULL, NULL, NULL, fl);
+	if (kmem_nnodes > 1 &&
+	    (nc = kmem_cache_create("kmem_cnode", sizeof(struct kmem_cnode), MM_CACHE_LINE, NULL,
+				    NULL, NULL, NULL, NULL, fl)) == NULL)
+		return -1;
 	kmem_slab_cache = kmem_cache_create("kmem_slab", sizeof(struct kmem_slab), 0, NULL, NULL,
 					    NULL, NULL, NULL, fl);
 	kmem_bufctl_cache = kmem_cache_create("kmem_bufctl", sizeof(struct kmem_bufctl), 0, NULL,
 					      NULL, NULL, NULL, NULL, fl);
-	if (nc == NULL || kmem_slab_cache == NULL || kmem_bufctl_cache == NULL)
+	if (kmem_slab_cache == NULL || kmem_bufctl_cache == NULL)
 		return -1;
 	kmem_cnode_cache = nc;
 	return 0;
@@ -1352,7 +1364,8 @@ void kmem_fini(void)
 		if (last == kmem_bufctl_cache) {
 			for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
 				kmem_slab_reap(kmem_magtypes[i].mt_cache);
-			kmem_slab_reap(kmem_cnode_cache);
+			if (kmem_cnode_cache != NULL)
+				kmem_slab_reap(kmem_cnode_cache);
 		}
 		kmem_cache_destroy(last);
 	}

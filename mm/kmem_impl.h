@@ -49,8 +49,12 @@
  */
 #define KMEM_FULLNESS		16
 
-/* Bucket count of a node's initial bufctl hash; it grows x4 at load 2. */
-#define KMEM_HASH_INITIAL	64
+/*
+ * Bucket count of a node's initial bufctl hash (inside struct kmem_cnode);
+ * it grows x4 at load 2.  32 keeps a cache's structure with its node-0
+ * part (cache_cnode0) within one page in libkmem (32 thread slots).
+ */
+#define KMEM_HASH_INITIAL	32
 #define KMEM_HASH_LOAD		2
 
 /* ---------------------------------------------------------------- debugging */
@@ -233,7 +237,7 @@ struct kmem_cache {
 	bool cache_small;		/* header in the slab, links in the buffers */
 	bool cache_pagemode;		/* slabs are pages: owner word finds the slab */
 	bool cache_slablayer;		/* false: a zcache over a foreign back end */
-	bool cache_bootmeta;		/* node parts from pages: made before kmem_cnode_cache (kmem.c §3) */
+	bool cache_bootmeta;		/* node parts 1.. from pages, not kmem_cnode_cache (kmem.c §3) */
 	kmem_ctor_fn *cache_ctor;	/* may be NULL */
 	kmem_dtor_fn *cache_dtor;	/* may be NULL */
 	kmem_reclaim_fn *cache_reclaim;	/* may be NULL */
@@ -243,7 +247,7 @@ struct kmem_cache {
 	kmem_release_fn *cache_release;
 	void *cache_arg;		/* their argument */
 	unsigned cache_nnodes;		/* entries of cache_node in use */
-	struct kmem_cnode *cache_node[MM_MAX_NODES];	/* per node */
+	struct kmem_cnode *cache_node[MM_MAX_NODES];	/* per node: [0] is cache_cnode0 */
 
 	/* protected by kmem_list_lock */
 	struct kmem_cache *cache_next;	/* list of all caches */
@@ -255,6 +259,9 @@ struct kmem_cache {
 	uint64_t cache_cross_free;	/* buffers freed on another node's hart */
 	uint64_t cache_reap;		/* reaps */
 	uint64_t cache_resize;		/* magazine size changes */
+
+	/* node 0's part, in the same allocation (kmem.c §3); the others are apart */
+	struct kmem_cnode cache_cnode0 MM_CACHE_ALIGNED;
 };
 
 /*
