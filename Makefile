@@ -205,15 +205,29 @@ $(HOST)/bench_kmem: tests/host/bench_kmem.c $(H_PORTABLE) tests/host/host_env.c 
 # mm/ as the process's malloc, for LD_PRELOAD (docs/libkmem.md): every mm/
 # file unchanged over tools/libkmem/mm_env.h, optimised, MM_DEBUG=0, only the
 # malloc API exported.
+# Its text is resident whole (the kernel maps a library's cached pages
+# around each fault), so size counts: files that run once or only for
+# reports and debugging are built -Os, and functions nothing calls are
+# dropped (-ffunction-sections, --gc-sections).  The hit paths (umem.c,
+# kmalloc.c, kmem.c and the inline paths of mm/*.h) stay -O2.
 LIBKMEM_SRC := $(wildcard mm/*.c tools/libkmem/*.c)
+LIBKMEM_COLD := mm/bootmem.c mm/page_init.c mm/zone_layout.c mm/page_dump.c mm/vmem_dump.c \
+	mm/kmem_dump.c mm/kmem_debug.c mm/fail.c tools/libkmem/umem_footprint.c
+LIBKMEM_COLD_OBJ := $(patsubst %.c,$(HOST)/libkmem-os/%.o,$(LIBKMEM_COLD))
 LIBKMEM_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -pthread -DMM_DEBUG=0 \
 	-fvisibility=hidden -ftls-model=initial-exec -fno-plt -fno-builtin-malloc -fno-builtin-calloc \
-	-I. -Itools/libkmem
+	-ffunction-sections -fdata-sections -I. -Itools/libkmem
 host-tools: $(HOST)/libkmem.so
-$(HOST)/libkmem.so: $(LIBKMEM_SRC) $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
+$(HOST)/libkmem-os/%.o: %.c $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTCC,$@)
+	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -Os -c $< -o $@
+$(HOST)/libkmem.so: $(filter-out $(LIBKMEM_COLD),$(LIBKMEM_SRC)) $(LIBKMEM_COLD_OBJ) \
+		$(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
-	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now $(LIBKMEM_SRC) -o $@
+	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now -Wl,--gc-sections \
+		$(filter %.c %.o,$^) -o $@
 # Its test programs (tools/libkmem/check.py runs them): no sanitizers, which
 # would bring their own malloc.
 host-tools: $(HOST)/malloc_torture $(HOST)/malloc_badfree $(HOST)/malloc_early
