@@ -16,13 +16,16 @@
  * (mm/page.h): a reserved page is boot metadata (bootmem: the page
  * descriptors, the per-slot page areas); a page whose owner word names a
  * slab belongs to that slab's cache, kmalloc's classes ("kmalloc-",
- * "dma-kmalloc-") being buffers and every other cache kmem's or vmem's own
- * structures; an allocated page without a slab is kmem's own metadata
- * (kmem_cache structures, their nodes); a free page (buddy list or per-slot
- * cache, head or tail of its block) is free memory still resident.  The
+ * "dma-kmalloc-") being buffers and every other cache (magazines, slab
+ * headers, bufctls, kmalloc's large-block records, node parts) kmem's own
+ * structures; an allocated page without a slab is kmem metadata taken
+ * from its arena by the page (the cache structures, mm/kmem.c §3); a free
+ * page (buddy list or per-slot cache, head or tail of its block) is free
+ * memory still resident.  The
  * large and aligned ranges are whole regions.  libkmem.so's mappings come
  * from /proc/self/maps (the file that holds this function): text,
- * read-only data, data, and the anonymous mapping right after them, .bss.
+ * read-only data, data, and the anonymous mapping right after them up to
+ * the linker's _end, .bss.
  * Everything else present (the program, libc, stacks, vmem's pages from
  * mmap) is "other".
  *
@@ -41,6 +44,9 @@
 #include "mm/page_impl.h"
 #include "umem_impl.h"
 
+/* The end of this library's .bss (the linker's symbol, bound inside the library). */
+extern char _end[] __attribute__((visibility("hidden")));
+
 #define UFP_BATCH	512		/* pagemap entries read per call */
 #define UFP_PRESENT	(1ull << 63)	/* pagemap: page present */
 #define UFP_MAXORDER_PAGES (1u << 12)	/* a tail page's head is at most this far back */
@@ -54,8 +60,8 @@ enum ufp_region {
 
 static const char *const ufp_names[UFP_NREGIONS][2] = {
 	{ "heap.boot", "page descriptors and other bootmem" },
-	{ "heap.meta", "kmem_cache structures, cache nodes" },
-	{ "heap.slabmeta", "slabs of kmem's and vmem's own caches" },
+	{ "heap.meta", "cache structures (a page each) and other kmem pages" },
+	{ "heap.slabmeta", "slabs of kmem's own caches (magazines, headers, ...)" },
 	{ "heap.buffers", "slabs of kmalloc classes" },
 	{ "heap.free", "free pages still resident" },
 	{ "large", "kmalloc's large arena" },
@@ -197,7 +203,15 @@ static void ufp_map(struct ufp_walk *w, struct ufp_maps *mw, const struct ufp_ma
 										 : UFP_LIB_RO;
 		mw->mw_end = m->um_hi;
 	} else if (mw->mw_end == m->um_lo && m->um_path[0] == '\0') {
-		r = UFP_LIB_BSS;	/* anonymous, right after the library's data */
+		/* anonymous, right after the library's data: .bss up to _end, then other */
+		uintptr_t end = ((uintptr_t)_end + MM_PAGE_SIZE - 1) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
+
+		if (end > m->um_lo && end < m->um_hi) {
+			ufp_count_clipped(w, mw, m->um_lo, end, UFP_LIB_BSS);
+			ufp_count_clipped(w, mw, end, m->um_hi, UFP_OTHER);
+			return;
+		}
+		r = UFP_LIB_BSS;
 	}
 	ufp_count_clipped(w, mw, m->um_lo, m->um_hi, r);
 }
