@@ -76,8 +76,7 @@ static const char *const ufp_names[UFP_NREGIONS][2] = {
 /* One footprint walk: present pages per region. */
 struct ufp_walk {
 	int fw_fd;			/* /proc/self/pagemap */
-	uintptr_t fw_heap_lo, fw_heap_hi;
-	uint64_t fw_pages[UFP_NREGIONS];
+	uint64_t fw_pages[UFP_NREGIONS];	/* present pages per region */
 };
 
 /* Is the kmem cache a kmalloc class (its buffers are the program's blocks)? */
@@ -100,7 +99,7 @@ static enum ufp_region ufp_heap_page(uintptr_t va)
 	if (pg->pg_state == PG_FREE || pg->pg_state == PG_CACHED)
 		return UFP_HEAP_FREE;
 	pg = page_lookup(virt_to_phys((void *)va));	/* owner words are per page */
-	if (pg->pg_owner & 1)
+	if (pg->pg_owner & 1)		/* a slab page: the slab's address | 1 (mm/kmem.c §3) */
 		return ufp_is_kmalloc(((struct kmem_slab *)(pg->pg_owner & ~(uintptr_t)1))->slab_cache)
 		       ? UFP_HEAP_BUF : UFP_HEAP_SLAB_META;
 	return UFP_HEAP_META;
