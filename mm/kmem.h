@@ -90,6 +90,11 @@ typedef void kmem_release_fn(void *arg, void **bufs, unsigned n);
  */
 extern unsigned kmem_debug;		/* KMF_ bits for every cache */
 extern bool kmem_nomagazine;		/* as if every cache had KMC_NOMAGAZINE */
+/*
+ * kmalloc's class caches are made on first use instead of all by kmem_init
+ * (libkmem: a process uses a handful of the 128).  Set before kmem_init.
+ */
+extern bool kmalloc_ondemand;
 extern unsigned kmem_reap_interval_ms;	/* working-set period (default 15000) */
 
 /*
@@ -383,49 +388,77 @@ static inline unsigned kmem_numa_node(const void *buf)
 	return s < KMEM_NUMA_SECTS ? kmem_numa_map.knm_node[s] : KMEM_NUMA_MIXED;
 }
 
-static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+/*
+ * The magazine hit: a buffer from the calling hart's loaded magazine, or
+ * NULL when it is empty (or the hart cannot run a hit path now,
+ * cpu_hit_enter): the caller then takes kmem_cache_alloc_slow.
+ */
+static inline void *kmem_cache_alloc_hit(kmem_cache_t *cp)
 {
 	struct kmem_cpu_cache *ccp;
-	irqflags_t f = irq_save();
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
 	void **top;
-	void *buf;
+	void *buf = NULL;
 
-	ccp = kmem_cpu(cp);
+	if (__builtin_expect(cpu < 0, 0))
+		return NULL;
+	ccp = (struct kmem_cpu_cache *)(void *)cp + cpu;
 	top = ccp->hc_top;
-	if (__builtin_expect(top == ccp->hc_base, 0)) {
-		irq_restore(f);
-		return kmem_cache_alloc_slow(cp, kmflag);
+	if (__builtin_expect(top != ccp->hc_base, 1)) {
+		buf = *--top;
+		ccp->hc_top = top;
+		ccp->hc_alloc++;
+		if (buf == NULL)		/* never: rounds are buffers; lets callers test once */
+			__builtin_unreachable();
 	}
-	buf = *--top;
-	ccp->hc_top = top;
-	ccp->hc_alloc++;
-	irq_restore(f);
+	cpu_hit_exit(f);
+	return buf;
+}
+
+static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+{
+	void *buf = kmem_cache_alloc_hit(cp);
+
+	if (__builtin_expect(buf == NULL, 0))
+		return kmem_cache_alloc_slow(cp, kmflag);
 	return buf;
 }
 
 /*
- * kmem_cache_free with the buffer's home node already known (kfree has its
- * slab; KMEM_NUMA_MIXED: ask the section map): the hit path pushes it on
- * the loaded magazine when it is of this hart's node.
+ * The free hit, with the buffer's home node already known (kfree has its
+ * slab; KMEM_NUMA_MIXED: ask the section map): push it on the loaded
+ * magazine when there is room and it is of this hart's node.  false: the
+ * caller takes kmem_cache_free_slow.
  */
-static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
+static inline bool kmem_cache_free_hit(kmem_cache_t *cp, void *buf, unsigned home)
 {
 	struct kmem_cpu_cache *ccp;
-	irqflags_t f = irq_save();
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
 	void **top;
+	bool hit;
 
-	ccp = kmem_cpu(cp);
+	if (__builtin_expect(cpu < 0, 0))
+		return false;
+	ccp = (struct kmem_cpu_cache *)(void *)cp + cpu;
 	top = ccp->hc_top;
-	if (__builtin_expect(top == ccp->hc_limit ||
-			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
-			      (unsigned)ccp->hc_node), 0)) {
-		irq_restore(f);
-		kmem_cache_free_slow(cp, buf);
-		return;
+	hit = top != ccp->hc_limit &&
+	      (!ccp->hc_numa || (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) ==
+	       (unsigned)ccp->hc_node);
+	if (__builtin_expect(hit, 1)) {
+		*top = buf;
+		ccp->hc_top = top + 1;
 	}
-	*top = buf;
-	ccp->hc_top = top + 1;
-	irq_restore(f);
+	cpu_hit_exit(f);
+	return hit;
+}
+
+/* kmem_cache_free with the buffer's home node known (kmalloc.c's kfree). */
+static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
+{
+	if (__builtin_expect(!kmem_cache_free_hit(cp, buf, home), 0))
+		kmem_cache_free_slow(cp, buf);
 }
 
 static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
@@ -458,9 +491,12 @@ static inline unsigned kmalloc_index_formula(size_t size)
 
 static inline void *kmalloc(size_t size, int kmflag)
 {
+	kmem_cache_t *cp;
+
 	if (__builtin_constant_p(size) && __builtin_constant_p(kmflag) && size >= 1 &&
-	    size <= KMALLOC_MAX_CLASS && (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0)
-		return kmem_cache_alloc(kmalloc_caches[0][kmalloc_index_formula(size)], kmflag);
+	    size <= KMALLOC_MAX_CLASS && (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0 &&
+	    __builtin_expect((cp = kmalloc_caches[0][kmalloc_index_formula(size)]) != NULL, 1))
+		return kmem_cache_alloc(cp, kmflag);
 	return kmalloc_var(size, kmflag);
 }
 
