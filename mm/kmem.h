@@ -388,77 +388,105 @@ static inline unsigned kmem_numa_node(const void *buf)
 	return s < KMEM_NUMA_SECTS ? kmem_numa_map.knm_node[s] : KMEM_NUMA_MIXED;
 }
 
-/*
- * The magazine hit: a buffer from the calling hart's loaded magazine, or
- * NULL when it is empty (or the hart cannot run a hit path now,
- * cpu_hit_enter): the caller then takes kmem_cache_alloc_slow.
- */
-static inline void *kmem_cache_alloc_hit(kmem_cache_t *cp)
+/* Pop a round from ccp's loaded magazine; NULL when it is empty. */
+static inline void *kmem_cc_pop(struct kmem_cpu_cache *ccp)
 {
-	struct kmem_cpu_cache *ccp;
-	irqflags_t f;
-	int cpu = cpu_hit_enter(&f);
-	void **top;
-	void *buf = NULL;
+	void **top = ccp->hc_top;
+	void *buf;
 
-	if (__builtin_expect(cpu < 0, 0))
+	if (__builtin_expect(top == ccp->hc_base, 0))
 		return NULL;
-	ccp = (struct kmem_cpu_cache *)(void *)cp + cpu;
-	top = ccp->hc_top;
-	if (__builtin_expect(top != ccp->hc_base, 1)) {
-		buf = *--top;
-		ccp->hc_top = top;
-		ccp->hc_alloc++;
-		if (buf == NULL)		/* never: rounds are buffers; lets callers test once */
-			__builtin_unreachable();
-	}
-	cpu_hit_exit(f);
+	buf = *--top;
+	ccp->hc_top = top;
+	ccp->hc_alloc++;
+	if (buf == NULL)		/* never: rounds are buffers; lets callers test once */
+		__builtin_unreachable();
 	return buf;
+}
+
+/*
+ * Push buf (of node home; KMEM_NUMA_MIXED: ask the section map) on ccp's
+ * loaded magazine if there is room and it is of this hart's node.
+ */
+static inline bool kmem_cc_push(struct kmem_cpu_cache *ccp, void *buf, unsigned home)
+{
+	void **top = ccp->hc_top;
+
+	if (__builtin_expect(top == ccp->hc_limit ||
+			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
+			      (unsigned)ccp->hc_node), 0))
+		return false;
+	*top = buf;
+	ccp->hc_top = top + 1;
+	return true;
 }
 
 static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	void *buf = kmem_cache_alloc_hit(cp);
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
+	void *buf;
 
-	if (__builtin_expect(buf == NULL, 0))
-		return kmem_cache_alloc_slow(cp, kmflag);
+	if (__builtin_expect(cpu >= 0, 1)) {
+		buf = kmem_cc_pop((struct kmem_cpu_cache *)(void *)cp + cpu);
+		cpu_hit_exit(f);
+		if (__builtin_expect(buf != NULL, 1))
+			return buf;
+	}
+	return kmem_cache_alloc_slow(cp, kmflag);
+}
+
+/*
+ * The magazine hit alone (libkmem's malloc): a buffer from the calling
+ * hart's loaded magazine, or NULL when it is empty or the hart cannot run
+ * a hit path now (cpu_hit_enter); the caller then takes its slow path.
+ */
+static inline void *kmem_cache_alloc_hit(kmem_cache_t *cp)
+{
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
+	void *buf;
+
+	if (__builtin_expect(cpu < 0, 0))
+		return NULL;
+	buf = kmem_cc_pop((struct kmem_cpu_cache *)(void *)cp + cpu);
+	cpu_hit_exit(f);
 	return buf;
 }
 
 /*
- * The free hit, with the buffer's home node already known (kfree has its
- * slab; KMEM_NUMA_MIXED: ask the section map): push it on the loaded
- * magazine when there is room and it is of this hart's node.  false: the
- * caller takes kmem_cache_free_slow.
+ * kmem_cache_free with the buffer's home node already known (kfree has its
+ * slab; KMEM_NUMA_MIXED: ask the section map): the hit path pushes it on
+ * the loaded magazine when it is of this hart's node.
  */
-static inline bool kmem_cache_free_hit(kmem_cache_t *cp, void *buf, unsigned home)
+static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
 {
-	struct kmem_cpu_cache *ccp;
 	irqflags_t f;
 	int cpu = cpu_hit_enter(&f);
-	void **top;
+
+	if (__builtin_expect(cpu >= 0, 1)) {
+		if (__builtin_expect(kmem_cc_push((struct kmem_cpu_cache *)(void *)cp + cpu, buf,
+						  home), 1)) {
+			cpu_hit_exit(f);
+			return;
+		}
+		cpu_hit_exit(f);
+	}
+	kmem_cache_free_slow(cp, buf);
+}
+
+/* The free hit alone (libkmem's free): false when the caller must take kmem_cache_free_slow. */
+static inline bool kmem_cache_free_hit(kmem_cache_t *cp, void *buf, unsigned home)
+{
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
 	bool hit;
 
 	if (__builtin_expect(cpu < 0, 0))
 		return false;
-	ccp = (struct kmem_cpu_cache *)(void *)cp + cpu;
-	top = ccp->hc_top;
-	hit = top != ccp->hc_limit &&
-	      (!ccp->hc_numa || (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) ==
-	       (unsigned)ccp->hc_node);
-	if (__builtin_expect(hit, 1)) {
-		*top = buf;
-		ccp->hc_top = top + 1;
-	}
+	hit = kmem_cc_push((struct kmem_cpu_cache *)(void *)cp + cpu, buf, home);
 	cpu_hit_exit(f);
 	return hit;
-}
-
-/* kmem_cache_free with the buffer's home node known (kmalloc.c's kfree). */
-static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
-{
-	if (__builtin_expect(!kmem_cache_free_hit(cp, buf, home), 0))
-		kmem_cache_free_slow(cp, buf);
 }
 
 static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)

@@ -83,8 +83,13 @@
 /* The default hit-path bracket: interrupts off, and the hart's id. */
 static inline int cpu_hit_enter(irqflags_t *f)
 {
+	int cpu;
+
 	*f = irq_save();
-	return (int)cpu_id();
+	cpu = (int)cpu_id();
+	if (cpu < 0)		/* never (ids are below MM_MAX_CPUS): no test on the hit path */
+		__builtin_unreachable();
+	return cpu;
 }
 
 static inline void cpu_hit_exit(irqflags_t f) { irq_restore(f); }
