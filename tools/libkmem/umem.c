@@ -31,17 +31,28 @@
  *            a hash (address -> size) records each such block.
  * So the range of a pointer says who owns it, in two compares.
  *
- * 2. Finding the owner of a pointer, and bad frees
- * ------------------------------------------------
- * A heap pointer goes to kfree, which finds its slab through the page
- * descriptor in O(1) (mm/kmalloc.c §3) and panics, naming the pointer, if
- * it does not start a buffer of a kmalloc cache.  A large pointer must be
+ * 2. The hit paths, finding the owner of a pointer, and bad frees
+ * ---------------------------------------------------------------
+ * malloc and free run kmalloc's own hit paths inline (mm/kmem_impl.h):
+ * malloc takes the class cache from kmalloc's size table and pops a round
+ * from the thread's loaded magazine (kmem_cache_alloc_hit); free finds the
+ * class through the page descriptor and the slab header, checks that the
+ * pointer starts a buffer (kmalloc_buf_class), and pushes it on the loaded
+ * magazine (kmem_cache_free_hit).  Neither calls into kmalloc.c, and for a
+ * thread that owns its slot neither touches the nesting count (mm_env.h,
+ * cpu_hit_enter).  Everything else takes the slow functions below, which
+ * go through kmalloc, kfree and the slab layer as the kernel does.
+ *   A heap pointer that is not the start of a class buffer goes to kfree,
+ * which finds its slab through the page descriptor in O(1) (mm/kmalloc.c
+ * §3) and panics, naming the pointer, if it does not start a buffer of a
+ * kmalloc cache.  A large pointer must be
  * in kmalloc's large hash, an aligned one in ours; any other pointer is
  * foreign and kfree's slow path panics.  A double free into a magazine is
  * invisible to kmalloc's hit path, so free() keeps a tag in the second
  * word of each free heap buffer (chunks are at least 16 bytes): malloc
  * clears it, free checks that it is not already umem_key (a per-process
- * random value) and writes it.  A match is a double free, reported and
+ * random value) and writes it, after the buffer test, so a bad pointer
+ * never writes into a live buffer.  A match is a double free, reported and
  * aborted; a false alarm needs a program to store that random 64-bit word
  * itself.  With debug flags (KMEM_OPTIONS=debug=...) the slab layer's own
  * checks (mm/kmem_debug.c) do this instead and the tag is off.  Every
@@ -50,6 +61,10 @@
  * 3. Start-up
  * -----------
  * The first call of any entry point runs umem_init under umem_init_lock.
+ * kmem_init makes no kmalloc class: each is made on its first request
+ * (kmalloc_ondemand), since a process uses a handful of the 128 and each
+ * costs a magazine line per slot; until then, and before start-up, the
+ * class's entry is NULL and malloc takes its slow path.
  * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
  * works from a program's first constructor.  The fork handlers are
  * registered last, once the allocator is ready, because registering may
