@@ -7,10 +7,10 @@
  * buddyinfo prints one line per zone: node, zone name and the number of free
  * blocks of each order on the lists (deferred pages are in no block yet).
  * zoneinfo prints per zone the free pages (deferred ones included, and
- * counted apart as nr_deferred_pages), the
- * watermarks, spanned/present/managed pages, the statistics, and per hart
- * the cache's count, high and batch, with Linux's labels and indentation so
- * the usual tools and eyes read it.
+ * counted apart as nr_deferred_pages), the watermarks,
+ * spanned/present/managed pages, the statistics, and per hart the cache's
+ * count, high and batch, with Linux's labels and indentation so the usual
+ * tools and eyes read it.
  *
  * 2. Data structures and invariants
  * ---------------------------------
