@@ -409,9 +409,10 @@ def kmem_matrix():
 
 def page_defer_matrix():
     """Deferred page descriptors (`page_defer=MIB`, docs/page_alloc.md): every
-    suite on two nodes with most of each zone deferred at boot, and a stress
-    run, whose pressure grows every zone and whose zone check must still
-    balance; a bad value is reported and changes nothing."""
+    suite on two nodes with most of each zone deferred at boot (the page
+    suite's exhaustion grows them all), and a stress run with deferral on,
+    whose zone check must still balance; a bad value is reported and changes
+    nothing."""
     grown = r"descriptors for \d+ pages set up by \d+ harts in \d+ us; [1-9]\d* MiB deferred"
     return [
         {"name": "page-defer-numa2-smp4-2G", "smp": 4, "mem": "2G", "numa": 2,
