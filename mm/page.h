@@ -127,7 +127,9 @@ struct page_layout {
 /*
  * Build nodes and zones, take every free range from bootmem (which closes
  * it) and initialise the page descriptors, each node's by harts of that node
- * in parallel (cpu_call_all: every hart must be online and idle-callable).
+ * in parallel (cpu_call_all: every hart must be online and idle-callable);
+ * with lay_defer, only each zone's first lay_defer bytes, the rest as the
+ * zone needs them (mm/page_init.c §2).
  * Returns 0, or -1 with a message when the layout is unusable.
  */
 int page_init(const struct page_layout *pl);
