@@ -25,6 +25,8 @@
  *   min   = its share, by managed pages, of sqrt(16 * managed KiB) KiB,
  *           clamped to [128 KiB, 64 MiB] over the whole machine;
  *   low   = min + max(min/4, managed/1000), high = min + 2*(low - min).
+ * Free pages, for watermarks, are zone_free_pages: the buddy lists plus
+ * the zone's deferred sections (page_init.c §2).
  * A normal request first walks its zonelist taking only from zones that
  * stay above low after it, then walks it again down to min.  The pages
  * below min are the *reserve*: only PAGE_URGENT requests take them (down to
@@ -51,6 +53,9 @@
  *
  * 5. Failure semantics
  * --------------------
+ * A zone whose lists hold no block of the order asked but which still has
+ * deferred sections grows into them first (zone_buddy_alloc, under z_lock),
+ * before the request moves on to the next zone.
  * page_alloc returns PAGE_NOADDR, never panics, when no allowed zone can
  * serve the request; before giving up, a request that may wait (not urgent,
  * interrupts on) drains every hart's cache once and retries.  With failure
