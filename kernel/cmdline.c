@@ -149,6 +149,8 @@ static bool cmdline_word(const char *w, size_t len, struct cmdline *cl)
 	}
 	if (len >= 19 && strncmp(w, "kmem_reap_interval=", 19) == 0)
 		return cmdline_reap_interval(w, len, cl);
+	if (len >= 11 && strncmp(w, "page_defer=", 11) == 0)
+		return cmdline_uint(w, len, 11, 1u << 20, "MiB", &cl->cl_page_defer_mib);
 	if ((stress = cmdline_stress_word(w, len, cl)) >= 0)
 		return stress == 1;
 	return false;

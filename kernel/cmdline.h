@@ -16,6 +16,8 @@ struct cmdline {
 	bool cl_kmem_nomagazine;	/* `kmem_nomagazine`: object caches without magazines */
 	bool cl_kmem_reap_set;		/* `kmem_reap_interval=MS` given ... */
 	unsigned cl_kmem_reap_ms;	/* ... its value: 0 turns periodic reaping off */
+	uint64_t cl_page_defer_mib;	/* `page_defer=MIB`: descriptors written at boot
+					   per zone, the rest on demand; 0 (default): all */
 	bool cl_smp_via_start;		/* test hook `smp_via_start`: start secondaries
 					   at _start, as OpenSBI's hart_start race does */
 	bool cl_stress;			/* `stress=SECONDS` given ... */

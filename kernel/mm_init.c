@@ -46,7 +46,7 @@ void mm_pages_init(const struct plat_map *pm)
 	static struct page_zone_desc zd[PLAT_MAX_ZONES];
 	struct page_layout pl = { 0 };
 	int nzones = plat_zones(pm, zd, PLAT_MAX_ZONES);
-	uint64_t t0;
+	uint64_t t0, deferred = 0;
 
 	if (nzones < 0)
 		panic("mm_pages_init: more than %d zones", PLAT_MAX_ZONES);
@@ -56,6 +56,7 @@ void mm_pages_init(const struct plat_map *pm)
 	pl.lay_dist = pm->pm_ndist ? &pm->pm_dist[0][0] : NULL;
 	pl.lay_dist_stride = PLAT_MAX_NODES;
 	pl.lay_dma_limit = pm->pm_has_dma_limit ? pm->pm_dma_limit : 0;
+	pl.lay_defer = cmdline.cl_page_defer_mib << 20;	/* page_defer=MIB, 0: none */
 	t0 = timer_now_us();
 	if (page_init(&pl) != 0)
 		panic("mm_pages_init: the platform map's zones are unusable (see above)");
@@ -67,13 +68,15 @@ void mm_pages_init(const struct plat_map *pm)
 		page_zone_info(i, &zi);
 		mm_boot_info.mbi_free[i] = zi.pzi_free;
 		mm_boot_info.mbi_pages += zi.pzi_spanned;
+		deferred += zi.pzi_deferred;
 	}
 	mmu_set_pt_alloc(mm_pt_alloc);
 	printk("page: %u zones, %llu MiB free; descriptors for %llu pages set up by %u harts "
-	       "in %llu us\n", page_zone_count(),
+	       "in %llu us; %llu MiB deferred\n", page_zone_count(),
 	       (unsigned long long)(page_free_count() >> (20 - MM_PAGE_SHIFT)),
 	       (unsigned long long)mm_boot_info.mbi_pages, ncpus,
-	       (unsigned long long)mm_boot_info.mbi_init_us);
+	       (unsigned long long)mm_boot_info.mbi_init_us,
+	       (unsigned long long)(deferred >> (20 - MM_PAGE_SHIFT)));
 }
 
 /* The kmem boot options into kmem's switches; a bad kmem_debug flag is reported. */

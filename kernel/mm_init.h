@@ -3,7 +3,9 @@
  *
  * mm_pages_init(pm): call once on the boot hart after bootmem has every
  * memory range and reservation, and after every hart is online
- * (smp_boot_secondaries): descriptors are initialised on all harts, each
+ * (smp_boot_secondaries): descriptors are initialised on all harts (with
+ * `page_defer=MIB`, only each zone's first MIB of free memory: the rest
+ * when the zone needs it, mm/page_init.c §2), each
  * online hart gets its page caches, bootmem is closed, and page tables come
  * from the page allocator from then on.  Panics if the zones are unusable.
  *

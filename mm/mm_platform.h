@@ -56,7 +56,9 @@
  *              VERIFY(expr)                always on; panics naming expr, file, line
  *   Limits     MM_MAX_CPUS, MM_MAX_NODES, MM_CACHE_LINE;
  *              MM_MIN_ALIGN optional: the least alignment of every object
- *              cache buffer (default 8, a pointer; user-space malloc sets 16)
+ *              cache buffer (default 8, a pointer; user-space malloc sets 16);
+ *              MM_PAGE_SECT_SHIFT optional: log2 of the page allocator's
+ *              section (default 27, 128 MiB; at least 22, mm/page.h)
  *   Bits       MM_FAST_CLZ: 1 when __builtin_clzll/ctzll are single
  *              instructions; 0 makes mm_highbit/mm_lowbit below use a short
  *              inline search instead of libgcc's out-of-line helpers

@@ -118,12 +118,18 @@ struct page_layout {
 	unsigned lay_dist_stride;		/* bytes between rows of lay_dist */
 	paddr_t lay_dma_limit;			/* no DMA above this; 0 = no limit */
 	paddr_t lay_dma32_limit;			/* end of DMA32 (0 = 4 GiB; tests move it) */
+	uint64_t lay_defer;			/* bytes of free memory per zone whose
+						   descriptors page_init writes; the rest
+						   waits until the zone needs it (page_init.c
+						   §2); 0: every descriptor at once */
 };
 
 /*
  * Build nodes and zones, take every free range from bootmem (which closes
  * it) and initialise the page descriptors, each node's by harts of that node
- * in parallel (cpu_call_all: every hart must be online and idle-callable).
+ * in parallel (cpu_call_all: every hart must be online and idle-callable);
+ * with lay_defer, only each zone's first lay_defer bytes, the rest as the
+ * zone needs them (mm/page_init.c §2).
  * Returns 0, or -1 with a message when the layout is unusable.
  */
 int page_init(const struct page_layout *pl);
@@ -157,7 +163,7 @@ void page_pcp_drain_this_hart(void);
  */
 void page_levelstat_cpu(unsigned cpu, uint64_t *pcp, uint64_t *buddy);
 
-/* Totals, in pages: free in the buddy lists, and held in per-hart caches. */
+/* Totals, in pages: free (buddy lists and deferred sections), and held in per-hart caches. */
 uint64_t page_free_count(void);
 uint64_t page_cached_count(void);
 
@@ -186,7 +192,10 @@ struct page_zone_info {
 	uint64_t pzi_spanned;			/* pages in the span */
 	uint64_t pzi_present;			/* usable pages (platform map) */
 	uint64_t pzi_managed;			/* pages given to the buddy at boot */
-	uint64_t pzi_free;			/* pages in the buddy lists now */
+	uint64_t pzi_free;			/* free pages now: on the buddy lists
+						   plus pzi_deferred */
+	uint64_t pzi_deferred;			/* free pages whose descriptors are
+						   not written yet (page_init.c §2) */
 	uint64_t pzi_cached;			/* pages in per-hart caches now */
 	uint64_t pzi_nr_free[PAGE_NR_ORDERS];	/* free blocks per order */
 	uint64_t pzi_min, pzi_low, pzi_high;	/* watermarks */
@@ -225,7 +234,8 @@ struct page {
 	uint32_t pg_pad;		/* unused: keeps the descriptor at 32 bytes */
 };
 
-/* Descriptor of the page containing pa, or NULL outside described memory. */
+/* Descriptor of the page containing pa, or NULL outside described memory
+ * (holes, and sections whose descriptors are still deferred). */
 struct page *page_lookup(paddr_t pa);
 
 /*
@@ -283,12 +293,23 @@ struct page_hart {
 } MM_CACHE_ALIGNED;
 
 /*
- * Where descriptors live: one map per 128 MiB section.  pgm_sect[s] holds the
- * map's address minus (first pfn of the section) * sizeof(struct page), so
- * adding pfn * sizeof(struct page) gives the descriptor; 0 marks a hole.
+ * Where descriptors live: one map per *section* of 2^PAGE_SECT_SHIFT bytes
+ * (the environment's MM_PAGE_SECT_SHIFT; 128 MiB when it sets none).
+ * pgm_sect[s] holds the map's address minus (first pfn of the section) *
+ * sizeof(struct page), so adding pfn * sizeof(struct page) gives the
+ * descriptor; 0 marks a hole, or a section whose descriptors are deferred
+ * and not written yet (page_init.c §2): page_lookup says NULL for both.
+ * A section holds at least one block of the largest order, so no block
+ * crosses two maps.
  */
+#ifdef MM_PAGE_SECT_SHIFT
+#define PAGE_SECT_SHIFT		MM_PAGE_SECT_SHIFT
+#else
 #define PAGE_SECT_SHIFT		27
+#endif
 #define PAGE_SECT_PAGES		(1ull << (PAGE_SECT_SHIFT - MM_PAGE_SHIFT))
+_Static_assert(PAGE_SECT_SHIFT >= MM_PAGE_SHIFT + PAGE_MAX_ORDER && PAGE_SECT_SHIFT < 48,
+	       "a section must hold a block of PAGE_MAX_ORDER");
 struct page_mem {
 	paddr_t pgm_base;		/* first section's address (section aligned) */
 	uint64_t pgm_nsect;		/* entries in pgm_sect */

@@ -5,10 +5,12 @@
  * 1. Overview and vocabulary
  * --------------------------
  * buddyinfo prints one line per zone: node, zone name and the number of free
- * blocks of each order.  zoneinfo prints per zone the free pages, the
- * watermarks, spanned/present/managed pages, the statistics, and per hart
- * the cache's count, high and batch, with Linux's labels and indentation so
- * the usual tools and eyes read it.
+ * blocks of each order on the lists (deferred pages are in no block yet).
+ * zoneinfo prints per zone the free pages (deferred ones included, and
+ * counted apart as nr_deferred_pages), the watermarks,
+ * spanned/present/managed pages, the statistics, and per hart the cache's
+ * count, high and batch, with Linux's labels and indentation so the usual
+ * tools and eyes read it.
  *
  * 2. Data structures and invariants
  * ---------------------------------
@@ -46,6 +48,7 @@ static const char *const page_zone_names[PAGE_NR_ZONE_TYPES] = {
 static const char *const page_zone_stat_names[] = {
 	"nr_allocs", "nr_frees", "nr_splits", "nr_merges", "nr_refused",
 	"nr_urgent", "nr_fallback", "nr_remote", "nr_pcp_refills", "nr_pcp_drains",
+	"nr_deferred_grows",
 };
 
 _Static_assert(sizeof(page_zone_stat_names) / sizeof(page_zone_stat_names[0]) ==
@@ -96,7 +99,8 @@ int page_zone_info(unsigned zi, struct page_zone_info *info)
 	info->pzi_batch = zp->z_batch;
 	info->pzi_pcp_high = zp->z_pcp_high;
 	zf = zone_lock(zp);
-	info->pzi_free = zp->z_free;
+	info->pzi_free = zone_free_pages(zp);
+	info->pzi_deferred = zp->z_deferred;
 	for (unsigned o = 0; o < PAGE_NR_ORDERS; o++)
 		info->pzi_nr_free[o] = zp->z_area[o].fa_count;
 	zone_unlock(zp, zf);
@@ -168,6 +172,7 @@ static void page_zoneinfo_zone(unsigned zi, int (*out)(const char *fmt, ...))
 	    (unsigned long long)info.pzi_lowmem[PAGE_ANY]);
 	out("      nr_free_pages %llu\n", (unsigned long long)info.pzi_free);
 	out("      nr_pcp_pages %llu\n", (unsigned long long)info.pzi_cached);
+	out("      nr_deferred_pages %llu\n", (unsigned long long)info.pzi_deferred);
 	for (unsigned k = 0; k < sizeof(page_zone_stat_names) / sizeof(page_zone_stat_names[0]); k++)
 		out("      %s %llu\n", page_zone_stat_names[k], (unsigned long long)sv[k]);
 	page_zoneinfo_pagesets(zi, out);

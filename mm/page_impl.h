@@ -15,7 +15,9 @@
  *     off (zone_lock/zone_unlock below): page_drain_all's cross-call and the
  *     object caches' timer reaper take it in interrupt context, and a hart
  *     interrupted while holding it would take it again (Linux holds
- *     zone->lock with spin_lock_irqsave for the same reason).
+ *     zone->lock with spin_lock_irqsave for the same reason).  It also
+ *     guards the zone's deferred sections: page_grow writes their
+ *     descriptors under it (page_init.c §3).
  * Nothing that waits for another hart (page_drain_all) runs with a zone lock
  * held.
  */
@@ -68,6 +70,7 @@ struct page_zone_stats {
 	uint64_t zs_remote;		/* served to a request preferring another node */
 	uint64_t zs_refills;		/* per-hart cache refills */
 	uint64_t zs_drains;		/* per-hart cache drains */
+	uint64_t zs_grows;		/* deferred sections initialised (page_grow) */
 };
 
 struct page_zone {
@@ -78,7 +81,7 @@ struct page_zone {
 	paddr_t z_base, z_end;		/* span */
 	uint64_t z_spanned;		/* pages in the span */
 	uint64_t z_present;		/* usable pages (platform map) */
-	uint64_t z_managed;		/* pages handed to the buddy at boot */
+	uint64_t z_managed;		/* pages given to the zone at boot (deferred ones too) */
 	uint64_t z_min, z_low, z_high;	/* watermarks, pages */
 	uint64_t z_lowmem[PAGE_NR_CLASSES];	/* pages kept back from requests of each
 					   class that could use a higher zone of this node
@@ -89,6 +92,8 @@ struct page_zone {
 	/* buddy layer: protected by z_lock */
 	spinlock_t z_lock;		/* the zone lock (leaf) */
 	uint64_t z_free;		/* pages on the free lists */
+	uint64_t z_deferred;		/* free pages in deferred sections (page_init.c §2) */
+	uint64_t z_dnext, z_dend;	/* deferred sections lie in [z_dnext, z_dend) */
 	struct page_free_area z_area[PAGE_NR_ORDERS];	/* free lists per order */
 	struct page_zone_stats z_stats;	/* statistics */
 } MM_CACHE_ALIGNED;
@@ -107,10 +112,16 @@ struct page_piece {
 	unsigned pgp_zone;		/* zone it belongs to */
 };
 
-/* Boot-time bookkeeping of one 128 MiB section. */
+/*
+ * Bookkeeping of one section: set up by page_init; psc_deferred changes
+ * afterwards only under the zone lock of psc_zone (page_grow).
+ */
 struct page_sect {
-	int psc_node;			/* node its descriptors live on */
-	unsigned psc_owner;		/* hart that initialises them */
+	int psc_node;			/* node its descriptors live on, -1: no map */
+	unsigned psc_owner;		/* hart that initialises them at boot */
+	struct page *psc_map;		/* its descriptor map (unbiased), NULL: none */
+	uint8_t psc_zone;		/* zone of all its free pages, or PAGE_NO_ZONE */
+	bool psc_deferred;		/* map not written yet: page_grow will */
 };
 
 /* Everything the allocator knows, besides page_mem (page.h). */
@@ -125,12 +136,12 @@ struct page_state {
 	bool pgs_has_dma_zone;				/* some node has a DMA zone */
 	struct page_stats pgs_stats;			/* misuse and failures (atomics) */
 
-	/* boot only */
+	/* written at boot; read afterwards by page_grow and page_check */
 	unsigned pgs_npieces;				/* free ranges to initialise */
 	struct page_piece pgs_piece[PAGE_MAX_PIECES];	/* sorted by base */
-	struct page_sect *pgs_sect;			/* per-section boot data */
+	struct page_sect *pgs_sect;			/* per-section bookkeeping */
 	uint64_t pgs_unzoned;				/* free pages outside every zone */
-	uint64_t pgs_inited;				/* descriptors initialised */
+	uint64_t pgs_inited;				/* descriptors initialised (atomic) */
 };
 extern struct page_state page_state;
 
@@ -166,6 +177,12 @@ static inline void zone_unlock(struct page_zone *zp, irqflags_t f)
 	irq_restore(f);
 }
 
+/* Pages zp can still hand out from the buddy side: its lists plus its deferred sections. */
+static inline uint64_t zone_free_pages(const struct page_zone *zp)
+{
+	return zp->z_free + zp->z_deferred;
+}
+
 static inline void page_stat_inc(uint64_t *counter)
 {
 	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
@@ -180,8 +197,13 @@ int buddy_check_zone(struct page_zone *zp, char *why, size_t whylen);
 
 /* zone.c: watermarks, zonelists, taking pages from one zone. */
 void zone_setup(void);
+struct page *zone_buddy_alloc(struct page_zone *zp, unsigned order);
 bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mark mark,
 		       uint64_t extra);
+
+/* page_init.c: deferred sections; z_lock held. */
+bool page_grow(struct page_zone *zp);
+int page_check_deferred(struct page_zone *zp, char *why, size_t whylen);
 
 /* pcp.c: per-hart caches. */
 void pcp_setup(void);

@@ -1,30 +1,63 @@
 /*
- * page_init.c - page descriptors and the start of the page allocator.
+ * page_init.c - page descriptors, the start of the page allocator, and the
+ * deferred descriptors that zones grow into later.
  *
  * 1. Overview and vocabulary
  * --------------------------
  * page_init turns the platform's description (struct page_layout: zones per
  * node as page_zones_derive makes them, distances, DMA limit) and bootmem's
  * free ranges into running zones.
- * Physical memory is cut into 128 MiB *sections*; every section that meets
- * a zone gets a *map*: an array of one struct page per 4 KiB page, allocated
- * by bootmem on the node of the memory it describes.  A *piece* is a free
- * range from bootmem cut at zone boundaries.
+ * Physical memory is cut into *sections* of 2^PAGE_SECT_SHIFT bytes (the
+ * environment's MM_PAGE_SECT_SHIFT: 128 MiB in the kernel and the host
+ * tests, 4 MiB in libkmem; never less than one block of PAGE_MAX_ORDER);
+ * every section that meets a zone gets a *map*: an array of one struct page
+ * per 4 KiB page, allocated by bootmem on the node of the memory it
+ * describes.  A *piece* is a free range from bootmem cut at zone boundaries.
+ * A *deferred* section is one whose map is allocated but not written yet:
+ * its free pages count as free in their zone, and the zone *grows* into it
+ * (page_grow) the first time its buddy lists cannot serve a request, as
+ * Linux's DEFERRED_STRUCT_PAGE_INIT grows a zone in deferred_grow_zone.
+ * What is gained is what is never written: a process using libkmem touches
+ * only the descriptors of the memory it uses (32 B per 4 KiB of the heap
+ * otherwise: 2 MiB resident for a 256 MiB heap), and a large machine boots
+ * without writing maps it may never need.
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_mem.pgm_sect[(pa - pgm_base) >> 27] locates the map of the section
- * holding pa (0 for a section with no zone); it is stored biased by the
- * section's first pfn, so page_lookup is a subtraction, a shift, a bounds
- * check, a load and an add: the free fast path uses it inline.
+ * page_mem.pgm_sect[(pa - pgm_base) >> PAGE_SECT_SHIFT] locates the map of
+ * the section holding pa (0 for a section with no zone, or deferred); it is
+ * stored biased by the section's first pfn, so page_lookup is a
+ * subtraction, a shift, a bounds check, a load and an add: the free fast
+ * path uses it inline.  page_state.pgs_sect[s] keeps the unbiased map
+ * (psc_map), whether it is deferred and the one zone its free pages belong
+ * to (psc_zone, PAGE_NO_ZONE when none or several).
  * pgm_base is section aligned, hence a block (at most 4 MiB, aligned) never
- * crosses a section and its descriptors are contiguous.  After page_init
- * every descriptor of a mapped section is initialised: pages of a piece are
- * managed by their zone (PG_FREE heads and PG_TAIL), all others are
- * PG_RESERVED with pg_zone PAGE_NO_ZONE.  A zone's z_managed is the number of
- * pages of its pieces; z_present comes from the platform map; z_spanned is
- * its span.  The difference present - managed is what the kernel, firmware
- * and bootmem (these maps included) hold.
+ * crosses a section and its descriptors are contiguous.  Every descriptor
+ * of a published section is initialised: pages of a piece are managed by
+ * their zone (PG_FREE heads and PG_TAIL), all others are PG_RESERVED with
+ * pg_zone PAGE_NO_ZONE.  A zone's z_managed is the number of pages of its
+ * pieces, deferred ones included; z_present comes from the platform map;
+ * z_spanned is its span.  The difference present - managed is what the
+ * kernel, firmware and bootmem (these maps included) hold.
+ * Deferral (page_layout.lay_defer = E bytes, 0: none): walking each zone's
+ * sections in address order, page_init writes sections until the zone has E
+ * bytes of free pages in written sections, and defers the rest, except a
+ * section whose free pages belong to several zones (written at once, so a
+ * grow never touches two zones).  Invariants, per zone, under z_lock:
+ *   - a deferred section has pgm_sect 0 and lies in [z_dnext, z_dend);
+ *     a written one has its map published;
+ *   - z_deferred is the number of free pages of its deferred sections, and
+ *     z_free + z_deferred is the zone's free count (zone_free_pages), which
+ *     watermarks, page_free_count, zoneinfo's "pages free" and the zone
+ *     info snapshots use; the lists alone hold z_free (buddy.c);
+ *   - growing moves pages from z_deferred to z_free, so "free" does not
+ *     change: only a grow counter (zs_grows) and nr_deferred_pages do.
+ * page_grow writes the lowest deferred section at or above z_dnext, stores
+ * its biased map pointer with a release store, gives its pieces to the buddy
+ * lists and moves z_dnext past it; zone_buddy_alloc (zone.c) calls it, one
+ * section at a time, whenever buddy_alloc finds no block of the order asked
+ * and z_deferred is not 0, i.e. before the request falls back to another
+ * zone, drains the caches, calls the reclaim hook or fails.
  *
  * 3. Locking
  * ----------
@@ -35,25 +68,42 @@
  * harts), so no two harts write one map.  Owners give their pieces to the
  * buddy lists under the zone lock; a block's buddy is always in the same
  * section, so merges never look at a map another hart is filling.
+ * After boot, z_lock guards a zone's deferred state: z_deferred, the
+ * cursor [z_dnext, z_dend), psc_deferred of its sections, and the writing
+ * of their maps (page_grow asserts it).  Growth happens on whichever hart
+ * first finds the lists short, with interrupts off, inside the allocation
+ * that needed it; harts that race for it serialise on the lock, and the
+ * later ones find the pages on the lists.  Readers of pgm_sect take no
+ * lock: an address in a grown section reaches anyone only through an
+ * allocation that took z_lock after the grow, and any other lookup (a bad
+ * free, kfree's probe) sees either 0 or a map whose descriptors the release
+ * store ordered before it.
  *
  * 4. Per-hart layer
  * -----------------
  * page_init allocates each online hart's struct page_hart (pcp.c) on the
  * hart's node.  Harts that come online later have no cache and must not
- * allocate pages: call page_init after all harts are up.
+ * allocate pages: call page_init after all harts are up.  Per-hart caches
+ * refill through zone_buddy_alloc, so they grow a zone like any request.
  *
  * 5. Failure semantics
  * --------------------
  * An unusable layout (overlapping zones, a DMA zone above dma_limit, too
  * many nodes, sections or pieces, no memory for the maps) makes page_init
  * print the reason and return -1; bootmem may then be closed, so the caller
- * panics.
+ * panics.  The maps of deferred sections are allocated at boot like the
+ * others (not zeroed, so bootmem leaves them untouched), hence a grow needs
+ * no memory and cannot fail; a zone with nothing left to grow fails the
+ * request as before.
  *
  * 6. Debugging and statistics
  * ---------------------------
- * page_check walks every zone's lists and every cache.  pgs_inited counts
- * descriptors initialised, pgs_unzoned the free pages that fell in no zone
- * (reported at boot: a platform map and bootmem that disagree).
+ * page_check walks every zone's lists and every cache, and checks the
+ * deferral invariants of §2 (page_check_deferred).  pgs_inited counts
+ * descriptors written (growth included), pgs_unzoned the free pages that
+ * fell in no zone (reported at boot: a platform map and bootmem that
+ * disagree); each zone counts its grows (zoneinfo nr_deferred_grows) and
+ * shows its deferred pages (nr_deferred_pages).
  */
 #include "mm/mm_platform.h"
 #include "mm/page_impl.h"
@@ -239,8 +289,7 @@ static int page_sect_setup(void)
 			       (unsigned long long)sb);
 			return -1;
 		}
-		page_mem.pgm_sect[s] = (uintptr_t)phys_to_virt(pa) -
-				      (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
+		page_state.pgs_sect[s].psc_map = phys_to_virt(pa);	/* published once written */
 	}
 	return 0;
 }
@@ -248,12 +297,17 @@ static int page_sect_setup(void)
 /* The unbiased descriptor map of section s, or NULL. */
 static struct page *page_sect_map(uint64_t s)
 {
-	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+	return page_state.pgs_sect[s].psc_map;
+}
 
-	if (page_mem.pgm_sect[s] == 0)
-		return NULL;
-	return (struct page *)(page_mem.pgm_sect[s] +
-			       (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page));
+/* Make section s's map visible to page_lookup (release: its descriptors first). */
+static void page_sect_publish(uint64_t s)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+	uintptr_t biased = (uintptr_t)page_sect_map(s) -
+			   (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
+
+	__atomic_store_n(&page_mem.pgm_sect[s], biased, __ATOMIC_RELEASE);
 }
 
 /* Every online hart's cache area, on its own node. */
@@ -382,49 +436,148 @@ static unsigned page_first_piece(paddr_t base)
 	return lo;
 }
 
-/* Initialise every descriptor of section s, then free its pieces to the buddy. */
-static void page_init_section(uint64_t s)
+/* Clip piece i to section [sb, se) in *a, *b; false once the pieces lie beyond se. */
+static bool page_piece_in(unsigned i, paddr_t sb, paddr_t se, paddr_t *a, paddr_t *b)
+{
+	const struct page_piece *pp = &page_state.pgs_piece[i];
+
+	if (i >= page_state.pgs_npieces || pp->pgp_base >= se)
+		return false;
+	*a = pp->pgp_base > sb ? pp->pgp_base : sb;
+	*b = pp->pgp_end < se ? pp->pgp_end : se;
+	return true;
+}
+
+/* Write every descriptor of section s: its pieces PG_TAIL of their zone, the rest reserved. */
+static void page_sect_fill(uint64_t s)
 {
 	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
 	struct page *map = page_sect_map(s);
-	unsigned first = page_first_piece(sb), i;
-	paddr_t pa = sb;
-	irqflags_t zf;
+	paddr_t pa = sb, a, b;
 
-	for (i = first; i < page_state.pgs_npieces && page_state.pgs_piece[i].pgp_base < se; i++) {
-		const struct page_piece *pp = &page_state.pgs_piece[i];
-		paddr_t a = pp->pgp_base > sb ? pp->pgp_base : sb, b = pp->pgp_end < se ? pp->pgp_end : se;
-
+	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
 		page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (a - pa) >> MM_PAGE_SHIFT,
 			  PG_RESERVED, PAGE_NO_ZONE);
 		page_fill(&map[(a - sb) >> MM_PAGE_SHIFT], a, (b - a) >> MM_PAGE_SHIFT,
-			  PG_TAIL, (uint8_t)pp->pgp_zone);
+			  PG_TAIL, (uint8_t)page_state.pgs_piece[i].pgp_zone);
 		pa = b;
 	}
 	page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (se - pa) >> MM_PAGE_SHIFT,
 		  PG_RESERVED, PAGE_NO_ZONE);
-	/* Only now may merges look at any descriptor of the section. */
-	for (i = first; i < page_state.pgs_npieces && page_state.pgs_piece[i].pgp_base < se; i++) {
-		const struct page_piece *pp = &page_state.pgs_piece[i];
-		paddr_t a = pp->pgp_base > sb ? pp->pgp_base : sb, b = pp->pgp_end < se ? pp->pgp_end : se;
-		struct page_zone *zp = &page_state.pgs_zone[pp->pgp_zone];
-
-		zf = zone_lock(zp);
-		buddy_add_range(zp, &map[(a - sb) >> MM_PAGE_SHIFT], a, b);
-		zone_unlock(zp, zf);
-	}
 	__atomic_fetch_add(&page_state.pgs_inited, PAGE_SECT_PAGES, __ATOMIC_RELAXED);
 }
 
-/* cpu_call_all callback: initialise the sections this hart owns. */
+/*
+ * Give section s's pieces (descriptors written) to their zones' buddy lists;
+ * `held` is the zone whose lock the caller holds (page_grow), or NULL to
+ * take each piece's zone lock here (boot).  Returns the pages given.
+ */
+static uint64_t page_sect_give(uint64_t s, struct page_zone *held)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES, a, b;
+	struct page *map = page_sect_map(s);
+	uint64_t pages = 0;
+	irqflags_t zf = 0;
+
+	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
+		struct page_zone *zp = &page_state.pgs_zone[page_state.pgs_piece[i].pgp_zone];
+
+		ASSERT(held == NULL || zp == held);
+		if (held == NULL)
+			zf = zone_lock(zp);
+		buddy_add_range(zp, &map[(a - sb) >> MM_PAGE_SHIFT], a, b);
+		if (held == NULL)
+			zone_unlock(zp, zf);
+		pages += (b - a) >> MM_PAGE_SHIFT;
+	}
+	return pages;
+}
+
+/* cpu_call_all callback: initialise the sections this hart owns and were not deferred. */
 static void page_init_worker(void *arg)
 {
 	unsigned me = cpu_id();
 
 	(void)arg;
-	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++)
-		if (page_mem.pgm_sect[s] != 0 && page_state.pgs_sect[s].psc_owner == me)
-			page_init_section(s);
+	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
+		const struct page_sect *ps = &page_state.pgs_sect[s];
+
+		if (ps->psc_map == NULL || ps->psc_deferred || ps->psc_owner != me)
+			continue;
+		page_sect_fill(s);
+		page_sect_publish(s);
+		/* Only now may merges look at any descriptor of the section. */
+		page_sect_give(s, NULL);
+	}
+}
+
+/* The one zone all free pages of section s belong to (PAGE_NO_ZONE: none, or
+ * several), and in *pages how many there are. */
+static uint8_t page_sect_zone(uint64_t s, uint64_t *pages)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES, a, b;
+	unsigned zone = PAGE_NO_ZONE;
+
+	*pages = 0;
+	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
+		if (zone != PAGE_NO_ZONE && zone != page_state.pgs_piece[i].pgp_zone)
+			return PAGE_NO_ZONE;
+		zone = page_state.pgs_piece[i].pgp_zone;
+		*pages += (b - a) >> MM_PAGE_SHIFT;
+	}
+	return (uint8_t)zone;
+}
+
+/*
+ * Defer every one-zone section past the first `eager` bytes of free memory
+ * of its zone, in address order (§2); eager 0 defers nothing.
+ */
+static void page_plan_defer(uint64_t eager)
+{
+	uint64_t done[PAGE_MAX_ZONES] = { 0 }, pages;
+
+	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
+		struct page_sect *ps = &page_state.pgs_sect[s];
+		struct page_zone *zp;
+
+		ps->psc_zone = page_sect_zone(s, &pages);
+		if (eager == 0 || ps->psc_map == NULL || ps->psc_zone == PAGE_NO_ZONE)
+			continue;
+		if (done[ps->psc_zone] < eager) {
+			done[ps->psc_zone] += pages << MM_PAGE_SHIFT;
+			continue;
+		}
+		zp = &page_state.pgs_zone[ps->psc_zone];
+		ps->psc_deferred = true;
+		if (zp->z_deferred == 0)
+			zp->z_dnext = s;
+		zp->z_dend = s + 1;
+		zp->z_deferred += pages;
+	}
+}
+
+bool page_grow(struct page_zone *zp)
+{
+	uint64_t s = zp->z_dnext, pages;
+
+	ASSERT(spin_held(&zp->z_lock));
+	while (s < zp->z_dend && !(page_state.pgs_sect[s].psc_deferred &&
+				   page_state.pgs_sect[s].psc_zone == zp->z_index))
+		s++;
+	zp->z_dnext = s;
+	if (s == zp->z_dend) {
+		ASSERT(zp->z_deferred == 0);
+		return false;
+	}
+	page_sect_fill(s);
+	page_sect_publish(s);
+	page_state.pgs_sect[s].psc_deferred = false;
+	pages = page_sect_give(s, zp);
+	ASSERT(pages <= zp->z_deferred);
+	zp->z_deferred -= pages;
+	zp->z_dnext = s + 1;
+	zp->z_stats.zs_grows++;
+	return true;
 }
 
 /* Point each hart's fast path at the first zone of its node's zonelists. */
@@ -454,6 +607,7 @@ int page_init(const struct page_layout *pl)
 	if (page_state.pgs_unzoned != 0)
 		printk("page_init: %llu free pages outside every zone are not used\n",
 		       (unsigned long long)page_state.pgs_unzoned);
+	page_plan_defer(pl->lay_defer);
 	page_assign_owners();
 	cpu_call_all(page_init_worker, NULL);
 	zone_setup();
@@ -477,7 +631,8 @@ uint64_t page_free_count(void)
 	uint64_t n = 0;
 
 	for (unsigned i = 0; i < page_state.pgs_nzones; i++)
-		n += __atomic_load_n(&page_state.pgs_zone[i].z_free, __ATOMIC_RELAXED);
+		n += __atomic_load_n(&page_state.pgs_zone[i].z_free, __ATOMIC_RELAXED) +
+		     __atomic_load_n(&page_state.pgs_zone[i].z_deferred, __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -490,9 +645,41 @@ int page_check(char *why, size_t whylen)
 
 		zf = zone_lock(zp);
 		rc = buddy_check_zone(zp, why, whylen);
+		if (rc == 0)
+			rc = page_check_deferred(zp, why, whylen);
 		zone_unlock(zp, zf);
 		if (rc != 0)
 			return rc;
 	}
 	return pcp_check(why, whylen);
+}
+
+int page_check_deferred(struct page_zone *zp, char *why, size_t whylen)
+{
+	uint64_t pages = 0, n;
+
+	ASSERT(spin_held(&zp->z_lock));
+	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
+		const struct page_sect *ps = &page_state.pgs_sect[s];
+		bool mapped = __atomic_load_n(&page_mem.pgm_sect[s], __ATOMIC_ACQUIRE) != 0;
+
+		if (ps->psc_zone != zp->z_index || ps->psc_map == NULL)
+			continue;
+		if (ps->psc_deferred == mapped ||
+		    (ps->psc_deferred && (s < zp->z_dnext || s >= zp->z_dend))) {
+			snprintf(why, whylen, "zone %u section %llu: deferred %d, published %d, "
+				 "cursor [%llu, %llu)", zp->z_index, (unsigned long long)s,
+				 ps->psc_deferred, mapped, (unsigned long long)zp->z_dnext,
+				 (unsigned long long)zp->z_dend);
+			return -1;
+		}
+		if (ps->psc_deferred && page_sect_zone(s, &n) == zp->z_index)
+			pages += n;
+	}
+	if (pages != zp->z_deferred) {
+		snprintf(why, whylen, "zone %u: deferred sections hold %llu pages, z_deferred says %llu",
+			 zp->z_index, (unsigned long long)pages, (unsigned long long)zp->z_deferred);
+		return -1;
+	}
+	return 0;
 }

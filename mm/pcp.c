@@ -120,7 +120,7 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 	if (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))
 		n = zone_watermark_ok(zp, 0, mark, keep) ? 1 : 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct page *pg = buddy_alloc(zp, 0);
+		struct page *pg = zone_buddy_alloc(zp, 0);
 
 		if (pg == NULL)
 			break;
@@ -132,7 +132,7 @@ static void pcp_refill(struct page_zone *zp, struct page_pcp *pc, enum page_mark
 	}
 	if (pc->pc_head != NULL) {
 		zp->z_stats.zs_refills++;
-		if (mark == PAGE_MARK_URGENT && zp->z_free < zp->z_min)
+		if (mark == PAGE_MARK_URGENT && zone_free_pages(zp) < zp->z_min)
 			zp->z_stats.zs_urgent++;
 	} else {
 		zp->z_stats.zs_refused++;

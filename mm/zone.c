@@ -25,6 +25,8 @@
  *   min   = its share, by managed pages, of sqrt(16 * managed KiB) KiB,
  *           clamped to [128 KiB, 64 MiB] over the whole machine;
  *   low   = min + max(min/4, managed/1000), high = min + 2*(low - min).
+ * Free pages, for watermarks, are zone_free_pages: the buddy lists plus
+ * the zone's deferred sections (page_init.c §2).
  * A normal request first walks its zonelist taking only from zones that
  * stay above low after it, then walks it again down to min.  The pages
  * below min are the *reserve*: only PAGE_URGENT requests take them (down to
@@ -51,6 +53,9 @@
  *
  * 5. Failure semantics
  * --------------------
+ * A zone whose lists hold no block of the order asked but which still has
+ * deferred sections grows into them first (zone_buddy_alloc, under z_lock),
+ * before the request moves on to the next zone.
  * page_alloc returns PAGE_NOADDR, never panics, when no allowed zone can
  * serve the request; before giving up, a request that may wait (not urgent,
  * interrupts on) drains every hart's cache once and retries.  With failure
@@ -88,11 +93,25 @@ static const char *const page_err_names[] = {
 bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mark mark,
 		       uint64_t extra)
 {
-	uint64_t need = (1ull << order) + extra, free = zp->z_free;
+	uint64_t need = (1ull << order) + extra, free = zone_free_pages(zp);
 	uint64_t floor = mark == PAGE_MARK_LOW ? zp->z_low :
 			 mark == PAGE_MARK_MIN ? zp->z_min : 0;
 
 	return free >= need && free - need >= floor;
+}
+
+/*
+ * buddy_alloc, growing the zone first when its lists cannot serve the order
+ * but deferred sections remain (page_init.c §2): one section at a time
+ * until a block of the order is free or nothing is deferred.  z_lock held.
+ */
+struct page *zone_buddy_alloc(struct page_zone *zp, unsigned order)
+{
+	struct page *pg = buddy_alloc(zp, order);
+
+	while (pg == NULL && zp->z_deferred != 0 && page_grow(zp))
+		pg = buddy_alloc(zp, order);
+	return pg;
 }
 
 /* Count a block the calling hart took from the buddy lists (its own line, interrupts off). */
@@ -116,10 +135,10 @@ static struct page *zone_take_block(struct page_zone *zp, unsigned order, enum p
 
 	zf = zone_lock(zp);
 	if (zone_watermark_ok(zp, order, mark, zp->z_lowmem[cls]))
-		pg = buddy_alloc(zp, order);
+		pg = zone_buddy_alloc(zp, order);
 	else
 		zp->z_stats.zs_refused++;
-	if (pg != NULL && mark == PAGE_MARK_URGENT && zp->z_free < zp->z_min)
+	if (pg != NULL && mark == PAGE_MARK_URGENT && zone_free_pages(zp) < zp->z_min)
 		zp->z_stats.zs_urgent++;
 	zone_unlock(zp, zf);
 	if (pg != NULL)
@@ -139,7 +158,7 @@ static struct page *zone_walk(int node, unsigned order, unsigned flags, enum pag
 
 		if ((flags & PAGE_THISNODE) && zp->z_node != node)
 			break;	/* the list starts with the node's own zones */
-		if (zp->z_free == 0 && order > 0)
+		if (zone_free_pages(zp) == 0 && order > 0)
 			continue;
 		pg = order == 0 ? pcp_take(zp, mark, cls) : zone_take_block(zp, order, mark, cls);
 		if (pg == NULL)

@@ -49,8 +49,8 @@ MUTANTS = {
         "a fit may end one unit past its segment"),
     "pcp-refill-without-zone-lock": (
         "mm/pcp.c",
-        "\tspin_lock(&zp->z_lock);\n\tif (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))",
-        "\tif (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))",
+        "\tzf = zone_lock(zp);\n\tif (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))",
+        "\tzf = irq_save();\n\tif (!zone_watermark_ok(zp, 0, mark, n - 1 + keep))",
         "build/host/tests/test_pcp", ["build/host/tests/test_pcp"],
         "a refill takes pages off the buddy lists without the zone lock (the unlock "
         "stays, so the debug build's lock checks or the threads test must object)"),
@@ -78,6 +78,33 @@ MUTANTS = {
         "\tpc->pc_head = pg->pg_next;\n\t__atomic_fetch_add(&pc->pc_room, 1, __ATOMIC_RELAXED);",
         "all", [PY, "tools/profile.py", "--check-budgets", "tests/budgets.txt"],
         "the per-hart allocation fast path gains one atomic instruction: over budget"),
+    # Deferred page descriptors (mm/page_init.c §2, docs/page_alloc.md): test_defer.
+    "defer-free-count-misses-deferred": (
+        "mm/page_init.c",
+        "\t\t     __atomic_load_n(&page_state.pgs_zone[i].z_deferred, __ATOMIC_RELAXED);",
+        "\t\t     0;",
+        "build/host/tests/test_defer", ["build/host/tests/test_defer"],
+        "page_free_count leaves the deferred pages out of the free memory"),
+    "defer-never-grows": (
+        "mm/zone.c",
+        "while (pg == NULL && zp->z_deferred != 0 && page_grow(zp))",
+        "while (pg == NULL && zp->z_deferred != 0 && false)",
+        "build/host/tests/test_defer", ["build/host/tests/test_defer"],
+        "a zone never grows into its deferred sections: requests fall back or fail early"),
+    "defer-grow-unpublished": (
+        "mm/page_init.c",
+        "\tpage_sect_fill(s);\n\tpage_sect_publish(s);\n\tpage_state.pgs_sect[s].psc_deferred = false;",
+        "\tpage_sect_fill(s);\n\tpage_state.pgs_sect[s].psc_deferred = false;",
+        "build/host/tests/test_defer", ["build/host/tests/test_defer"],
+        "a grown section's map is never published: page_lookup stays NULL for its pages"),
+    "defer-grow-outside-zone-lock": (
+        "mm/page_init.c",
+        "\tpage_sect_fill(s);\n\tpage_sect_publish(s);\n\tpage_state.pgs_sect[s].psc_deferred = false;",
+        "\tspin_unlock(&zp->z_lock);\n\tpage_sect_fill(s);\n\tspin_lock(&zp->z_lock);\n"
+        "\tpage_sect_publish(s);\n\tpage_state.pgs_sect[s].psc_deferred = false;",
+        "build/host/tests/test_defer", ["build/host/tests/test_defer"],
+        "page_grow writes a section with the zone lock dropped: racing harts grow it twice "
+        "(test_defer's threads case, 24 boots)"),
 }
 
 

@@ -308,6 +308,8 @@ def boot_problems(r, cfg, status, out, timeout):
     if cfg.get("check_zones", cfg.get("ktap", True)) and status == 0:
         bad += [p for p in [check_zones(r, cfg, out)] if p]
     bad += ["output lacks %r" % text for text in cfg.get("expect_output", []) if text not in out]
+    bad += ["output matches no /%s/" % rx for rx in cfg.get("expect_re", [])
+            if not re.search(rx, out, re.M)]
     if "never arrived" in out and not cfg.get("allow_missing_harts"):
         bad.append("a hart never came online - log %s" % r.log)
     if "KERNEL PANIC" in out and expect == 0:
@@ -405,6 +407,23 @@ def kmem_matrix():
     ]
 
 
+def page_defer_matrix():
+    """Deferred page descriptors (`page_defer=MIB`, docs/page_alloc.md): every
+    suite on two nodes with most of each zone deferred at boot (the page
+    suite's exhaustion grows them all), and a stress run with deferral on,
+    whose zone check must still balance; a bad value is reported and changes
+    nothing."""
+    grown = r"descriptors for \d+ pages set up by \d+ harts in \d+ us; [1-9]\d* MiB deferred"
+    return [
+        {"name": "page-defer-numa2-smp4-2G", "smp": 4, "mem": "2G", "numa": 2,
+         "args": "ktest page_defer=64", "expect_re": [grown]},
+        {"name": "stress-page-defer-smp4-1G", "smp": 4, "mem": "1G", "ktap": False,
+         "timeout": 120, "args": "stress=3 page_defer=64 page_defer=abc",
+         "stress_last": r"^stress: passed ops \d+ seconds \d+ ops/s \d+$",
+         "expect_re": [grown], "expect_output": ["'page_defer=abc': MiB 0..1048576 expected"]},
+    ]
+
+
 def make_impossible_dtbs():
     """DTBs that describe a machine QEMU (-m 512M) does not have, each from
     QEMU's own tree edited with fdtput: 1 GiB of memory, an overlapping second
@@ -467,6 +486,7 @@ def boot_matrix():
     # (bring-up and cross-calls); full ktest on many harts is `make test-big`.
     m.append({"name": "smp128-2G-short", "smp": 128, "mem": "2G", "args": "ktest=smp,lib"})
     m += kmem_matrix()
+    m += page_defer_matrix()
     m += stress_matrix()
     nomem, extra = make_bad_dtbs()
     m += [

@@ -2,7 +2,7 @@
  * page_sim.h - simulated physical memory for the page allocator's host tests.
  *
  * One large mmap (MAP_NORESERVE, so untouched pages cost nothing), aligned to
- * the allocator's 128 MiB section size.  Its host addresses are the
+ * the allocator's 128 MiB section size; a test may define SIM_SPAN first.  Its host addresses are the
  * "physical" addresses (tests/host/mm_env.h).  A test describes a machine as
  * zones relative to the region's base; the DMA limit and the end of DMA32
  * ("4 GiB") are moved into the region too (page_layout.lay_dma_limit and
@@ -18,7 +18,9 @@
 #include "mm/bootmem.h"
 #include "mm/page.h"
 
+#ifndef SIM_SPAN
 #define SIM_SPAN	(512ull << 20)		/* simulated physical address space */
+#endif
 #define SIM_ALIGN	(128ull << 20)		/* section size */
 #define MIB		(1ull << 20)
 #define PG		MM_PAGE_SIZE
@@ -37,6 +39,7 @@ struct sim_machine {
 	struct { uint64_t base, size; } sm_resv[4];	/* offsets */
 	const uint8_t *sm_dist;			/* nnodes x nnodes, or NULL */
 	unsigned sm_nnodes;
+	uint64_t sm_defer;			/* page_layout.lay_defer: 0 = none */
 };
 
 /* Map the region once per test program. */
@@ -83,6 +86,7 @@ static int sim_boot(const struct sim_machine *m)
 	pl.lay_dist_stride = m->sm_nnodes;
 	pl.lay_dma_limit = m->sm_dma_limit ? sim_base + m->sm_dma_limit : 0;
 	pl.lay_dma32_limit = sim_base + m->sm_dma32_limit;
+	pl.lay_defer = m->sm_defer;
 	return page_init(&pl);
 }
 

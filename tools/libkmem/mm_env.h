@@ -38,6 +38,8 @@
 #define MM_CACHE_LINE	64
 #define MM_FAST_CLZ	1	/* x86-64: lzcnt/bsr and tzcnt/bsf */
 #define MM_MIN_ALIGN	16	/* malloc's alignment on x86-64 (max_align_t) */
+#define MM_PAGE_SECT_SHIFT 22	/* 4 MiB page sections, the largest buddy block: the
+				   heap's descriptors are written 4 MiB at a time */
 
 #define UMEM_SHARED_HART (MM_MAX_CPUS - 1)
 

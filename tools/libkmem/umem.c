@@ -293,6 +293,10 @@ static int umem_heap_init(void)
 	pl.lay_zones = &zd;
 	pl.lay_nnodes = 1;
 	pl.lay_dma32_limit = umem_heap_base;	/* no DMA zones: all of it is NORMAL */
+	/* Write the descriptors of one section (4 MiB, mm_env.h) now, the rest
+	 * when the heap grows into them (mm/page_init.c §2): a process that uses
+	 * little of the heap never touches the 2 MiB of maps of 256 MiB. */
+	pl.lay_defer = 1ull << PAGE_SECT_SHIFT;
 	if (page_init(&pl) != 0)
 		return -1;
 	umem_heap_len = umem_heap_size;
