@@ -41,7 +41,7 @@ LIB = os.path.join(HOST, "libkmem.so")
 TIMEOUT = 120
 # The idle footprint's bound (case 5, docs/libkmem.md section 10): KiB that
 # libkmem may add to a program that allocates nothing.
-IDLE_BUDGET_KIB = 2800
+IDLE_BUDGET_KIB = 760
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
 # (mode, KMEM_OPTIONS, words the report must contain)
