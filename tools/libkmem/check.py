@@ -40,7 +40,7 @@ HOST = os.path.join(TOP, "build", "host")
 LIB = os.path.join(HOST, "libkmem.so")
 TIMEOUT = 120
 # The idle footprint's bound (case 5, docs/libkmem.md section 10): KiB that
-# libkmem may add to a program that allocates nothing.
+# libkmem may add to the peak RSS of a small program (cat of one file).
 IDLE_BUDGET_KIB = 760
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
