@@ -34,6 +34,10 @@ tcmalloc, mimalloc) of the same run.
 
   bench_malloc.py [--budget S] [--reps N] [--threads 1,2,4,8] [--bench a,b]
   bench_malloc.py --quick     tiny counts, 1 repetition, no docs written
+  bench_malloc.py --bench xmalloc --no-docs --also before=/tmp/old-libkmem.so
+                              a focused race: one benchmark, nothing written,
+                              another build of ours as one more column (not a
+                              peer: ratios stay against the four peers)
   bench_malloc.py --profile A where allocator A's instructions go (callgrind,
                               per function) and its idle peak RSS
   bench_malloc.py --smoke     make test: every binary under every allocator
@@ -179,7 +183,7 @@ def calibrate(benches, per_run):
 
 
 def race(o):
-    allocs = allocators()
+    allocs = allocators() + o.also
     benches = [b for b in BENCHES if not o.bench or b[0] in o.bench or b[1] in o.bench]
     configs = [(b, t) for b in benches for t in o.threads]
     runs = len(configs) * len(allocs) * o.reps
@@ -546,6 +550,12 @@ def main():
                     help="redraw the SVGs from the table in docs/malloc_race.md")
     ap.add_argument("--no-icount", action="store_true",
                     help="skip the instruction counts (valgrind, about 2 minutes)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=SO",
+                    help="one more column: this preload (e.g. another build of ours), "
+                         "interleaved with the others, not a peer (repeatable)")
+    ap.add_argument("--no-docs", action="store_true",
+                    help="print the table and goals only: no instruction counts, "
+                         "nothing written to docs/")
     o = ap.parse_args()
     if o.smoke:
         return smoke()
@@ -557,13 +567,20 @@ def main():
     o.bench = [x for x in o.bench.split(",") if x]
     if o.quick:
         o.reps = 1
+    also = [a.split("=", 1) for a in o.also]
+    bad = [a for a in also if len(a) != 2 or not os.path.exists(a[1]) or
+           a[0] in [n for n, _ in PEERS] + ["ours"]]
+    if bad:
+        ap.error("--also NAME=SO: needs a new name and an existing file: %s"
+                 % ", ".join("=".join(a) for a in bad))
+    o.also = [(n, os.path.abspath(p)) for n, p in also]
     allocs, benches, samples, failures, secs = race(o)
     rows = summarize(allocs, benches, o.threads, samples)
     tab = table(allocs, rows)
     print(tab)
     g = goals(rows)
     print(g)
-    if o.quick:
+    if o.quick or o.no_docs:
         return 1 if failures else 0
     ic_allocs = [(a, o.icount_ours if a == "ours" and o.icount_ours else p) for a, p in allocs]
     ic = icount_table(allocs, icounts(ic_allocs)) if not o.no_icount else "(not run: --no-icount)"
