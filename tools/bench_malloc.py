@@ -89,7 +89,7 @@ def allocators():
 
 
 def run_one(binary, args, preload, timeout=120):
-    """Run one benchmark; returns (status, output, rusage-maxrss KiB or None).
+    """Run one benchmark; returns (status, output, the child's rusage or None).
     status is the exit code, or None on timeout."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     if preload:
@@ -109,18 +109,20 @@ def run_one(binary, args, preload, timeout=120):
     out = p.stdout.read().decode("utf-8", "replace")
     p.stdout.close()
     code = os.waitstatus_to_exitcode(status)
-    return code, out, ru.ru_maxrss
+    return code, out, ru
 
 
 def measure(binary, args, preload, timeout=120):
-    """(ops/s, peak RSS KiB) of one run, or raise RuntimeError naming the failure."""
-    code, out, _ = run_one(binary, args, preload, timeout)
+    """(ops/s, peak RSS KiB, CPU ns per op: user + system time of every thread)
+    of one run, or raise RuntimeError naming the failure."""
+    code, out, ru = run_one(binary, args, preload, timeout)
     m = RESULT.search(out)
     if code != 0 or not m:
         what = "timed out" if code is None else "exit %s" % code
         raise RuntimeError("%s %s under %s: %s: %s" % (
             binary, " ".join(args), preload or "glibc", what, out.strip()[-300:]))
-    return float(m.group(6)), int(m.group(7))
+    return (float(m.group(6)), int(m.group(7)),
+            (ru.ru_utime + ru.ru_stime) * 1e9 / max(1, int(m.group(4))))
 
 
 # ------------------------------------------------------------------ smoke (make test)
@@ -243,6 +245,24 @@ def summarize(allocs, benches, threads, samples):
                          v[1] / best_r if best_r else None) for a, v in med.items()}
             rows.append((name, t, cells))
     return rows
+
+
+def cpu_table(allocs, benches, threads, samples):
+    """CPU time per operation (user + system, all threads; the median of the
+    repetitions, then the lowest): what a run costs, whatever the scheduler
+    made of its waits.  With a shared host the best wall-clock run is
+    partly luck; these move less."""
+    names = [a for a, _ in allocs]
+    lines = ["| benchmark | thr | " + " | ".join("%s CPU ns/op med (min)" % a for a in names) + " |",
+             "|" + "---|" * (2 + len(names))]
+    for name, _, _, _ in benches:
+        for t in threads:
+            cells = []
+            for a in names:
+                s = [x[2] for x in samples.get((name, t, a), [])]
+                cells.append("%.1f (%.1f)" % (statistics.median(s), min(s)) if s else "-")
+            lines.append("| %s | %d | %s |" % (name, t, " | ".join(cells)))
+    return "\n".join(lines)
 
 
 def fmt_rate(x):
@@ -553,6 +573,8 @@ def main():
     ap.add_argument("--also", action="append", default=[], metavar="NAME=SO",
                     help="one more column: this preload (e.g. another build of ours), "
                          "interleaved with the others, not a peer (repeatable)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also print CPU time per operation (median of the repetitions)")
     ap.add_argument("--no-docs", action="store_true",
                     help="print the table and goals only: no instruction counts, "
                          "nothing written to docs/")
@@ -578,6 +600,8 @@ def main():
     rows = summarize(allocs, benches, o.threads, samples)
     tab = table(allocs, rows)
     print(tab)
+    if o.cpu:
+        print(cpu_table(allocs, benches, o.threads, samples))
     g = goals(rows)
     print(g)
     if o.quick or o.no_docs:
