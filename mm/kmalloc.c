@@ -60,20 +60,11 @@ struct kmalloc_large {
 	size_t kl_size;			/* bytes asked for */
 };
 
-/* A kmalloc class cache's private data: kfree's division-free buffer test. */
-struct kmalloc_class {
-	kmem_cache_t *kc_cache;		/* the cache */
-	uint64_t kc_inv;		/* inverse of the chunk size's odd part, mod 2^64 */
-	unsigned kc_shift;		/* trailing zero bits of the chunk size */
-};
-
 kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] (kmem.h) */
-/*
- * Their private data, [1 + dma * KMALLOC_NCLASSES + class]: a cache's
- * cache_kclass is its index here, entry 0 (no class) is never used.
- */
-static struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];
-static uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];	/* (size - 1) / 8 -> class */
+struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];	/* kmem_impl.h */
+uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];		/* (size - 1) / 8 -> class */
+bool kmalloc_ondemand;
+static spinlock_t kmalloc_class_lock;		/* making a class on demand (§1) */
 static kmem_cache_t *kmalloc_large_cache;			/* struct kmalloc_large */
 static vmem_t *kmalloc_large_arena;
 static spinlock_t kmalloc_large_lock;			/* the hash */
@@ -150,41 +141,48 @@ static bool kmalloc_is_class(const kmem_cache_t *cp)
 }
 
 /*
- * Does ptr start one of sp's buffers?  Exact-division test (§3): no divide;
- * a pointer below the first buffer wraps to a huge quotient and fails too.
+ * Make class i's cache (dma: its dma-kmalloc twin) and its kfree data,
+ * then publish it in kmalloc_caches; 0, or -1 when there is no memory.
  */
-static inline bool kmalloc_starts_buffer(const struct kmalloc_class *kc,
-					 const struct kmem_slab *sp, const void *ptr)
+static int kmalloc_class_make(unsigned dma, unsigned i)
 {
-	uint64_t q = ((uintptr_t)ptr - sp->slab_first) * kc->kc_inv;
+	struct kmalloc_class *kc = &kmalloc_class[1 + dma * KMALLOC_NCLASSES + i];
+	size_t sz = kmalloc_class_size(i);
+	char name[KMEM_NAMELEN];
+	kmem_cache_t *cp;
 
-	q = (q >> kc->kc_shift) | (q << ((64 - kc->kc_shift) & 63));
-	return q < sp->slab_chunks;
+	snprintf(name, sizeof(name), "%skmalloc-%lu", dma ? "dma-" : "", (unsigned long)sz);
+	cp = kmem_cache_create(name, sz, 0, NULL, NULL, NULL, kc, NULL, dma ? KMC_DMA : 0);
+	if (cp == NULL)
+		return -1;
+	kmalloc_class_init(kc, cp);
+	__atomic_store_n(&kmalloc_caches[dma][i], cp, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The cache of class i (dma or not), made now if it does not exist yet; NULL: no memory. */
+static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, unsigned i)
+{
+	kmem_cache_t *cp;
+
+	spin_lock(&kmalloc_class_lock);
+	if (kmalloc_caches[dma][i] == NULL)
+		(void)kmalloc_class_make(dma, i);
+	cp = kmalloc_caches[dma][i];
+	spin_unlock(&kmalloc_class_lock);
+	return cp;
 }
 
 int kmalloc_init(vmem_t *large)
 {
-	char name[KMEM_NAMELEN];
-
 	kmalloc_large_arena = large;
 	spin_init(&kmalloc_large_lock, "kmalloc_large", LOCK_RANK_KMEM_SLAB);
+	spin_init(&kmalloc_class_lock, "kmalloc_class", LOCK_RANK_KMALLOC_CLASS);
 	memset(kmalloc_large_hash, 0, sizeof(kmalloc_large_hash));
 	kmalloc_size_index_init();
-	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++) {
-		size_t sz = kmalloc_class_size(i);
-
-		snprintf(name, sizeof(name), "kmalloc-%lu", (unsigned long)sz);
-		kmalloc_caches[0][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL,
-							 &kmalloc_class[1 + i], NULL, 0);
-		snprintf(name, sizeof(name), "dma-kmalloc-%lu", (unsigned long)sz);
-		kmalloc_caches[1][i] = kmem_cache_create(name, sz, 0, NULL, NULL, NULL,
-							 &kmalloc_class[1 + KMALLOC_NCLASSES + i], NULL,
-							 KMC_DMA);
-		if (kmalloc_caches[0][i] == NULL || kmalloc_caches[1][i] == NULL)
+	for (unsigned i = 0; i < KMALLOC_NCLASSES && !kmalloc_ondemand; i++)
+		if (kmalloc_class_make(0, i) != 0 || kmalloc_class_make(1, i) != 0)
 			return -1;
-		kmalloc_class_init(&kmalloc_class[1 + i], kmalloc_caches[0][i]);
-		kmalloc_class_init(&kmalloc_class[1 + KMALLOC_NCLASSES + i], kmalloc_caches[1][i]);
-	}
 	kmalloc_large_cache = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
 						NULL, NULL, NULL, NULL, NULL, 0);
 	return kmalloc_large_cache == NULL ? -1 : 0;
@@ -206,6 +204,8 @@ void kmalloc_fini(void)
 		kmem_cache_destroy(kmalloc_large_cache);
 	kmalloc_large_cache = NULL;
 	kmalloc_large_arena = NULL;
+	memset(kmalloc_class, 0, sizeof(kmalloc_class));
+	spin_destroy(&kmalloc_class_lock);
 }
 
 /* Bucket of a large allocation's address. */
@@ -281,7 +281,15 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 			memset(buf, 0, size);
 		return buf;
 	}
-	cp = kmalloc_caches[(kmflag & KM_DMA) ? 1 : 0][kmalloc_index(size)];
+	cp = __atomic_load_n(&kmalloc_caches[(kmflag & KM_DMA) ? 1 : 0][kmalloc_index(size)],
+			     __ATOMIC_ACQUIRE);
+	if (cp == NULL && (cp = kmalloc_class_get((kmflag & KM_DMA) ? 1 : 0,
+						  kmalloc_index(size))) == NULL) {
+		if (kmflag & KM_PANIC)
+			panic("kmalloc(%lu, flags 0x%x): out of memory (making its class cache)",
+			      (unsigned long)size, kmflag);
+		return NULL;
+	}
 	buf = node < 0 ? kmem_cache_alloc(cp, kmflag & (KM_NOSLEEP | KM_PANIC)) :
 	      kmem_cache_alloc_node(cp, kmflag & (KM_NOSLEEP | KM_PANIC), node);
 	if (buf != NULL && (kmflag & KM_ZERO))
@@ -292,9 +300,12 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 /* kmalloc of any size and flags; the common case first: no flag but KM_NOSLEEP, KM_PANIC. */
 void *kmalloc_var(size_t size, int kmflag)
 {
+	kmem_cache_t *cp;
+
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS &&
-			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0, 1))
-		return kmem_cache_alloc(kmalloc_caches[0][kmalloc_index(size)], kmflag);
+			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0 &&
+			     (cp = kmalloc_class_cache(size)) != NULL, 1))
+		return kmem_cache_alloc(cp, kmflag);
 	return kmalloc_common(size, kmflag, -1);
 }
 
@@ -349,31 +360,21 @@ static __attribute__((noinline)) void kfree_slow(void *ptr)
 }
 
 /*
- * The common case inline: the start of a buffer of a kmalloc class without
- * debugging.  It reads the page descriptor, the slab header (its class
+ * The common case: the start of a buffer of a kmalloc class without
+ * debugging (kmalloc_buf_class, kmem_impl.h), pushed on the hart's
+ * magazine.  It reads the page descriptor, the slab header (its class
  * number, first buffer, count and node), the class (static, hot) and the
  * hart's magazine line: not the cache's properties.
  */
 void kfree(void *ptr)
 {
-	uint64_t sect = (virt_to_phys(ptr) - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	const struct kmalloc_class *kc;
-	struct kmem_slab *sp;
-	uintptr_t map, owner;
-	unsigned k;
+	unsigned home;
 
-	/* page_lookup_inline spelled out (as page_free does): a hole costs one test. */
-	if (__builtin_expect(sect < page_mem.pgm_nsect && (map = page_mem.pgm_sect[sect]) != 0, 1)) {
-		owner = ((struct page *)(map + (uintptr_t)(virt_to_phys(ptr) >> MM_PAGE_SHIFT) *
-					 sizeof(struct page)))->pg_owner;
-		sp = (struct kmem_slab *)(owner & ~(uintptr_t)1);
-		if (__builtin_expect((owner & 1) != 0 && (k = sp->slab_kclass) != 0 &&
-				     kmalloc_starts_buffer(kc = &kmalloc_class[k], sp, ptr), 1)) {
-			kmem_cache_free_home(kc->kc_cache, ptr, (unsigned)sp->slab_node);
-			return;
-		}
-	}
-	kfree_slow(ptr);
+	if (__builtin_expect((kc = kmalloc_buf_class(ptr, &home)) != NULL, 1))
+		kmem_cache_free_home(kc->kc_cache, ptr, home);
+	else
+		kfree_slow(ptr);
 }
 
 size_t ksize(const void *ptr)

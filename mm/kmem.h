@@ -90,6 +90,11 @@ typedef void kmem_release_fn(void *arg, void **bufs, unsigned n);
  */
 extern unsigned kmem_debug;		/* KMF_ bits for every cache */
 extern bool kmem_nomagazine;		/* as if every cache had KMC_NOMAGAZINE */
+/*
+ * kmalloc's class caches are made on first use instead of all by kmem_init
+ * (libkmem: a process uses a handful of the 128).  Set before kmem_init.
+ */
+extern bool kmalloc_ondemand;
 extern unsigned kmem_reap_interval_ms;	/* working-set period (default 15000) */
 
 /*
@@ -383,23 +388,69 @@ static inline unsigned kmem_numa_node(const void *buf)
 	return s < KMEM_NUMA_SECTS ? kmem_numa_map.knm_node[s] : KMEM_NUMA_MIXED;
 }
 
-static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+/* Pop a round from ccp's loaded magazine; NULL when it is empty. */
+static inline void *kmem_cc_pop(struct kmem_cpu_cache *ccp)
 {
-	struct kmem_cpu_cache *ccp;
-	irqflags_t f = irq_save();
-	void **top;
+	void **top = ccp->hc_top;
 	void *buf;
 
-	ccp = kmem_cpu(cp);
-	top = ccp->hc_top;
-	if (__builtin_expect(top == ccp->hc_base, 0)) {
-		irq_restore(f);
-		return kmem_cache_alloc_slow(cp, kmflag);
-	}
+	if (__builtin_expect(top == ccp->hc_base, 0))
+		return NULL;
 	buf = *--top;
 	ccp->hc_top = top;
 	ccp->hc_alloc++;
-	irq_restore(f);
+	if (buf == NULL)		/* never: rounds are buffers; lets callers test once */
+		__builtin_unreachable();
+	return buf;
+}
+
+/*
+ * Push buf (of node home; KMEM_NUMA_MIXED: ask the section map) on ccp's
+ * loaded magazine if there is room and it is of this hart's node.
+ */
+static inline bool kmem_cc_push(struct kmem_cpu_cache *ccp, void *buf, unsigned home)
+{
+	void **top = ccp->hc_top;
+
+	if (__builtin_expect(top == ccp->hc_limit ||
+			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
+			      (unsigned)ccp->hc_node), 0))
+		return false;
+	*top = buf;
+	ccp->hc_top = top + 1;
+	return true;
+}
+
+static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+{
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
+	void *buf;
+
+	if (__builtin_expect(cpu >= 0, 1)) {
+		buf = kmem_cc_pop((struct kmem_cpu_cache *)(void *)cp + cpu);
+		cpu_hit_exit(f);
+		if (__builtin_expect(buf != NULL, 1))
+			return buf;
+	}
+	return kmem_cache_alloc_slow(cp, kmflag);
+}
+
+/*
+ * The magazine hit alone (libkmem's malloc): a buffer from the calling
+ * hart's loaded magazine, or NULL when it is empty or the hart cannot run
+ * a hit path now (cpu_hit_enter); the caller then takes its slow path.
+ */
+static inline void *kmem_cache_alloc_hit(kmem_cache_t *cp)
+{
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
+	void *buf;
+
+	if (__builtin_expect(cpu < 0, 0))
+		return NULL;
+	buf = kmem_cc_pop((struct kmem_cpu_cache *)(void *)cp + cpu);
+	cpu_hit_exit(f);
 	return buf;
 }
 
@@ -410,22 +461,32 @@ static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
  */
 static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned home)
 {
-	struct kmem_cpu_cache *ccp;
-	irqflags_t f = irq_save();
-	void **top;
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
 
-	ccp = kmem_cpu(cp);
-	top = ccp->hc_top;
-	if (__builtin_expect(top == ccp->hc_limit ||
-			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
-			      (unsigned)ccp->hc_node), 0)) {
-		irq_restore(f);
-		kmem_cache_free_slow(cp, buf);
-		return;
+	if (__builtin_expect(cpu >= 0, 1)) {
+		if (__builtin_expect(kmem_cc_push((struct kmem_cpu_cache *)(void *)cp + cpu, buf,
+						  home), 1)) {
+			cpu_hit_exit(f);
+			return;
+		}
+		cpu_hit_exit(f);
 	}
-	*top = buf;
-	ccp->hc_top = top + 1;
-	irq_restore(f);
+	kmem_cache_free_slow(cp, buf);
+}
+
+/* The free hit alone (libkmem's free): false when the caller must take kmem_cache_free_slow. */
+static inline bool kmem_cache_free_hit(kmem_cache_t *cp, void *buf, unsigned home)
+{
+	irqflags_t f;
+	int cpu = cpu_hit_enter(&f);
+	bool hit;
+
+	if (__builtin_expect(cpu < 0, 0))
+		return false;
+	hit = kmem_cc_push((struct kmem_cpu_cache *)(void *)cp + cpu, buf, home);
+	cpu_hit_exit(f);
+	return hit;
 }
 
 static inline void kmem_cache_free(kmem_cache_t *cp, void *buf)
@@ -458,9 +519,12 @@ static inline unsigned kmalloc_index_formula(size_t size)
 
 static inline void *kmalloc(size_t size, int kmflag)
 {
+	kmem_cache_t *cp;
+
 	if (__builtin_constant_p(size) && __builtin_constant_p(kmflag) && size >= 1 &&
-	    size <= KMALLOC_MAX_CLASS && (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0)
-		return kmem_cache_alloc(kmalloc_caches[0][kmalloc_index_formula(size)], kmflag);
+	    size <= KMALLOC_MAX_CLASS && (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0 &&
+	    __builtin_expect((cp = kmalloc_caches[0][kmalloc_index_formula(size)]) != NULL, 1))
+		return kmem_cache_alloc(cp, kmflag);
 	return kmalloc_var(size, kmflag);
 }
 

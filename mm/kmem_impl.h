@@ -367,4 +367,80 @@ void kmem_cache_sum(kmem_cache_t *cp, uint64_t st[KMS_NSTATS]);
 int kmalloc_init(vmem_t *large);
 void kmalloc_fini(void);
 
+/*
+ * kmalloc's hit paths (kmalloc.c §1, §3), inline here for kfree and for
+ * libkmem's malloc and free (tools/libkmem/umem.c), which run them
+ * without the call through kmalloc_var and kfree.
+ */
+
+/* A kmalloc class cache's private data: kfree's division-free buffer test. */
+struct kmalloc_class {
+	kmem_cache_t *kc_cache;		/* the cache (NULL until created) */
+	uint64_t kc_inv;		/* inverse of the chunk size's odd part, mod 2^64 */
+	unsigned kc_shift;		/* trailing zero bits of the chunk size */
+};
+/*
+ * [1 + dma * KMALLOC_NCLASSES + class]: a cache's cache_kclass is its index
+ * here; entry 0 (no class) is never used.
+ */
+extern struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];
+extern uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];	/* (size - 1) / 8 -> class */
+
+/*
+ * The cache of kmalloc(size) without flags, for 1 <= size <= KMALLOC_MAX_CLASS;
+ * NULL while the class has not been created (kmalloc_ondemand).
+ */
+static inline kmem_cache_t *kmalloc_class_cache(size_t size)
+{
+	return __atomic_load_n(&kmalloc_caches[0][kmalloc_size_index[(size - 1) >> 3]],
+			       __ATOMIC_RELAXED);
+}
+
+/*
+ * Does ptr start one of sp's buffers?  Exact-division test (kmalloc.c §3):
+ * no divide; a pointer below the first buffer wraps to a huge quotient and
+ * fails too.
+ */
+static inline bool kmalloc_starts_buffer(const struct kmalloc_class *kc,
+					 const struct kmem_slab *sp, const void *ptr)
+{
+	uint64_t q = ((uintptr_t)ptr - sp->slab_first) * kc->kc_inv;
+
+	q = (q >> kc->kc_shift) | (q << ((64 - kc->kc_shift) & 63));
+	return q < sp->slab_chunks;
+}
+
+/*
+ * The class of the kmalloc buffer that ptr starts, with its slab's node in
+ * *home; NULL when ptr is anything else (not in a slab, not the start of a
+ * buffer, a debug cache's buffer): kfree_slow decides those.  Reads the
+ * page descriptor, the slab header and the class, not the cache.
+ */
+static inline const struct kmalloc_class *kmalloc_buf_class(const void *ptr, unsigned *home)
+{
+	paddr_t pa = virt_to_phys(ptr);
+	uint64_t sect = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
+	const struct kmalloc_class *kc;
+	const struct kmem_slab *sp;
+	uintptr_t map, owner;
+	unsigned k;
+
+	/* page_lookup_inline spelled out (as page_free does): a hole costs one test */
+	if (__builtin_expect(sect >= page_mem.pgm_nsect || (map = page_mem.pgm_sect[sect]) == 0, 0))
+		return NULL;
+	owner = ((const struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) *
+				       sizeof(struct page)))->pg_owner;
+	if (__builtin_expect(!(owner & 1), 0))
+		return NULL;
+	sp = (const struct kmem_slab *)(owner & ~(uintptr_t)1);
+	k = sp->slab_kclass;
+	if (__builtin_expect(k == 0, 0))
+		return NULL;
+	kc = &kmalloc_class[k];
+	if (__builtin_expect(!kmalloc_starts_buffer(kc, sp, ptr), 0))
+		return NULL;
+	*home = (unsigned)sp->slab_node;
+	return kc;
+}
+
 #endif /* MM_KMEM_IMPL_H */

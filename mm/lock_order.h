@@ -17,6 +17,10 @@
  *                while the target harts (and it) run the function, and the
  *                function may take any lock below; so cpu_call_all() is
  *                made holding no other lock.
+ *   KMALLOC_CLASS  mm/kmalloc.c: making a class cache on first use
+ *                (kmalloc_ondemand, libkmem); held across kmem_cache_create,
+ *                so before every kmem lock.  Never taken in interrupt
+ *                context: kmalloc only makes classes in a process.
  *   KMEM_LIST    the list of object caches (create, destroy, reap, dumps).
  *   KMEM_DEPOT   one NUMA node's depot of one object cache (full and empty
  *                magazine lists).
@@ -58,6 +62,7 @@
 
 enum lock_rank {
 	LOCK_RANK_XCALL = 1,
+	LOCK_RANK_KMALLOC_CLASS,
 	LOCK_RANK_KMEM_LIST,
 	LOCK_RANK_KMEM_DEPOT,
 	LOCK_RANK_KMEM_SLAB,

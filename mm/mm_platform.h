@@ -36,6 +36,15 @@
  *              MM_CPU_PTR(), MM_CPU_PTR_SET(cpu, p)   optional: a per-hart
  *                         void * slot for mm, reached faster than an array
  *                         indexed by cpu_id(); without it mm uses the array
+ *   Hit paths  optional (MM_HAVE_CPU_HIT): int cpu_hit_enter(irqflags_t *f)
+ *              and void cpu_hit_exit(irqflags_t f) bracket a per-hart hit
+ *              path that calls nothing and touches only the caller's
+ *              per-hart data.  cpu_hit_enter returns the caller's cpu_id(),
+ *              or -1 when this hart cannot run a hit path now; the caller
+ *              then takes its slow path, which uses irq_save.  Without them
+ *              (below) they are irq_save + cpu_id and irq_restore, never -1.
+ *              libkmem's thread slot needs no masking, so there the pair is
+ *              one thread-local load and a test.
  *   Memory     void *phys_to_virt(paddr_t), paddr_t virt_to_phys(const void *)
  *   Time       uint64_t mm_time_us(void)   microseconds since boot (any
  *                         monotonic origin); kmem's audit records use it
@@ -69,6 +78,22 @@
 #include <stdint.h>
 
 #include "mm_env.h"
+
+#ifndef MM_HAVE_CPU_HIT
+/* The default hit-path bracket: interrupts off, and the hart's id. */
+static inline int cpu_hit_enter(irqflags_t *f)
+{
+	int cpu;
+
+	*f = irq_save();
+	cpu = (int)cpu_id();
+	if (cpu < 0)		/* never (ids are below MM_MAX_CPUS): no test on the hit path */
+		__builtin_unreachable();
+	return cpu;
+}
+
+static inline void cpu_hit_exit(irqflags_t f) { irq_restore(f); }
+#endif
 
 #define MM_PAGE_SHIFT	12
 #define MM_PAGE_SIZE	((uint64_t)1 << MM_PAGE_SHIFT)

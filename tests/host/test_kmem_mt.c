@@ -13,11 +13,13 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <cmocka.h>
 
 #include "host_env.h"
 #include "kmem_sim.h"
+#include "mm/fail.h"
 
 #define MT_THREADS	4
 #define MT_SLOTS	256
@@ -332,6 +334,185 @@ static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state
 	kmem_reap_interval_ms = 15000;
 }
 
+/* ---------------------------------------------------- kmalloc classes made on demand */
+
+#define OD_SIZES	64			/* one request per class: 8, 16, ..., 8192 */
+static size_t od_size[OD_SIZES];		/* every class's size, found by ksize */
+
+/* One hart: every class in the same order as the other harts, so they meet at each new class. */
+static void *od_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	void *b[OD_SIZES];
+
+	sim_become(&sim_two_nodes, me);
+	pthread_barrier_wait(&mt_start);
+	for (unsigned round = 0; round < 20; round++) {
+		for (unsigned j = 0; j < OD_SIZES; j++) {
+			unsigned i = j;
+			size_t sz = od_size[i];
+
+			if (round == 0)		/* all four ask for the new class at once */
+				pthread_barrier_wait(&mt_start);
+
+			b[i] = kmalloc(sz, KM_NOSLEEP);
+			if (b[i] == NULL || ksize(b[i]) != sz) {
+				atomic_fetch_add(&mt_errors, 1);
+				continue;
+			}
+			memset(b[i], (int)me, sz);
+		}
+		for (unsigned i = 0; i < OD_SIZES; i++)
+			if (b[i] != NULL) {
+				unsigned char *c = b[i];
+
+				if (c[0] != me || c[od_size[i] - 1] != me)
+					atomic_fetch_add(&mt_errors, 1);
+				kfree(b[i]);
+			}
+	}
+	return NULL;
+}
+
+/* How many caches carry the name in arg->name (kmem_cache_walk body). */
+struct od_count { const char *name; unsigned n; };
+static void od_count_one(kmem_cache_t *cp, void *arg)
+{
+	struct od_count *oc = arg;
+
+	oc->n += strcmp(kmem_cache_name(cp), oc->name) == 0;
+}
+
+static unsigned od_caches_named(const char *name)
+{
+	struct od_count oc = { name, 0 };
+
+	kmem_cache_walk(od_count_one, &oc);
+	return oc.n;
+}
+
+/* Hart 1-4 of the held-list test: ask for one new class, free it. */
+static void *od_asker(void *arg)
+{
+	void *p;
+
+	sim_become(&sim_two_nodes, (unsigned)(uintptr_t)arg);
+	pthread_barrier_wait(&mt_start);
+	p = kmalloc(3000, KM_NOSLEEP);
+	if (p == NULL || ksize(p) != 3072)
+		atomic_fetch_add(&mt_errors, 1);
+	kfree(p);
+	return NULL;
+}
+
+/* kmem_cache_walk body: hold the cache list while the askers pile up behind it. */
+static void od_hold_list(kmem_cache_t *cp, void *arg)
+{
+	bool *done = arg;
+
+	(void)cp;
+	if (*done)
+		return;
+	*done = true;
+	pthread_barrier_wait(&mt_start);
+	usleep(200000);		/* one asker waits inside kmem_cache_create, the rest for the class lock */
+}
+
+static int boot_ondemand(void **state)
+{
+	kmalloc_ondemand = true;
+	return ksim_boot_two(state);
+}
+
+static int teardown_ondemand(void **state)
+{
+	kmalloc_ondemand = false;
+	return ksim_teardown(state);
+}
+
+/* Four harts race to make every class: each class is made once, and serves every hart. */
+static void kmem_mt_test_ondemand_classes_made_once(void **state)
+{
+	pthread_t th[MT_THREADS];
+	char name[40];
+
+	(void)state;
+	for (unsigned i = 0; i < OD_SIZES; i++)	/* the classes: 8 apart to 64, then 8 per doubling */
+		od_size[i] = i < 8 ? 8 * (i + 1) : ((size_t)64 << ((i - 8) / 8)) +
+			     (((i - 8) % 8) + 1) * ((size_t)8 << ((i - 8) / 8));
+	assert_int_equal(od_size[OD_SIZES - 1], KMALLOC_MAX_CLASS);
+	assert_int_equal(od_caches_named("kmalloc-64"), 0);	/* nothing before first use */
+	atomic_store(&mt_errors, 0);
+	pthread_barrier_init(&mt_start, NULL, MT_THREADS);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, od_worker, (void *)(uintptr_t)t), 0);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		pthread_join(th[t], NULL);
+	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	for (unsigned i = 0; i < OD_SIZES; i++) {
+		snprintf(name, sizeof(name), "kmalloc-%lu", (unsigned long)od_size[i]);
+		assert_int_equal(od_caches_named(name), 1);
+		snprintf(name, sizeof(name), "dma-kmalloc-%lu", (unsigned long)od_size[i]);
+		assert_int_equal(od_caches_named(name), 0);
+	}
+	kmem_cache_walk(check_one, NULL);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+}
+
+/*
+ * The race made certain: the test holds the cache list (kmem_cache_walk)
+ * while three harts ask for the same new class, so one of them waits inside
+ * kmem_cache_create and the others behind it: all get one cache.
+ */
+static void kmem_mt_test_ondemand_class_race_held(void **state)
+{
+	pthread_t th[3];
+	bool done = false;
+
+	(void)state;
+	atomic_store(&mt_errors, 0);
+	pthread_barrier_init(&mt_start, NULL, 4);
+	for (unsigned t = 0; t < 3; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, od_asker, (void *)(uintptr_t)(t + 1)), 0);
+	kmem_cache_walk(od_hold_list, &done);
+	for (unsigned t = 0; t < 3; t++)
+		pthread_join(th[t], NULL);
+	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_int_equal(od_caches_named("kmalloc-3072"), 1);
+}
+
+/* A class that cannot be made fails the request (KM_PANIC panics); made later, it works. */
+static void kmem_mt_test_ondemand_class_failure(void **state)
+{
+	jmp_buf jb;
+	void *p;
+
+	(void)state;
+	fail_set(1, 7);				/* every allocation that may fail fails */
+	assert_null(kmalloc(500, KM_NOSLEEP));
+	assert_int_equal(od_caches_named("kmalloc-512"), 0);
+	if (setjmp(jb) == 0) {
+		host_panic_jmp = &jb;
+		(void)kmalloc(700, KM_PANIC | KM_NOSLEEP);
+		host_panic_jmp = NULL;
+		fail_msg("kmalloc(KM_PANIC) returned although its class could not be made");
+	}
+	host_panic_jmp = NULL;
+	fail_set(0, 0);
+	/* injection off: the DMA twin and the class are made on their first requests */
+	p = kmalloc(500, KM_NOSLEEP | KM_DMA);
+	assert_non_null(p);
+	assert_int_equal(od_caches_named("dma-kmalloc-512"), 1);
+	assert_int_equal(od_caches_named("kmalloc-512"), 0);
+	kfree(p);
+	p = kmalloc(500, KM_NOSLEEP);
+	assert_non_null(p);
+	assert_int_equal(od_caches_named("kmalloc-512"), 1);
+	kfree(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +520,12 @@ int main(void)
 						ksim_boot_two, ksim_teardown),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_depot_contention_resizes_and_loses_nothing,
 						ksim_boot_two, ksim_teardown),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_classes_made_once,
+						boot_ondemand, teardown_ondemand),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_class_race_held,
+						boot_ondemand, teardown_ondemand),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_class_failure,
+						boot_ondemand, teardown_ondemand),
 	};
 
 	return cmocka_run_group_tests(tests, sim_map, NULL);

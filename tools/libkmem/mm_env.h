@@ -128,6 +128,31 @@ static inline void irq_restore(irqflags_t f)
 
 static inline bool irqs_disabled(void) { return umem_depth > 0; }
 
+/*
+ * The hit-path bracket (mm/mm_platform.h): a thread that owns its slot and
+ * is outside any per-hart section (ut_state 0) runs a hit path with no
+ * bookkeeping at all, since the path calls nothing and nothing can enter
+ * the slot meanwhile (no interrupts; a signal handler that calls malloc
+ * is undefined behaviour, and was not guarded against by the depth count
+ * either).  Every other thread (not attached yet, on the shared slot,
+ * nested) gets -1 and the slow path, whose irq_save does the work.
+ */
+#define MM_HAVE_CPU_HIT	1
+static inline int cpu_hit_enter(irqflags_t *f)
+{
+	int h;
+
+	(void)f;
+	if (__builtin_expect(umem_tls.ut_state != 0, 0))
+		return -1;
+	h = umem_tls.ut_hart;
+	if (h < 0)			/* never: an owner has its slot */
+		__builtin_unreachable();
+	return h;
+}
+
+static inline void cpu_hit_exit(irqflags_t f) { (void)f; }
+
 static inline unsigned cpu_id(void)
 {
 	int h = umem_hart;

@@ -31,17 +31,28 @@
  *            a hash (address -> size) records each such block.
  * So the range of a pointer says who owns it, in two compares.
  *
- * 2. Finding the owner of a pointer, and bad frees
- * ------------------------------------------------
- * A heap pointer goes to kfree, which finds its slab through the page
- * descriptor in O(1) (mm/kmalloc.c §3) and panics, naming the pointer, if
- * it does not start a buffer of a kmalloc cache.  A large pointer must be
+ * 2. The hit paths, finding the owner of a pointer, and bad frees
+ * ---------------------------------------------------------------
+ * malloc and free run kmalloc's own hit paths inline (mm/kmem_impl.h):
+ * malloc takes the class cache from kmalloc's size table and pops a round
+ * from the thread's loaded magazine (kmem_cache_alloc_hit); free finds the
+ * class through the page descriptor and the slab header, checks that the
+ * pointer starts a buffer (kmalloc_buf_class), and pushes it on the loaded
+ * magazine (kmem_cache_free_hit).  Neither calls into kmalloc.c, and for a
+ * thread that owns its slot neither touches the nesting count (mm_env.h,
+ * cpu_hit_enter).  Everything else takes the slow functions below, which
+ * go through kmalloc, kfree and the slab layer as the kernel does.
+ *   A heap pointer that is not the start of a class buffer goes to kfree,
+ * which finds its slab through the page descriptor in O(1) (mm/kmalloc.c
+ * §3) and panics, naming the pointer, if it does not start a buffer of a
+ * kmalloc cache.  A large pointer must be
  * in kmalloc's large hash, an aligned one in ours; any other pointer is
  * foreign and kfree's slow path panics.  A double free into a magazine is
  * invisible to kmalloc's hit path, so free() keeps a tag in the second
  * word of each free heap buffer (chunks are at least 16 bytes): malloc
  * clears it, free checks that it is not already umem_key (a per-process
- * random value) and writes it.  A match is a double free, reported and
+ * random value) and writes it, after the buffer test, so a bad pointer
+ * never writes into a live buffer.  A match is a double free, reported and
  * aborted; a false alarm needs a program to store that random 64-bit word
  * itself.  With debug flags (KMEM_OPTIONS=debug=...) the slab layer's own
  * checks (mm/kmem_debug.c) do this instead and the tag is off.  Every
@@ -50,6 +61,10 @@
  * 3. Start-up
  * -----------
  * The first call of any entry point runs umem_init under umem_init_lock.
+ * kmem_init makes no kmalloc class: each is made on its first request
+ * (kmalloc_ondemand), since a process uses a handful of the 128 and each
+ * costs a magazine line per slot; until then, and before start-up, the
+ * class's entry is NULL and malloc takes its slow path.
  * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
  * works from a program's first constructor.  The fork handlers are
  * registered last, once the allocator is ready, because registering may
@@ -65,7 +80,7 @@
 #include <unistd.h>
 
 #include "mm/bootmem.h"
-#include "mm/kmem.h"
+#include "mm/kmem_impl.h"
 #include "mm/page.h"
 #include "mm/vmem.h"
 #include "umem_impl.h"
@@ -316,6 +331,7 @@ static __attribute__((noinline, cold)) int umem_init(void)
 		umem_env_init();
 		umem_options();
 		umem_key_init();
+		kmalloc_ondemand = true;	/* a process uses a few classes (§1) */
 		if (umem_heap_init() != 0 || umem_arenas_init() != 0 || kmem_init(umem_large) != 0) {
 			printk("libkmem: cannot start the allocator (heap %llu MiB)\n",
 			       (unsigned long long)(umem_heap_size >> 20));
@@ -556,8 +572,13 @@ static __attribute__((noinline)) void *umem_nomem(size_t n)
 
 /* ------------------------------------------------------------ the API */
 
-/* malloc's body (calloc calls this, not malloc: gcc would fold malloc + memset into calloc). */
-static inline void *umem_alloc(size_t n)
+/*
+ * malloc's body off the hit path: start-up, sizes above the classes, a
+ * class not made yet, an empty magazine, a thread without its own slot,
+ * debugging (calloc calls this, not malloc: gcc would fold malloc + memset
+ * into calloc).
+ */
+static __attribute__((noinline)) void *umem_alloc(size_t n)
 {
 	void *p;
 
@@ -573,26 +594,62 @@ static inline void *umem_alloc(size_t n)
 	return p;
 }
 
-UMEM_API void *malloc(size_t n) { return umem_alloc(n); }
-
-UMEM_API void free(void *p)
+/*
+ * The hit path (§2): the class cache straight from kmalloc's size table
+ * and a round from this thread's loaded magazine (mm/kmem.h), the tag
+ * cleared.  A hit implies a cache with magazines, hence no debugging,
+ * hence the tag is on.  Before start-up every class is NULL.
+ */
+static inline void *umem_alloc_hit(size_t n)
 {
-	uintptr_t a = (uintptr_t)p;
+	kmem_cache_t *cp;
+	void *p;
 
+	if (__builtin_expect(n - 1 < KMALLOC_MAX_CLASS, 1) &&
+	    __builtin_expect((cp = kmalloc_class_cache(n)) != NULL, 1) &&
+	    __builtin_expect((p = kmem_cache_alloc_hit(cp)) != NULL, 1)) {
+		((uint64_t *)p)[1] = 0;
+		return p;
+	}
+	return umem_alloc(n);
+}
+
+UMEM_API void *malloc(size_t n) { return umem_alloc_hit(n); }
+
+/* free() of everything but the start of a class buffer without debugging. */
+static __attribute__((noinline)) void umem_free_slow(void *p)
+{
 	if (p == NULL)
 		return;
-	if (__builtin_expect(umem_in(a, umem_heap_base, umem_heap_len), 1)) {
-		if (umem_key_on && (a & 15) == 0) {
-			uint64_t *w = p;
+	if (umem_in((uintptr_t)p, umem_heap_base, umem_heap_len))
+		kfree(p);	/* a debug cache's buffer; anything else panics there */
+	else
+		umem_free_other(p);
+}
 
-			if (__builtin_expect(w[1] == umem_key, 0))
-				umem_double_free(p);
-			w[1] = umem_key;
-		}
-		kfree(p);
+/*
+ * The hit path (§2): kfree's own class lookup (page descriptor, slab
+ * header, exact-division test: mm/kmem_impl.h; a pointer outside the heap
+ * has no descriptor, so it needs no range test first), the double-free tag, and
+ * a push on this thread's loaded magazine.  A class found implies no
+ * debugging, hence the tag is on; the buffer start is checked before the
+ * tag is read or written, so a bad pointer never writes into a live buffer.
+ */
+UMEM_API void free(void *p)
+{
+	const struct kmalloc_class *kc;
+	uint64_t *w = p;
+	unsigned home;
+
+	if (__builtin_expect((kc = kmalloc_buf_class(p, &home)) != NULL, 1)) {
+		if (__builtin_expect(w[1] == umem_key, 0))
+			umem_double_free(p);
+		w[1] = umem_key;
+		if (__builtin_expect(!kmem_cache_free_hit(kc->kc_cache, p, home), 0))
+			kmem_cache_free_slow(kc->kc_cache, p);
 		return;
 	}
-	umem_free_other(p);
+	umem_free_slow(p);
 }
 
 UMEM_API void *calloc(size_t n, size_t m)
@@ -604,7 +661,7 @@ UMEM_API void *calloc(size_t n, size_t m)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = umem_alloc(total);
+	p = umem_alloc_hit(total);
 	if (p != NULL)
 		memset(p, 0, total);
 	return p;
