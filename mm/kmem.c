@@ -81,17 +81,18 @@
  * the depot, or allocate a new empty magazine; if none can be had, the
  * buffer goes straight to the back end.  One asymmetry: when both of a
  * hart's magazines are full and the depot has two empty ones, the free
- * trades both full magazines at once.  A hart that only frees (the
- * consumer of a producer/consumer pair) then takes the depot lock once per
- * two magazines instead of once per magazine, and keeps no full magazine
- * back from the producers between trades.  Only the free side does so:
- * were allocation to trade two empty magazines for two full ones as well, a
- * hart whose allocations and frees alternate across a magazine boundary
- * would trade at every second call; with one side single, a swap with the
- * previous magazine still absorbs that, as in the paper.  The slow paths run with interrupts
- * still off on the hart, including back-end calls (slab creation and
- * constructors): there is no preemption to protect against, and the
- * per-hart state can then never change under them.
+ * trades both full magazines for them at once.  A hart that only frees
+ * (the consumer of a producer/consumer pair) then takes the depot lock
+ * once per two magazines instead of once per magazine, and after such a
+ * trade holds no full magazine that the producers could be using.  Only
+ * the free side does so: were allocation to trade two empty magazines for
+ * two full ones too, a hart whose allocations and frees go back and forth
+ * across a magazine boundary would trade every few calls; with one side
+ * single, a swap with the previous magazine absorbs that, as in the
+ * paper.  The slow paths run with interrupts still off on the hart,
+ * including back-end calls (slab creation and constructors): there is no
+ * preemption to protect against, and the per-hart state can then never
+ * change under them.
  *   NUMA: each node's depot holds only buffers of that node's memory.  A
  * free whose buffer lives on another node (hc_numa: the cache has several
  * nodes) goes into the hart's *cross* magazine instead; when that is full
