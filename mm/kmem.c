@@ -86,10 +86,20 @@
  * magazine from the back end in one bulk import.  Free mirrors it: push,
  * swap with an empty previous, trade a full magazine for an empty one from
  * the depot, or allocate a new empty magazine; if none can be had, the
- * buffer goes straight to the back end.  The slow paths run with interrupts
- * still off on the hart, including back-end calls (slab creation and
- * constructors): there is no preemption to protect against, and the
- * per-hart state can then never change under them.
+ * buffer goes straight to the back end.  One asymmetry: when both of a
+ * hart's magazines are full and the depot has two empty ones, the free
+ * trades both full magazines for them at once.  A hart that only frees
+ * (the consumer of a producer/consumer pair) then takes the depot lock
+ * once per two magazines instead of once per magazine, and after such a
+ * trade holds no full magazine that the producers could be using.  Only
+ * the free side does so: were allocation to trade two empty magazines for
+ * two full ones too, a hart whose allocations and frees go back and forth
+ * across a magazine boundary would trade every few calls; with one side
+ * single, a swap with the previous magazine absorbs that, as in the
+ * paper.  The slow paths run with interrupts still off on the hart,
+ * including back-end calls (slab creation and constructors): there is no
+ * preemption to protect against, and the per-hart state can then never
+ * change under them.
  *   NUMA: each node's depot holds only buffers of that node's memory.  A
  * free whose buffer lives on another node (hc_numa: the cache has several
  * nodes) goes into the hart's *cross* magazine instead; when that is full
@@ -537,14 +547,42 @@ static bool kmem_cross_free(kmem_cache_t *cp, struct kmem_cpu_cache *ccp, void *
 }
 
 /*
+ * Free, after a depot trade: load the empty magazine `empty`.  With a
+ * spare (both full magazines went to the depot) the spare becomes the
+ * previous one; without, the full loaded one does.  The previous one, if
+ * any, is in the depot already.
+ */
+static void kmem_cpu_give(kmem_cache_t *cp, struct kmem_cpu_cache *ccp,
+			  struct kmem_magazine *empty, struct kmem_magazine *spare, int cap)
+{
+	struct kmem_cpu_flow *cf = &cp->cache_flow[ccp - cp->cache_cpu];
+
+	if (ccp->hc_prev != NULL)
+		cf->cf_out += (uint64_t)cap;
+	ccp->hc_prev = NULL;
+	ccp->hc_prounds = -1;
+	if (spare == NULL) {
+		kmem_cpu_load(ccp, empty, 0, cap);
+		return;
+	}
+	cf->cf_out += (uint64_t)cap;
+	kmem_cc_set(ccp, empty, 0, cap);
+	ccp->hc_prev = spare;
+	ccp->hc_prounds = 0;
+}
+
+/*
  * Free: give the full loaded magazine's place to an empty one from the
- * depot (the full previous one goes to the depot).  False if the depot has
- * no empty magazine; true with nothing changed if it was resized meanwhile.
+ * depot; the full previous one goes to the depot.  If the depot holds a
+ * second empty magazine, the full loaded one goes too and the second empty
+ * one becomes the previous (theory §4: a hart that only frees trades once
+ * per two magazines).  False if the depot has no empty magazine; true with
+ * nothing changed if it was resized meanwhile.
  */
 static bool kmem_depot_trade_empty(kmem_cache_t *cp, struct kmem_cnode *cn,
 				   struct kmem_cpu_cache *ccp, int cap)
 {
-	struct kmem_magazine *empty;
+	struct kmem_magazine *empty, *spare = NULL;
 	irqflags_t fl = kmem_depot_lock(cn);
 
 	if (kmem_depot_stale(cn, cap)) {
@@ -555,14 +593,16 @@ static bool kmem_depot_trade_empty(kmem_cache_t *cp, struct kmem_cnode *cn,
 	if (empty != NULL && ccp->hc_prev != NULL) {	/* prev is full here */
 		kmem_depot_push(&cn->kn_full, &cn->kn_nfull, ccp->hc_prev);
 		cn->kn_depot_free++;
-		cp->cache_flow[ccp - cp->cache_cpu].cf_out += (uint64_t)cap;
-		ccp->hc_prev = NULL;
-		ccp->hc_prounds = -1;
+		spare = kmem_depot_pop(&cn->kn_empty, &cn->kn_nempty, &cn->kn_empty_min);
+		if (spare != NULL) {		/* the loaded one is full too */
+			kmem_depot_push(&cn->kn_full, &cn->kn_nfull, kmem_cc_loaded(ccp));
+			cn->kn_depot_free++;
+		}
 	}
 	kmem_unlock(&cn->kn_depot_lock, fl);
 	if (empty == NULL)
 		return false;
-	kmem_cpu_load(ccp, empty, 0, cap);
+	kmem_cpu_give(cp, ccp, empty, spare, cap);
 	return true;
 }
 

@@ -413,7 +413,8 @@ static inline bool kmem_cc_push(struct kmem_cpu_cache *ccp, void *buf, unsigned 
 	void **top = ccp->hc_top;
 
 	if (__builtin_expect(top == ccp->hc_limit ||
-			     (ccp->hc_numa && (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
+			     (MM_MAX_NODES > 1 && ccp->hc_numa &&
+			      (home == KMEM_NUMA_MIXED ? kmem_numa_node(buf) : home) !=
 			      (unsigned)ccp->hc_node), 0))
 		return false;
 	*top = buf;

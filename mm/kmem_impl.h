@@ -158,15 +158,22 @@ struct kmem_slab {
 /*
  * One NUMA node's part of a cache: its depot (magazines of buffers of this
  * node) and its slab layer (slabs of this node's memory).  Caches with one
- * home have node 0 only.
+ * home have node 0 only.  Three groups, each from a cache line of its own:
+ * the read-mostly words every magazine slow path reads before it locks
+ * anything (kn_magtype), the depot, and the slab layer.  Harts trading
+ * magazines bounce the depot's line between them; kept apart, the
+ * kn_magtype they read first stays shared in every hart's cache, and the
+ * depot's line moves once per trade (the lock's atomic) instead of twice
+ * (a read miss, then the upgrade for the atomic).
  */
 struct kmem_cnode {
 	int kn_node;				/* which node */
 	vmem_t *kn_arena;			/* slabs come from here */
+	/* written under kn_depot_lock, read without it (a resize is rare) */
+	const struct kmem_magtype *kn_magtype;	/* current magazine size (NULL: none) */
 
 	/* depot: protected by kn_depot_lock */
-	spinlock_t kn_depot_lock;
-	const struct kmem_magtype *kn_magtype;	/* current magazine size (NULL: none) */
+	spinlock_t kn_depot_lock MM_CACHE_ALIGNED;
 	struct kmem_magazine *kn_full;		/* full magazines */
 	struct kmem_magazine *kn_empty;		/* empty magazines */
 	uint64_t kn_nfull, kn_nempty;		/* list lengths */
@@ -179,7 +186,7 @@ struct kmem_cnode {
 	uint64_t kn_contention_last;		/* ... at the last working-set update */
 
 	/* slab layer: protected by kn_slab_lock */
-	spinlock_t kn_slab_lock;
+	spinlock_t kn_slab_lock MM_CACHE_ALIGNED;
 	struct kmem_slab *kn_partial[KMEM_FULLNESS];	/* by fullness class */
 	uint32_t kn_partial_map;		/* bit i: kn_partial[i] non-empty */
 	struct kmem_slab *kn_freeslabs;		/* completely free slabs */

@@ -359,7 +359,7 @@ static void zone_node_order(unsigned from, uint8_t *order)
 
 	order[0] = (uint8_t)from;
 	used[from] = true;
-	for (unsigned k = 1; k < n; k++) {
+	for (unsigned k = 1; k < n && k < MM_MAX_NODES; k++) {	/* n <= MM_MAX_NODES: says so to gcc */
 		unsigned best = n;
 
 		for (unsigned m = 0; m < n; m++)

@@ -34,6 +34,10 @@ tcmalloc, mimalloc) of the same run.
 
   bench_malloc.py [--budget S] [--reps N] [--threads 1,2,4,8] [--bench a,b]
   bench_malloc.py --quick     tiny counts, 1 repetition, no docs written
+  bench_malloc.py --bench xmalloc --no-docs --also before=/tmp/old-libkmem.so
+                              a focused race: one benchmark, nothing written,
+                              another build of ours as one more column (not a
+                              peer: ratios stay against the four peers)
   bench_malloc.py --profile A where allocator A's instructions go (callgrind,
                               per function) and its idle peak RSS
   bench_malloc.py --smoke     make test: every binary under every allocator
@@ -85,7 +89,7 @@ def allocators():
 
 
 def run_one(binary, args, preload, timeout=120):
-    """Run one benchmark; returns (status, output, rusage-maxrss KiB or None).
+    """Run one benchmark; returns (status, output, the child's rusage or None).
     status is the exit code, or None on timeout."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     if preload:
@@ -105,18 +109,20 @@ def run_one(binary, args, preload, timeout=120):
     out = p.stdout.read().decode("utf-8", "replace")
     p.stdout.close()
     code = os.waitstatus_to_exitcode(status)
-    return code, out, ru.ru_maxrss
+    return code, out, ru
 
 
 def measure(binary, args, preload, timeout=120):
-    """(ops/s, peak RSS KiB) of one run, or raise RuntimeError naming the failure."""
-    code, out, _ = run_one(binary, args, preload, timeout)
+    """(ops/s, peak RSS KiB, CPU ns per op: user + system time of every thread)
+    of one run, or raise RuntimeError naming the failure."""
+    code, out, ru = run_one(binary, args, preload, timeout)
     m = RESULT.search(out)
     if code != 0 or not m:
         what = "timed out" if code is None else "exit %s" % code
         raise RuntimeError("%s %s under %s: %s: %s" % (
             binary, " ".join(args), preload or "glibc", what, out.strip()[-300:]))
-    return float(m.group(6)), int(m.group(7))
+    return (float(m.group(6)), int(m.group(7)),
+            (ru.ru_utime + ru.ru_stime) * 1e9 / max(1, int(m.group(4))))
 
 
 # ------------------------------------------------------------------ smoke (make test)
@@ -179,7 +185,7 @@ def calibrate(benches, per_run):
 
 
 def race(o):
-    allocs = allocators()
+    allocs = allocators() + o.also
     benches = [b for b in BENCHES if not o.bench or b[0] in o.bench or b[1] in o.bench]
     configs = [(b, t) for b in benches for t in o.threads]
     runs = len(configs) * len(allocs) * o.reps
@@ -239,6 +245,24 @@ def summarize(allocs, benches, threads, samples):
                          v[1] / best_r if best_r else None) for a, v in med.items()}
             rows.append((name, t, cells))
     return rows
+
+
+def cpu_table(allocs, benches, threads, samples):
+    """CPU time per operation (user + system, all threads; the median of the
+    repetitions, then the lowest): what a run costs, whatever the scheduler
+    made of its waits.  With a shared host the best wall-clock run is
+    partly luck; these move less."""
+    names = [a for a, _ in allocs]
+    lines = ["| benchmark | thr | " + " | ".join("%s CPU ns/op med (min)" % a for a in names) + " |",
+             "|" + "---|" * (2 + len(names))]
+    for name, _, _, _ in benches:
+        for t in threads:
+            cells = []
+            for a in names:
+                s = [x[2] for x in samples.get((name, t, a), [])]
+                cells.append("%.1f (%.1f)" % (statistics.median(s), min(s)) if s else "-")
+            lines.append("| %s | %d | %s |" % (name, t, " | ".join(cells)))
+    return "\n".join(lines)
 
 
 def fmt_rate(x):
@@ -546,6 +570,14 @@ def main():
                     help="redraw the SVGs from the table in docs/malloc_race.md")
     ap.add_argument("--no-icount", action="store_true",
                     help="skip the instruction counts (valgrind, about 2 minutes)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=SO",
+                    help="one more column: this preload (e.g. another build of ours), "
+                         "interleaved with the others, not a peer (repeatable)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also print CPU time per operation (median of the repetitions)")
+    ap.add_argument("--no-docs", action="store_true",
+                    help="print the table and goals only: no instruction counts, "
+                         "nothing written to docs/")
     o = ap.parse_args()
     if o.smoke:
         return smoke()
@@ -557,13 +589,22 @@ def main():
     o.bench = [x for x in o.bench.split(",") if x]
     if o.quick:
         o.reps = 1
+    also = [a.split("=", 1) for a in o.also]
+    bad = [a for a in also if len(a) != 2 or not os.path.exists(a[1]) or
+           a[0] in [n for n, _ in PEERS] + ["ours"]]
+    if bad:
+        ap.error("--also NAME=SO: needs a new name and an existing file: %s"
+                 % ", ".join("=".join(a) for a in bad))
+    o.also = [(n, os.path.abspath(p)) for n, p in also]
     allocs, benches, samples, failures, secs = race(o)
     rows = summarize(allocs, benches, o.threads, samples)
     tab = table(allocs, rows)
     print(tab)
+    if o.cpu:
+        print(cpu_table(allocs, benches, o.threads, samples))
     g = goals(rows)
     print(g)
-    if o.quick:
+    if o.quick or o.no_docs:
         return 1 if failures else 0
     ic_allocs = [(a, o.icount_ours if a == "ours" and o.icount_ours else p) for a, p in allocs]
     ic = icount_table(allocs, icounts(ic_allocs)) if not o.no_icount else "(not run: --no-icount)"

@@ -331,6 +331,47 @@ static void kmem_test_depot_trades_full_and_empty(void **state)
 	kmem_cache_destroy(cp);
 }
 
+/* Free side: both magazines full and two empty ones in the depot: both full ones go in one trade. */
+static void kmem_test_depot_free_trades_two_full(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("depot2", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	int m = (int)ksim_stat(cp, KMS_MAGSIZE), n = m * 6, k = 0, l, p;
+	void **b = calloc((size_t)n, sizeof(void *));
+	uint64_t full0, empty0, full1, empty1, dfree;
+
+	(void)state;
+	for (int i = 0; i < n; i++)
+		b[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < n; i++)
+		kmem_cache_free(cp, b[i]);
+	for (int i = 0; i < n; i++)	/* each full magazine taken leaves an empty one */
+		b[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_depot_count(cp, 0, &full0, &empty0);
+	assert_true(empty0 >= 2);
+	for (kmem_cache_cpu_rounds(cp, 0, &l, &p); l != m || p != m;
+	     kmem_cache_cpu_rounds(cp, 0, &l, &p)) {
+		assert_true(k < n);
+		kmem_cache_free(cp, b[k++]);
+	}
+	kmem_cache_depot_count(cp, 0, &full0, &empty0);
+	dfree = ksim_stat(cp, KMS_DEPOT_FREE);
+	assert_true(empty0 >= 2);
+	kmem_cache_free(cp, b[k++]);
+	kmem_cache_depot_count(cp, 0, &full1, &empty1);
+	assert_int_equal(full1, full0 + 2);
+	assert_int_equal(empty1, empty0 - 2);
+	assert_int_equal(ksim_stat(cp, KMS_DEPOT_FREE), dfree + 2);
+	kmem_cache_cpu_rounds(cp, 0, &l, &p);
+	assert_int_equal(l, 1);			/* the new buffer, in an empty magazine */
+	assert_int_equal(p, 0);			/* the second empty one */
+	ksim_check(cp);				/* conservation: cf_out counted both */
+	while (k < n)
+		kmem_cache_free(cp, b[k++]);
+	free(b);
+	ksim_check(cp);
+	kmem_cache_destroy(cp);
+}
+
 /* Working set: magazines unused for a whole interval are reaped, the rest stay. */
 static void kmem_test_reap_keeps_working_set(void **state)
 {
@@ -834,6 +875,7 @@ int main(void)
 	T(kmem_test_page_alloc_reaps_before_failing),
 		T(kmem_test_magazines_on_and_off),
 		T(kmem_test_depot_trades_full_and_empty),
+		T(kmem_test_depot_free_trades_two_full),
 		T(kmem_test_reap_keeps_working_set),
 		T(kmem_test_reap_local_flushes_each_hart_once_asked),
 		T(kmem_test_numa_home_and_cross_node_free),
