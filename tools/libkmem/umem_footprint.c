@@ -44,6 +44,9 @@
 #include "mm/page_impl.h"
 #include "umem_impl.h"
 
+/* A cache and its node part take one page (mm/kmem.c §3; docs/libkmem.md §10). */
+_Static_assert(sizeof(struct kmem_cache) <= MM_PAGE_SIZE, "a libkmem cache outgrew its page");
+
 /* The end of this library's .bss (the linker's symbol, bound inside the library). */
 extern char _end[] __attribute__((visibility("hidden")));
 
