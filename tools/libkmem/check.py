@@ -6,7 +6,8 @@
   2. bad frees and memory misuse (tests/host/malloc_badfree.c): each run must
      die of SIGABRT with a 'libkmem:' report naming the pointer the program
      printed and the kind of error;
-  3. KMEM_OPTIONS: an unknown word is reported; stats prints the kmastat table;
+  3. KMEM_OPTIONS: an unknown word is reported; stats prints the kmastat table,
+     whose cache names (libkmem's own snprintf) agree with their size column;
      a heap too small for the program overflows into the aligned arena;
      malloc from a program's .preinit_array and first constructor works and
      sees the options (tests/host/malloc_early.c);
@@ -41,7 +42,7 @@ LIB = os.path.join(HOST, "libkmem.so")
 TIMEOUT = 120
 # The idle footprint's bound (case 5, docs/libkmem.md section 10): KiB that
 # libkmem may add to the peak RSS of a small program (cat of one file).
-IDLE_BUDGET_KIB = 760
+IDLE_BUDGET_KIB = 700
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
 # (mode, KMEM_OPTIONS, words the report must contain)
@@ -197,6 +198,12 @@ def options_unknown():
     # classes are made on first use (kmalloc_ondemand): echo never asks for DMA memory
     if re.search(r"^dma-kmalloc-", err, re.M):
         return "stats: dma-kmalloc caches exist, but classes are made on demand"
+    # names come from libkmem's own snprintf (umem_env.c section 6), the size column
+    # from libc's: kmalloc-N holds N-byte buffers, kmem_magazine_R (R+1) words
+    for m in re.finditer(r"^(kmalloc-|kmem_magazine_)(\d+)\s+(\d+)\s", err, re.M):
+        want = int(m.group(2)) if m.group(1) == "kmalloc-" else (int(m.group(2)) + 1) * 8
+        if int(m.group(3)) != want:
+            return "stats: cache %s%s has %s-byte buffers" % m.groups()
     return None
 
 

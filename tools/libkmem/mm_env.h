@@ -176,6 +176,14 @@ static inline paddr_t virt_to_phys(const void *va) { return (paddr_t)(uintptr_t)
 
 uint64_t mm_time_us(void);
 
+/*
+ * mm names its caches and arenas with snprintf at start-up; libkmem formats
+ * those simple patterns itself, so that a program that never prints does
+ * not fault libc's printf engine in (umem_env.c §6).
+ */
+int umem_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define snprintf umem_snprintf
+
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void umem_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 #define panic(...) umem_panic(__VA_ARGS__)

@@ -70,6 +70,11 @@
  * ---------
  * printk and panic format into a stack buffer with vsnprintf and write(2)
  * it to stderr; panic then abort()s, as glibc does on heap corruption.
+ * snprintf is umem_snprintf (mm_env.h): the patterns mm's start-up uses to
+ * name caches and arenas (%s, %d, %u, %lu, %%, no flags or widths) are
+ * formatted here, anything else by libc's vsnprintf.  libc's printf engine
+ * is 64 KiB of text, resident once touched: a program that never prints
+ * should not pay for it because its allocator named a cache.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -409,6 +414,88 @@ static void umem_write(const char *buf, size_t n)
 		buf += w;
 		n -= (size_t)w;
 	}
+}
+
+/* Can umem_fmt format fmt: only %s, %d, %u, %lu and %%? */
+static bool umem_fmt_simple(const char *fmt)
+{
+	for (const char *p = strchr(fmt, '%'); p != NULL; p = strchr(p, '%')) {
+		p++;
+		if (*p == 'l')
+			p++;
+		if (!(*p == 'u' || (p[-1] == '%' && (*p == 's' || *p == 'd' || *p == '%'))))
+			return false;
+		p++;
+	}
+	return true;
+}
+
+/* Append c at *len (counted even when it does not fit, as snprintf does). */
+static void umem_fmt_put(char *buf, size_t size, size_t *len, char c)
+{
+	if (*len + 1 < size)
+		buf[*len] = c;
+	(*len)++;
+}
+
+/* Append v in decimal, after a minus sign when neg. */
+static void umem_fmt_num(char *buf, size_t size, size_t *len, uint64_t v, bool neg)
+{
+	char d[20];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (neg)
+		umem_fmt_put(buf, size, len, '-');
+	while (n > 0)
+		umem_fmt_put(buf, size, len, d[--n]);
+}
+
+/* vsnprintf for formats umem_fmt_simple accepts. */
+static int umem_fmt(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	size_t len = 0;
+
+	for (const char *p = fmt; *p != '\0'; p++) {
+		if (*p != '%') {
+			umem_fmt_put(buf, size, &len, *p);
+			continue;
+		}
+		p++;
+		if (*p == '%') {
+			umem_fmt_put(buf, size, &len, '%');
+		} else if (*p == 's') {
+			const char *s = va_arg(ap, const char *);
+
+			for (s = s != NULL ? s : "(null)"; *s != '\0'; s++)
+				umem_fmt_put(buf, size, &len, *s);
+		} else if (*p == 'd') {
+			int v = va_arg(ap, int);
+
+			umem_fmt_num(buf, size, &len, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+		} else if (*p == 'u') {
+			umem_fmt_num(buf, size, &len, va_arg(ap, unsigned), false);
+		} else {	/* "lu" */
+			p++;
+			umem_fmt_num(buf, size, &len, va_arg(ap, unsigned long), false);
+		}
+	}
+	if (size > 0)
+		buf[len < size ? len : size - 1] = '\0';
+	return (int)len;
+}
+
+int umem_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = umem_fmt_simple(fmt) ? umem_fmt(buf, size, fmt, ap) : vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
 }
 
 /* vprintk into a stack buffer, then one write. */
