@@ -68,23 +68,27 @@ enum umem_mode {
  * struct costs one for all.  ut_state packs the mode (enum umem_mode,
  * above UMEM_MODE_SHIFT) and the nesting of irq_save() (below): it is 0
  * exactly for an owner outside any per-hart section, so irq_save's hit
- * path is one load, one store and one test.
+ * path is one load, one store and one test.  ut_own is the slot while the
+ * thread owns it and -1 otherwise (umem_set_mode keeps it so; cpu_call_all
+ * clears it while it runs as other slots): cpu_hit_enter's one test.
  */
 #define UMEM_MODE_SHIFT	24
 #define UMEM_DEPTH_MASK	((1 << UMEM_MODE_SHIFT) - 1)
 struct umem_tls {
 	int ut_hart;			/* slot, -1 before attaching */
 	int ut_state;			/* mode << UMEM_MODE_SHIFT | depth */
+	int ut_own;			/* ut_hart in mode UMEM_OWNER, else -1 */
 };
 extern __thread struct umem_tls umem_tls UMEM_TLS;
 #define umem_hart	(umem_tls.ut_hart)
 #define umem_mode	(umem_tls.ut_state >> UMEM_MODE_SHIFT)
 #define umem_depth	(umem_tls.ut_state & UMEM_DEPTH_MASK)
 
-/* Set the calling thread's mode, keeping its depth. */
+/* Set the calling thread's mode (its slot already set), keeping its depth. */
 static inline void umem_set_mode(int mode)
 {
 	umem_tls.ut_state = mode << UMEM_MODE_SHIFT | umem_depth;
+	umem_tls.ut_own = mode == UMEM_OWNER ? umem_tls.ut_hart : -1;
 }
 
 void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
@@ -131,26 +135,21 @@ static inline void irq_restore(irqflags_t f)
 static inline bool irqs_disabled(void) { return umem_depth > 0; }
 
 /*
- * The hit-path bracket (mm/mm_platform.h): a thread that owns its slot and
- * is outside any per-hart section (ut_state 0) runs a hit path with no
- * bookkeeping at all, since the path calls nothing and nothing can enter
- * the slot meanwhile (no interrupts; a signal handler that calls malloc
- * is undefined behaviour, and was not guarded against by the depth count
- * either).  Every other thread (not attached yet, on the shared slot,
- * nested) gets -1 and the slow path, whose irq_save does the work.
+ * The hit-path bracket (mm/mm_platform.h): a thread that owns its slot
+ * (ut_own >= 0) runs a hit path with no bookkeeping at all, since the
+ * path calls nothing and nothing else can enter the slot meanwhile (no
+ * interrupts; a signal handler that calls malloc is undefined behaviour,
+ * and was not guarded against by the depth count either).  Inside a
+ * per-hart section that holds too, as it does for a kernel hart with
+ * interrupts off.  Every other thread (not attached yet, on the shared
+ * slot, running cpu_call_all's function as another slot) gets -1 and the
+ * slow path, whose irq_save does the work.
  */
 #define MM_HAVE_CPU_HIT	1
 static inline int cpu_hit_enter(irqflags_t *f)
 {
-	int h;
-
 	(void)f;
-	if (__builtin_expect(umem_tls.ut_state != 0, 0))
-		return -1;
-	h = umem_tls.ut_hart;
-	if (h < 0)			/* never: an owner has its slot */
-		__builtin_unreachable();
-	return h;
+	return umem_tls.ut_own;
 }
 
 static inline void cpu_hit_exit(irqflags_t f) { (void)f; }

@@ -13,11 +13,13 @@
  * mmap(MAP_NORESERVE): nothing is resident until it is touched.
  *   heap     the "physical memory" of the page allocator: one NUMA node,
  *            one NORMAL zone, UMEM_HEAP_DEFAULT bytes (option heap=SIZE),
- *            aligned to the page allocator's 128 MiB section.  bootmem and
- *            page_init run over it exactly as at boot: its page descriptors
- *            live at its start (1/128 of it, touched at start-up), the
- *            rest feeds the buddy lists, the per-slot page caches and the
- *            slab arenas of kmem_init.  Every kmalloc class buffer (up to
+ *            aligned to the page allocator's section (4 MiB, mm_env.h).
+ *            bootmem and page_init run over it exactly as at boot: its page
+ *            descriptors are reserved at its end (1/128 of it), but only
+ *            those of the first section are written at start-up, the others
+ *            when the heap grows into their section (lay_defer); the rest
+ *            feeds the buddy lists, the per-slot page caches and the slab
+ *            arenas of kmem_init.  Every kmalloc class buffer (up to
  *            KMALLOC_MAX_CLASS) lives here.
  *   large    a vmem arena ("umem_large", quantum a page) given to kmem_init
  *            as kmalloc's large arena: bigger requests.  Blocks of at least
@@ -87,8 +89,8 @@
 
 #define UMEM_API __attribute__((visibility("default")))
 
-#define UMEM_SECT		(128ull << 20)	/* the page allocator's section */
-#define UMEM_HEAP_DEFAULT	(256ull << 20)	/* heap=SIZE overrides; its page descriptors (1/128) are touched at start */
+#define UMEM_SECT		(1ull << PAGE_SECT_SHIFT)	/* the page allocator's section */
+#define UMEM_HEAP_DEFAULT	(256ull << 20)	/* heap=SIZE overrides; descriptors written as it grows */
 #define UMEM_LARGE_VA		(64ull << 30)	/* address space of the large arena (at most) */
 #define UMEM_ALIGN_VA		(16ull << 30)	/* and of the aligned arena */
 #define UMEM_VA_MIN		(256ull << 20)	/* halved down to this when mmap refuses */

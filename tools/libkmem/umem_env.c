@@ -90,7 +90,8 @@
 #include "mm/mm_platform.h"
 #include "umem_impl.h"
 
-__thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_state = UMEM_NEW << UMEM_MODE_SHIFT };
+__thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_state = UMEM_NEW << UMEM_MODE_SHIFT,
+					       .ut_own = -1 };
 static __thread char umem_token UMEM_TLS;	/* its address names the thread */
 
 /* §5: trampoline NAME calls FN with every caller-saved register preserved. */
@@ -307,9 +308,10 @@ void umem_irq_leave_shared(void)
 
 void cpu_call_all(void (*fn)(void *), void *arg)
 {
-	int saved = umem_hart, state = umem_tls.ut_state;
+	int saved = umem_hart, state = umem_tls.ut_state, own = umem_tls.ut_own;
 
 	/* quiet system: no slot lock needed; each slot's state with interrupts "off" */
+	umem_tls.ut_own = -1;		/* no hit path on the caller's own slot meanwhile */
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		umem_hart = (int)c;
 		umem_tls.ut_state = UMEM_OWNER << UMEM_MODE_SHIFT | ((state & UMEM_DEPTH_MASK) + 1);
@@ -317,6 +319,7 @@ void cpu_call_all(void (*fn)(void *), void *arg)
 	}
 	umem_hart = saved;
 	umem_tls.ut_state = state;
+	umem_tls.ut_own = own;
 }
 
 void umem_slot_stats(uint64_t *owner, uint64_t *shared, unsigned *inuse)
