@@ -121,6 +121,7 @@ static vmem_t *umem_large, *umem_aligned;
 static uint64_t umem_key;		/* §2 tag */
 static bool umem_key_on;
 static bool umem_opt_stats;
+static bool umem_opt_magstat;		/* KMEM_OPTIONS=magstat: kmem_magstat at exit */
 static bool umem_opt_footprint;	/* KMEM_OPTIONS=footprint (umem_footprint.c) */
 static spinlock_t umem_alock;		/* umem_ahash */
 static struct umem_arec *umem_ahash[UMEM_AHASH];
@@ -164,11 +165,14 @@ static void umem_option(const char *w, bool *in_debug)
 			kmem_debug |= f;
 	} else if (strcmp(w, "nomagazine") == 0) {
 		kmem_nomagazine = true;
-	} else if (strcmp(w, "stats") == 0 || strcmp(w, "footprint") == 0) {
+	} else if (strcmp(w, "stats") == 0 || strcmp(w, "footprint") == 0 ||
+		   strcmp(w, "magstat") == 0) {
 		if (w[0] == 's')
 			umem_opt_stats = true;
-		else
+		else if (w[0] == 'f')
 			umem_opt_footprint = true;
+		else
+			umem_opt_magstat = true;
 		/* keep a copy of stderr: programs close it before exit */
 		if (umem_out_fd == 2 && (umem_out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)
 			umem_out_fd = 2;
@@ -184,7 +188,7 @@ static void umem_option(const char *w, bool *in_debug)
 		kmem_debug |= f;	/* debug=redzone,poison: the list goes on */
 	} else {
 		printk("libkmem: KMEM_OPTIONS: unknown option '%s' (known: debug=FLAG[,FLAG...], "
-		       "nomagazine, stats, footprint, heap=SIZE)\n", w);
+		       "nomagazine, stats, magstat, footprint, heap=SIZE)\n", w);
 	}
 }
 
@@ -371,7 +375,9 @@ static __attribute__((constructor)) void umem_load(void)
 
 /*
  * KMEM_OPTIONS=stats: the kmastat table and the slot counts on stderr at
- * exit; footprint: resident memory by region (umem_footprint.c).
+ * exit; magstat: every cache's magazines, per slot, and depot (long:
+ * about 35 lines a cache); footprint: resident memory by region
+ * (umem_footprint.c).
  */
 static __attribute__((destructor)) void umem_exit(void)
 {
@@ -385,6 +391,8 @@ static __attribute__((destructor)) void umem_exit(void)
 
 	if (umem_opt_footprint && umem_state == UMEM_READY)
 		umem_footprint(ranges);
+	if (umem_opt_magstat && umem_state == UMEM_READY)
+		kmem_magstat(umem_printf);	/* magazine sizes, depots, contention, resizes */
 	if (!umem_opt_stats || umem_state != UMEM_READY)
 		return;
 	kmem_kmastat(umem_printf);
