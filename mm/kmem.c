@@ -119,7 +119,9 @@
  * Depot lock contention (trylock failures) counted over a working-set
  * interval above KMEM_CONTENTION_LIMIT moves the depot to the next size; the
  * depot's magazines are then destroyed and each hart drops its magazines of
- * the old size at its next slow path.
+ * the old size at its next slow path.  kmem_magsize_max (0: no limit) caps
+ * both the starting size and the growth at the biggest type not above it;
+ * libkmem sets 15.
  *
  * 5. Reaping and the working set
  * ------------------------------
@@ -215,6 +217,7 @@ _Static_assert(sizeof(struct kmem_cpu_cache) == MM_CACHE_LINE, "one line per har
 unsigned kmem_debug;
 bool kmem_nomagazine;
 unsigned kmem_reap_interval_ms = 15000;
+unsigned kmem_magsize_max;
 
 spinlock_t kmem_list_lock;
 struct kmem_cache *kmem_cache_list;
@@ -852,11 +855,18 @@ static void kmem_cnode_free(kmem_cache_t *cp, struct kmem_cnode *cn)
 		kmem_cache_free(kmem_cnode_cache, cn);
 }
 
+/* Is mt the biggest type a magazine may grow to (the last, or kmem_magsize_max)? */
+static bool kmem_magtype_top(const struct kmem_magtype *mt)
+{
+	return mt == &kmem_magtypes[KMEM_NMAGTYPES - 1] ||
+	       (kmem_magsize_max != 0 && (unsigned)mt[1].mt_magsize > kmem_magsize_max);
+}
+
 /* The magazine type a cache of this buffer size starts with. */
 static const struct kmem_magtype *kmem_magtype_start(size_t bufsize)
 {
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		if (bufsize >= kmem_magtypes[i].mt_minbuf)
+		if (bufsize >= kmem_magtypes[i].mt_minbuf || kmem_magtype_top(&kmem_magtypes[i]))
 			return &kmem_magtypes[i];
 	return &kmem_magtypes[KMEM_NMAGTYPES - 1];
 }
@@ -1107,7 +1117,7 @@ static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
 	cn->kn_empty_min = cn->kn_nempty;
 	cn->kn_contention_last = now;
 	old = cn->kn_magtype;
-	if (old != NULL && contended > KMEM_CONTENTION_LIMIT && old < &kmem_magtypes[KMEM_NMAGTYPES - 1] &&
+	if (old != NULL && contended > KMEM_CONTENTION_LIMIT && !kmem_magtype_top(old) &&
 	    cp->cache_bufsize <= old[1].mt_maxbuf) {
 		__atomic_store_n(&cn->kn_magtype, old + 1, __ATOMIC_RELAXED);	/* harts peek */
 		resized = true;

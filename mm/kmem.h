@@ -96,6 +96,13 @@ extern bool kmem_nomagazine;		/* as if every cache had KMC_NOMAGAZINE */
  */
 extern bool kmalloc_ondemand;
 extern unsigned kmem_reap_interval_ms;	/* working-set period (default 15000) */
+/*
+ * The most rounds a magazine may hold: caches start with, and contention
+ * grows them to, no bigger magazine type (0, the default: the paper's
+ * sizes, up to 255).  libkmem sets 15, which measured leaner on its
+ * cross-thread benchmark at the same speed (docs/malloc_race.md).
+ */
+extern unsigned kmem_magsize_max;
 
 /*
  * Parse a comma-separated list of debug flag names ("redzone", "deadbeef" or

@@ -334,6 +334,42 @@ static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state
 	kmem_reap_interval_ms = 15000;
 }
 
+/*
+ * The same contention with kmem_magsize_max 31 (libkmem caps at 15): the
+ * 48-byte cache starts at 31 rounds instead of the paper's 63 and, however
+ * contended, never grows past the cap.
+ */
+static void kmem_mt_test_depot_contention_respects_magsize_cap(void **state)
+{
+	pthread_t th[2];
+	uint64_t st[KMS_NSTATS];
+
+	(void)state;
+	kmem_reap_interval_ms = 1;
+	kmem_magsize_max = 31;
+	mt_small = kmem_cache_create("mt_capped", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(ksim_stat(mt_small, KMS_MAGSIZE), 31);
+	pthread_barrier_init(&mt_start, NULL, 2);
+	atomic_store(&mt_errors, 0);
+	for (unsigned t = 0; t < 2; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, depot_worker, (void *)(uintptr_t)t), 0);
+	for (unsigned t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	sim_become(&sim_two_nodes, 0);
+	kmem_cache_stats(mt_small, st);
+	printf("mt_capped: contention %lu resizes %lu magsize %lu\n",
+	       (unsigned long)st[KMS_DEPOT_CONTENTION], (unsigned long)st[KMS_MAG_RESIZE],
+	       (unsigned long)st[KMS_MAGSIZE]);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_int_equal(st[KMS_MAGSIZE], 31);
+	assert_int_equal(st[KMS_MAG_RESIZE], 0);
+	ksim_check(mt_small);
+	kmem_drain_all();
+	kmem_cache_destroy(mt_small);
+	kmem_magsize_max = 0;
+	kmem_reap_interval_ms = 15000;
+}
+
 /* ---------------------------------------------------- kmalloc classes made on demand */
 
 #define OD_SIZES	64			/* one request per class: 8, 16, ..., 8192 */
@@ -519,6 +555,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kmem_mt_test_threads_account_for_every_buffer,
 						ksim_boot_two, ksim_teardown),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_depot_contention_resizes_and_loses_nothing,
+						ksim_boot_two, ksim_teardown),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_depot_contention_respects_magsize_cap,
 						ksim_boot_two, ksim_teardown),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_classes_made_once,
 						boot_ondemand, teardown_ondemand),

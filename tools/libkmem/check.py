@@ -191,19 +191,25 @@ def magstat_sizes():
     """KMEM_OPTIONS=magstat: each kmalloc class starts with the magazine size of
     Bonwick & Adams' table for its buffer size (kmem.c kmem_magtypes, read
     here as the paper's rule: 63 rounds below 64 bytes, 31 to 255, 15 to
-    1023, 7 to 4095, 3 to 16383, then 1); echo never contends, so none grew."""
-    st, out, err = run(["/bin/echo", "x"], env_with(True, "magstat"))
-    if st != 0 or out != b"x\n":
-        return "status %s, stdout %r" % (st, out)
-    rows = re.findall(r"^kmalloc-(\d+): magsize (\d+) .* resize (\d+)", err, re.M)
-    if len(rows) < 2:
-        return "magstat: fewer than two kmalloc classes: %r" % err[:300]
-    for size, mag, resize in rows:
-        size, mag = int(size), int(mag)
-        want = next(m for lim, m in ((64, 63), (256, 31), (1024, 15), (4096, 7), (16384, 3),
-                                     (1 << 62, 1)) if size < lim)
-        if mag != want or resize != "0":
-            return "kmalloc-%d: magsize %d resize %s, want %d and 0" % (size, mag, resize, want)
+    1023, 7 to 4095, 3 to 16383, then 1), capped at libkmem's 15 rounds
+    (kmem_magsize_max), or not with magsize=0; echo never contends, so none
+    grew."""
+    for opts, cap in (("magstat", 15), ("magstat,magsize=0", None), ("magstat,magsize=7", 7)):
+        st, out, err = run(["/bin/echo", "x"], env_with(True, opts))
+        if st != 0 or out != b"x\n":
+            return "%s: status %s, stdout %r" % (opts, st, out)
+        rows = re.findall(r"^kmalloc-(\d+): magsize (\d+) .* resize (\d+)", err, re.M)
+        if len(rows) < 2:
+            return "%s: fewer than two kmalloc classes: %r" % (opts, err[:300])
+        for size, mag, resize in rows:
+            size, mag = int(size), int(mag)
+            want = next(m for lim, m in ((64, 63), (256, 31), (1024, 15), (4096, 7),
+                                         (16384, 3), (1 << 62, 1)) if size < lim)
+            if cap is not None:
+                want = min(want, cap)
+            if mag != want or resize != "0":
+                return "%s: kmalloc-%d: magsize %d resize %s, want %d and 0" % (
+                    opts, size, mag, resize, want)
     return None
 
 
@@ -365,7 +371,7 @@ def main():
                   lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
                  ("100 serial threads: slots given back at exit", serial_threads),
                  ("options: unknown word, stats", options_unknown),
-                 ("options: magstat, magazine sizes by buffer size", magstat_sizes),
+                 ("options: magstat, magsize, magazine sizes by buffer size", magstat_sizes),
                  ("malloc from preinit and the first constructor", early),
                  ("idle footprint within %d KiB" % IDLE_BUDGET_KIB, idle_footprint)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),

@@ -100,6 +100,7 @@
 #define UMEM_DIRTY_MAX		(8u << 20)	/* ... once this many of their bytes are pending */
 #define UMEM_DIRTY_N		128		/* ... or this many of their ranges */
 #define UMEM_REAP_US		100000		/* out of memory: reap at most this often */
+#define UMEM_MAGSIZE_MAX	15		/* rounds per magazine (magsize=N overrides; 0: the paper's) */
 
 enum { UMEM_UNINIT, UMEM_READY, UMEM_FAILED };
 
@@ -121,6 +122,7 @@ static vmem_t *umem_large, *umem_aligned;
 static uint64_t umem_key;		/* §2 tag */
 static bool umem_key_on;
 static bool umem_opt_stats;
+static bool umem_magsize_set;		/* KMEM_OPTIONS=magsize=N given */
 static bool umem_opt_magstat;		/* KMEM_OPTIONS=magstat: kmem_magstat at exit */
 static bool umem_opt_footprint;	/* KMEM_OPTIONS=footprint (umem_footprint.c) */
 static spinlock_t umem_alock;		/* umem_ahash */
@@ -176,6 +178,15 @@ static void umem_option(const char *w, bool *in_debug)
 		/* keep a copy of stderr: programs close it before exit */
 		if (umem_out_fd == 2 && (umem_out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)
 			umem_out_fd = 2;
+	} else if (strncmp(w, "magsize=", 8) == 0) {
+		uint64_t v = umem_parse_size(w + 8);
+
+		if (v > 255 || (v == 0 && strcmp(w + 8, "0") != 0)) {
+			printk("libkmem: KMEM_OPTIONS: magsize=%s: want 0 (no limit) to 255\n", w + 8);
+		} else {
+			kmem_magsize_max = (unsigned)v;
+			umem_magsize_set = true;
+		}
 	} else if (strncmp(w, "heap=", 5) == 0) {
 		uint64_t v = umem_parse_size(w + 5);
 
@@ -188,7 +199,7 @@ static void umem_option(const char *w, bool *in_debug)
 		kmem_debug |= f;	/* debug=redzone,poison: the list goes on */
 	} else {
 		printk("libkmem: KMEM_OPTIONS: unknown option '%s' (known: debug=FLAG[,FLAG...], "
-		       "nomagazine, stats, magstat, footprint, heap=SIZE)\n", w);
+		       "nomagazine, magsize=N, stats, magstat, footprint, heap=SIZE)\n", w);
 	}
 }
 
@@ -347,6 +358,8 @@ static __attribute__((noinline, cold)) int umem_init(void)
 		umem_options();
 		umem_key_init();
 		kmalloc_ondemand = true;	/* a process uses a few classes (§1) */
+		if (!umem_magsize_set)
+			kmem_magsize_max = UMEM_MAGSIZE_MAX;
 		if (umem_heap_init() != 0 || umem_arenas_init() != 0 || kmem_init(umem_large) != 0) {
 			printk("libkmem: cannot start the allocator (heap %llu MiB)\n",
 			       (unsigned long long)(umem_heap_size >> 20));
