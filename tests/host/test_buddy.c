@@ -520,26 +520,7 @@ static void buddy_test_hart_on_memoryless_node(void **state)
 
 /* ---- randomized test against a reference model ---- */
 
-#define R_MAX_HELD	4096
-
-struct held_block {
-	paddr_t pa;		/* address */
-	unsigned order;		/* its order */
-};
-
-static struct held_block rh[R_MAX_HELD];	/* blocks the model says we hold */
-static unsigned nrh;				/* how many */
-static uint64_t rh_pages;			/* pages in them */
-static uint8_t *owned;				/* per simulated page: 1 if held */
-static uint64_t rstate = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
-{
-	rstate ^= rstate << 13;
-	rstate ^= rstate >> 7;
-	rstate ^= rstate << 17;
-	return rstate;
-}
+#include "page_model.h"
 
 /* Small orders mostly, like real traffic. */
 static unsigned rnd_order(void)
@@ -547,19 +528,6 @@ static unsigned rnd_order(void)
 	uint64_t r = rnd() % 100;
 
 	return r < 60 ? 0 : r < 80 ? 1 : r < 90 ? 2 : (unsigned)(3 + rnd() % 8);
-}
-
-/* Mark or clear the model's ownership of a block; returns false on overlap. */
-static bool model_mark(paddr_t pa, unsigned order, uint8_t v)
-{
-	uint64_t first = (pa - sim_base) / PG;
-
-	for (uint64_t i = first; i < first + (1ull << order); i++) {
-		if (owned[i] == v)
-			return false;
-		owned[i] = v;
-	}
-	return true;
 }
 
 /* One random allocation; checks placement against the flags and overlap. */
@@ -585,28 +553,7 @@ static void random_alloc(void)
 		assert_int_equal(page_node_of(pa), (int)((flags >> PAGE_NODE_SHIFT) - 1));
 	if (!model_mark(pa, order, 1))
 		fail_msg("block 0x%llx order %u overlaps a held block", (unsigned long long)pa, order);
-	if (nrh == R_MAX_HELD) {
-		page_free(pa, order);
-		model_mark(pa, order, 0);
-		return;
-	}
-	rh[nrh].pa = pa;
-	rh[nrh++].order = order;
-	rh_pages += 1ull << order;
-}
-
-/* Free a random held block (from a random hart). */
-static void random_free(void)
-{
-	unsigned i;
-
-	if (nrh == 0)
-		return;
-	i = (unsigned)(rnd() % nrh);
-	assert_int_equal(page_free(rh[i].pa, rh[i].order), 0);
-	model_mark(rh[i].pa, rh[i].order, 0);
-	rh_pages -= 1ull << rh[i].order;
-	rh[i] = rh[--nrh];
+	model_hold(pa, order);
 }
 
 /* 2 million random operations over all flags and harts, checked after each. */

@@ -277,32 +277,7 @@ static void defer_test_exhaustion_grows_everything_then_fails(void **state)
 
 /* ---- model-based random test ---- */
 
-#define R_MAX_HELD	4096
-static struct { paddr_t pa; unsigned order; } rh[R_MAX_HELD];
-static unsigned nrh;
-static uint64_t rh_pages, rng = 0x9e3779b97f4a7c15ull;
-static unsigned char *owned;	/* one byte per simulated page: held by the test */
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-/* Mark [pa, pa + 2^order pages) held (v 1) or free (v 0); false on a clash. */
-static bool model_mark(paddr_t pa, unsigned order, unsigned char v)
-{
-	uint64_t first = (pa - sim_base) / PG;
-
-	for (uint64_t i = first; i < first + (1ull << order); i++) {
-		if (owned[i] == v)
-			return false;
-		owned[i] = v;
-	}
-	return true;
-}
+#include "page_model.h"
 
 /* One random allocation; a block must be unheld and described (grown). */
 static void random_alloc(void)
@@ -323,28 +298,7 @@ static void random_alloc(void)
 		fail_msg("block 0x%llx handed out from an unwritten section", (unsigned long long)pa);
 	if (!model_mark(pa, order, 1))
 		fail_msg("block 0x%llx order %u overlaps a held block", (unsigned long long)pa, order);
-	if (nrh == R_MAX_HELD) {
-		assert_int_equal(page_free(pa, order), 0);
-		model_mark(pa, order, 0);
-		return;
-	}
-	rh[nrh].pa = pa;
-	rh[nrh++].order = order;
-	rh_pages += 1ull << order;
-}
-
-/* Free a random held block. */
-static void random_free(void)
-{
-	unsigned i;
-
-	if (nrh == 0)
-		return;
-	i = (unsigned)(rnd() % nrh);
-	assert_int_equal(page_free(rh[i].pa, rh[i].order), 0);
-	model_mark(rh[i].pa, rh[i].order, 0);
-	rh_pages -= 1ull << rh[i].order;
-	rh[i] = rh[--nrh];
+	model_hold(pa, order);
 }
 
 /* Random traffic with growth: free + cached + held = managed after every step, and

@@ -301,15 +301,11 @@ static void *depot_worker(void *arg)
 	return NULL;
 }
 
-/* Two harts of one node trading through one depot: contention grows the magazines, nothing lost. */
-static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state)
+/* Harts 0 and 1 (one node) run depot_worker on mt_small; st: its statistics after. */
+static void depot_run(uint64_t st[KMS_NSTATS])
 {
 	pthread_t th[2];
-	uint64_t st[KMS_NSTATS];
 
-	(void)state;
-	kmem_reap_interval_ms = 1;
-	mt_small = kmem_cache_create("mt_depot", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
 	pthread_barrier_init(&mt_start, NULL, 2);
 	atomic_store(&mt_errors, 0);
 	for (unsigned t = 0; t < 2; t++)
@@ -318,6 +314,17 @@ static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state
 		pthread_join(th[t], NULL);
 	sim_become(&sim_two_nodes, 0);
 	kmem_cache_stats(mt_small, st);
+}
+
+/* Two harts of one node trading through one depot: contention grows the magazines, nothing lost. */
+static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state)
+{
+	uint64_t st[KMS_NSTATS];
+
+	(void)state;
+	kmem_reap_interval_ms = 1;
+	mt_small = kmem_cache_create("mt_depot", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
+	depot_run(st);
 	printf("mt_depot: depot alloc %lu free %lu contention %lu resizes %lu magsize %lu\n",
 	       (unsigned long)st[KMS_DEPOT_ALLOC], (unsigned long)st[KMS_DEPOT_FREE],
 	       (unsigned long)st[KMS_DEPOT_CONTENTION], (unsigned long)st[KMS_MAG_RESIZE],
@@ -341,7 +348,6 @@ static void kmem_mt_test_depot_contention_resizes_and_loses_nothing(void **state
  */
 static void kmem_mt_test_depot_contention_respects_magsize_cap(void **state)
 {
-	pthread_t th[2];
 	uint64_t st[KMS_NSTATS];
 
 	(void)state;
@@ -349,14 +355,7 @@ static void kmem_mt_test_depot_contention_respects_magsize_cap(void **state)
 	kmem_magsize_max = 31;
 	mt_small = kmem_cache_create("mt_capped", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(ksim_stat(mt_small, KMS_MAGSIZE), 31);
-	pthread_barrier_init(&mt_start, NULL, 2);
-	atomic_store(&mt_errors, 0);
-	for (unsigned t = 0; t < 2; t++)
-		assert_int_equal(pthread_create(&th[t], NULL, depot_worker, (void *)(uintptr_t)t), 0);
-	for (unsigned t = 0; t < 2; t++)
-		pthread_join(th[t], NULL);
-	sim_become(&sim_two_nodes, 0);
-	kmem_cache_stats(mt_small, st);
+	depot_run(st);
 	printf("mt_capped: contention %lu resizes %lu magsize %lu\n",
 	       (unsigned long)st[KMS_DEPOT_CONTENTION], (unsigned long)st[KMS_MAG_RESIZE],
 	       (unsigned long)st[KMS_MAGSIZE]);
