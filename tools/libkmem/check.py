@@ -7,7 +7,8 @@
      die of SIGABRT with a 'libkmem:' report naming the pointer the program
      printed and the kind of error;
   3. KMEM_OPTIONS: an unknown word, and each bad value (magsize, heap, debug
-     flag, a word too long), is reported and ignored; stats prints the kmastat table,
+     flag, a word too long), is reported and ignored; a heap the address
+     space cannot hold is reported at start-up and malloc returns NULL; stats prints the kmastat table,
      whose cache names (libkmem's own snprintf) agree with their size column;
      a heap too small for the program overflows into the aligned arena;
      malloc from a program's .preinit_array and first constructor works and
@@ -261,6 +262,19 @@ def options_unknown():
     return None
 
 
+def start_failure():
+    """A heap the address space cannot hold (ulimit -v 400 MB, heap=1g): start-up
+    says so by name, and malloc returns NULL instead of crashing: echo, whose
+    output needs no malloc, still prints."""
+    st, out, err = run("ulimit -v 400000 && exec /bin/echo x", env_with(True, "heap=1g"),
+                       shell=True)
+    if "libkmem: cannot start the allocator (heap 1024 MiB)" not in err:
+        return "no start-up failure report: status %s, %r" % (st, err[:300])
+    if st is None or st < 0 or out != b"x\n":
+        return "echo did not survive malloc's NULL: status %s, stdout %r" % (st, out)
+    return None
+
+
 def peak_kib(env):
     """VmHWM of `cat /proc/self/status` read by itself (a new process's own peak), in KiB."""
     st, out, _ = run(["cat", "/proc/self/status"], env)
@@ -401,6 +415,7 @@ def main():
                  ("options: unknown word, stats", options_unknown),
                  ("options: magstat, magsize, magazine sizes by buffer size", magstat_sizes),
                  ("options: bad values reported and ignored", options_bad_values),
+                 ("start-up failure (heap=1g under ulimit -v) reported", start_failure),
                  ("malloc from preinit and the first constructor", early),
                  ("idle footprint within %d KiB" % IDLE_BUDGET_KIB, idle_footprint)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),
