@@ -130,7 +130,9 @@ static bool umem_opt_footprint;	/* KMEM_OPTIONS=footprint (umem_footprint.c) */
  * together, and neither is taken with another lock held.  umem_alock is a
  * leaf.  umem_dlock is held across vmem_xalloc and vmem_xfree of the large
  * and aligned arenas (umem_purge_locked), so its rank, LOCK_RANK_SEGKMEM,
- * is below the arenas' LOCK_RANK_VMEM_ARENA.
+ * is below the arenas' LOCK_RANK_VMEM_ARENA.  Both are taken inside
+ * irq_save, so a thread on the shared slot holds the slot's lock before
+ * them, the order umem_prefork takes them in (umem_env.c §4).
  */
 static spinlock_t umem_alock;		/* umem_ahash */
 static struct umem_arec *umem_ahash[UMEM_AHASH];
@@ -548,9 +550,11 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 {
 	uintptr_t lo = (a + MM_PAGE_SIZE - 1) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
 	uintptr_t hi = (a + size) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
+	irqflags_t f;
 
 	if (size < UMEM_MADVISE_MIN || hi <= lo)
 		return;
+	f = irq_save();		/* the shared slot's lock first, as fork takes them (umem_env.c §4) */
 	spin_lock(&umem_dlock);
 	/* at most twice: a purge keeps only ranges it marks old, and the next drops them all */
 	while (umem_ndirty == UMEM_DIRTY_N)
@@ -560,6 +564,7 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 	if (umem_dirty_bytes >= UMEM_DIRTY_MAX)
 		umem_purge_locked();
 	spin_unlock(&umem_dlock);
+	irq_restore(f);
 }
 
 /* free() of a pointer outside the heap: aligned, large, or foreign (panics). */
