@@ -106,7 +106,8 @@ static inline void spin_note_held(const spinlock_t *l)
 		spin_depth_panic(l);
 }
 
-/* Per rank: how its locks have been taken (LOCK_IRQ_* bits), and the first lock seen each way. */
+/* Per rank: how its locks have been taken (LOCK_IRQ_* bits, atomic OR in lock_irq_note), and
+ * the first lock seen each way (plain stores, racy between harts: only the panic reads them). */
 static unsigned spin_irq_uses[LOCK_RANK_COUNT];
 static const char *spin_irq_first[LOCK_RANK_COUNT][2];
 
