@@ -21,6 +21,13 @@
  * a constant, and calls the class cache's inline allocation; any other call
  * goes to kmalloc_var() and the table.  kmalloc_init checks (ASSERT) that
  * formula and table agree for every size.
+ *   kmalloc_init makes every class cache and its DMA twin, unless
+ * kmalloc_ondemand is set (libkmem): then kmalloc_caches[][] starts NULL, the
+ * hit paths test the entry and fall to kmalloc_common, and kmalloc_class_get
+ * makes that one cache under kmalloc_class_lock (rank KMALLOC_CLASS, held
+ * across kmem_cache_create) and publishes it with a release store.  A class
+ * that cannot be made fails the request (KM_PANIC panics); nothing is
+ * reaped or retried for it, and the next request tries again.
  *
  * 2. Large requests
  * -----------------

@@ -363,6 +363,12 @@ static inline struct kmem_cpu_cache *kmem_cpu(kmem_cache_t *cp)
 	return (struct kmem_cpu_cache *)(void *)cp + cpu_id();
 }
 
+/* Hart cpu's line, for the hit paths (cpu from cpu_hit_enter, never -1 here). */
+static inline struct kmem_cpu_cache *kmem_cpu_of(kmem_cache_t *cp, int cpu)
+{
+	return (struct kmem_cpu_cache *)(void *)cp + cpu;
+}
+
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 int kmem_buf_node(const void *buf);	/* home node of a slab buffer, -1: none */
@@ -436,7 +442,7 @@ static inline void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 	void *buf;
 
 	if (__builtin_expect(cpu >= 0, 1)) {
-		buf = kmem_cc_pop((struct kmem_cpu_cache *)(void *)cp + cpu);
+		buf = kmem_cc_pop(kmem_cpu_of(cp, cpu));
 		cpu_hit_exit(f);
 		if (__builtin_expect(buf != NULL, 1))
 			return buf;
@@ -457,7 +463,7 @@ static inline void *kmem_cache_alloc_hit(kmem_cache_t *cp)
 
 	if (__builtin_expect(cpu < 0, 0))
 		return NULL;
-	buf = kmem_cc_pop((struct kmem_cpu_cache *)(void *)cp + cpu);
+	buf = kmem_cc_pop(kmem_cpu_of(cp, cpu));
 	cpu_hit_exit(f);
 	return buf;
 }
@@ -473,7 +479,7 @@ static inline void kmem_cache_free_home(kmem_cache_t *cp, void *buf, unsigned ho
 	int cpu = cpu_hit_enter(&f);
 
 	if (__builtin_expect(cpu >= 0, 1)) {
-		if (__builtin_expect(kmem_cc_push((struct kmem_cpu_cache *)(void *)cp + cpu, buf,
+		if (__builtin_expect(kmem_cc_push(kmem_cpu_of(cp, cpu), buf,
 						  home), 1)) {
 			cpu_hit_exit(f);
 			return;
@@ -492,7 +498,7 @@ static inline bool kmem_cache_free_hit(kmem_cache_t *cp, void *buf, unsigned hom
 
 	if (__builtin_expect(cpu < 0, 0))
 		return false;
-	hit = kmem_cc_push((struct kmem_cpu_cache *)(void *)cp + cpu, buf, home);
+	hit = kmem_cc_push(kmem_cpu_of(cp, cpu), buf, home);
 	cpu_hit_exit(f);
 	return hit;
 }

@@ -106,10 +106,69 @@ static void fail_test_rate_seed_and_counts(void **state)
 
 struct ft_block { paddr_t fb_pa; unsigned fb_order; uint64_t fb_stamp; };
 
+/*
+ * One step of the random page traffic: free a slot's block (its stamp
+ * intact) or allocate one of random order, zone class, node and urgency,
+ * counting NULLs (and the urgent ones) in *nulls and *urgent_nulls.
+ */
+static void ft_page_step(struct ft_block *live, uint64_t *rng, uint64_t *nulls,
+			 uint64_t *urgent_nulls)
+{
+	static const unsigned cls[] = { PAGE_ANY, PAGE_DMA32, PAGE_DMA };
+	struct ft_block *b = &live[ft_rng(rng) % FT_SLOTS];
+	uint64_t r = ft_rng(rng);
+	unsigned flags;
+	paddr_t pa;
+
+	if (b->fb_pa != 0) {
+		assert_true(*(uint64_t *)phys_to_virt(b->fb_pa) == b->fb_stamp);
+		assert_int_equal(page_free(b->fb_pa, b->fb_order), 0);
+		b->fb_pa = 0;
+		return;
+	}
+	b->fb_order = r % 3 == 0 ? (unsigned)(r >> 8) % 5 : 0;
+	flags = cls[(r >> 16) % 3] | ((r >> 20) % 4 == 0 ? PAGE_URGENT : 0) |
+		((r >> 24) % 4 == 0 ? PAGE_NODE((r >> 28) % 2) : 0);
+	pa = page_alloc(b->fb_order, flags);
+	if (pa == PAGE_NOADDR) {
+		(*nulls)++;
+		*urgent_nulls += (flags & PAGE_URGENT) != 0;
+		return;
+	}
+	b->fb_pa = pa;
+	b->fb_stamp = r;
+	*(uint64_t *)phys_to_virt(pa) = r;	/* an overlap would break a stamp */
+}
+
+/*
+ * kmastat's failure-injection line (the one users read), parsed: rate
+ * `every` and `page` injected page failures (counted by the test itself),
+ * none at vmem or slab; every == 0 and page == 0: no such line at all.
+ */
+static void assert_kmastat_fail_line(unsigned every, uint64_t page)
+{
+	unsigned long e, p, v, sl;
+	const char *line;
+
+	host_capture_reset();
+	kmem_kmastat(host_capture);
+	line = strstr(host_captured(), "failure injection:");
+	if (every == 0 && page == 0) {
+		if (line != NULL)
+			fail_msg("kmastat shows injection while it is off: %.80s", line);
+		return;
+	}
+	if (line == NULL || sscanf(line, "failure injection: every %lu, injected page %lu vmem %lu slab %lu",
+				   &e, &p, &v, &sl) != 4)
+		fail_msg("kmastat has no failure-injection line");
+	if (e != every || p != page || v != 0 || sl != 0)
+		fail_msg("kmastat shows every %lu page %lu vmem %lu slab %lu; expected %u, %lu, 0, 0",
+			 e, p, v, sl, every, (unsigned long)page);
+}
+
 /* Random page traffic at 1/4: frees every block, counts match, zones come back. */
 static void fail_test_page_workload_loses_nothing(void **state)
 {
-	static const unsigned cls[] = { PAGE_ANY, PAGE_DMA32, PAGE_DMA };
 	struct ft_block live[FT_SLOTS] = { { 0 } };
 	struct page_stats ps0, ps1;
 	uint64_t before[8], rng = 7, st[FAIL_NSITES], nulls = 0, urgent_nulls = 0;
@@ -119,37 +178,12 @@ static void fail_test_page_workload_loses_nothing(void **state)
 	zone_free_snapshot(before, 8);
 	page_get_stats(&ps0);
 	fail_set(4, 1);
-	for (int op = 0; op < 40000; op++) {
-		struct ft_block *b = &live[ft_rng(&rng) % FT_SLOTS];
-		uint64_t r = ft_rng(&rng);
-
-		if (b->fb_pa != 0) {
-			assert_true(*(uint64_t *)phys_to_virt(b->fb_pa) == b->fb_stamp);
-			assert_int_equal(page_free(b->fb_pa, b->fb_order), 0);
-			b->fb_pa = 0;
-			continue;
-		}
-		b->fb_order = r % 3 == 0 ? (unsigned)(r >> 8) % 5 : 0;
-		unsigned flags = cls[(r >> 16) % 3] | ((r >> 20) % 4 == 0 ? PAGE_URGENT : 0) |
-				 ((r >> 24) % 4 == 0 ? PAGE_NODE((r >> 28) % 2) : 0);
-		paddr_t pa = page_alloc(b->fb_order, flags);
-
-		if (pa == PAGE_NOADDR) {
-			nulls++;
-			urgent_nulls += (flags & PAGE_URGENT) != 0;
-			continue;
-		}
-		b->fb_pa = pa;
-		b->fb_stamp = r;
-		*(uint64_t *)phys_to_virt(pa) = r;	/* an overlap would break a stamp */
-	}
+	for (int op = 0; op < 40000; op++)
+		ft_page_step(live, &rng, &nulls, &urgent_nulls);
 	fail_stats(st);
-	host_capture_reset();
-	kmem_kmastat(host_capture);			/* the line users read */
-	if (strstr(host_captured(), "failure injection: every 4, injected page ") == NULL ||
-	    strtoull(strstr(host_captured(), "injected page ") + 14, NULL, 10) != nulls)
-		fail_msg("kmastat does not show %lu injected page failures", (unsigned long)nulls);
+	assert_kmastat_fail_line(4, nulls);
 	fail_set(0, 0);
+	assert_kmastat_fail_line(0, 0);
 	page_get_stats(&ps1);
 	assert_true(st[FAIL_PAGE] > 1000);
 	assert_int_equal(st[FAIL_VMEM] + st[FAIL_SLAB], 0);
