@@ -92,7 +92,8 @@
  * 8. The end.  Hart 0 sets sr_stop at SECONDS.  Each hart frees all it holds
  *    itself, says so (sr_freed), keeps emptying its mailbox (napping 1 ms
  *    whenever it was empty) until every hart has said so (nothing can arrive
- *    after that), empties it once more and returns.  Then stress_verify.c drains and checks (docs/stress.md).
+ *    after that), empties it once more and returns.  Then stress_verify.c
+ *    drains and checks (docs/stress.md).
  *    fail_every=N injects failures (mm/fail.h) during the mixed phase only.
  */
 #include <stdarg.h>

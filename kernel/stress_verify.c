@@ -93,22 +93,17 @@ static void stress_snap_zones(struct stress_snap *ss)
 	}
 }
 
-/* The zone index of the page under kernel address va, or -1 (not mapped). */
+/* The zone index of the page under kernel address va (its descriptor's pg_zone), or -1. */
 static int stress_zone_of(uintptr_t va)
 {
-	struct page_zone_info zi;
+	const struct page *pg;
 	unsigned prot;
 	uint64_t pa;
-	int node, type;
 
-	if (!mmu_translate(va, &pa, &prot))
+	if (!mmu_translate(va, &pa, &prot) || (pg = page_lookup(pa)) == NULL ||
+	    pg->pg_zone == PAGE_NO_ZONE || pg->pg_zone >= PAGE_MAX_ZONES)
 		return -1;
-	node = page_node_of(pa);
-	type = page_zone_type_of(pa);
-	for (unsigned i = 0; i < page_zone_count() && i < PAGE_MAX_ZONES; i++)
-		if (page_zone_info(i, &zi) == 0 && zi.pzi_node == node && (int)zi.pzi_type == type)
-			return (int)i;
-	return -1;
+	return pg->pg_zone;
 }
 
 /*

@@ -558,7 +558,8 @@ def replot():
     return 0
 
 
-def main():
+def arg_parser():
+    """The command line of the docstring above."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=360,
                     help="seconds for the timed race (the instruction counts add ~2 min)")
@@ -585,6 +586,34 @@ def main():
     ap.add_argument("--no-docs", action="store_true",
                     help="print the table and goals only: no instruction counts, "
                          "nothing written to docs/")
+    return ap
+
+
+def race_text(o, tab, g, ic, secs, failures):
+    """What goes between the race markers of docs/malloc_race.md: the run's
+    conditions, the table tab, the goals g, the instruction counts ic, the failures."""
+    ncpu = os.cpu_count()
+    text = "\n".join([
+        "Run of %s UTC, %.0f s, best of %d repetitions for ops/s and median for RSS "
+        "(allocators interleaved), on %d CPUs "
+        "(%s); %s." % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), secs, o.reps, ncpu,
+                       cpu_model(), versions()),
+        "" if os.path.exists(OURS) else
+        "\n**ours: build/host/libkmem.so was missing: not in this run.**\n",
+        "Each cell: ops/s (or peak RSS) and, in brackets, the ratio to the best peer of the same row "
+        "(throughput: the highest; RSS: the lowest).  With %d CPUs, 4 and 8 threads "
+        "time-share the cores." % ncpu,
+        "", tab, "", "Goals of issue 10 for ours, on this run:", "", g, "",
+        "Instructions per operation (valgrind callgrind: a run of 2n operations less a run "
+        "of n, over n; one pair = malloc + free, one xmalloc/larson op = one object's "
+        "malloc and free; the benchmark's own loop, tags and checks included, the same for "
+        "every column):", "", ic, ""]
+        + (["Failures:", ""] + ["- " + f for f in failures] if failures else []))
+    return text
+
+
+def main():
+    ap = arg_parser()
     o = ap.parse_args()
     if o.smoke:
         return smoke()
@@ -618,23 +647,7 @@ def main():
     if o.icount_ours and not o.no_icount:
         ic += "\n\nours counted with %s (--icount-ours), not build/host/libkmem.so." % o.icount_ours
     print(ic)
-    ncpu = os.cpu_count()
-    text = "\n".join([
-        "Run of %s UTC, %.0f s, best of %d repetitions for ops/s and median for RSS "
-        "(allocators interleaved), on %d CPUs "
-        "(%s); %s." % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), secs, o.reps, ncpu,
-                       cpu_model(), versions()),
-        "" if os.path.exists(OURS) else
-        "\n**ours: build/host/libkmem.so was missing: not in this run.**\n",
-        "Each cell: ops/s (or peak RSS) and, in brackets, the ratio to the best peer of the same row "
-        "(throughput: the highest; RSS: the lowest).  With %d CPUs, 4 and 8 threads "
-        "time-share the cores." % ncpu,
-        "", tab, "", "Goals of issue 10 for ours, on this run:", "", g, "",
-        "Instructions per operation (valgrind callgrind: a run of 2n operations less a run "
-        "of n, over n; one pair = malloc + free, one xmalloc/larson op = one object's "
-        "malloc and free; the benchmark's own loop, tags and checks included, the same for "
-        "every column):", "", ic, ""]
-        + (["Failures:", ""] + ["- " + f for f in failures] if failures else []))
+    text = race_text(o, tab, g, ic, secs, failures)
     doc = write_doc(text)
     svgs = write_svgs(allocs, rows, o.threads)
     print("wrote %s and %s" % (os.path.relpath(doc, TOP),

@@ -14,7 +14,7 @@ pkgs=(gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf qemu-system-misc open
       device-tree-compiler libfdt-dev linux-source-6.1 libcmocka-dev clang lld
       libclang-rt-14-dev python3 python3-libfdt xz-utils cpp make gcc
       gdb-multiarch chromium fonts-dejavu-core libjemalloc2 libtcmalloc-minimal4
-      libmimalloc2.0)
+      libmimalloc2.0 valgrind)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -56,6 +56,10 @@ HOST_CHECKS = [
     # make check-budgets: one case per region of tests/budgets.txt (deterministic counts)
     ("budgets", [sys.executable, os.path.join(TOP, "tools", "profile.py"),
                  "--check-budgets", os.path.join(TOP, "tests", "budgets.txt")]),
+    # tests/budgets.txt's host: lines: libkmem's instructions per operation
+    # (valgrind), the malloc race's count of docs/malloc_race.md
+    ("host-budgets", ["bash", "-c", "make -s host-tools mbench && %s tools/host_budgets.py"
+                      % sys.executable]),
     ("gdb", [sys.executable, os.path.join(TOP, "tools", "gdb_check.py")]),
     # the profile report page (the fixture's and a short profiled stress run's)
     # rendered by headless chromium: its numbers equal report.txt's and the

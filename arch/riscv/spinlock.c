@@ -106,7 +106,8 @@ static inline void spin_note_held(const spinlock_t *l)
 		spin_depth_panic(l);
 }
 
-/* Per rank: how its locks have been taken (LOCK_IRQ_* bits), and the first lock seen each way. */
+/* Per rank: how its locks have been taken (LOCK_IRQ_* bits, atomic OR in lock_irq_note), and
+ * the first lock seen each way (plain stores, racy between harts: only the panic reads them). */
 static unsigned spin_irq_uses[LOCK_RANK_COUNT];
 static const char *spin_irq_first[LOCK_RANK_COUNT][2];
 
@@ -146,6 +147,12 @@ void spin_irq_forget(enum lock_rank rank)
 	spin_irq_first[rank][0] = spin_irq_first[rank][1] = NULL;
 }
 
+/* rdtime value SPIN_NAP_AFTER_US after `from`: when a wait that spins from there may nap. */
+static uint64_t spin_nap_deadline(uint64_t from)
+{
+	return from + SPIN_NAP_AFTER_US * timer_hz() / 1000000;
+}
+
 /*
  * Nap if this wait has spun past *nap_at (rdtime ticks) and the timer can
  * wake this hart; then set *nap_at one SPIN_NAP_AFTER_US later.  Returns 1
@@ -158,7 +165,7 @@ static unsigned spin_maybe_nap(uint64_t *nap_at)
 	if (now < *nap_at || !(csr_read(sie) & SIE_STIE))
 		return 0;
 	timer_nap_us(SPIN_NAP_US);
-	*nap_at = arch_rdtime() + SPIN_NAP_AFTER_US * timer_hz() / 1000000;
+	*nap_at = spin_nap_deadline(arch_rdtime());
 	return 1;
 }
 
@@ -171,7 +178,7 @@ static unsigned spin_maybe_nap(uint64_t *nap_at)
 static __attribute__((noinline)) spinlock_t *spin_lock_contended(spinlock_t *l)
 {
 	uint64_t start = arch_rdtime(), spins = 0, waited, naps = 0;
-	uint64_t nap_at = start + SPIN_NAP_AFTER_US * timer_hz() / 1000000;
+	uint64_t nap_at = spin_nap_deadline(start);
 
 	__atomic_fetch_add(&l->sl_waiters, 1, __ATOMIC_RELAXED);
 	do {

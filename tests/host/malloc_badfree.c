@@ -31,28 +31,51 @@ static void *show(void *p)
 	return p;
 }
 
+/* The three double frees (mode m): small, 1 MiB, posix_memalign(64); 2 if that fails. */
+static int double_free(const char *m)
+{
+	void *q;
+
+	if (strcmp(m, "double") == 0) {
+		q = show(malloc(40));
+	} else if (strcmp(m, "double-large") == 0) {
+		q = show(malloc(1 << 20));
+	} else {
+		if (posix_memalign(&q, 64, 100) != 0)
+			return 2;
+		show(q);
+	}
+	free(q);
+	free(q);
+	return 0;
+}
+
+/* Write to a freed block, then allocate the same size again (debug=poison). */
+static void use_after_free(void)
+{
+	volatile char *v = show(malloc(64));
+
+	free((void *)v);
+	v[8] = 1;
+	for (int i = 0; i < 1000; i++) {	/* used: gcc drops free(malloc(n)) */
+		char *w = malloc(64);
+
+		w[0] = (char)i;
+		free(show(w));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
 	volatile char *v;
 	char *p;
-	void *q;
 	int local;
 
-	if (strcmp(m, "double") == 0) {
-		p = show(malloc(40));
-		free(p);
-		free(p);
-	} else if (strcmp(m, "double-large") == 0) {
-		p = show(malloc(1 << 20));
-		free(p);
-		free(p);
-	} else if (strcmp(m, "double-align") == 0) {
-		if (posix_memalign(&q, 64, 100) != 0)
+	if (strncmp(m, "double", 6) == 0 && (m[6] == '\0' || strcmp(m + 6, "-large") == 0 ||
+					     strcmp(m + 6, "-align") == 0)) {
+		if (double_free(m) != 0)
 			return 2;
-		show(q);
-		free(q);
-		free(q);
 	} else if (strcmp(m, "interior") == 0) {
 		p = malloc(64);
 		free(show(p + 16));
@@ -62,15 +85,7 @@ int main(int argc, char **argv)
 		p = malloc(64);
 		p = realloc(show(p + 8), 200);
 	} else if (strcmp(m, "use-after") == 0) {
-		v = show(malloc(64));
-		free((void *)v);
-		v[8] = 1;
-		for (int i = 0; i < 1000; i++) {	/* used: gcc drops free(malloc(n)) */
-			char *w = malloc(64);
-
-			w[0] = (char)i;
-			free(show(w));
-		}
+		use_after_free();
 	} else if (strcmp(m, "overrun") == 0) {
 		v = show(malloc(24));
 		v[24] = 'x';

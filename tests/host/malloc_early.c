@@ -21,6 +21,7 @@ static void grab(int i, const char *text)
 	free(malloc(20000));	/* a large block too, freed at once */
 }
 
+/* Run from .preinit_array: before every shared library's constructor. */
 static void preinit(int argc, char **argv, char **envp)
 {
 	(void)argc, (void)argv, (void)envp;
@@ -29,6 +30,7 @@ static void preinit(int argc, char **argv, char **envp)
 __attribute__((section(".preinit_array"), used)) static void (*preinit_p)(int, char **, char **) =
 	preinit;
 
+/* The program's first constructor (priority 101, the first one allowed). */
 __attribute__((constructor(101))) static void first_ctor(void)
 {
 	grab(1, "from the first constructor");

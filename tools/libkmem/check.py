@@ -6,7 +6,9 @@
   2. bad frees and memory misuse (tests/host/malloc_badfree.c): each run must
      die of SIGABRT with a 'libkmem:' report naming the pointer the program
      printed and the kind of error;
-  3. KMEM_OPTIONS: an unknown word is reported; stats prints the kmastat table,
+  3. KMEM_OPTIONS: an unknown word, and each bad value (magsize, heap, debug
+     flag, a word too long), is reported and ignored; a heap the address
+     space cannot hold is reported at start-up and malloc returns NULL; stats prints the kmastat table,
      whose cache names (libkmem's own snprintf) agree with their size column;
      a heap too small for the program overflows into the aligned arena;
      malloc from a program's .preinit_array and first constructor works and
@@ -198,19 +200,46 @@ def magstat_sizes():
         st, out, err = run(["/bin/echo", "x"], env_with(True, opts))
         if st != 0 or out != b"x\n":
             return "%s: status %s, stdout %r" % (opts, st, out)
-        rows = re.findall(r"^kmalloc-(\d+): magsize (\d+) .* resize (\d+)", err, re.M)
-        if len(rows) < 2:
-            return "%s: fewer than two kmalloc classes: %r" % (opts, err[:300])
-        for size, mag, resize in rows:
-            size, mag = int(size), int(mag)
-            want = next(m for lim, m in ((64, 63), (256, 31), (1024, 15), (4096, 7),
-                                         (16384, 3), (1 << 62, 1)) if size < lim)
-            if cap is not None:
-                want = min(want, cap)
-            if mag != want or resize != "0":
-                return "%s: kmalloc-%d: magsize %d resize %s, want %d and 0" % (
-                    opts, size, mag, resize, want)
+        why = magsizes_are(opts, err, cap)
+        if why:
+            return why
     return None
+
+
+def magsizes_are(opts, err, cap):
+    """None if magstat's report err shows every kmalloc class at the paper's
+    magazine size for its buffer size, capped at cap (None: no cap), never resized."""
+    rows = re.findall(r"^kmalloc-(\d+): magsize (\d+) .* resize (\d+)", err, re.M)
+    if len(rows) < 2:
+        return "%s: fewer than two kmalloc classes: %r" % (opts, err[:300])
+    for size, mag, resize in rows:
+        size, mag = int(size), int(mag)
+        want = next(m for lim, m in ((64, 63), (256, 31), (1024, 15), (4096, 7),
+                                     (16384, 3), (1 << 62, 1)) if size < lim)
+        if cap is not None:
+            want = min(want, cap)
+        if mag != want or resize != "0":
+            return "%s: kmalloc-%d: magsize %d resize %s, want %d and 0" % (
+                opts, size, mag, resize, want)
+    return None
+
+
+def options_bad_values():
+    """Each bad KMEM_OPTIONS value is reported by name and ignored: the program
+    runs, magsize=999 leaves libkmem's cap of 15 rounds (magstat shows it),
+    heap=1m the default heap, an unknown debug flag no debugging (the classes
+    keep magazines), and a word too long for the parser is skipped."""
+    opts = "magstat,magsize=999,heap=1m,debug=bogus," + "y" * 200
+    st, out, err = run(["/bin/echo", "x"], env_with(True, opts))
+    if st != 0 or out != b"x\n":
+        return "status %s, stdout %r" % (st, out)
+    for want in ("magsize=999: want 0 (no limit) to 255", "heap=1m: want a size from 16m",
+                 "unknown flag 'bogus'", "KMEM_OPTIONS: option too long"):
+        if want not in err:
+            return "no report %r: %r" % (want, err[:400])
+    if "the heap (" in err:
+        return "heap=1m was not ignored: the heap filled"
+    return magsizes_are("bad values", err, 15)
 
 
 def options_unknown():
@@ -230,6 +259,19 @@ def options_unknown():
         want = int(m.group(2)) if m.group(1) == "kmalloc-" else (int(m.group(2)) + 1) * 8
         if int(m.group(3)) != want:
             return "stats: cache %s%s has %s-byte buffers" % m.groups()
+    return None
+
+
+def start_failure():
+    """A heap the address space cannot hold (ulimit -v 400 MB, heap=1g): start-up
+    says so by name, and malloc returns NULL instead of crashing: echo, whose
+    output needs no malloc, still prints."""
+    st, out, err = run("ulimit -v 400000 && exec /bin/echo x", env_with(True, "heap=1g"),
+                       shell=True)
+    if "libkmem: cannot start the allocator (heap 1024 MiB)" not in err:
+        return "no start-up failure report: status %s, %r" % (st, err[:300])
+    if st is None or st < 0 or out != b"x\n":
+        return "echo did not survive malloc's NULL: status %s, stdout %r" % (st, out)
     return None
 
 
@@ -372,6 +414,8 @@ def main():
                  ("100 serial threads: slots given back at exit", serial_threads),
                  ("options: unknown word, stats", options_unknown),
                  ("options: magstat, magsize, magazine sizes by buffer size", magstat_sizes),
+                 ("options: bad values reported and ignored", options_bad_values),
+                 ("start-up failure (heap=1g under ulimit -v) reported", start_failure),
                  ("malloc from preinit and the first constructor", early),
                  ("idle footprint within %d KiB" % IDLE_BUDGET_KIB, idle_footprint)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),

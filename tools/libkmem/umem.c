@@ -107,7 +107,7 @@ enum { UMEM_UNINIT, UMEM_READY, UMEM_FAILED };
 /* An aligned block (umem_aligned arena): address and size asked for. */
 struct umem_arec {
 	struct umem_arec *ar_next;	/* hash chain */
-	uintptr_t ar_addr;
+	uintptr_t ar_addr;		/* the block's start (the hash key) */
 	size_t ar_size;			/* bytes allocated (rounded to the quantum) */
 };
 
@@ -119,12 +119,21 @@ static uint64_t umem_heap_len;		/* umem_heap_size once the heap is up, 0 before 
 static uintptr_t umem_large_base, umem_align_base;
 static uint64_t umem_large_len, umem_align_len;	/* what was reserved (§1) */
 static vmem_t *umem_large, *umem_aligned;
-static uint64_t umem_key;		/* §2 tag */
-static bool umem_key_on;
-static bool umem_opt_stats;
+static uint64_t umem_key;		/* §2 tag: written into each free heap buffer */
+static bool umem_key_on;		/* the tag is kept (no debug flags) */
+static bool umem_opt_stats;		/* KMEM_OPTIONS=stats: kmastat and slot counts at exit */
 static bool umem_magsize_set;		/* KMEM_OPTIONS=magsize=N given */
 static bool umem_opt_magstat;		/* KMEM_OPTIONS=magstat: kmem_magstat at exit */
 static bool umem_opt_footprint;	/* KMEM_OPTIONS=footprint (umem_footprint.c) */
+/*
+ * Lock order (mm/lock_order.h): umem_alock and umem_dlock are never held
+ * together, and neither is taken with another lock held.  umem_alock is a
+ * leaf.  umem_dlock is held across vmem_xalloc and vmem_xfree of the large
+ * and aligned arenas (umem_purge_locked), so its rank, LOCK_RANK_SEGKMEM,
+ * is below the arenas' LOCK_RANK_VMEM_ARENA.  Both are taken inside
+ * irq_save, so a thread on the shared slot holds the slot's lock before
+ * them, the order umem_prefork takes them in (umem_env.c §4).
+ */
 static spinlock_t umem_alock;		/* umem_ahash */
 static struct umem_arec *umem_ahash[UMEM_AHASH];
 
@@ -156,6 +165,20 @@ static uint64_t umem_parse_size(const char *s)
 	return *end == '\0' ? v : 0;
 }
 
+/* stats, footprint or magstat (w): a report at exit, to a copy of stderr. */
+static void umem_option_report(const char *w)
+{
+	if (w[0] == 's')
+		umem_opt_stats = true;
+	else if (w[0] == 'f')
+		umem_opt_footprint = true;
+	else
+		umem_opt_magstat = true;
+	/* keep a copy of stderr: programs close it before exit */
+	if (umem_out_fd == 2 && (umem_out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)
+		umem_out_fd = 2;
+}
+
 /* One KMEM_OPTIONS word; *in_debug: the previous word was debug=... */
 static void umem_option(const char *w, bool *in_debug)
 {
@@ -169,15 +192,7 @@ static void umem_option(const char *w, bool *in_debug)
 		kmem_nomagazine = true;
 	} else if (strcmp(w, "stats") == 0 || strcmp(w, "footprint") == 0 ||
 		   strcmp(w, "magstat") == 0) {
-		if (w[0] == 's')
-			umem_opt_stats = true;
-		else if (w[0] == 'f')
-			umem_opt_footprint = true;
-		else
-			umem_opt_magstat = true;
-		/* keep a copy of stderr: programs close it before exit */
-		if (umem_out_fd == 2 && (umem_out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)
-			umem_out_fd = 2;
+		umem_option_report(w);
 	} else if (strncmp(w, "magsize=", 8) == 0) {
 		uint64_t v = umem_parse_size(w + 8);
 
@@ -357,7 +372,7 @@ static __attribute__((noinline, cold)) int umem_init(void)
 		umem_env_init();
 		umem_options();
 		umem_key_init();
-		kmalloc_ondemand = true;	/* a process uses a few classes (§1) */
+		kmalloc_ondemand = true;	/* a process uses a few classes (§3) */
 		if (!umem_magsize_set)
 			kmem_magsize_max = UMEM_MAGSIZE_MAX;
 		if (umem_heap_init() != 0 || umem_arenas_init() != 0 || kmem_init(umem_large) != 0) {
@@ -535,9 +550,11 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 {
 	uintptr_t lo = (a + MM_PAGE_SIZE - 1) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
 	uintptr_t hi = (a + size) & ~(uintptr_t)(MM_PAGE_SIZE - 1);
+	irqflags_t f;
 
 	if (size < UMEM_MADVISE_MIN || hi <= lo)
 		return;
+	f = irq_save();		/* the shared slot's lock first, as fork takes them (umem_env.c §4) */
 	spin_lock(&umem_dlock);
 	/* at most twice: a purge keeps only ranges it marks old, and the next drops them all */
 	while (umem_ndirty == UMEM_DIRTY_N)
@@ -547,6 +564,7 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 	if (umem_dirty_bytes >= UMEM_DIRTY_MAX)
 		umem_purge_locked();
 	spin_unlock(&umem_dlock);
+	irq_restore(f);
 }
 
 /* free() of a pointer outside the heap: aligned, large, or foreign (panics). */

@@ -129,9 +129,9 @@ static void ufp_count(struct ufp_walk *w, uintptr_t lo, uintptr_t hi, int r)
 
 /* One line of /proc/self/maps: its range, permissions and path (or ""). */
 struct ufp_map {
-	uintptr_t um_lo, um_hi;
-	char um_perm[5];
-	const char *um_path;
+	uintptr_t um_lo, um_hi;		/* the mapping's range */
+	char um_perm[5];		/* "r-xp" and its NUL */
+	const char *um_path;		/* the file, "" for anonymous (points into the line) */
 };
 
 /* Parse "lo-hi perm off dev inode   path" in place; false if malformed. */
@@ -162,7 +162,7 @@ static bool ufp_parse(char *line, struct ufp_map *m)
 /* The maps walk: the excluded ranges, our library's path, where its last mapping ended. */
 struct ufp_maps {
 	const uintptr_t (*mw_excl)[2];	/* counted on their own (heap, large, aligned) */
-	unsigned mw_nexcl;
+	unsigned mw_nexcl;		/* entries in mw_excl */
 	bool mw_counting;		/* second pass: the path is known */
 	char mw_path[256];		/* libkmem.so's file */
 	uintptr_t mw_end;		/* end of its last mapping so far (0: none) */

@@ -1,5 +1,5 @@
 /*
- * umem_impl.h - libkmem's private interface between its two files:
+ * umem_impl.h - libkmem's private interface between its three files:
  * umem_env.c (the environment mm/ runs on), umem.c (the malloc API) and
  * umem_footprint.c (KMEM_OPTIONS=footprint).
  */
