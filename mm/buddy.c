@@ -31,9 +31,9 @@
  * one order coexist (full coalescing); buddy_check_zone verifies it.
  * Each free list is doubly linked through pg_next/pg_prev so a buddy can
  * be unlinked in constant time; z_free counts the pages on all lists.
- * A block never crosses a section (page.h: at least one block of the largest
- * order), so its descriptors are contiguous
- * and a buddy's descriptor is reached by pointer arithmetic.
+ * A block never crosses a section (page.h: a section holds at least one
+ * block of the largest order), so its descriptors are contiguous and a
+ * buddy's descriptor is reached by pointer arithmetic.
  *
  * 3. Locking
  * ----------
@@ -158,10 +158,9 @@ void buddy_free(struct page_zone *zp, struct page *pg, unsigned order)
 }
 
 /*
- * Boot and zone growth (page_init.c): give [base, end) (page aligned, inside
- * one section, descriptors
- * already PG_TAIL with this zone) to the free lists as the largest aligned
- * blocks that fit.
+ * Boot and zone growth (page_init.c): give [base, end) (page aligned,
+ * inside one section, descriptors already PG_TAIL with this zone) to the
+ * free lists as the largest aligned blocks that fit.
  */
 void buddy_add_range(struct page_zone *zp, struct page *first, paddr_t base, paddr_t end)
 {

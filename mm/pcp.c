@@ -52,9 +52,9 @@
  * fast path sends every request to page_alloc_slow, which may fail it
  * before a cache is touched, so cache hits fail too; off, the fast path
  * pays one load and one branch for it.  page_drain_all is the only
- * cross-hart operation: the
- * allocator calls it when a request that may wait is about to fail, and
- * callers that count pages (leak checks, tests) call it first.
+ * cross-hart operation: the allocator calls it when a request that may wait
+ * is about to fail, and callers that count pages (leak checks, tests) call
+ * it first.
  *
  * 6. Debugging and statistics
  * ---------------------------

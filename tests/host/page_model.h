@@ -48,7 +48,7 @@ static void model_hold(paddr_t pa, unsigned order)
 {
 	if (nrh == R_MAX_HELD) {
 		assert_int_equal(page_free(pa, order), 0);
-		model_mark(pa, order, 0);
+		assert_true(model_mark(pa, order, 0));	/* the model agrees it was held */
 		return;
 	}
 	rh[nrh].pa = pa;
@@ -65,7 +65,9 @@ static void random_free(void)
 		return;
 	i = (unsigned)(rnd() % nrh);
 	assert_int_equal(page_free(rh[i].pa, rh[i].order), 0);
-	model_mark(rh[i].pa, rh[i].order, 0);
+	if (!model_mark(rh[i].pa, rh[i].order, 0))
+		fail_msg("model: block 0x%llx order %u freed but not held",
+			 (unsigned long long)rh[i].pa, rh[i].order);
 	rh_pages -= 1ull << rh[i].order;
 	rh[i] = rh[--nrh];
 }

@@ -2,9 +2,10 @@
  * page_sim.h - simulated physical memory for the page allocator's host tests.
  *
  * One large mmap (MAP_NORESERVE, so untouched pages cost nothing), aligned to
- * the allocator's 128 MiB section size; a test may define SIM_SPAN first.  Its host addresses are the
- * "physical" addresses (tests/host/mm_env.h).  A test describes a machine as
- * zones relative to the region's base; the DMA limit and the end of DMA32
+ * the allocator's 128 MiB section size (a test may define SIM_SPAN, the
+ * span, before including this).  Its host addresses are the "physical"
+ * addresses (tests/host/mm_env.h).  A test describes a machine as zones
+ * relative to the region's base; the DMA limit and the end of DMA32
  * ("4 GiB") are moved into the region too (page_layout.lay_dma_limit and
  * lay_dma32_limit), so zone boundaries come from the description exactly as
  * the kernel's come from the platform map.

@@ -28,6 +28,7 @@
 
 #include "mm/mm_platform.h"
 #include "mm/page.h"
+#include "mm/page_impl.h"
 #include "host_env.h"
 #include "page_sim.h"
 
@@ -383,14 +384,39 @@ static int cmp_pa(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* After a round: every stamp intact, every block in node 1's NORMAL, none twice, and
+ * held + free = the zone's pages (the eager section's 32 blocks held by the caller). */
+static void mt_check_held(uint64_t zone_pages)
+{
+	uint64_t pages = SECT_PAGES;
+	paddr_t *all = calloc(zone_pages, sizeof(paddr_t));
+	unsigned total = 0;
+
+	assert_non_null(all);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		for (unsigned i = 0; i < mt_n[t]; i++) {
+			paddr_t pa = mt_held[t][i];
+
+			assert_int_equal(*(uint64_t *)phys_to_virt(pa), pa ^ t);
+			assert_true(sim_in_zone(pa, PG << mt_order[t], 1, PAGE_ZONE_NORMAL));
+			all[total++] = pa;
+			pages += 1ull << mt_order[t];
+		}
+	qsort(all, total, sizeof(paddr_t), cmp_pa);
+	for (unsigned i = 1; i < total; i++)
+		assert_true(all[i] != all[i - 1]);
+	free(all);
+	page_drain_all();
+	assert_int_equal(pages + zinfo(Z_N1).pzi_free, zone_pages);
+}
+
 /* One round: the eager section of node 1 taken first, then four harts empty the
  * rest at once; every section grows exactly once, no page goes out twice. */
 static void mt_round(void)
 {
 	pthread_t th[MT_THREADS];
-	uint64_t zone_pages = zinfo(Z_N1).pzi_managed, pages = SECT_PAGES;
-	paddr_t *all, eager[32];
-	unsigned total = 0;
+	uint64_t zone_pages = zinfo(Z_N1).pzi_managed;
+	paddr_t eager[32];
 
 	sim_become(&sim_defer, 0);
 	for (unsigned i = 0; i < 32; i++)	/* the lists are empty when the race starts */
@@ -409,22 +435,7 @@ static void mt_round(void)
 	sim_become(&sim_defer, 0);
 	assert_int_equal(zinfo(Z_N1).pzi_deferred, 0);
 	assert_int_equal(zoneinfo_value(Z_N1, "nr_deferred_grows"), 7);
-	all = calloc(zone_pages, sizeof(paddr_t));
-	assert_non_null(all);
-	for (unsigned t = 0; t < MT_THREADS; t++)
-		for (unsigned i = 0; i < mt_n[t]; i++) {
-			paddr_t pa = mt_held[t][i];
-
-			assert_int_equal(*(uint64_t *)phys_to_virt(pa), pa ^ t);
-			assert_true(sim_in_zone(pa, PG << mt_order[t], 1, PAGE_ZONE_NORMAL));
-			all[total++] = pa;
-			pages += 1ull << mt_order[t];
-		}
-	qsort(all, total, sizeof(paddr_t), cmp_pa);
-	for (unsigned i = 1; i < total; i++)
-		assert_true(all[i] != all[i - 1]);
-	page_drain_all();
-	assert_int_equal(pages + zinfo(Z_N1).pzi_free, zone_pages);
+	mt_check_held(zone_pages);
 	if (page_check(why, sizeof(why)) != 0)
 		fail_msg("page_check: %s", why);
 	for (unsigned t = 0; t < MT_THREADS; t++) {
@@ -434,7 +445,6 @@ static void mt_round(void)
 	}
 	for (unsigned i = 0; i < 32; i++)
 		assert_int_equal(page_free(eager[i], PAGE_MAX_ORDER), 0);
-	free(all);
 	expect_clean();
 }
 
@@ -447,6 +457,34 @@ static void defer_test_threads_grow_at_once(void **state)
 			assert_int_equal(sim_boot(&sim_defer), 0);
 		mt_round();
 	}
+}
+
+/* page_check must fail, naming the fault with `expect`, and then pass once it is undone. */
+static void expect_check_fails(const char *expect)
+{
+	assert_int_equal(page_check(why, sizeof(why)), -1);
+	if (strstr(why, expect) == NULL)
+		fail_msg("page_check said \"%s\", not \"%s\"", why, expect);
+}
+
+/* page_check reports each broken deferral invariant of page_init.c §2, changing nothing. */
+static void defer_test_check_reports_broken_deferral(void **state)
+{
+	struct page_zone *zp = &page_state.pgs_zone[Z_N1];
+	uint64_t dnext = zp->z_dnext;
+
+	(void)state;
+	zp->z_deferred++;			/* a count that disagrees with the sections */
+	expect_check_fails("deferred sections hold");
+	zp->z_deferred--;
+	zp->z_dnext = zp->z_dend;		/* deferred sections 9..15 outside the cursor */
+	expect_check_fails("zone 3 section 9: deferred 1, published 0");
+	zp->z_dnext = dnext;
+	page_state.pgs_sect[8].psc_deferred = true;	/* a written section marked deferred */
+	expect_check_fails("zone 3 section 8: deferred 1, published 1");
+	page_state.pgs_sect[8].psc_deferred = false;
+	assert_int_equal(zinfo(Z_N1).pzi_deferred, zinfo(Z_N1).pzi_managed - SECT_PAGES);
+	expect_clean();
 }
 
 /* lay_defer larger than every zone defers nothing; the default (0) neither. */
@@ -475,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup(defer_test_exhaustion_grows_everything_then_fails, boot_defer),
 		cmocka_unit_test_setup(defer_test_random_matches_model, boot_defer),
 		cmocka_unit_test_setup(defer_test_threads_grow_at_once, boot_defer),
+		cmocka_unit_test_setup(defer_test_check_reports_broken_deferral, boot_defer),
 		cmocka_unit_test_setup(defer_test_large_eager_defers_nothing, boot_defer),
 	};
 
