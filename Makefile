@@ -222,12 +222,15 @@ $(HOST)/libkmem-os/%.o: %.c $(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTCC,$@)
 	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -Os -c $< -o $@
+$(HOST)/libkmem.ld: tools/libkmem/libkmem.ld
+	@mkdir -p $(dir $@)
+	$(Q)$(HCC) -E -P -x c $< -o $@
 $(HOST)/libkmem.so: $(filter-out $(LIBKMEM_COLD),$(LIBKMEM_SRC)) $(LIBKMEM_COLD_OBJ) \
-		$(wildcard mm/*.h tools/libkmem/*.h) | $(DEPS)
+		$(wildcard mm/*.h tools/libkmem/*.h) $(HOST)/libkmem.ld | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) $(LIBKMEM_CFLAGS) -shared -Wl,-Bsymbolic -Wl,-z,now -Wl,--gc-sections \
-		$(filter %.c %.o,$^) -o $@
+		-Wl,-T,$(HOST)/libkmem.ld $(filter %.c %.o,$^) -o $@
 # Its test programs (tools/libkmem/check.py runs them): no sanitizers, which
 # would bring their own malloc.
 host-tools: $(HOST)/malloc_torture $(HOST)/malloc_badfree $(HOST)/malloc_early
