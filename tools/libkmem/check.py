@@ -21,7 +21,10 @@
      at most IDLE_BUDGET_KIB more VmHWM (the kernel's peak RSS of the process
      itself) than without it; and /bin/true's KMEM_OPTIONS=footprint table
      must add up to the kernel's VmRSS and hold at most IDLE_BUDGET_KIB in the
-     allocator's own regions.
+     allocator's own regions;
+  6. libkmem.so's layout (tools/libkmem/libkmem.ld): in cat and python3 the
+     cold mappings (.eh_frame and the cold functions) hold no resident page,
+     and its file mappings hold at most LAYOUT_BUDGET_KIB in all.
 
 Cases run two at a time.  Ends with 'libkmem: N passed, N failed' for
 tools/testrun.py.
@@ -45,6 +48,9 @@ TIMEOUT = 120
 # The idle footprint's bound (case 5, docs/libkmem.md section 10): KiB that
 # libkmem may add to the peak RSS of a small program (cat of one file).
 IDLE_BUDGET_KIB = 700
+# libkmem.so's own resident file pages in a small program (case 6): 80 KiB
+# with the cold layout of tools/libkmem/libkmem.ld.
+LAYOUT_BUDGET_KIB = 88
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # Debian's
 
 # (mode, KMEM_OPTIONS, words the report must contain)
@@ -308,6 +314,58 @@ def idle_footprint():
     return None
 
 
+def elf_sections(path):
+    """{name: (address, size)} of a shared object's sections, as binutils' readelf reads them."""
+    out = subprocess.run(["readelf", "-SW", path], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    return dict((m.group(1), (int(m.group(2), 16), int(m.group(3), 16))) for m in re.finditer(
+        r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", out, re.M))
+
+
+def smaps_lib(text):
+    """(start, end, Rss KiB) of each libkmem.so mapping in a /proc/PID/smaps text."""
+    maps, cur = [], None
+    for ln in text.splitlines():
+        m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) \S+ [0-9a-f]+ \S+ \d+\s*(\S*)", ln)
+        if m:
+            cur = None
+            if os.path.basename(m.group(3)) == "libkmem.so":
+                cur = [int(m.group(1), 16), int(m.group(2), 16), 0]
+                maps.append(cur)
+        elif cur is not None and ln.startswith("Rss:"):
+            cur[2] = int(ln.split()[1])
+    return maps
+
+
+def text_layout():
+    """libkmem.so's own pages (docs/libkmem.md section 10, Layout): in cat and in
+    python3, the cold mappings (.eh_frame_hdr to the end of .kmcold.text, addresses
+    from readelf) hold no resident page, and all its file mappings together at
+    most LAYOUT_BUDGET_KIB (112 KiB when everything was one text and one rodata
+    mapping)."""
+    secs = elf_sections(LIB)
+    if ".kmcold.text" not in secs or ".eh_frame_hdr" not in secs:
+        return "no .kmcold.text or .eh_frame_hdr section: the cold layout is gone"
+    lo = secs[".eh_frame_hdr"][0] & ~4095
+    hi = secs[".kmcold.text"][0] + secs[".kmcold.text"][1]
+    for cmd in (["cat", "/proc/self/smaps"],
+                [PYTHON, "-c", "import sys; sys.stdout.write(open('/proc/self/smaps').read())"]):
+        st, out, err = run(cmd, env_with(True))
+        maps = smaps_lib(out.decode(errors="replace"))
+        if st != 0 or not maps:
+            return "%s: status %s, no libkmem.so mapping: %r" % (cmd[0], st, err[-300:])
+        base = maps[0][0]
+        cold = [mp for mp in maps if mp[0] - base < hi and mp[1] - base > lo]
+        if not cold or any(mp[2] for mp in cold):
+            return "%s: cold mappings %s hold resident pages (KiB): a cold function ran?" % (
+                cmd[0], ["%x+%x: %d" % (mp[0] - base, mp[1] - mp[0], mp[2]) for mp in cold])
+        total = sum(mp[2] for mp in maps)
+        if total > LAYOUT_BUDGET_KIB:
+            return "%s: libkmem.so's mappings hold %d KiB; budget %d KiB" % (
+                cmd[0], total, LAYOUT_BUDGET_KIB)
+    return None
+
+
 def used_kmem(err):
     """Did the preloaded run allocate through libkmem? (its kmastat table)"""
     for m in re.finditer(r"^kmalloc-\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)\s", err, re.M):
@@ -417,7 +475,9 @@ def main():
                  ("options: bad values reported and ignored", options_bad_values),
                  ("start-up failure (heap=1g under ulimit -v) reported", start_failure),
                  ("malloc from preinit and the first constructor", early),
-                 ("idle footprint within %d KiB" % IDLE_BUDGET_KIB, idle_footprint)]
+                 ("idle footprint within %d KiB" % IDLE_BUDGET_KIB, idle_footprint),
+                 ("text layout: cold mappings untouched, %d KiB in all" % LAYOUT_BUDGET_KIB,
+                  text_layout)]
         cases += [("badfree %s%s" % (m, " " + o_ if o_ else ""),
                    (lambda m=m, o_=o_, w=w: badfree(m, o_, w))) for m, o_, w in BADFREE]
         cases += [("program: " + n, (lambda c=c, kw=kw: same_output(c, **kw)))
