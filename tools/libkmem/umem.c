@@ -658,16 +658,15 @@ static __attribute__((noinline)) void *umem_alloc(size_t n)
  * The hit path (§2): the class cache straight from kmalloc's size table
  * and a round from this thread's loaded magazine (mm/kmem.h), the tag
  * cleared.  A hit implies a cache with magazines, hence no debugging,
- * hence the tag is on.  Before start-up every class is NULL.
+ * hence the tag is on.  Before start-up, and until a class is made, its
+ * entry is kmalloc_stub, whose magazines are always empty.
  */
 static inline void *umem_alloc_hit(size_t n)
 {
-	kmem_cache_t *cp;
 	void *p;
 
 	if (__builtin_expect(n - 1 < KMALLOC_MAX_CLASS, 1) &&
-	    __builtin_expect((cp = kmalloc_class_cache(n)) != NULL, 1) &&
-	    __builtin_expect((p = kmem_cache_alloc_hit(cp)) != NULL, 1)) {
+	    __builtin_expect((p = kmem_cache_alloc_hit(kmalloc_hit_cache(n))) != NULL, 1)) {
 		((uint64_t *)p)[1] = 0;
 		return p;
 	}
