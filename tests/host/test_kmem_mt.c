@@ -462,6 +462,14 @@ static void od_hold_list(kmem_cache_t *cp, void *arg)
 	usleep(200000);		/* one asker waits inside kmem_cache_create, the rest for the class lock */
 }
 
+/* Is kmalloc_stub still all zero bytes (nothing ever wrote it)? */
+static bool od_stub_untouched(void)
+{
+	static const kmem_cache_t zero;
+
+	return memcmp(&kmalloc_stub, &zero, sizeof(zero)) == 0;
+}
+
 static int boot_ondemand(void **state)
 {
 	kmalloc_ondemand = true;
@@ -502,6 +510,38 @@ static void kmem_mt_test_ondemand_classes_made_once(void **state)
 	}
 	kmem_cache_walk(check_one, NULL);
 	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_true(od_stub_untouched());
+}
+
+/*
+ * libkmem's malloc hit path sees kmalloc_stub for a class not made yet: its
+ * hit misses on every hart, nothing writes it, and once the class is made
+ * the hit path sees the cache kmalloc made (by name, and the same one
+ * kmalloc_caches holds), and hits.
+ */
+static void kmem_mt_test_ondemand_stub_misses_until_made(void **state)
+{
+	kmem_cache_t *cp;
+	void *p;
+
+	(void)state;
+	for (unsigned c = 0; c < MT_THREADS; c++) {
+		sim_become(&sim_two_nodes, c);
+		assert_ptr_equal(kmalloc_hit_cache(200), &kmalloc_stub);
+		assert_null(kmem_cache_alloc_hit(kmalloc_hit_cache(200)));
+	}
+	sim_become(&sim_two_nodes, 0);
+	p = kmalloc(200, KM_NOSLEEP);
+	assert_non_null(p);
+	kfree(p);
+	cp = kmalloc_hit_cache(200);
+	assert_ptr_not_equal(cp, &kmalloc_stub);
+	assert_string_equal(cp->cache_name, "kmalloc-208");
+	assert_ptr_equal(cp, kmalloc_caches[0][kmalloc_index_formula(200)]);
+	p = kmem_cache_alloc_hit(cp);	/* the buffer just freed, from the loaded magazine */
+	assert_non_null(p);
+	kmem_cache_free(cp, p);
+	assert_true(od_stub_untouched());
 }
 
 /*
@@ -567,6 +607,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kmem_mt_test_depot_contention_respects_magsize_cap,
 						ksim_boot_two, ksim_teardown),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_classes_made_once,
+						boot_ondemand, teardown_ondemand),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_stub_misses_until_made,
 						boot_ondemand, teardown_ondemand),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_class_race_held,
 						boot_ondemand, teardown_ondemand),
