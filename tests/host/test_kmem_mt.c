@@ -435,31 +435,42 @@ static unsigned od_caches_named(const char *name)
 	return oc.n;
 }
 
-/* Hart 1-4 of the held-list test: ask for one new class, free it. */
+/* The held-list test's askers: how many have asked, and how many got their buffer. */
+static atomic_uint od_asked, od_served;
+
+/* Hart 1-3 of the held-list test: ask for one new class, free it. */
 static void *od_asker(void *arg)
 {
 	void *p;
 
 	sim_become(&sim_two_nodes, (unsigned)(uintptr_t)arg);
 	pthread_barrier_wait(&mt_start);
+	atomic_fetch_add(&od_asked, 1);
 	p = kmalloc(3000, KM_NOSLEEP);
+	atomic_fetch_add(&od_served, 1);
 	if (p == NULL || ksize(p) != 3072)
 		atomic_fetch_add(&mt_errors, 1);
 	kfree(p);
 	return NULL;
 }
 
-/* kmem_cache_walk body: hold the cache list while the askers pile up behind it. */
+/*
+ * kmem_cache_walk body: hold the cache list until all three askers have
+ * asked and a while after; *arg then says how many were served meanwhile
+ * (none, if they really wait for the list or for the class lock).
+ */
 static void od_hold_list(kmem_cache_t *cp, void *arg)
 {
-	bool *done = arg;
+	int *served_while_held = arg;
 
 	(void)cp;
-	if (*done)
+	if (*served_while_held >= 0)
 		return;
-	*done = true;
 	pthread_barrier_wait(&mt_start);
-	usleep(200000);		/* one asker waits inside kmem_cache_create, the rest for the class lock */
+	for (int ms = 0; ms < 5000 && atomic_load(&od_asked) < 3; ms++)
+		usleep(1000);
+	usleep(100000);		/* time to reach kmem_cache_create or the class lock */
+	*served_while_held = (int)atomic_load(&od_served);
 }
 
 /* Is kmalloc_stub still all zero bytes (nothing ever wrote it)? */
@@ -547,22 +558,28 @@ static void kmem_mt_test_ondemand_stub_misses_until_made(void **state)
 /*
  * The race made certain: the test holds the cache list (kmem_cache_walk)
  * while three harts ask for the same new class, so one of them waits inside
- * kmem_cache_create and the others behind it: all get one cache.
+ * kmem_cache_create and the others behind it: none is served while the
+ * list is held, and all get one cache.
  */
 static void kmem_mt_test_ondemand_class_race_held(void **state)
 {
 	pthread_t th[3];
-	bool done = false;
+	int served_while_held = -1;
 
 	(void)state;
 	atomic_store(&mt_errors, 0);
+	atomic_store(&od_asked, 0);
+	atomic_store(&od_served, 0);
 	pthread_barrier_init(&mt_start, NULL, 4);
 	for (unsigned t = 0; t < 3; t++)
 		assert_int_equal(pthread_create(&th[t], NULL, od_asker, (void *)(uintptr_t)(t + 1)), 0);
-	kmem_cache_walk(od_hold_list, &done);
+	kmem_cache_walk(od_hold_list, &served_while_held);
 	for (unsigned t = 0; t < 3; t++)
 		pthread_join(th[t], NULL);
 	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(atomic_load(&od_asked), 3);
+	assert_int_equal(served_while_held, 0);		/* every asker waited */
+	assert_int_equal(atomic_load(&od_served), 3);
 	assert_int_equal(atomic_load(&mt_errors), 0);
 	assert_int_equal(od_caches_named("kmalloc-3072"), 1);
 }
