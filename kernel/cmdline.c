@@ -72,7 +72,7 @@ static bool cmdline_key(const char *w, size_t len, const char *key)
  * The stress words (DESIGN.md §4, docs/stress.md): stress=SECONDS,
  * stress_seed=N, fail_every=N, stress_remote=PERCENT, stress_kinds=LIST
  * (checked by the run, which knows the names) and the self-test hooks
- * stress_leak=1 and stress_corrupt=1.  -1: not a stress word.
+ * stress_leak=1, stress_corrupt=1 and stress_hang=1.  -1: not a stress word.
  */
 static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
 {
@@ -115,6 +115,8 @@ static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
 		return cl->cl_stress_leak = true;
 	if (len == 16 && strncmp(w, "stress_corrupt=1", 16) == 0)
 		return cl->cl_stress_corrupt = true;
+	if (len == 13 && strncmp(w, "stress_hang=1", 13) == 0)
+		return cl->cl_stress_hang = true;
 	return -1;
 }
 
