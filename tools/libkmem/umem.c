@@ -66,8 +66,9 @@
  * The first call of any entry point runs umem_init under umem_init_lock.
  * kmem_init makes no kmalloc class: each is made on its first request
  * (kmalloc_ondemand), since a process uses a handful of the 128 and each
- * costs a magazine line per slot; until then, and before start-up, the
- * class's entry is NULL and malloc takes its slow path.
+ * costs a magazine line per slot; until then, and before start-up, malloc's
+ * hit path finds kmalloc_stub for the class, whose magazines are always
+ * empty, and takes its slow path.
  * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
  * works from a program's first constructor.  The fork handlers are
  * registered last, once the allocator is ready, because registering may
