@@ -116,9 +116,15 @@ struct kmem_magtype {
 	int mt_magsize;			/* rounds per magazine */
 	size_t mt_minbuf;		/* smallest buffer that starts with this type */
 	size_t mt_maxbuf;		/* largest buffer that may grow to this type */
-	kmem_cache_t *mt_cache;		/* the cache its magazines come from */
+	kmem_cache_t *mt_cache;		/* its magazines' cache (NULL until first use) */
 };
 #define KMEM_NMAGTYPES		8
+/*
+ * The cache of kmem_magtypes[i]'s magazines, made now if it was not yet
+ * (kmem.c §4); NULL when it cannot be made now.  Tests call it to make the
+ * magazine caches before they count pages.
+ */
+kmem_cache_t *kmem_magtype_cache(unsigned i);
 
 /* --------------------------------------------------------------- slab layer */
 
