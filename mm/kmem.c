@@ -232,6 +232,7 @@ struct kmem_cache *kmem_cache_list;
 static unsigned kmem_reap_gen;			/* raised by kmem_reap */
 struct kmem_hart kmem_hart[MM_MAX_CPUS];	/* per-hart reaping and level counts */
 static bool kmem_ready;
+static bool kmem_was_up;			/* kmem_init ran before: kmem_hart may not be zero */
 /* Making a magazine cache (kmem_magtype_make): spin_trylock only; rank KMALLOC_CLASS. */
 static spinlock_t kmem_magtype_lock;
 /* The node parts' cache (§3); NULL until kmem_internal_caches made it. */
@@ -1414,8 +1415,10 @@ int kmem_init(vmem_t *large_arena)
 	spin_init(&kmem_list_lock, "kmem_list", LOCK_RANK_KMEM_LIST);
 	spin_init(&kmem_magtype_lock, "kmem_magtype", LOCK_RANK_KMALLOC_CLASS);
 	kmem_cache_list = NULL;
-	memset(kmem_hart, 0, sizeof(kmem_hart));
 	kmem_reap_gen = 0;
+	if (kmem_was_up)	/* the first time it is .bss, zero: leave its pages untouched */
+		memset(kmem_hart, 0, sizeof(kmem_hart));
+	kmem_was_up = true;
 	if (kmem_arenas_init() != 0) {
 		printk("kmem_init: cannot create the slab arenas\n");
 		kmem_arenas_fini();
