@@ -114,6 +114,10 @@
  * Each is made the first time a hart needs a magazine of its size
  * (kmem_magtype_make), so sizes that no cache uses cost nothing (libkmem
  * caps magazines at 15 rounds: the four bigger sizes are never made).
+ * Under a cap (kmem_magsize_max) every magazine of up to the cap's size
+ * comes from the one cache of the biggest size allowed: a magazine of 1, 3
+ * or 7 rounds then takes 128 bytes instead of 16, 32 or 64, but a process
+ * pays one cache structure and one partial slab instead of up to four.
  * Making one takes kmem_magtype_lock with spin_trylock only: the hart
  * that loses a race, or that already holds kmem_list_lock (a reclaim
  * callback), or that finds no memory, goes on without a magazine, the path
@@ -268,6 +272,22 @@ static const struct kmem_magtype *kmem_magtype_of(int rounds)
 	panic("kmem_magtype_of(%d): no such magazine size", rounds);
 }
 
+static bool kmem_magtype_top(const struct kmem_magtype *mt);
+
+/*
+ * The type whose cache holds mt's magazines: mt itself, or with
+ * kmem_magsize_max set the biggest type a magazine may grow to, when mt is
+ * not above it (§4: one magazine cache under a cap).
+ */
+static struct kmem_magtype *kmem_magtype_source(const struct kmem_magtype *mt)
+{
+	unsigned i = (unsigned)(mt - kmem_magtypes);
+
+	while (kmem_magsize_max != 0 && !kmem_magtype_top(&kmem_magtypes[i]))
+		i++;
+	return &kmem_magtypes[i];
+}
+
 /*
  * Make the cache of mt's magazines on its first use (theory §4) and
  * publish it in mt_cache; NULL when that cannot be done now: another hart
@@ -278,19 +298,21 @@ static const struct kmem_magtype *kmem_magtype_of(int rounds)
  */
 static __attribute__((noinline)) kmem_cache_t *kmem_magtype_make(const struct kmem_magtype *mt)
 {
-	struct kmem_magtype *wmt = &kmem_magtypes[mt - kmem_magtypes];
+	struct kmem_magtype *src = kmem_magtype_source(mt);
 	char name[KMEM_NAMELEN];
 	kmem_cache_t *mc;
 
 	if (spin_held(&kmem_list_lock) || !spin_trylock(&kmem_magtype_lock))
 		return NULL;
-	mc = wmt->mt_cache;
+	mc = src->mt_cache;
 	if (mc == NULL) {
-		snprintf(name, sizeof(name), "kmem_magazine_%d", wmt->mt_magsize);
-		mc = kmem_cache_create(name, (size_t)(wmt->mt_magsize + 1) * sizeof(void *), 0, NULL,
+		snprintf(name, sizeof(name), "kmem_magazine_%d", src->mt_magsize);
+		mc = kmem_cache_create(name, (size_t)(src->mt_magsize + 1) * sizeof(void *), 0, NULL,
 				       NULL, NULL, NULL, NULL, KMC_NOMAGAZINE | KMC_NODEBUG);
-		__atomic_store_n(&wmt->mt_cache, mc, __ATOMIC_RELEASE);
+		__atomic_store_n(&src->mt_cache, mc, __ATOMIC_RELEASE);
 	}
+	if (mc != NULL)
+		__atomic_store_n(&kmem_magtypes[mt - kmem_magtypes].mt_cache, mc, __ATOMIC_RELEASE);
 	spin_unlock(&kmem_magtype_lock);
 	return mc;
 }
@@ -1460,6 +1482,15 @@ static kmem_cache_t *kmem_last_client(void)
 	return last;
 }
 
+/* Destroy a magazine cache, forgotten by every type that shares it (§4). */
+static void kmem_magcache_destroy(kmem_cache_t *mc)
+{
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		if (kmem_magtypes[i].mt_cache == mc)
+			kmem_magtypes[i].mt_cache = NULL;
+	kmem_cache_destroy(mc);
+}
+
 /* Destroy *cpp if it was made, and forget it. */
 static void kmem_cache_destroy_ref(kmem_cache_t **cpp)
 {
@@ -1487,7 +1518,8 @@ void kmem_fini(void)
 	while ((cp = kmem_last_client()) != NULL)
 		kmem_cache_destroy(cp);
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		kmem_cache_destroy_ref(&kmem_magtypes[i].mt_cache);
+		if (kmem_magtypes[i].mt_cache != NULL)
+			kmem_magcache_destroy(kmem_magtypes[i].mt_cache);
 	kmem_cache_destroy_ref(&kmem_cnode_cache);
 	kmem_cache_destroy_ref(&kmem_bufctl_cache);
 	kmem_cache_destroy_ref(&kmem_slab_cache);

@@ -232,9 +232,11 @@ def cache_rows(err):
 def caches_made():
     """Caches are made when first used (kmem.c section 4, kmalloc.c section 1):
     /bin/true, which allocates nothing, has only kmem's slab-header and bufctl
-    caches; echo has its kmalloc classes and exactly the magazine caches those
-    start with (start_mag, libkmem's cap of 15 rounds: no kmem_magazine_31 or
-    bigger, never used), each of (R+1) words (names from libkmem's own
+    caches.  echo has its kmalloc classes and one magazine cache: under
+    libkmem's cap of 15 rounds every magazine comes from kmem_magazine_15 (no
+    kmem_magazine_31 or bigger, never used, nor 1, 3 or 7); with magsize=0
+    (no cap) exactly the caches of the sizes its classes start with
+    (start_mag).  Each has (R+1)-word buffers (names from libkmem's own
     snprintf, sizes from libc's)."""
     st, _, err = run(["/bin/true"], env_with(True, "stats"))
     rows = cache_rows(err)
@@ -242,18 +244,22 @@ def caches_made():
         return "/bin/true: status %s, no kmastat table: %r" % (st, err[-300:])
     if sorted(rows) != ["kmem_bufctl", "kmem_slab"]:
         return "/bin/true: caches %s, want only kmem_bufctl and kmem_slab" % sorted(rows)
-    st, out, err = run(["/bin/echo", "x"], env_with(True, "stats"))
-    rows = cache_rows(err)
-    if st != 0 or out != b"x\n":
-        return "echo: status %s, stdout %r" % (st, out)
-    classes = [v for k, v in rows.items() if k.startswith("kmalloc-")]
-    mags = sorted(int(k[len("kmem_magazine_"):]) for k in rows if k.startswith("kmem_magazine_"))
-    want = sorted(set(start_mag(size, 15) for size in classes))
-    if not classes or mags != want:
-        return "echo: magazine caches %s for classes %s, want %s" % (mags, sorted(classes), want)
-    for r in mags:
-        if rows["kmem_magazine_%d" % r] != (r + 1) * 8:
-            return "echo: kmem_magazine_%d has %d-byte buffers" % (r, rows["kmem_magazine_%d" % r])
+    for opts in ("stats", "stats,magsize=0"):
+        st, out, err = run(["/bin/echo", "x"], env_with(True, opts))
+        rows = cache_rows(err)
+        if st != 0 or out != b"x\n":
+            return "echo %s: status %s, stdout %r" % (opts, st, out)
+        classes = [v for k, v in rows.items() if k.startswith("kmalloc-")]
+        mags = sorted(int(k[len("kmem_magazine_"):]) for k in rows
+                      if k.startswith("kmem_magazine_"))
+        want = [15] if opts == "stats" else sorted(set(start_mag(size, None) for size in classes))
+        if not classes or mags != want:
+            return "echo %s: magazine caches %s for classes %s, want %s" % (
+                opts, mags, sorted(classes), want)
+        for r in mags:
+            if rows["kmem_magazine_%d" % r] != (r + 1) * 8:
+                return "echo %s: kmem_magazine_%d has %d-byte buffers" % (
+                    opts, r, rows["kmem_magazine_%d" % r])
     return None
 
 
