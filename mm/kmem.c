@@ -113,7 +113,9 @@
  *   Magazines are objects of the caches "kmem_magazine_N" (one per size).
  * Each is made the first time a hart needs a magazine of its size
  * (kmem_magtype_make), so sizes that no cache uses cost nothing (libkmem
- * caps magazines at 15 rounds: the four bigger sizes are never made).
+ * caps magazines at 15 rounds: the four bigger sizes are never made);
+ * with several nodes kmem_init makes the cross magazines' one, which every
+ * cross-node free uses.
  * Under a cap (kmem_magsize_max) every magazine of up to the cap's size
  * comes from the one cache of the biggest size allowed: a magazine of 1, 3
  * or 7 rounds then takes 128 bytes instead of 16, 32 or 64, but a process
