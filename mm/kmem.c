@@ -327,6 +327,19 @@ kmem_cache_t *kmem_magtype_cache(unsigned i)
 	return mc != NULL ? mc : kmem_magtype_make(mt);
 }
 
+int kmem_magazine_caches_make(void)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
+		if (kmem_magtype_cache(i) == NULL)
+			err = -1;
+		if (kmem_magtype_top(&kmem_magtypes[i]))
+			break;
+	}
+	return err;
+}
+
 /* An empty magazine of type mt, or NULL (its cache made first if need be). */
 static struct kmem_magazine *kmem_mag_new(const struct kmem_magtype *mt)
 {

@@ -121,10 +121,16 @@ struct kmem_magtype {
 #define KMEM_NMAGTYPES		8
 /*
  * The cache of kmem_magtypes[i]'s magazines, made now if it was not yet
- * (kmem.c §4); NULL when it cannot be made now.  Tests call it to make the
- * magazine caches before they count pages.
+ * (kmem.c §4); NULL when it cannot be made now.
  */
 kmem_cache_t *kmem_magtype_cache(unsigned i);
+/*
+ * Make now every magazine cache a magazine may come from (up to
+ * kmem_magsize_max); -1 if one cannot be made.  They are made on first use
+ * and kept, so a check that counts pages before and after a workload (host
+ * tests, the stress verifier) calls this before its first count.
+ */
+int kmem_magazine_caches_make(void);
 
 /* --------------------------------------------------------------- slab layer */
 

@@ -73,9 +73,8 @@ static int ksim_teardown(void **state)
  */
 static inline void ksim_make_magazine_caches(void)
 {
-	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		if (kmem_magtype_cache(i) == NULL)
-			fail_msg("ksim_make_magazine_caches: magazine type %u not made", i);
+	if (kmem_magazine_caches_make() != 0)
+		fail_msg("ksim_make_magazine_caches: a magazine cache was not made");
 }
 
 /* A cache's statistics, one by one. */
