@@ -68,7 +68,10 @@
  * (kmalloc_ondemand), since a process uses a handful of the 128 and each
  * costs a magazine line per slot; until then, and before start-up, malloc's
  * hit path finds kmalloc_stub for the class, whose magazines are always
- * empty, and takes its slow path.
+ * empty, and takes its slow path.  Nor does kmem_init make a magazine
+ * cache or kmalloc_large: each is made on first use, and every magazine (at
+ * most UMEM_MAGSIZE_MAX = 15 rounds) comes from one cache, kmem_magazine_15
+ * (mm/kmem.c §4).
  * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
  * works from a program's first constructor.  The fork handlers are
  * registered last, once the allocator is ready, because registering may
