@@ -21,11 +21,18 @@
  * a constant, and calls the class cache's inline allocation; any other call
  * goes to kmalloc_var() and the table.  kmalloc_init checks (ASSERT) that
  * formula and table agree for every size.
- *   kmalloc_init makes every class cache and its DMA twin, unless
- * kmalloc_ondemand is set (libkmem): then kmalloc_caches[][] starts NULL, the
- * hit paths test the entry and fall to kmalloc_common, and kmalloc_class_get
- * makes that one cache under kmalloc_class_lock (rank KMALLOC_CLASS, held
- * across kmem_cache_create) and publishes it with a release store.  A class
+ *   kmalloc_init makes every class cache and its DMA twin, and the cache
+ * of large records (§2), unless kmalloc_ondemand is set (libkmem): then
+ * kmalloc_caches[][] starts NULL, the hit paths test the entry and fall to
+ * kmalloc_common, and kmalloc_class_get makes that one cache under
+ * kmalloc_class_lock (rank KMALLOC_CLASS, held across kmem_cache_create)
+ * and publishes it with a release store; the large-record cache is made
+ * the same way by the first large request (kmalloc_large_get).
+ *   libkmem's malloc runs only a magazine hit (kmem_cache_alloc_hit) inline,
+ * so it reads kmalloc_hit[] instead (kmalloc_hit_cache, kmem_impl.h), which
+ * mirrors kmalloc_caches[0][] but holds kmalloc_stub where a class is not
+ * made: a cache that is never written, whose every hart's magazine is
+ * empty, so that its hit misses and the class needs no test of its own.  A cache
  * that cannot be made fails the request (KM_PANIC panics); nothing is
  * reaped or retried for it, and the next request tries again.
  *
@@ -34,17 +41,19 @@
  * Bigger requests go to the large arena that kmem_init was given (the
  * kernel's mapped heap; a host arena in tests) with vmem_xalloc, which never
  * goes through quantum caches.  Each is recorded in a small hash (address ->
- * size), so kfree and ksize know its size and can tell it from a pointer
- * nobody allocated.
+ * size; the records are objects of the cache "kmalloc_large"), so kfree
+ * and ksize know its size and can tell it from a pointer nobody allocated.
  *
  * 3. kfree
  * --------
  * A pointer inside a slab page carries its slab in the page's owner word
  * (kmem.c §3).  The slab of a kmalloc cache without debugging carries its
- * class number (slab_kclass, copied from the cache's cache_kclass when the
- * slab is made), which names the struct kmalloc_class (its cache and the
- * numbers below) without touching the cache, and the pointer must start one
- * of the slab's buffers.  That test has no division:
+ * class (slab_kclass, the byte offset of its struct kmalloc_class, copied
+ * from the cache's cache_kclass when the slab is made: its cache and the
+ * numbers below, found without touching the cache) and its buffer count
+ * again (slab_kchunks; 0 in every other slab, so the test below fails there
+ * with no test of its own), and the pointer must start one of the slab's
+ * buffers.  That test has no division:
  * with the chunk size d = d0 * 2^t (d0 odd) and inv the inverse of d0
  * modulo 2^64, q = rotate-right((p - first) * inv, t) equals (p - first) / d
  * when d divides p - first and exceeds (2^64 - 1) / d otherwise (Granlund
@@ -68,6 +77,10 @@ struct kmalloc_large {
 };
 
 kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] (kmem.h) */
+kmem_cache_t kmalloc_stub;				/* never written (§1) */
+kmem_cache_t *kmalloc_hit[KMALLOC_NCLASSES] = {		/* kmalloc_caches[0] or the stub */
+	[0 ... KMALLOC_NCLASSES - 1] = &kmalloc_stub
+};
 struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];	/* kmem_impl.h */
 uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];		/* (size - 1) / 8 -> class */
 bool kmalloc_ondemand;
@@ -114,8 +127,9 @@ static void kmalloc_size_index_init(void)
 
 /*
  * kfree's buffer test for cp (its chunk size d = d0 * 2^t): t and d0^-1 mod
- * 2^64; a cache without debugging gets its class number in cache_kclass,
- * which its slabs copy, so that kfree's hit path takes it.
+ * 2^64; a cache without debugging gets its class's byte offset in
+ * kmalloc_class[] in cache_kclass, which its slabs copy, so that kfree's
+ * hit path takes it.
  */
 static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
 {
@@ -134,7 +148,7 @@ static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
 	kc->kc_inv = inv;
 	kc->kc_shift = t;
 	if (!kmem_debugging(cp))
-		cp->cache_kclass = (uint16_t)(kc - kmalloc_class);
+		cp->cache_kclass = (uint16_t)((uintptr_t)kc - (uintptr_t)kmalloc_class);
 }
 
 /* Does cp belong to kmalloc?  (Its private data names it; any cache may have private data.) */
@@ -164,6 +178,8 @@ static int kmalloc_class_make(unsigned dma, unsigned i)
 		return -1;
 	kmalloc_class_init(kc, cp);
 	__atomic_store_n(&kmalloc_caches[dma][i], cp, __ATOMIC_RELEASE);
+	if (!dma)
+		__atomic_store_n(&kmalloc_hit[i], cp, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -180,6 +196,29 @@ static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, u
 	return cp;
 }
 
+/* Make the large-record cache; 0, or -1 when there is no memory. */
+static int kmalloc_large_make(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
+					     NULL, NULL, NULL, NULL, NULL, 0);
+
+	__atomic_store_n(&kmalloc_large_cache, cp, __ATOMIC_RELEASE);
+	return cp == NULL ? -1 : 0;
+}
+
+/* The large-record cache, made now if it does not exist yet (§2); NULL: no memory. */
+static __attribute__((noinline)) kmem_cache_t *kmalloc_large_get(void)
+{
+	kmem_cache_t *cp;
+
+	spin_lock(&kmalloc_class_lock);
+	if (kmalloc_large_cache == NULL)
+		(void)kmalloc_large_make();
+	cp = kmalloc_large_cache;
+	spin_unlock(&kmalloc_class_lock);
+	return cp;
+}
+
 int kmalloc_init(vmem_t *large)
 {
 	kmalloc_large_arena = large;
@@ -187,12 +226,12 @@ int kmalloc_init(vmem_t *large)
 	spin_init(&kmalloc_class_lock, "kmalloc_class", LOCK_RANK_KMALLOC_CLASS);
 	memset(kmalloc_large_hash, 0, sizeof(kmalloc_large_hash));
 	kmalloc_size_index_init();
-	for (unsigned i = 0; i < KMALLOC_NCLASSES && !kmalloc_ondemand; i++)
+	if (kmalloc_ondemand)
+		return 0;
+	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++)
 		if (kmalloc_class_make(0, i) != 0 || kmalloc_class_make(1, i) != 0)
 			return -1;
-	kmalloc_large_cache = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
-						NULL, NULL, NULL, NULL, NULL, 0);
-	return kmalloc_large_cache == NULL ? -1 : 0;
+	return kmalloc_large_make();
 }
 
 void kmalloc_fini(void)
@@ -207,6 +246,8 @@ void kmalloc_fini(void)
 				kmem_cache_destroy(kmalloc_caches[d][i]);
 				kmalloc_caches[d][i] = NULL;
 			}
+	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++)
+		kmalloc_hit[i] = &kmalloc_stub;
 	if (kmalloc_large_cache != NULL)
 		kmem_cache_destroy(kmalloc_large_cache);
 	kmalloc_large_cache = NULL;
@@ -224,6 +265,7 @@ static unsigned kmalloc_large_bucket(uintptr_t addr)
 /* A request above the largest class: the large arena, recorded in the hash. */
 static void *kmalloc_large(size_t size, int kmflag)
 {
+	kmem_cache_t *lc;
 	struct kmalloc_large *kl;
 	uintptr_t addr;
 	irqflags_t fl;
@@ -231,13 +273,16 @@ static void *kmalloc_large(size_t size, int kmflag)
 
 	if (kmalloc_large_arena == NULL || (kmflag & KM_DMA))
 		return NULL;
-	kl = kmem_cache_alloc(kmalloc_large_cache, KM_NOSLEEP);
+	lc = __atomic_load_n(&kmalloc_large_cache, __ATOMIC_ACQUIRE);
+	if (lc == NULL && (lc = kmalloc_large_get()) == NULL)
+		return NULL;
+	kl = kmem_cache_alloc(lc, KM_NOSLEEP);
 	if (kl == NULL)
 		return NULL;
 	addr = vmem_xalloc(kmalloc_large_arena, size, 0, 0, 0, 0, 0,
 			   (kmflag & KM_NOSLEEP) ? VM_NOSLEEP : VM_SLEEP);
 	if (addr == 0) {
-		kmem_cache_free(kmalloc_large_cache, kl);
+		kmem_cache_free(lc, kl);
 		return NULL;
 	}
 	kl->kl_addr = addr;
@@ -311,7 +356,8 @@ void *kmalloc_var(size_t size, int kmflag)
 
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS &&
 			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0 &&
-			     (cp = kmalloc_class_cache(size)) != NULL, 1))
+			     (cp = __atomic_load_n(&kmalloc_caches[0][kmalloc_size_index[(size - 1) >> 3]],
+						   __ATOMIC_RELAXED)) != NULL, 1))
 		return kmem_cache_alloc(cp, kmflag);
 	return kmalloc_common(size, kmflag, -1);
 }

@@ -102,12 +102,16 @@ static void kmem_numa_map_mark(paddr_t base, paddr_t end, int node)
  * Build kmem_numa_map (kmem.h) from the page allocator's zones: a section
  * gets a node when the spans of that node's zones alone touch it.  A zone's
  * span may include holes, so a section can come out mixed although its
- * memory has one node: such frees just take the slow path.
+ * memory has one node: such frees just take the slow path.  With one node
+ * no free reads the map (hc_numa is false in every cache): it is left as
+ * it is, and its 4 KiB of .bss untouched.
  */
 static void kmem_numa_map_build(void)
 {
 	paddr_t lo = (paddr_t)-1;
 
+	if (kmem_nnodes == 1)
+		return;
 	for (unsigned z = 0; z < page_state.pgs_nzones; z++)
 		if (page_state.pgs_zone[z].z_base < lo)
 			lo = page_state.pgs_zone[z].z_base;
@@ -503,6 +507,15 @@ static void kmem_slab_discard(kmem_cache_t *cp, struct kmem_cnode *cn, struct km
 }
 
 /*
+ * The buffer count kfree's hit path may accept in a class slab: all of
+ * them, or the first 65535 (buffers beyond go through kfree_slow).
+ */
+static uint16_t kmem_slab_kchunks(const kmem_cache_t *cp)
+{
+	return cp->cache_chunks < UINT16_MAX ? (uint16_t)cp->cache_chunks : UINT16_MAX;
+}
+
+/*
  * Create a slab on node cn (no lock held): memory, header, free list,
  * constructed buffers.  NULL, with nothing lost, if any step fails.
  */
@@ -523,7 +536,9 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 	sp->slab_base = base;
 	sp->slab_first = base + kmem_next_colour(cp);
 	sp->slab_chunks = cp->cache_chunks;
-	sp->slab_kclass = cp->cache_kclass;	/* kfree's hit path reads the class here */
+	/* kfree's hit path reads the class and the buffer count here (kmalloc.c §3) */
+	sp->slab_kclass = cp->cache_kclass;
+	sp->slab_kchunks = cp->cache_kclass != 0 ? kmem_slab_kchunks(cp) : 0;
 	/* Its home: the node of its memory, or 0 in a cache with one home (DMA, foreign). */
 	sp->slab_node = (int16_t)(cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0);
 	/* The free fast path's map agrees with the slab, or sends frees to the slow path. */
