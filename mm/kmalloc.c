@@ -32,9 +32,11 @@
  * so it reads kmalloc_hit[] instead (kmalloc_hit_cache, kmem_impl.h), which
  * mirrors kmalloc_caches[0][] but holds kmalloc_stub where a class is not
  * made: a cache that is never written, whose every hart's magazine is
- * empty, so that its hit misses and the class needs no test of its own.  A cache
- * that cannot be made fails the request (KM_PANIC panics); nothing is
- * reaped or retried for it, and the next request tries again.
+ * empty, so that its hit misses and the class needs no test of its own.
+ * Making a class follows the request's flags, as a slab import does
+ * (kmem.c §5-6): KM_PANIC holds failure injection off, a request that may
+ * sleep reaps once and tries again; a class that still cannot be made fails
+ * the request (KM_PANIC panics), and the next request tries again.
  *
  * 2. Large requests
  * -----------------
@@ -184,7 +186,8 @@ static int kmalloc_class_make(unsigned dma, unsigned i)
 }
 
 /* The cache of class i (dma or not), made now if it does not exist yet; NULL: no memory. */
-static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, unsigned i)
+/* The cache of class i (dma or not), made now under the class lock if it does not exist yet. */
+static kmem_cache_t *kmalloc_class_try(unsigned dma, unsigned i)
 {
 	kmem_cache_t *cp;
 
@@ -193,6 +196,29 @@ static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, u
 		(void)kmalloc_class_make(dma, i);
 	cp = kmalloc_caches[dma][i];
 	spin_unlock(&kmalloc_class_lock);
+	return cp;
+}
+
+/*
+ * The cache of class i, made on demand with the request's semantics (§1):
+ * KM_PANIC holds failure injection off meanwhile, and a request that may
+ * sleep reaps once and tries again (outside the class lock: a reap calls
+ * every hart).  NULL: no memory.
+ */
+static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, unsigned i,
+								 int kmflag)
+{
+	kmem_cache_t *cp;
+
+	if (kmflag & KM_PANIC)
+		fail_hold();
+	cp = kmalloc_class_try(dma, i);
+	if (cp == NULL && !(kmflag & KM_NOSLEEP)) {
+		kmem_reap();
+		cp = kmalloc_class_try(dma, i);
+	}
+	if (kmflag & KM_PANIC)
+		fail_release();
 	return cp;
 }
 
@@ -336,7 +362,7 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	cp = __atomic_load_n(&kmalloc_caches[(kmflag & KM_DMA) ? 1 : 0][kmalloc_index(size)],
 			     __ATOMIC_ACQUIRE);
 	if (cp == NULL && (cp = kmalloc_class_get((kmflag & KM_DMA) ? 1 : 0,
-						  kmalloc_index(size))) == NULL) {
+						  kmalloc_index(size), kmflag)) == NULL) {
 		if (kmflag & KM_PANIC)
 			panic("kmalloc(%lu, flags 0x%x): out of memory (making its class cache)",
 			      (unsigned long)size, kmflag);
