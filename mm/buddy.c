@@ -89,6 +89,25 @@ static inline void area_remove(struct page_zone *zp, unsigned order, struct page
 	fa->fa_count--;
 }
 
+/*
+ * Flat map (page_init.c §2): make pg the written descriptor of pa in zp, a
+ * PG_TAIL, unless it already is; with section maps it always is.
+ */
+static inline void buddy_desc_need(struct page_zone *zp, struct page *pg, paddr_t pa)
+{
+	if (!PAGE_FLAT || pg->pg_pa == pa)
+		return;
+	page_desc_init(pg, pa, PG_TAIL, (uint8_t)zp->z_index);
+	__atomic_fetch_add(&page_state.pgs_inited, 1, __ATOMIC_RELAXED);
+}
+
+/* Flat map: write the tails of a block about to be handed out that never were. */
+static void buddy_tails_need(struct page_zone *zp, struct page *pg, unsigned order)
+{
+	for (uint64_t i = 1; PAGE_FLAT && i < (1ull << order); i++)
+		buddy_desc_need(zp, pg + i, pg->pg_pa + (i << MM_PAGE_SHIFT));
+}
+
 struct page *buddy_alloc(struct page_zone *zp, unsigned order)
 {
 	struct page *pg;
@@ -108,11 +127,13 @@ struct page *buddy_alloc(struct page_zone *zp, unsigned order)
 
 		o--;
 		half = pg + (1u << o);
+		buddy_desc_need(zp, half, pg->pg_pa + PAGE_BLOCK_BYTES(o));
 		half->pg_state = PG_FREE;
 		half->pg_order = (uint8_t)o;
 		area_push(zp, o, half);
 		zp->z_stats.zs_splits++;
 	}
+	buddy_tails_need(zp, pg, order);
 	pg->pg_state = PG_ALLOCATED;
 	pg->pg_order = (uint8_t)order;
 	zp->z_free -= 1ull << order;
@@ -159,8 +180,9 @@ void buddy_free(struct page_zone *zp, struct page *pg, unsigned order)
 
 /*
  * Boot and zone growth (page_init.c): give [base, end) (page aligned,
- * inside one section, descriptors already PG_TAIL with this zone) to the
- * free lists as the largest aligned blocks that fit.
+ * inside one section, descriptors already PG_TAIL with this zone, or with
+ * a flat map not written yet) to the free lists as the largest aligned
+ * blocks that fit; a flat map gets each block's head written here.
  */
 void buddy_add_range(struct page_zone *zp, struct page *first, paddr_t base, paddr_t end)
 {
@@ -174,6 +196,7 @@ void buddy_add_range(struct page_zone *zp, struct page *first, paddr_t base, pad
 		while (order > 0 && ((pa & (PAGE_BLOCK_BYTES(order) - 1)) != 0 ||
 				     end - pa < PAGE_BLOCK_BYTES(order)))
 			order--;
+		buddy_desc_need(zp, pg, pa);
 		ASSERT(pg->pg_pa == pa);
 		zp->z_free += 1ull << order;
 		buddy_insert(zp, pg, order);

@@ -235,7 +235,8 @@ struct page {
 };
 
 /* Descriptor of the page containing pa, or NULL outside described memory
- * (holes, and sections whose descriptors are still deferred). */
+ * (holes, sections whose descriptors are still deferred, and with a flat
+ * map any descriptor not written yet: page_init.c §2). */
 struct page *page_lookup(paddr_t pa);
 
 /*
@@ -293,27 +294,48 @@ struct page_hart {
 } MM_CACHE_ALIGNED;
 
 /*
- * Where descriptors live: one map per *section* of 2^PAGE_SECT_SHIFT bytes
- * (the environment's MM_PAGE_SECT_SHIFT; 128 MiB when it sets none).
+ * Where descriptors live.  Two ways, chosen by the environment:
+ *
+ * Sections (the default).  One map per *section* of 2^PAGE_SECT_SHIFT
+ * bytes (the environment's MM_PAGE_SECT_SHIFT; 128 MiB when it sets none).
  * pgm_sect[s] holds the map's address minus (first pfn of the section) *
  * sizeof(struct page), so adding pfn * sizeof(struct page) gives the
  * descriptor; 0 marks a hole, or a section whose descriptors are deferred
  * and not written yet (page_init.c §2): page_lookup says NULL for both.
  * A section holds at least one block of the largest order, so no block
  * crosses two maps.
+ *
+ * A flat map (MM_PAGE_FLAT, like Linux's vmemmap).  The environment gives
+ * one virtually contiguous, zero-filled array of descriptors for all of
+ * [pgm_base, pgm_base + pgm_span) (mm_flat_map, mm/mm_platform.h) whose
+ * pages cost nothing until written; pgm_flat is its address, so a lookup is
+ * a subtraction, one bound test, a shift and an add.  Descriptors are
+ * written lazily (page_init.c §2): one never written reads all zero, i.e.
+ * PG_RESERVED with pg_owner 0, "not allocated, not a slab", so the inline
+ * hit paths below may read it without knowing; page_lookup returns NULL
+ * for it (its pg_pa is not its page's address).  Sections still exist, as
+ * the unit of deferral and of boot-time work, but not for lookups.
  */
 #ifdef MM_PAGE_SECT_SHIFT
 #define PAGE_SECT_SHIFT		MM_PAGE_SECT_SHIFT
 #else
 #define PAGE_SECT_SHIFT		27
 #endif
+#ifdef MM_PAGE_FLAT
+#define PAGE_FLAT		1
+#else
+#define PAGE_FLAT		0
+#endif
 #define PAGE_SECT_PAGES		(1ull << (PAGE_SECT_SHIFT - MM_PAGE_SHIFT))
 _Static_assert(PAGE_SECT_SHIFT >= MM_PAGE_SHIFT + PAGE_MAX_ORDER && PAGE_SECT_SHIFT < 48,
 	       "a section must hold a block of PAGE_MAX_ORDER");
 struct page_mem {
 	paddr_t pgm_base;		/* first section's address (section aligned) */
-	uint64_t pgm_nsect;		/* entries in pgm_sect */
-	uintptr_t *pgm_sect;		/* biased descriptor map per section, 0: none */
+	uint64_t pgm_nsect;		/* sections from pgm_base */
+	uintptr_t *pgm_sect;		/* biased descriptor map per section, 0: none
+					   (sections only; NULL with a flat map) */
+	struct page *pgm_flat;		/* flat map only: the descriptor of pgm_base */
+	uint64_t pgm_span;		/* flat map only: bytes it describes from pgm_base */
 	struct page_hart *pgm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
 };
 extern struct page_mem page_mem;
@@ -329,14 +351,43 @@ extern struct page_mem page_mem;
 #define page_this_hart()	(page_mem.pgm_hart[cpu_id()])
 #endif
 
-static inline struct page *page_lookup_inline(paddr_t pa)
+/*
+ * Does pa have a descriptor?  *pgp receives it: with a flat map, written or
+ * not.  (A bool, not a NULL pointer, so that an inlined caller's one test
+ * is the bound test itself.)
+ */
+#ifdef MM_PAGE_FLAT
+static inline bool page_slot(paddr_t pa, struct page **pgp)
+{
+	uint64_t off = pa - page_mem.pgm_base;
+
+	if (off >= page_mem.pgm_span)
+		return false;
+	*pgp = page_mem.pgm_flat + (off >> MM_PAGE_SHIFT);
+	return true;
+}
+#else
+static inline bool page_slot(paddr_t pa, struct page **pgp)
 {
 	uint64_t s = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	uintptr_t map;
 
 	if (s >= page_mem.pgm_nsect || (map = page_mem.pgm_sect[s]) == 0)
+		return false;
+	*pgp = (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
+	return true;
+}
+#endif
+
+/* page_lookup inline: a flat map's never-written descriptors say NULL too. */
+static inline struct page *page_lookup_inline(paddr_t pa)
+{
+	struct page *pg;
+
+	if (!page_slot(pa, &pg) ||
+	    (PAGE_FLAT && pg->pg_pa != (pa & ~(paddr_t)(MM_PAGE_SIZE - 1))))
 		return NULL;
-	return (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
+	return pg;
 }
 
 /*
@@ -371,17 +422,14 @@ static inline paddr_t page_alloc(unsigned order, unsigned flags)
 /* Free 2^order pages at pa.  A valid order-0 free goes to this hart's cache. */
 static inline int page_free(paddr_t pa, unsigned order)
 {
-	uint64_t s = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	struct page_pcp *pc;
 	struct page *pg;
-	uintptr_t map;
 	irqflags_t f;
 
-	/* page_lookup_inline, spelled out so a hole costs one test, not two. */
-	if (__builtin_expect(order != 0 || s >= page_mem.pgm_nsect ||
-			     (map = page_mem.pgm_sect[s]) == 0 || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
+	/* One test for a hole, a bad order or alignment; a flat map's unwritten
+	 * descriptor is PG_RESERVED, so the state test sends it to the slow path. */
+	if (__builtin_expect(order != 0 || !page_slot(pa, &pg) || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
 		return page_free_slow(pa, order);
-	pg = (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
 	if (__builtin_expect(pg->pg_state != PG_ALLOCATED || pg->pg_order != 0, 0))
 		return page_free_slow(pa, order);
 	f = irq_save();

@@ -137,11 +137,15 @@ struct page_state {
 	struct page_stats pgs_stats;			/* misuse and failures (atomics) */
 
 	/* written at boot; read afterwards by page_grow and page_check */
-	unsigned pgs_npieces;				/* free ranges to initialise */
-	struct page_piece pgs_piece[PAGE_MAX_PIECES];	/* sorted by base */
 	struct page_sect *pgs_sect;			/* per-section bookkeeping */
+	struct page *pgs_flat_map;			/* flat map (unbiased), NULL: sections */
+	uint64_t pgs_flat_bytes;			/* its size, for mm_flat_unmap */
 	uint64_t pgs_unzoned;				/* free pages outside every zone */
-	uint64_t pgs_inited;				/* descriptors initialised (atomic) */
+	uint64_t pgs_inited;				/* descriptors initialised (atomic;
+							   flat map: under the zone lock) */
+	unsigned pgs_npieces;				/* free ranges to initialise */
+	/* Last, so that the pages of entries never used stay untouched (.bss). */
+	struct page_piece pgs_piece[PAGE_MAX_PIECES];	/* sorted by base */
 };
 extern struct page_state page_state;
 
@@ -175,6 +179,22 @@ static inline void zone_unlock(struct page_zone *zp, irqflags_t f)
 {
 	spin_unlock(&zp->z_lock);
 	irq_restore(f);
+}
+
+/*
+ * Write descriptor pg of the page at pa, in zone zone, as a PG_TAIL with no
+ * links: page_fill for every page of a section map, and with a flat map the
+ * lazy writes of buddy.c (page_init.c §2).
+ */
+static inline void page_desc_init(struct page *pg, paddr_t pa, uint8_t state, uint8_t zone)
+{
+	pg->pg_next = NULL;
+	pg->pg_owner = 0;
+	pg->pg_pa = pa;
+	pg->pg_state = state;
+	pg->pg_order = 0;
+	pg->pg_zone = zone;
+	pg->pg_spare = 0;
 }
 
 /* Pages zp can still hand out from the buddy side: its lists plus its deferred sections. */

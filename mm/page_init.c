@@ -256,10 +256,80 @@ static int page_sect_node(paddr_t base, paddr_t end)
 	return node;
 }
 
+#ifdef MM_PAGE_FLAT
+/* The flat map over every section (§2): the environment's zero-filled array. */
+static int page_maps_alloc(void)
+{
+	uint64_t bytes = page_mem.pgm_nsect * PAGE_SECT_PAGES * sizeof(struct page);
+	struct page *map;
+
+	if (page_mem.pgm_base == 0) {
+		printk("page_init: a flat descriptor map cannot describe address 0\n");
+		return -1;
+	}
+	map = mm_flat_map(bytes);
+	if (map == NULL) {
+		printk("page_init: no address space for a flat map of %llu bytes\n",
+		       (unsigned long long)bytes);
+		return -1;
+	}
+	page_state.pgs_flat_map = map;
+	page_state.pgs_flat_bytes = bytes;
+	page_mem.pgm_flat = map;
+	page_mem.pgm_span = page_mem.pgm_nsect << PAGE_SECT_SHIFT;
+	return 0;
+}
+
+/* Give the flat map back (page_fini). */
+static void page_maps_free(void)
+{
+	if (page_state.pgs_flat_map != NULL)
+		mm_flat_unmap(page_state.pgs_flat_map, page_state.pgs_flat_bytes);
+}
+
+/* Section s's part of the flat map. */
+static struct page *page_sect_map_alloc(uint64_t s, int node)
+{
+	(void)node;
+	return page_state.pgs_flat_map + s * PAGE_SECT_PAGES;
+}
+#else
+/* The section table, every entry 0 (a hole) until its section is published. */
+static int page_maps_alloc(void)
+{
+	paddr_t pa;
+
+	if (!bootmem_alloc(page_mem.pgm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
+		printk("page_init: no room for %llu section entries\n",
+		       (unsigned long long)page_mem.pgm_nsect);
+		return -1;
+	}
+	page_mem.pgm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
+	return 0;
+}
+
+/* Section maps came from bootmem, which is never given back. */
+static void page_maps_free(void)
+{
+}
+
+/* A map for section s on node, from bootmem (not zeroed: page_sect_fill writes it); NULL if none. */
+static struct page *page_sect_map_alloc(uint64_t s, int node)
+{
+	paddr_t pa;
+
+	(void)s;
+	if (!bootmem_alloc_nozero(PAGE_SECT_PAGES * sizeof(struct page), MM_PAGE_SIZE, node,
+				  false, 0, &pa))
+		return NULL;
+	return phys_to_virt(pa);
+}
+#endif
+
 /* The section table and one descriptor map per section that meets a zone. */
 static int page_sect_setup(void)
 {
-	paddr_t lo = (paddr_t)-1, hi = 0, pa;
+	paddr_t lo = (paddr_t)-1, hi = 0;
 
 	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
 		lo = page_state.pgs_zone[i].z_base < lo ? page_state.pgs_zone[i].z_base : lo;
@@ -267,13 +337,13 @@ static int page_sect_setup(void)
 	}
 	page_mem.pgm_base = lo & ~(PAGE_SECT_BYTES - 1);
 	page_mem.pgm_nsect = (hi - page_mem.pgm_base + PAGE_SECT_BYTES - 1) >> PAGE_SECT_SHIFT;
-	if (page_mem.pgm_nsect > PAGE_MAX_SECTS ||
-	    !bootmem_alloc(page_mem.pgm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
-		printk("page_init: no room for %llu section entries\n",
-		       (unsigned long long)page_mem.pgm_nsect);
+	if (page_mem.pgm_nsect > PAGE_MAX_SECTS) {
+		printk("page_init: %llu sections, at most %llu\n",
+		       (unsigned long long)page_mem.pgm_nsect, (unsigned long long)PAGE_MAX_SECTS);
 		return -1;
 	}
-	page_mem.pgm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
+	if (page_maps_alloc() != 0)
+		return -1;
 	page_state.pgs_sect = bootmem_alloc_or_panic(page_mem.pgm_nsect * sizeof(struct page_sect),
 						    64, 0, "page section table");
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
@@ -283,13 +353,12 @@ static int page_sect_setup(void)
 		page_state.pgs_sect[s].psc_node = node;
 		if (node < 0)
 			continue;
-		if (!bootmem_alloc_nozero(PAGE_SECT_PAGES * sizeof(struct page), MM_PAGE_SIZE, node,
-					  false, 0, &pa)) {
+		page_state.pgs_sect[s].psc_map = page_sect_map_alloc(s, node);
+		if (page_state.pgs_sect[s].psc_map == NULL) {
 			printk("page_init: no memory for the descriptors of section 0x%llx\n",
 			       (unsigned long long)sb);
 			return -1;
 		}
-		page_state.pgs_sect[s].psc_map = phys_to_virt(pa);	/* published once written */
 	}
 	return 0;
 }
@@ -298,16 +367,6 @@ static int page_sect_setup(void)
 static struct page *page_sect_map(uint64_t s)
 {
 	return page_state.pgs_sect[s].psc_map;
-}
-
-/* Make section s's map visible to page_lookup (release: its descriptors first). */
-static void page_sect_publish(uint64_t s)
-{
-	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
-	uintptr_t biased = (uintptr_t)page_sect_map(s) -
-			   (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
-
-	__atomic_store_n(&page_mem.pgm_sect[s], biased, __ATOMIC_RELEASE);
 }
 
 /* Every online hart's cache area, on its own node. */
@@ -408,16 +467,8 @@ static void page_assign_owners(void)
 /* Write n descriptors from pg on: addresses from pa, one state and zone. */
 static void page_fill(struct page *pg, paddr_t pa, uint64_t n, uint8_t state, uint8_t zone)
 {
-	for (uint64_t i = 0; i < n; i++, pg++, pa += MM_PAGE_SIZE) {
-		pg->pg_next = NULL;
-		pg->pg_prev = NULL;
-		pg->pg_pa = pa;
-		pg->pg_state = state;
-		pg->pg_order = 0;
-		pg->pg_zone = zone;
-		pg->pg_spare = 0;
-		pg->pg_owner = 0;
-	}
+	for (uint64_t i = 0; i < n; i++, pg++, pa += MM_PAGE_SIZE)
+		page_desc_init(pg, pa, state, zone);
 }
 
 /* Index of the first piece that ends after `base` (binary search). */
@@ -448,12 +499,54 @@ static bool page_piece_in(unsigned i, paddr_t sb, paddr_t se, paddr_t *a, paddr_
 	return true;
 }
 
-/* Write every descriptor of section s: its pieces PG_TAIL of their zone, the rest reserved. */
+#ifdef MM_PAGE_FLAT
+/* Flat map: nothing to publish, every lookup already reaches the map. */
+static void page_sect_publish(uint64_t s)
+{
+	(void)s;
+}
+
+/* Has section s been given to its zones?  Its first free page's descriptor is written. */
+static bool page_sect_published(uint64_t s)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), a, b;
+	unsigned i = page_first_piece(sb);
+
+	return page_piece_in(i, sb, sb + PAGE_SECT_BYTES, &a, &b) &&
+	       page_sect_map(s)[(a - sb) >> MM_PAGE_SHIFT].pg_pa == a;
+}
+#else
+/* Make section s's map visible to page_lookup (release: its descriptors first). */
+static void page_sect_publish(uint64_t s)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+	uintptr_t biased = (uintptr_t)page_sect_map(s) -
+			   (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
+
+	__atomic_store_n(&page_mem.pgm_sect[s], biased, __ATOMIC_RELEASE);
+}
+
+/* Is section s's map visible to page_lookup? */
+static bool page_sect_published(uint64_t s)
+{
+	return __atomic_load_n(&page_mem.pgm_sect[s], __ATOMIC_ACQUIRE) != 0;
+}
+#endif
+
+/*
+ * Write every descriptor of section s: its pieces PG_TAIL of their zone, the
+ * rest reserved.  A flat map writes nothing here: its zero default already
+ * reads as reserved, and buddy.c writes each descriptor the first time a
+ * block needs it (§2).
+ */
 static void page_sect_fill(uint64_t s)
 {
 	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
 	struct page *map = page_sect_map(s);
 	paddr_t pa = sb, a, b;
+
+	if (PAGE_FLAT)
+		return;
 
 	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
 		page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (a - pa) >> MM_PAGE_SHIFT,
@@ -619,6 +712,7 @@ int page_init(const struct page_layout *pl)
 
 void page_fini(void)
 {
+	page_maps_free();
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
 		if (page_mem.pgm_hart[c] != NULL)
 			page_set_hart_ptr(c, NULL);
@@ -661,10 +755,11 @@ int page_check_deferred(struct page_zone *zp, char *why, size_t whylen)
 	ASSERT(spin_held(&zp->z_lock));
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
 		const struct page_sect *ps = &page_state.pgs_sect[s];
-		bool mapped = __atomic_load_n(&page_mem.pgm_sect[s], __ATOMIC_ACQUIRE) != 0;
+		bool mapped;
 
 		if (ps->psc_zone != zp->z_index || ps->psc_map == NULL)
 			continue;
+		mapped = page_sect_published(s);
 		if (ps->psc_deferred == mapped ||
 		    (ps->psc_deferred && (s < zp->z_dnext || s >= zp->z_dend))) {
 			snprintf(why, whylen, "zone %u section %llu: deferred %d, published %d, "
