@@ -233,6 +233,7 @@ struct page {
 	uint8_t pg_spare;		/* unused: keeps the descriptor at 32 bytes */
 	uint32_t pg_pad;		/* unused: keeps the descriptor at 32 bytes */
 };
+_Static_assert(sizeof(struct page) == 32, "PAGE_GROW_BYTES counts 32-byte descriptors");
 
 /* Descriptor of the page containing pa, or NULL outside described memory
  * (holes, sections whose descriptors are still deferred, and with a flat
@@ -339,6 +340,19 @@ struct page_mem {
 	struct page_hart *pgm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
 };
 extern struct page_mem page_mem;
+
+/*
+ * How much of a deferred section one page_grow gives (page_init.c §2): the
+ * whole section when its map is written at once; with a flat map, whose
+ * descriptors are written block by block, the memory one page of
+ * descriptors describes (512 KiB), so a grow touches one such page.
+ * page_layout.lay_defer is best a multiple of it.
+ */
+#if PAGE_FLAT
+#define PAGE_GROW_BYTES		((uint64_t)(MM_PAGE_SIZE / 32) << MM_PAGE_SHIFT)
+#else
+#define PAGE_GROW_BYTES		(1ull << PAGE_SECT_SHIFT)
+#endif
 
 /*
  * The calling hart's struct page_hart.  An environment that keeps a per-hart

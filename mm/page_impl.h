@@ -113,16 +113,20 @@ struct page_piece {
 };
 
 /*
- * Bookkeeping of one section: set up by page_init; psc_deferred changes
- * afterwards only under the zone lock of psc_zone (page_grow).
+ * Bookkeeping of one section: set up by page_init; psc_deferred and
+ * psc_next change afterwards only under the zone lock of psc_zone
+ * (page_grow).
  */
 struct page_sect {
 	int psc_node;			/* node its descriptors live on, -1: no map */
 	unsigned psc_owner;		/* hart that initialises them at boot */
 	struct page *psc_map;		/* its descriptor map (unbiased), NULL: none */
+	paddr_t psc_next;		/* its free pages below this are on the buddy
+					   lists; the rest wait (page_init.c §2) */
 	uint8_t psc_zone;		/* zone of all its free pages, or PAGE_NO_ZONE */
-	bool psc_deferred;		/* map not written yet: page_grow will */
+	bool psc_deferred;		/* some free pages wait for page_grow */
 };
+
 
 /* Everything the allocator knows, besides page_mem (page.h). */
 struct page_state {

@@ -506,13 +506,17 @@ static void page_sect_publish(uint64_t s)
 	(void)s;
 }
 
-/* Has section s been given to its zones?  Its first free page's descriptor is written. */
+/*
+ * Is all of section s given to its zones?  Not while its first free page
+ * at or above psc_next is still unwritten (buddy.c writes a block's head
+ * when it is given).
+ */
 static bool page_sect_published(uint64_t s)
 {
-	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), a, b;
-	unsigned i = page_first_piece(sb);
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), lo = page_state.pgs_sect[s].psc_next;
+	paddr_t a, b;
 
-	return page_piece_in(i, sb, sb + PAGE_SECT_BYTES, &a, &b) &&
+	return !page_piece_in(page_first_piece(lo), lo, sb + PAGE_SECT_BYTES, &a, &b) ||
 	       page_sect_map(s)[(a - sb) >> MM_PAGE_SHIFT].pg_pa == a;
 }
 #else
@@ -561,18 +565,19 @@ static void page_sect_fill(uint64_t s)
 }
 
 /*
- * Give section s's pieces (descriptors written) to their zones' buddy lists;
- * `held` is the zone whose lock the caller holds (page_grow), or NULL to
- * take each piece's zone lock here (boot).  Returns the pages given.
+ * Give the pieces of section s that lie in [lo, hi) (descriptors written,
+ * or left to buddy.c with a flat map) to their zones' buddy lists; `held`
+ * is the zone whose lock the caller holds (page_grow), or NULL to take each
+ * piece's zone lock here (boot).  Returns the pages given.
  */
-static uint64_t page_sect_give(uint64_t s, struct page_zone *held)
+static uint64_t page_sect_give(uint64_t s, paddr_t lo, paddr_t hi, struct page_zone *held)
 {
-	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES, a, b;
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), a, b;
 	struct page *map = page_sect_map(s);
 	uint64_t pages = 0;
 	irqflags_t zf = 0;
 
-	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
+	for (unsigned i = page_first_piece(lo); page_piece_in(i, lo, hi, &a, &b); i++) {
 		struct page_zone *zp = &page_state.pgs_zone[page_state.pgs_piece[i].pgp_zone];
 
 		ASSERT(held == NULL || zp == held);
@@ -586,7 +591,8 @@ static uint64_t page_sect_give(uint64_t s, struct page_zone *held)
 	return pages;
 }
 
-/* cpu_call_all callback: initialise the sections this hart owns and were not deferred. */
+/* cpu_call_all callback: initialise the sections this hart owns, and give
+ * their eager part (all but what page_plan_defer deferred). */
 static void page_init_worker(void *arg)
 {
 	unsigned me = cpu_id();
@@ -595,63 +601,93 @@ static void page_init_worker(void *arg)
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
 		const struct page_sect *ps = &page_state.pgs_sect[s];
 
-		if (ps->psc_map == NULL || ps->psc_deferred || ps->psc_owner != me)
+		paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+
+		if (ps->psc_map == NULL || ps->psc_next == sb || ps->psc_owner != me)
 			continue;
 		page_sect_fill(s);
 		page_sect_publish(s);
 		/* Only now may merges look at any descriptor of the section. */
-		page_sect_give(s, NULL);
+		page_sect_give(s, sb, ps->psc_next, NULL);
 	}
 }
 
-/* The one zone all free pages of section s belong to (PAGE_NO_ZONE: none, or
- * several), and in *pages how many there are. */
-static uint8_t page_sect_zone(uint64_t s, uint64_t *pages)
+/* Free pages of the pieces in [lo, hi). */
+static uint64_t page_range_pages(paddr_t lo, paddr_t hi)
+{
+	uint64_t pages = 0;
+	paddr_t a, b;
+
+	for (unsigned i = page_first_piece(lo); page_piece_in(i, lo, hi, &a, &b); i++)
+		pages += (b - a) >> MM_PAGE_SHIFT;
+	return pages;
+}
+
+/* The one zone all free pages of section s belong to (PAGE_NO_ZONE: none, or several). */
+static uint8_t page_sect_zone(uint64_t s)
 {
 	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES, a, b;
 	unsigned zone = PAGE_NO_ZONE;
 
-	*pages = 0;
 	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
 		if (zone != PAGE_NO_ZONE && zone != page_state.pgs_piece[i].pgp_zone)
 			return PAGE_NO_ZONE;
 		zone = page_state.pgs_piece[i].pgp_zone;
-		*pages += (b - a) >> MM_PAGE_SHIFT;
 	}
 	return (uint8_t)zone;
 }
 
 /*
- * Defer every one-zone section past the first `eager` bytes of free memory
- * of its zone, in address order (§2); eager 0 defers nothing.
+ * Where the eager part of one-zone section s ends: whole grow steps from
+ * its start while the zone has fewer than `eager` bytes (*done) of free
+ * pages; adds what it keeps to *done.
+ */
+static paddr_t page_eager_end(uint64_t s, uint64_t eager, uint64_t *done)
+{
+	paddr_t at = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = at + PAGE_SECT_BYTES;
+
+	while (at < se && *done < eager) {
+		*done += page_range_pages(at, at + PAGE_GROW_BYTES) << MM_PAGE_SHIFT;
+		at += PAGE_GROW_BYTES;
+	}
+	return at;
+}
+
+/*
+ * Keep the first `eager` bytes of free memory of each zone, in address
+ * order, and defer the rest of every one-zone section (§2); eager 0 defers
+ * nothing.  Sets every section's psc_next: where its eager part ends.
  */
 static void page_plan_defer(uint64_t eager)
 {
-	uint64_t done[PAGE_MAX_ZONES] = { 0 }, pages;
+	uint64_t done[PAGE_MAX_ZONES] = { 0 };
 
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
 		struct page_sect *ps = &page_state.pgs_sect[s];
+		paddr_t se = page_mem.pgm_base + ((s + 1) << PAGE_SECT_SHIFT);
 		struct page_zone *zp;
 
-		ps->psc_zone = page_sect_zone(s, &pages);
+		ps->psc_zone = page_sect_zone(s);
+		ps->psc_next = se;
 		if (eager == 0 || ps->psc_map == NULL || ps->psc_zone == PAGE_NO_ZONE)
 			continue;
-		if (done[ps->psc_zone] < eager) {
-			done[ps->psc_zone] += pages << MM_PAGE_SHIFT;
+		ps->psc_next = page_eager_end(s, eager, &done[ps->psc_zone]);
+		if (ps->psc_next == se)
 			continue;
-		}
 		zp = &page_state.pgs_zone[ps->psc_zone];
 		ps->psc_deferred = true;
 		if (zp->z_deferred == 0)
 			zp->z_dnext = s;
 		zp->z_dend = s + 1;
-		zp->z_deferred += pages;
+		zp->z_deferred += page_range_pages(ps->psc_next, se);
 	}
 }
 
 bool page_grow(struct page_zone *zp)
 {
 	uint64_t s = zp->z_dnext, pages;
+	struct page_sect *ps;
+	paddr_t sb, hi;
 
 	ASSERT(spin_held(&zp->z_lock));
 	while (s < zp->z_dend && !(page_state.pgs_sect[s].psc_deferred &&
@@ -662,13 +698,21 @@ bool page_grow(struct page_zone *zp)
 		ASSERT(zp->z_deferred == 0);
 		return false;
 	}
-	page_sect_fill(s);
-	page_sect_publish(s);
-	page_state.pgs_sect[s].psc_deferred = false;
-	pages = page_sect_give(s, zp);
+	ps = &page_state.pgs_sect[s];
+	sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+	if (ps->psc_next == sb) {
+		page_sect_fill(s);
+		page_sect_publish(s);
+	}
+	hi = ps->psc_next + PAGE_GROW_BYTES;
+	pages = page_sect_give(s, ps->psc_next, hi, zp);
+	ps->psc_next = hi;
+	if (hi == sb + PAGE_SECT_BYTES) {
+		ps->psc_deferred = false;
+		zp->z_dnext = s + 1;
+	}
 	ASSERT(pages <= zp->z_deferred);
 	zp->z_deferred -= pages;
-	zp->z_dnext = s + 1;
 	zp->z_stats.zs_grows++;
 	return true;
 }
@@ -750,7 +794,7 @@ int page_check(char *why, size_t whylen)
 
 int page_check_deferred(struct page_zone *zp, char *why, size_t whylen)
 {
-	uint64_t pages = 0, n;
+	uint64_t pages = 0;
 
 	ASSERT(spin_held(&zp->z_lock));
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
@@ -768,8 +812,9 @@ int page_check_deferred(struct page_zone *zp, char *why, size_t whylen)
 				 (unsigned long long)zp->z_dend);
 			return -1;
 		}
-		if (ps->psc_deferred && page_sect_zone(s, &n) == zp->z_index)
-			pages += n;
+		if (ps->psc_deferred && page_sect_zone(s) == zp->z_index)
+			pages += page_range_pages(ps->psc_next,
+						  page_mem.pgm_base + ((s + 1) << PAGE_SECT_SHIFT));
 	}
 	if (pages != zp->z_deferred) {
 		snprintf(why, whylen, "zone %u: deferred sections hold %llu pages, z_deferred says %llu",
