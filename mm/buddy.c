@@ -108,6 +108,21 @@ static void buddy_tails_need(struct page_zone *zp, struct page *pg, unsigned ord
 		buddy_desc_need(zp, pg + i, pg->pg_pa + (i << MM_PAGE_SHIFT));
 }
 
+/*
+ * May the descriptor of the block at pa be read for a merge?  With a flat
+ * map, not while page_grow has still to give that part of its section: it
+ * cannot be free, and reading it would map a page of the map for nothing.
+ */
+static inline bool buddy_given(paddr_t pa)
+{
+	const struct page_sect *ps;
+
+	if (!PAGE_FLAT)
+		return true;
+	ps = &page_state.pgs_sect[(pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT];
+	return !ps->psc_deferred || pa < ps->psc_next;
+}
+
 struct page *buddy_alloc(struct page_zone *zp, unsigned order)
 {
 	struct page *pg;
@@ -148,7 +163,7 @@ static void buddy_insert(struct page_zone *zp, struct page *pg, unsigned order)
 		bool upper = (pg->pg_pa & PAGE_BLOCK_BYTES(order)) != 0;
 		struct page *bud = upper ? pg - (1u << order) : pg + (1u << order);
 
-		if (bud->pg_state != PG_FREE || bud->pg_order != order ||
+		if (!buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(order)) || bud->pg_state != PG_FREE || bud->pg_order != order ||
 		    bud->pg_zone != pg->pg_zone)
 			break;
 		ASSERT(bud->pg_pa == (pg->pg_pa ^ PAGE_BLOCK_BYTES(order)));
@@ -269,7 +284,7 @@ static bool buddy_check_block(struct page_zone *zp, const struct page *pg, unsig
 	if (o == PAGE_MAX_ORDER)
 		return true;
 	bud = (pg->pg_pa & PAGE_BLOCK_BYTES(o)) ? pg - (1u << o) : pg + (1u << o);
-	if (bud->pg_state == PG_FREE && bud->pg_order == o && bud->pg_zone == pg->pg_zone) {
+	if (buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(o)) && bud->pg_state == PG_FREE && bud->pg_order == o && bud->pg_zone == pg->pg_zone) {
 		snprintf(why, whylen, "free buddies 0x%llx and 0x%llx order %u not merged",
 			 (unsigned long long)pg->pg_pa, (unsigned long long)bud->pg_pa, o);
 		return false;

@@ -687,7 +687,7 @@ bool page_grow(struct page_zone *zp)
 {
 	uint64_t s = zp->z_dnext, pages;
 	struct page_sect *ps;
-	paddr_t sb, hi;
+	paddr_t sb, lo, hi;
 
 	ASSERT(spin_held(&zp->z_lock));
 	while (s < zp->z_dend && !(page_state.pgs_sect[s].psc_deferred &&
@@ -704,9 +704,10 @@ bool page_grow(struct page_zone *zp)
 		page_sect_fill(s);
 		page_sect_publish(s);
 	}
-	hi = ps->psc_next + PAGE_GROW_BYTES;
-	pages = page_sect_give(s, ps->psc_next, hi, zp);
-	ps->psc_next = hi;
+	lo = ps->psc_next;
+	hi = lo + PAGE_GROW_BYTES;
+	ps->psc_next = hi;	/* first: merges may now read [lo, hi) (buddy.c) */
+	pages = page_sect_give(s, lo, hi, zp);
 	if (hi == sb + PAGE_SECT_BYTES) {
 		ps->psc_deferred = false;
 		zp->z_dnext = s + 1;
