@@ -24,6 +24,13 @@
  *   PG_TAIL       inside a block headed by a lower page
  * Unmanaged pages (holes, firmware, the kernel, bootmem's allocations) are
  * PG_RESERVED with pg_zone PAGE_NO_ZONE and never change.
+ * With a flat map (MM_PAGE_FLAT, page_init.c §2) descriptors start zero,
+ * which reads as PG_RESERVED, and this file writes them as blocks need
+ * them: a block's head when it is given to the lists (buddy_add_range) or
+ * split off (buddy_alloc), its tails when it is handed out.  A PG_TAIL
+ * inside a free block may therefore still be zero; nothing reads it there
+ * (a zero page cannot pass for a free head), and merges do not even read a
+ * buddy that page_grow has not given yet (buddy_given).
  * A merge therefore needs only to look at the buddy's head: "pg_state ==
  * PG_FREE && pg_order == k && pg_zone == this zone" means the whole buddy is
  * free.  The zone check stops merges across zone (and node) boundaries,
@@ -33,7 +40,8 @@
  * be unlinked in constant time; z_free counts the pages on all lists.
  * A block never crosses a section (page.h: a section holds at least one
  * block of the largest order), so its descriptors are contiguous and a
- * buddy's descriptor is reached by pointer arithmetic.
+ * buddy's descriptor is reached by pointer arithmetic (a flat map is
+ * contiguous throughout).
  *
  * 3. Locking
  * ----------

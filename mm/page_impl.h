@@ -186,9 +186,9 @@ static inline void zone_unlock(struct page_zone *zp, irqflags_t f)
 }
 
 /*
- * Write descriptor pg of the page at pa, in zone zone, as a PG_TAIL with no
- * links: page_fill for every page of a section map, and with a flat map the
- * lazy writes of buddy.c (page_init.c §2).
+ * Write descriptor pg of the page at pa: state, zone, order 0, no links, no
+ * owner.  page_fill for every page of a section map, and with a flat map
+ * the lazy writes of buddy.c (page_init.c §2).
  */
 static inline void page_desc_init(struct page *pg, paddr_t pa, uint8_t state, uint8_t zone)
 {

@@ -12,50 +12,74 @@
  * tests, 4 MiB in libkmem; never less than one block of PAGE_MAX_ORDER);
  * every section that meets a zone gets a *map*: an array of one struct page
  * per 4 KiB page, allocated by bootmem on the node of the memory it
- * describes.  A *piece* is a free range from bootmem cut at zone boundaries.
- * A *deferred* section is one whose map is allocated but not written yet:
- * its free pages count as free in their zone, and the zone *grows* into it
- * (page_grow) the first time its buddy lists cannot serve a request, as
- * Linux's DEFERRED_STRUCT_PAGE_INIT grows a zone in deferred_grow_zone.
+ * describes, or, when the environment defines MM_PAGE_FLAT (libkmem), its
+ * part of one *flat map* for all sections that the environment provides
+ * zero-filled (mm_flat_map; mm/page.h).  A *piece* is a free range from
+ * bootmem cut at zone boundaries.
+ * A *deferred* section is one whose free pages are not all on the buddy
+ * lists yet: they count as free in their zone, and the zone *grows* into
+ * them (page_grow), PAGE_GROW_BYTES at a time, the first time its buddy
+ * lists cannot serve a request, as Linux's DEFERRED_STRUCT_PAGE_INIT grows
+ * a zone in deferred_grow_zone.  A section map is written whole at the
+ * first grow of its section (PAGE_GROW_BYTES is the section); a flat map is
+ * written *lazily*, descriptor by descriptor, by buddy.c when a block is
+ * given to the lists, split or handed out, and a grow step is the memory
+ * one page of it describes (512 KiB).
  * What is gained is what is never written: a process using libkmem touches
- * only the descriptors of the memory it uses (32 B per 4 KiB of the heap
- * otherwise: 2 MiB resident for a 256 MiB heap), and a large machine boots
- * without writing maps it may never need.
+ * only the descriptors of the pages it is handed (32 B per 4 KiB of the
+ * heap otherwise: 2 MiB resident for a 256 MiB heap), and a large machine
+ * boots without writing maps it may never need.
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_mem.pgm_sect[(pa - pgm_base) >> PAGE_SECT_SHIFT] locates the map of
- * the section holding pa (0 for a section with no zone, or deferred); it is
- * stored biased by the section's first pfn, so page_lookup is a
- * subtraction, a shift, a bounds check, a load and an add: the free fast
- * path uses it inline.  page_state.pgs_sect[s] keeps the unbiased map
- * (psc_map), whether it is deferred and the one zone its free pages belong
- * to (psc_zone, PAGE_NO_ZONE when none or several).
+ * Section maps: page_mem.pgm_sect[(pa - pgm_base) >> PAGE_SECT_SHIFT]
+ * locates the map of the section holding pa (0 for a section with no zone,
+ * or deferred); it is stored biased by the section's first pfn, so
+ * page_slot is a subtraction, a shift, a bounds check, a load, a test and
+ * an add: the free fast paths use it inline.  Flat map: page_mem.pgm_flat
+ * is the descriptor of pgm_base and pgm_span the bytes it covers, so
+ * page_slot is a subtraction, a bounds check, a shift and an add.
+ * page_state.pgs_sect[s] keeps the unbiased map (psc_map), whether it is
+ * deferred, how far it is given (psc_next: its free pages below it are on
+ * the lists) and the one zone its free pages belong to (psc_zone,
+ * PAGE_NO_ZONE when none or several).
  * pgm_base is section aligned, hence a block (at most 4 MiB, aligned) never
  * crosses a section and its descriptors are contiguous.  Every descriptor
- * of a published section is initialised: pages of a piece are managed by
- * their zone (PG_FREE heads and PG_TAIL), all others are PG_RESERVED with
- * pg_zone PAGE_NO_ZONE.  A zone's z_managed is the number of pages of its
+ * of a published section map is initialised: pages of a piece are managed
+ * by their zone (PG_FREE heads and PG_TAIL), all others are PG_RESERVED
+ * with pg_zone PAGE_NO_ZONE.  A flat map's descriptor is written (pg_pa is
+ * its page's address) iff its page heads a free block, is or was inside a
+ * block handed out, or was once merged into a free block; every other one
+ * is still zero, which reads as PG_RESERVED with pg_owner 0: reserved and
+ * deferred pages, and the never-split inside of free blocks.  page_lookup
+ * says NULL for such a descriptor, and merges never read one that page_grow
+ * has not given yet (buddy.c, buddy_given), so its page of the map stays
+ * unmapped.  page_init refuses a flat map that would describe address 0
+ * (a zero descriptor's pg_pa would then look written).  A zone's z_managed is the number of pages of its
  * pieces, deferred ones included; z_present comes from the platform map;
  * z_spanned is its span.  The difference present - managed is what the
  * kernel, firmware and bootmem (these maps included) hold.
  * Deferral (page_layout.lay_defer = E bytes, 0: none): walking each zone's
- * sections in address order, page_init writes sections until the zone has E
- * bytes of free pages in written sections, and defers the rest, except a
- * section whose free pages belong to several zones (written at once, so a
- * grow never touches two zones).  Invariants, per zone, under z_lock:
- *   - a deferred section has pgm_sect 0 and lies in [z_dnext, z_dend);
- *     a written one has its map published;
+ * sections in address order, page_init gives grow steps until the zone has
+ * E bytes of free pages on its lists, and defers the rest, except a section
+ * whose free pages belong to several zones (given at once, so a grow never
+ * touches two zones).  Invariants, per zone, under z_lock:
+ *   - a deferred section lies in [z_dnext, z_dend); its pages from psc_next
+ *     on are not given: with section maps it has pgm_sect 0 (psc_next is
+ *     its start), with a flat map its first free page there is unwritten;
+ *     a section that is not deferred has its map published;
  *   - z_deferred is the number of free pages of its deferred sections, and
  *     z_free + z_deferred is the zone's free count (zone_free_pages), which
  *     watermarks, page_free_count, zoneinfo's "pages free" and the zone
  *     info snapshots use; the lists alone hold z_free (buddy.c);
  *   - growing moves pages from z_deferred to z_free, so "free" does not
  *     change: only a grow counter (zs_grows) and nr_deferred_pages do.
- * page_grow writes the lowest deferred section at or above z_dnext, stores
- * its biased map pointer with a release store, gives its pieces to the buddy
- * lists and moves z_dnext past it; zone_buddy_alloc (zone.c) calls it, one
- * section at a time, whenever buddy_alloc finds no block of the order asked
+ * page_grow takes the lowest deferred section at or above z_dnext; at its
+ * first step it writes the section map and stores its biased pointer with a
+ * release store; it gives the pieces of the next PAGE_GROW_BYTES from
+ * psc_next to the buddy lists, and moves z_dnext past the section once all
+ * is given; zone_buddy_alloc (zone.c) calls it, one
+ * step at a time, whenever buddy_alloc finds no block of the order asked
  * and z_deferred is not 0, i.e. before the request falls back to another
  * zone, drains the caches, calls the reclaim hook or fails.
  *
@@ -69,15 +93,19 @@
  * buddy lists under the zone lock; a block's buddy is always in the same
  * section, so merges never look at a map another hart is filling.
  * After boot, z_lock guards a zone's deferred state: z_deferred, the
- * cursor [z_dnext, z_dend), psc_deferred of its sections, and the writing
- * of their maps (page_grow asserts it).  Growth happens on whichever hart
+ * cursor [z_dnext, z_dend), psc_deferred and psc_next of its sections, and
+ * the writing of their maps (page_grow asserts it); a flat map's lazy
+ * writes (buddy.c) happen under the lock of the zone of the block.  Growth happens on whichever hart
  * first finds the lists short, with interrupts off, inside the allocation
  * that needed it; harts that race for it serialise on the lock, and the
  * later ones find the pages on the lists.  Readers of pgm_sect take no
  * lock: an address in a grown section reaches anyone only through an
  * allocation that took z_lock after the grow, and any other lookup (a bad
  * free, kfree's probe) sees either 0 or a map whose descriptors the release
- * store ordered before it.
+ * store ordered before it.  A flat map has no pointer to publish: an
+ * unlocked reader of it sees a zero descriptor (not a slab, not allocated)
+ * or one being written, whose pg_owner word then holds a free list link,
+ * even, hence "not a slab" as well.
  *
  * 4. Per-hart layer
  * -----------------
@@ -89,10 +117,12 @@
  * 5. Failure semantics
  * --------------------
  * An unusable layout (overlapping zones, a DMA zone above dma_limit, too
- * many nodes, sections or pieces, no memory for the maps) makes page_init
+ * many nodes, sections or pieces, no memory or address space for the maps,
+ * a flat map that would describe address 0) makes page_init
  * print the reason and return -1; bootmem may then be closed, so the caller
  * panics.  The maps of deferred sections are allocated at boot like the
- * others (not zeroed, so bootmem leaves them untouched), hence a grow needs
+ * others (not zeroed, so bootmem leaves them untouched; a flat map is
+ * address space the environment fills with zeros on use), hence a grow needs
  * no memory and cannot fail; a zone with nothing left to grow fails the
  * request as before.
  *
@@ -100,7 +130,8 @@
  * ---------------------------
  * page_check walks every zone's lists and every cache, and checks the
  * deferral invariants of §2 (page_check_deferred).  pgs_inited counts
- * descriptors written (growth included), pgs_unzoned the free pages that
+ * descriptors written (growth included; a flat map's one by one as buddy.c
+ * writes them), pgs_unzoned the free pages that
  * fell in no zone (reported at boot: a platform map and bootmem that
  * disagree); each zone counts its grows (zoneinfo nr_deferred_grows) and
  * shows its deferred pages (nr_deferred_pages).
