@@ -118,10 +118,11 @@ struct page_layout {
 	unsigned lay_dist_stride;		/* bytes between rows of lay_dist */
 	paddr_t lay_dma_limit;			/* no DMA above this; 0 = no limit */
 	paddr_t lay_dma32_limit;			/* end of DMA32 (0 = 4 GiB; tests move it) */
-	uint64_t lay_defer;			/* bytes of free memory per zone whose
-						   descriptors page_init writes; the rest
-						   waits until the zone needs it (page_init.c
-						   §2); 0: every descriptor at once */
+	uint64_t lay_defer;			/* bytes of free memory per zone that
+						   page_init gives to the buddy lists (in
+						   PAGE_GROW_BYTES steps); the rest waits
+						   until the zone needs it (page_init.c §2);
+						   0: all of it at once */
 };
 
 /*
@@ -212,7 +213,8 @@ int page_zone_type_of(paddr_t pa);
 
 /*
  * Page descriptors.  One per 4 KiB page of every section of memory, placed
- * on the node of the memory it describes.  Only the allocator writes them,
+ * on the node of the memory it describes (or, with a flat map, in the
+ * environment's one array, written lazily).  Only the allocator writes them,
  * except pg_owner: the layer that holds an allocated block may keep a
  * pointer-sized word there in every page of the block (kmem: the slab the
  * page belongs to, so a buffer finds its slab in O(1)).  pg_owner shares its
