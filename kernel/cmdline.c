@@ -68,11 +68,34 @@ static bool cmdline_key(const char *w, size_t len, const char *key)
 	return len > n && strncmp(w, key, n) == 0;
 }
 
+/* Is the word w (len bytes) exactly s? */
+static bool cmdline_is(const char *w, size_t len, const char *s)
+{
+	return len == strlen(s) && strncmp(w, s, len) == 0;
+}
+
+/* The stress self-test hooks, exact words: 1, or -1 for any other word. */
+static int cmdline_stress_hook(const char *w, size_t len, struct cmdline *cl)
+{
+	bool *flag = NULL;
+
+	if (cmdline_is(w, len, "stress_leak=1"))
+		flag = &cl->cl_stress_leak;
+	else if (cmdline_is(w, len, "stress_corrupt=1"))
+		flag = &cl->cl_stress_corrupt;
+	else if (cmdline_is(w, len, "stress_hang=1"))
+		flag = &cl->cl_stress_hang;
+	if (flag == NULL)
+		return -1;
+	*flag = true;
+	return 1;
+}
+
 /*
  * The stress words (DESIGN.md §4, docs/stress.md): stress=SECONDS,
  * stress_seed=N, fail_every=N, stress_remote=PERCENT, stress_kinds=LIST
  * (checked by the run, which knows the names) and the self-test hooks
- * stress_leak=1 and stress_corrupt=1.  -1: not a stress word.
+ * stress_leak=1, stress_corrupt=1 and stress_hang=1.  -1: not a stress word.
  */
 static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
 {
@@ -111,11 +134,7 @@ static int cmdline_stress_word(const char *w, size_t len, struct cmdline *cl)
 		cmdline_value(w, len, 13, cl->cl_stress_kinds, sizeof(cl->cl_stress_kinds));
 		return 1;
 	}
-	if (len == 13 && strncmp(w, "stress_leak=1", 13) == 0)
-		return cl->cl_stress_leak = true;
-	if (len == 16 && strncmp(w, "stress_corrupt=1", 16) == 0)
-		return cl->cl_stress_corrupt = true;
-	return -1;
+	return cmdline_stress_hook(w, len, cl);
 }
 
 /* Act on one word; false if it is not one we know. */

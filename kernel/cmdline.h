@@ -30,6 +30,7 @@ struct cmdline {
 	char cl_stress_kinds[64];	/* `stress_kinds=a,b`: only these kinds ("" all) */
 	bool cl_stress_leak;		/* self-test hook `stress_leak=1`: leak on purpose */
 	bool cl_stress_corrupt;		/* self-test hook `stress_corrupt=1`: corrupt on purpose */
+	bool cl_stress_hang;		/* self-test hook `stress_hang=1`: one hart stops on purpose */
 	unsigned cl_unknown;		/* words reported and ignored */
 };
 

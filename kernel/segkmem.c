@@ -70,7 +70,13 @@
  *    on a 64-hart guest wait behind one hart in the firmware: 56 of 64 harts
  *    spun on it.)  segkmem_purging says a batch is in flight; a hart that
  *    must wait for it (list full, an allocation out of space, segkmem_purge)
- *    spins on that flag without the lock.  segkmem_alloc takes the lock only
+ *    spins on that flag without the lock, with its interrupts off.  Such a
+ *    wait ends only because the purging hart never needs another hart's
+ *    help in S-mode to finish: its remote fence is an SBI RFENCE, which
+ *    OpenSBI carries out with machine-mode IPIs, and S-mode cannot mask
+ *    those, so a waiter spinning with interrupts off still flushes and the
+ *    purge completes.  A fence done by IPIs to S-mode handlers would
+ *    deadlock here.  segkmem_alloc takes the lock only
  *    to purge or to retire a range it could not finish mapping.  It is
  *    taken with interrupts off: the object caches' timer tick may free heap
  *    ranges in interrupt context (kernel/kmem_glue.c).

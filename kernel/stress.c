@@ -83,7 +83,9 @@
  *    spinning, so their vCPU threads leave the host to the harts at work.
  *    A hung hart 0, or a hart stuck with interrupts off (every cross-call
  *    then waits for it), is not caught by this: the test runner's timeout
- *    catches it.
+ *    catches it.  The self-test hook stress_hang=1 stops the last hart on
+ *    purpose (stress_hang_one), and make test's boot stress-selftest-hang
+ *    checks that the watchdog names it.
  *
  * 7. Failure.  stress_fail() records the first reason; every other hart
  *    parks at its next poll; the first failing hart waits (at most 2 s) for
@@ -116,7 +118,6 @@ struct stress_run stress_run;
 #define STRESS_PRESSURE_PERIOD	4	/* seconds between pressure epochs */
 #define STRESS_BUDGET_MAX	(256ULL << 20)	/* bytes one hart holds at most */
 #define STRESS_HANG_OPS		64	/* others' ops per hart that a stuck hart sits out */
-#define STRESS_WAIT_NAP_US	1000	/* a waiting hart's nap (its host thread sleeps) */
 
 /* Park this hart for good (a failure is being reported by another). */
 static void __attribute__((noreturn)) stress_park(void)
@@ -412,6 +413,7 @@ static void stress_configure(const struct cmdline *cl)
 	sr->sr_remote = cl->cl_stress_remote;
 	sr->sr_leak = cl->cl_stress_leak;
 	sr->sr_corrupt = cl->cl_stress_corrupt;
+	sr->sr_hang_test = cl->cl_stress_hang;
 	sr->sr_dma = dma_pool_count() > 0;
 	stress_machine(sr);
 	sr->sr_kinds = stress_parse_kinds(cl->cl_stress_kinds, sr->sr_dma);

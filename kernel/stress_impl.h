@@ -114,6 +114,7 @@ struct stress_run {
 	unsigned sr_fail_every;		/* failure injection rate, 0 off */
 	unsigned sr_remote;		/* percent of frees sent to another hart */
 	bool sr_leak, sr_corrupt;	/* self-test hooks */
+	bool sr_hang_test;		/* ... and stress_hang=1 */
 	unsigned sr_kinds;		/* kinds in the mix: bit per enum stress_kind */
 	bool sr_dma;			/* DMA pools exist: the dma kind runs */
 	bool sr_dma_zone;		/* a DMA zone exists: PAGE_DMA / KM_DMA requests */
@@ -188,6 +189,8 @@ void stress_arena_destroy(void);
 void stress_hart_setup(struct stress_hart *sh, unsigned cpu);
 void stress_hart_run(struct stress_hart *sh);
 void stress_leak_one(struct stress_hart *sh);
+void stress_hang_one(struct stress_hart *sh);
+#define STRESS_WAIT_NAP_US	1000	/* a waiting hart's nap (its host thread sleeps) */
 
 /* stress_mbox.c */
 void stress_mbox_init(struct stress_mbox *mb);

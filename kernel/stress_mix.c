@@ -260,6 +260,20 @@ void stress_leak_one(struct stress_hart *sh)
 	       sh->sh_cpu, (unsigned long long)pa, kmem_cache_name(stress_run.sr_cache[0]), obj);
 }
 
+/*
+ * stress_hang=1 (docs/stress.md): the last hart stops making progress, as a
+ * hart stuck on a lock would, but naps instead of spinning, until the
+ * watchdog fails the run or (if it never does) the run stops.
+ */
+void stress_hang_one(struct stress_hart *sh)
+{
+	printk("stress: stress_hang=1: hart %u stops on purpose after %llu operations\n",
+	       sh->sh_cpu, (unsigned long long)sh->sh_ops);
+	sh->sh_where = "stress_hang=1";
+	while (!stress_run.sr_stop)
+		timer_nap_us(STRESS_WAIT_NAP_US);
+}
+
 void stress_hart_run(struct stress_hart *sh)
 {
 	struct stress_run *sr = &stress_run;
@@ -275,6 +289,8 @@ void stress_hart_run(struct stress_hart *sh)
 		}
 		stress_step(sh);
 		stress_poll(sh, ++iter);
+		if (sr->sr_hang_test && sh->sh_cpu == sr->sr_nharts - 1 && iter == 1000)
+			stress_hang_one(sh);
 	}
 	stress_release_all(sh);
 	if (sr->sr_leak && sh->sh_cpu == sr->sr_nharts - 1)

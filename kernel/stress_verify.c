@@ -53,7 +53,10 @@ struct stress_snap {
 	uint64_t ss_refused, ss_drains, ss_urgent;	/* summed over zones */
 	uint64_t ss_reaps;				/* reaps of the stress caches */
 	uint64_t ss_arena[STRESS_MAX_ARENAS];		/* every arena's bytes in spans */
+	const void *ss_arena_id[STRESS_MAX_ARENAS];	/* ... and which arena */
+	unsigned ss_narena;				/* arenas noted */
 	uint64_t ss_cache[STRESS_MAX_CACHES];		/* every cache's slab memory */
+	const void *ss_cache_id[STRESS_MAX_CACHES];	/* ... and which cache */
 	unsigned ss_ncache;				/* caches seen by the walk */
 };
 static struct stress_snap stress_before, stress_after;
@@ -174,7 +177,7 @@ static void stress_khash_pages(struct stress_snap *ss)
 	kmem_cache_walk(stress_khash_cb, ss);
 }
 
-/* kmem_cache_walk body: note each cache's slab memory, in walk order. */
+/* kmem_cache_walk body: note each cache and its slab memory. */
 static void stress_cache_mem_cb(kmem_cache_t *cp, void *arg)
 {
 	struct stress_snap *ss = arg;
@@ -183,8 +186,8 @@ static void stress_cache_mem_cb(kmem_cache_t *cp, void *arg)
 	if (ss->ss_ncache < STRESS_MAX_CACHES) {
 		kmem_cache_stats(cp, st);
 		ss->ss_cache[ss->ss_ncache] = st[KMS_MEM_TOTAL];
+		ss->ss_cache_id[ss->ss_ncache++] = cp;
 	}
-	ss->ss_ncache++;
 }
 
 /* Every arena's span bytes and every cache's slab memory, for the loss report. */
@@ -195,43 +198,63 @@ static void stress_snap_owners(struct stress_snap *ss)
 
 	spin_lock(&vmem_list_lock);
 	for (const struct vmem *vmp = vmem_list; vmp != NULL && i < STRESS_MAX_ARENAS;
-	     vmp = vmp->vm_next)
-		ss->ss_arena[i++] = vmp->vm_kstat.vk_mem_total;
+	     vmp = vmp->vm_next, i++) {
+		ss->ss_arena[i] = vmp->vm_kstat.vk_mem_total;
+		ss->ss_arena_id[i] = vmp;
+	}
+	ss->ss_narena = i;
 	spin_unlock(&vmem_list_lock);
 	irq_restore(fl);
 	ss->ss_ncache = 0;
 	kmem_cache_walk(stress_cache_mem_cb, ss);
 }
 
+/* The value a snapshot noted for owner id (ids[0..n)), or 0 when it was not there. */
+static uint64_t stress_owner_value(const void *const *ids, const uint64_t *vals, unsigned n,
+				    const void *id)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (ids[i] == id)
+			return vals[i];
+	return 0;
+}
+
 /* kmem_cache_walk body: print a cache whose slab memory differs from before. */
 static void stress_cache_diff_cb(kmem_cache_t *cp, void *arg)
 {
-	unsigned *i = arg;
+	const struct stress_snap *b = &stress_before;
+	uint64_t now = stress_owner_value(stress_after.ss_cache_id, stress_after.ss_cache,
+					   stress_after.ss_ncache, cp);
+	uint64_t then = stress_owner_value(b->ss_cache_id, b->ss_cache, b->ss_ncache, cp);
 
-	if (*i < STRESS_MAX_CACHES && stress_after.ss_cache[*i] != stress_before.ss_cache[*i])
+	(void)arg;
+	if (now != then)
 		printk("stress: lost? cache %s slab memory %llu before %llu\n", kmem_cache_name(cp),
-		       (unsigned long long)stress_after.ss_cache[*i],
-		       (unsigned long long)stress_before.ss_cache[*i]);
-	(*i)++;
+		       (unsigned long long)now, (unsigned long long)then);
 }
 
-/* After a loss: name the arenas and caches that hold more than before. */
+/*
+ * After a loss: name the arenas and caches that hold more than before,
+ * matched by identity (one made or destroyed meanwhile moves the others
+ * in the lists); one that did not exist before counts as 0 then.
+ */
 static void stress_report_owners(void)
 {
+	const struct stress_snap *a = &stress_after, *b = &stress_before;
 	irqflags_t fl = irq_save();
-	unsigned i = 0;
 
 	spin_lock(&vmem_list_lock);
-	for (const struct vmem *vmp = vmem_list; vmp != NULL && i < STRESS_MAX_ARENAS;
-	     vmp = vmp->vm_next, i++)
-		if (stress_after.ss_arena[i] != stress_before.ss_arena[i])
+	for (unsigned i = 0; i < a->ss_narena; i++) {
+		const struct vmem *vmp = a->ss_arena_id[i];
+		uint64_t then = stress_owner_value(b->ss_arena_id, b->ss_arena, b->ss_narena, vmp);
+
+		if (a->ss_arena[i] != then)
 			printk("stress: lost? arena %s spans %llu bytes before %llu\n", vmp->vm_name,
-			       (unsigned long long)stress_after.ss_arena[i],
-			       (unsigned long long)stress_before.ss_arena[i]);
+			       (unsigned long long)a->ss_arena[i], (unsigned long long)then);
+	}
 	spin_unlock(&vmem_list_lock);
 	irq_restore(fl);
-	i = 0;
-	kmem_cache_walk(stress_cache_diff_cb, &i);
+	kmem_cache_walk(stress_cache_diff_cb, NULL);
 }
 
 /* Everything a snapshot holds, on a drained system. */

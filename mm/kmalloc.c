@@ -25,7 +25,12 @@
  * kmalloc_ondemand is set (libkmem): then kmalloc_caches[][] starts NULL, the
  * hit paths test the entry and fall to kmalloc_common, and kmalloc_class_get
  * makes that one cache under kmalloc_class_lock (rank KMALLOC_CLASS, held
- * across kmem_cache_create) and publishes it with a release store.  A class
+ * across kmem_cache_create) and publishes it with a release store.
+ *   libkmem's malloc runs only a magazine hit (kmem_cache_alloc_hit) inline,
+ * so it reads kmalloc_hit[] instead (kmalloc_hit_cache, kmem_impl.h), which
+ * mirrors kmalloc_caches[0][] but holds kmalloc_stub where a class is not
+ * made: a cache that is never written, whose every hart's magazine is
+ * empty, so that its hit misses and the class needs no test of its own.  A class
  * that cannot be made fails the request (KM_PANIC panics); nothing is
  * reaped or retried for it, and the next request tries again.
  *
@@ -41,10 +46,12 @@
  * --------
  * A pointer inside a slab page carries its slab in the page's owner word
  * (kmem.c §3).  The slab of a kmalloc cache without debugging carries its
- * class number (slab_kclass, copied from the cache's cache_kclass when the
- * slab is made), which names the struct kmalloc_class (its cache and the
- * numbers below) without touching the cache, and the pointer must start one
- * of the slab's buffers.  That test has no division:
+ * class (slab_kclass, the byte offset of its struct kmalloc_class, copied
+ * from the cache's cache_kclass when the slab is made: its cache and the
+ * numbers below, found without touching the cache) and its buffer count
+ * again (slab_kchunks; 0 in every other slab, so the test below fails there
+ * with no test of its own), and the pointer must start one of the slab's
+ * buffers.  That test has no division:
  * with the chunk size d = d0 * 2^t (d0 odd) and inv the inverse of d0
  * modulo 2^64, q = rotate-right((p - first) * inv, t) equals (p - first) / d
  * when d divides p - first and exceeds (2^64 - 1) / d otherwise (Granlund
@@ -68,6 +75,10 @@ struct kmalloc_large {
 };
 
 kmem_cache_t *kmalloc_caches[2][KMALLOC_NCLASSES];	/* [dma][class] (kmem.h) */
+kmem_cache_t kmalloc_stub;				/* never written (§1) */
+kmem_cache_t *kmalloc_hit[KMALLOC_NCLASSES] = {		/* kmalloc_caches[0] or the stub */
+	[0 ... KMALLOC_NCLASSES - 1] = &kmalloc_stub
+};
 struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];	/* kmem_impl.h */
 uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];		/* (size - 1) / 8 -> class */
 bool kmalloc_ondemand;
@@ -114,8 +125,9 @@ static void kmalloc_size_index_init(void)
 
 /*
  * kfree's buffer test for cp (its chunk size d = d0 * 2^t): t and d0^-1 mod
- * 2^64; a cache without debugging gets its class number in cache_kclass,
- * which its slabs copy, so that kfree's hit path takes it.
+ * 2^64; a cache without debugging gets its class's byte offset in
+ * kmalloc_class[] in cache_kclass, which its slabs copy, so that kfree's
+ * hit path takes it.
  */
 static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
 {
@@ -134,7 +146,7 @@ static void kmalloc_class_init(struct kmalloc_class *kc, kmem_cache_t *cp)
 	kc->kc_inv = inv;
 	kc->kc_shift = t;
 	if (!kmem_debugging(cp))
-		cp->cache_kclass = (uint16_t)(kc - kmalloc_class);
+		cp->cache_kclass = (uint16_t)((uintptr_t)kc - (uintptr_t)kmalloc_class);
 }
 
 /* Does cp belong to kmalloc?  (Its private data names it; any cache may have private data.) */
@@ -164,6 +176,8 @@ static int kmalloc_class_make(unsigned dma, unsigned i)
 		return -1;
 	kmalloc_class_init(kc, cp);
 	__atomic_store_n(&kmalloc_caches[dma][i], cp, __ATOMIC_RELEASE);
+	if (!dma)
+		__atomic_store_n(&kmalloc_hit[i], cp, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -207,6 +221,8 @@ void kmalloc_fini(void)
 				kmem_cache_destroy(kmalloc_caches[d][i]);
 				kmalloc_caches[d][i] = NULL;
 			}
+	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++)
+		kmalloc_hit[i] = &kmalloc_stub;
 	if (kmalloc_large_cache != NULL)
 		kmem_cache_destroy(kmalloc_large_cache);
 	kmalloc_large_cache = NULL;
@@ -311,7 +327,8 @@ void *kmalloc_var(size_t size, int kmflag)
 
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS &&
 			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0 &&
-			     (cp = kmalloc_class_cache(size)) != NULL, 1))
+			     (cp = __atomic_load_n(&kmalloc_caches[0][kmalloc_size_index[(size - 1) >> 3]],
+						   __ATOMIC_RELAXED)) != NULL, 1))
 		return kmem_cache_alloc(cp, kmflag);
 	return kmalloc_common(size, kmflag, -1);
 }

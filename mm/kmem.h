@@ -363,10 +363,16 @@ static inline struct kmem_cpu_cache *kmem_cpu(kmem_cache_t *cp)
 	return (struct kmem_cpu_cache *)(void *)cp + cpu_id();
 }
 
-/* Hart cpu's line, for the hit paths (cpu from cpu_hit_enter, never -1 here). */
-static inline struct kmem_cpu_cache *kmem_cpu_of(kmem_cache_t *cp, int cpu)
+/*
+ * The hart's line, for the hit paths: hit is cpu_hit_enter's value (cpu_id()
+ * times MM_CPU_HIT_UNIT, never negative here).
+ */
+static inline struct kmem_cpu_cache *kmem_cpu_of(kmem_cache_t *cp, int hit)
 {
-	return (struct kmem_cpu_cache *)(void *)cp + cpu;
+	_Static_assert(sizeof(struct kmem_cpu_cache) % MM_CPU_HIT_UNIT == 0,
+		       "a hit unit divides a hart's line");
+	return (struct kmem_cpu_cache *)(void *)((char *)cp + (ptrdiff_t)hit *
+		(ptrdiff_t)(sizeof(struct kmem_cpu_cache) / MM_CPU_HIT_UNIT));
 }
 
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);

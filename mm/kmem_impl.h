@@ -151,6 +151,7 @@ struct kmem_slab {
 	int16_t slab_node;		/* NUMA node of its memory */
 	int16_t slab_list;		/* KMEM_SL_FREE, _FULL or a fullness class */
 	uint16_t slab_kclass;		/* its cache's cache_kclass (kfree's hit path) */
+	uint16_t slab_kchunks;		/* slab_chunks for kfree's hit path, 0: no class */
 };
 #define KMEM_SL_FREE		(-1)
 #define KMEM_SL_FULL		(-2)
@@ -240,7 +241,8 @@ struct kmem_cache {
 	unsigned cache_chunks;		/* buffers per slab */
 	size_t cache_maxcolour;		/* largest colour offset */
 	unsigned cache_cflags;		/* KMC_ and KMF_ flags in force */
-	uint16_t cache_kclass;		/* kmalloc class number without debugging, else 0 (kmalloc.c §3) */
+	uint16_t cache_kclass;		/* kmalloc class without debugging: its byte offset in
+					   kmalloc_class[]; else 0 (kmalloc.c §3) */
 	bool cache_small;		/* header in the slab, links in the buffers */
 	bool cache_pagemode;		/* slabs are pages: owner word finds the slab */
 	bool cache_slablayer;		/* false: a zcache over a foreign back end */
@@ -388,26 +390,30 @@ struct kmalloc_class {
 	unsigned kc_shift;		/* trailing zero bits of the chunk size */
 };
 /*
- * [1 + dma * KMALLOC_NCLASSES + class]: a cache's cache_kclass is its index
- * here; entry 0 (no class) is never used.
+ * [1 + dma * KMALLOC_NCLASSES + class]: a cache's cache_kclass is the byte
+ * offset of its entry here; entry 0 (offset 0: no class) is never a
+ * class's, so a slab without a class (slab_kchunks 0) may read it.
  */
 extern struct kmalloc_class kmalloc_class[1 + 2 * KMALLOC_NCLASSES];
 extern uint8_t kmalloc_size_index[KMALLOC_MAX_CLASS / 8];	/* (size - 1) / 8 -> class */
+extern kmem_cache_t kmalloc_stub;			/* kmalloc.c §1 */
+extern kmem_cache_t *kmalloc_hit[KMALLOC_NCLASSES];	/* [class]: its cache, or the stub */
 
 /*
- * The cache of kmalloc(size) without flags, for 1 <= size <= KMALLOC_MAX_CLASS;
- * NULL while the class has not been created (kmalloc_ondemand).
+ * The cache of kmalloc(size) without flags, for 1 <= size <= KMALLOC_MAX_CLASS,
+ * for kmem_cache_alloc_hit only: kmalloc_stub, whose hit always misses,
+ * while the class has not been created (kmalloc_ondemand).
  */
-static inline kmem_cache_t *kmalloc_class_cache(size_t size)
+static inline kmem_cache_t *kmalloc_hit_cache(size_t size)
 {
-	return __atomic_load_n(&kmalloc_caches[0][kmalloc_size_index[(size - 1) >> 3]],
-			       __ATOMIC_RELAXED);
+	return __atomic_load_n(&kmalloc_hit[kmalloc_size_index[(size - 1) >> 3]], __ATOMIC_RELAXED);
 }
 
 /*
  * Does ptr start one of sp's buffers?  Exact-division test (kmalloc.c §3):
  * no divide; a pointer below the first buffer wraps to a huge quotient and
- * fails too.
+ * fails too, and so does every pointer of a slab without a class (its
+ * slab_kchunks is 0).
  */
 static inline bool kmalloc_starts_buffer(const struct kmalloc_class *kc,
 					 const struct kmem_slab *sp, const void *ptr)
@@ -415,7 +421,7 @@ static inline bool kmalloc_starts_buffer(const struct kmalloc_class *kc,
 	uint64_t q = ((uintptr_t)ptr - sp->slab_first) * kc->kc_inv;
 
 	q = (q >> kc->kc_shift) | (q << ((64 - kc->kc_shift) & 63));
-	return q < sp->slab_chunks;
+	return q < sp->slab_kchunks;
 }
 
 /*
@@ -430,7 +436,6 @@ static inline const struct kmalloc_class *kmalloc_buf_class(const void *ptr, uns
 	const struct kmem_slab *sp;
 	struct page *pg;
 	uintptr_t owner;
-	unsigned k;
 
 	/* page_slot, not page_lookup: a flat map's unwritten descriptor has owner 0 */
 	if (__builtin_expect(!page_slot(virt_to_phys(ptr), &pg), 0))
@@ -439,10 +444,8 @@ static inline const struct kmalloc_class *kmalloc_buf_class(const void *ptr, uns
 	if (__builtin_expect(!(owner & 1), 0))
 		return NULL;
 	sp = (const struct kmem_slab *)(owner & ~(uintptr_t)1);
-	k = sp->slab_kclass;
-	if (__builtin_expect(k == 0, 0))
-		return NULL;
-	kc = &kmalloc_class[k];
+	/* a byte offset: no scaling; no test for "no class" (slab_kchunks 0 fails below) */
+	kc = (const struct kmalloc_class *)((uintptr_t)kmalloc_class + sp->slab_kclass);
 	if (__builtin_expect(!kmalloc_starts_buffer(kc, sp, ptr), 0))
 		return NULL;
 	*home = (unsigned)sp->slab_node;

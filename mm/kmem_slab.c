@@ -503,6 +503,15 @@ static void kmem_slab_discard(kmem_cache_t *cp, struct kmem_cnode *cn, struct km
 }
 
 /*
+ * The buffer count kfree's hit path may accept in a class slab: all of
+ * them, or the first 65535 (buffers beyond go through kfree_slow).
+ */
+static uint16_t kmem_slab_kchunks(const kmem_cache_t *cp)
+{
+	return cp->cache_chunks < UINT16_MAX ? (uint16_t)cp->cache_chunks : UINT16_MAX;
+}
+
+/*
  * Create a slab on node cn (no lock held): memory, header, free list,
  * constructed buffers.  NULL, with nothing lost, if any step fails.
  */
@@ -523,7 +532,9 @@ static struct kmem_slab *kmem_slab_create(kmem_cache_t *cp, struct kmem_cnode *c
 	sp->slab_base = base;
 	sp->slab_first = base + kmem_next_colour(cp);
 	sp->slab_chunks = cp->cache_chunks;
-	sp->slab_kclass = cp->cache_kclass;	/* kfree's hit path reads the class here */
+	/* kfree's hit path reads the class and the buffer count here (kmalloc.c §3) */
+	sp->slab_kclass = cp->cache_kclass;
+	sp->slab_kchunks = cp->cache_kclass != 0 ? kmem_slab_kchunks(cp) : 0;
 	/* Its home: the node of its memory, or 0 in a cache with one home (DMA, foreign). */
 	sp->slab_node = (int16_t)(cp->cache_nnodes > 1 ? page_node_of(virt_to_phys((void *)base)) : 0);
 	/* The free fast path's map agrees with the slab, or sends frees to the slow path. */

@@ -39,10 +39,15 @@
  *   Hit paths  optional (MM_HAVE_CPU_HIT): int cpu_hit_enter(irqflags_t *f)
  *              and void cpu_hit_exit(irqflags_t f) bracket a per-hart hit
  *              path that calls nothing and touches only the caller's
- *              per-hart data.  cpu_hit_enter returns the caller's cpu_id(),
- *              or -1 when this hart cannot run a hit path now; the caller
- *              then takes its slow path, which uses irq_save.  Without them
- *              (below) they are irq_save + cpu_id and irq_restore, never -1.
+ *              per-hart data.  cpu_hit_enter returns the caller's cpu_id()
+ *              times MM_CPU_HIT_UNIT, or a negative value when this hart
+ *              cannot run a hit path now; the caller then takes its slow
+ *              path, which uses irq_save.  MM_CPU_HIT_UNIT is 1 unless the
+ *              environment sets MM_CACHE_LINE: then the value is the byte
+ *              offset of the hart's line in an array of per-hart lines, and
+ *              the hit path indexes that array without a shift.  Without
+ *              them (below) they are irq_save + cpu_id and irq_restore,
+ *              never negative.
  *              libkmem's thread slot needs no masking, so there the pair is
  *              one thread-local load and a test.
  *   Memory     void *phys_to_virt(paddr_t), paddr_t virt_to_phys(const void *)
@@ -102,6 +107,9 @@ static inline int cpu_hit_enter(irqflags_t *f)
 }
 
 static inline void cpu_hit_exit(irqflags_t f) { irq_restore(f); }
+#endif
+#ifndef MM_CPU_HIT_UNIT
+#define MM_CPU_HIT_UNIT	1	/* cpu_hit_enter returns cpu_id() */
 #endif
 
 #define MM_PAGE_SHIFT	12

@@ -359,7 +359,15 @@ def stress_matrix():
         {"name": "stress-selftest-leak", "smp": 2, "mem": "256M",
          "args": "stress=2 stress_leak=1 stress_seed=7", "expect_status": 1,
          "stress_last": r"^stress: FAILED verify: \d+ pages lost; cache stress-8 1 objects lost$",
-         "expect_output": ["leaks page", "stress: verify cache stress-8 in use 1 LOST"]},
+         "expect_output": ["leaks page", "stress: verify cache stress-8 in use 1 LOST",
+                           # the owners report: the one slab the leaked object pins
+                           "stress: lost? cache stress-8 slab memory 4096 before 0"],
+         "expect_re": [r"stress: lost\? arena kmem_slab_0 spans (\d+) bytes before (?!\1\b)\d+"]},
+        {"name": "stress-selftest-hang", "smp": 2, "mem": "256M",
+         "args": "stress=60 stress_hang=1 stress_seed=7", "expect_status": 1,
+         "stress_last": r"^stress: FAILED hang: hart 1 made no progress for 2\d s while the others "
+                        r"made \d+ operations \(phase 0, ops stuck at \d+, last in stress_hang=1\)$",
+         "expect_output": ["stress: stress_hang=1: hart 1 stops on purpose"]},
         {"name": "stress-selftest-corrupt", "smp": 2, "mem": "256M",
          "args": "stress=3 stress_corrupt=1 stress_seed=7", "expect_status": 1,
          "stress_last": r"^stress: FAILED corrupt \S+ object .* owner 1 seq \d+: word 0 is ",

@@ -209,7 +209,9 @@ void spin_lock(spinlock_t *l)
 	if (LOCK_DEBUG) {
 		unsigned use = spin_irq_use();
 
-		if (use != 0 && (spin_irq_uses[l->sl_rank] & use) != use &&
+		/* relaxed: other harts OR bits in; a stale read only costs a call */
+		if (use != 0 &&
+		    (__atomic_load_n(&spin_irq_uses[l->sl_rank], __ATOMIC_RELAXED) & use) != use &&
 		    l->sl_rank != LOCK_RANK_TEST)
 			spin_irq_check(l, use);		/* a way not seen before */
 	}

@@ -22,6 +22,10 @@
  * free them (libkmem with a small heap=: the overflow path).
  * --serial N: instead, N threads one after the other, each allocating (with
  * libkmem's stats: every one must find a slot of its own, freed by the last).
+ * --big reuse|spread: instead, big blocks (libkmem's stats say how many
+ * were given back to the kernel): one 256 KiB block taken and freed 2,000
+ * times, or 64 of them held at once, freed, and left free while 64 others
+ * come and go.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -354,6 +358,42 @@ static int fill_test(unsigned mib)
 	return 0;
 }
 
+/* --big: big blocks, each written whole; see the top of the file. */
+static int big_test(const char *mode)
+{
+	enum { BIG = 256 << 10, NBIG = 64 };
+	char *held[NBIG];
+
+	if (strcmp(mode, "reuse") == 0) {
+		for (int i = 0; i < 2000; i++) {
+			char *p = malloc(BIG);
+
+			if (p == NULL)
+				die("big malloc", NULL, BIG);
+			memset(p, i, BIG);
+			free(p);
+		}
+	} else {
+		for (int i = 0; i < NBIG; i++)
+			if ((held[i] = malloc(BIG)) == NULL)
+				die("big malloc", NULL, BIG);
+			else
+				memset(held[i], i, BIG);
+		for (int i = 0; i < NBIG; i++)
+			free(held[i]);
+		for (int i = 0; i < NBIG; i++) {
+			char *p = malloc(BIG + 4096 * (i + 1));	/* never fits a freed one */
+
+			if (p == NULL)
+				die("big malloc", NULL, BIG);
+			p[0] = 1;
+			free(p);
+		}
+	}
+	printf("malloc_torture: passed (big %s)\n", mode);
+	return 0;
+}
+
 /* Is libkmem.so mapped into this process? */
 static int kmem_loaded(void)
 {
@@ -377,6 +417,8 @@ int main(int argc, char **argv)
 		die("--expect-kmem: libkmem.so is not loaded", NULL, 0);
 	if (argc > 3 && strcmp(argv[2], "--fill") == 0)
 		return fill_test((unsigned)atoi(argv[3]));
+	if (argc > 3 && strcmp(argv[2], "--big") == 0)
+		return big_test(argv[3]);
 	if (argc > 3 && strcmp(argv[2], "--serial") == 0) {
 		for (int i = 0; i < atoi(argv[3]); i++) {
 			if (pthread_create(&t[0], NULL, short_thread, (void *)(uintptr_t)i) != 0)

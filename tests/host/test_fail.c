@@ -236,23 +236,15 @@ static bool ft_vmem_alloc(vmem_t *vmp, struct ft_range *r, uint64_t x)
 	return r->fr_addr != 0;
 }
 
-/* An importing arena with quantum caches over a source: at 1/5, nothing lost, sizes back. */
-static void fail_test_vmem_workload_loses_nothing(void **state)
+/*
+ * 30,000 random frees and allocations on kid (over src) with the ranges in
+ * live[], both arenas checked every 1,000: the allocations that failed.
+ */
+static uint64_t ft_vmem_run(vmem_t *kid, vmem_t *src, struct ft_range *live)
 {
-	size_t span = 32 << 20;
-	void *mem = aligned_alloc(MM_PAGE_SIZE, span);
-	vmem_t *src = vmem_create("ft_src", (uintptr_t)mem, span, 0x1000, NULL, NULL, NULL, 0, 0);
-	vmem_t *kid = vmem_create("ft_kid", 0, 0, 0x1000, vmem_alloc, vmem_free, src, 0x4000, 0);
-	struct ft_range live[FT_SLOTS] = { { 0 } };
-	struct vmem_kstat k0, k1, s0, s1;
-	uint64_t rng = 11, st[FAIL_NSITES], nulls = 0;
+	uint64_t rng = 11, nulls = 0;
 	char why[256];
 
-	(void)state;
-	assert_non_null(kid);
-	vmem_stats(kid, &k0);
-	vmem_stats(src, &s0);
-	fail_set(5, 2);
 	for (int op = 0; op < 30000; op++) {
 		struct ft_range *r = &live[ft_rng(&rng) % FT_SLOTS];
 		uint64_t x = ft_rng(&rng);
@@ -269,6 +261,26 @@ static void fail_test_vmem_workload_loses_nothing(void **state)
 				       !vmem_check(src, why, sizeof(why))))
 			fail_msg("vmem_check: %s", why);
 	}
+	return nulls;
+}
+
+/* An importing arena with quantum caches over a source: at 1/5, nothing lost, sizes back. */
+static void fail_test_vmem_workload_loses_nothing(void **state)
+{
+	size_t span = 32 << 20;
+	void *mem = aligned_alloc(MM_PAGE_SIZE, span);
+	vmem_t *src = vmem_create("ft_src", (uintptr_t)mem, span, 0x1000, NULL, NULL, NULL, 0, 0);
+	vmem_t *kid = vmem_create("ft_kid", 0, 0, 0x1000, vmem_alloc, vmem_free, src, 0x4000, 0);
+	struct ft_range live[FT_SLOTS] = { { 0 } };
+	struct vmem_kstat k0, k1, s0, s1;
+	uint64_t st[FAIL_NSITES], nulls;
+
+	(void)state;
+	assert_non_null(kid);
+	vmem_stats(kid, &k0);
+	vmem_stats(src, &s0);
+	fail_set(5, 2);
+	nulls = ft_vmem_run(kid, src, live);
 	fail_stats(st);
 	fail_set(0, 0);
 	vmem_stats(kid, &k1);
@@ -392,22 +404,14 @@ static void fk_check(const struct ft_obj *live)
 }
 
 /*
- * Random object traffic on random harts of both nodes at 1/6: every NULL is
- * one KMS_FAIL of its cache, the model's counts hold throughout, and after
- * the drains every cache is empty and every zone as before.
+ * 40,000 random frees and allocations of the objects in live[] on random
+ * harts of both nodes, the model checked every 4,000: failed allocations
+ * counted per kind in nulls[].
  */
-static void fail_test_kmem_workload_loses_nothing(void **state)
+static void fk_run(struct ft_obj *live, uint64_t *nulls)
 {
-	struct ft_obj live[FT_SLOTS] = { { 0 } };
-	uint64_t rng = 5, before[8], st[FAIL_NSITES], nulls[FK_NCACHES + 1] = { 0 };
-	uint64_t fail0[FK_NCACHES];
+	uint64_t rng = 5;
 
-	(void)state;
-	fk_create();
-	for (int k = 0; k < FK_NCACHES; k++)
-		fail0[k] = ksim_stat(fk_cache[k], KMS_FAIL);
-	zone_free_snapshot(before, 8);
-	fail_set(6, 3);
 	for (int op = 0; op < 40000; op++) {
 		struct ft_obj *o = &live[ft_rng(&rng) % FT_SLOTS];
 		uint64_t x = ft_rng(&rng);
@@ -423,6 +427,26 @@ static void fail_test_kmem_workload_loses_nothing(void **state)
 			fk_check(live);
 	}
 	sim_become(&sim_two_nodes, 0);
+}
+
+/*
+ * Random object traffic on random harts of both nodes at 1/6: every NULL is
+ * one KMS_FAIL of its cache, the model's counts hold throughout, and after
+ * the drains every cache is empty and every zone as before.
+ */
+static void fail_test_kmem_workload_loses_nothing(void **state)
+{
+	struct ft_obj live[FT_SLOTS] = { { 0 } };
+	uint64_t before[8], st[FAIL_NSITES], nulls[FK_NCACHES + 1] = { 0 };
+	uint64_t fail0[FK_NCACHES];
+
+	(void)state;
+	fk_create();
+	for (int k = 0; k < FK_NCACHES; k++)
+		fail0[k] = ksim_stat(fk_cache[k], KMS_FAIL);
+	zone_free_snapshot(before, 8);
+	fail_set(6, 3);
+	fk_run(live, nulls);
 	fail_stats(st);
 	fail_set(0, 0);
 	fk_check(live);
@@ -670,25 +694,12 @@ static uint64_t lv_fill_model(unsigned n, unsigned rounds, uint64_t chunks)
 	return imported;
 }
 
-/*
- * A known workload, level by level: 124 allocations of a fresh 64-byte
- * cache (31-round magazines) on hart 0 are 124 magazine hits fed by bulk
- * imports (lv_fill_model) and one magazine; after hart 0 frees them, two full
- * magazines sit in the depot, so 62 allocations on hart 1 (same node) are
- * 62 hits after 2 depot trades and no import.  Pages: 10 order-0 pages
- * through hart 2's caches and 3 order-2 blocks from the buddy; vmem: 5
- * allocations from an arena without quantum caches.
- */
-static void fail_test_levelstat_known_workload(void **state)
+/* The object half of the known workload below: hart 1's counts before its 62 allocations. */
+static struct mm_levelstat lv_objects(kmem_cache_t *cp)
 {
-	kmem_cache_t *cp = kmem_cache_create("ft_lvl", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
-	vmem_t *vmp = vmem_create("ft_lvl", 0x10000000, 1 << 20, 0x1000, NULL, NULL, NULL, 0, 0);
-	struct mm_levelstat t0, t1, t2, t3, d;
+	struct mm_levelstat t0, t1, d;
 	void *b[124];
-	paddr_t pa[13];
-	uintptr_t va[5];
 
-	(void)state;
 	assert_int_equal(ksim_stat(cp, KMS_MAGSIZE), 31);
 	mm_levelstat_cpu(0, &t0);
 	for (int i = 0; i < 124; i++)
@@ -710,6 +721,16 @@ static void fail_test_levelstat_known_workload(void **state)
 	assert_int_equal(d.ls_slab, 0);
 	for (int i = 0; i < 62; i++)
 		kmem_cache_free(cp, b[i]);
+	return t1;
+}
+
+/* The page and arena half of the known workload below, on harts 2 and 3. */
+static void lv_pages_and_ranges(vmem_t *vmp)
+{
+	struct mm_levelstat t2, t3, d;
+	paddr_t pa[13];
+	uintptr_t va[5];
+
 	sim_become(&sim_two_nodes, 2);
 	mm_levelstat_cpu(2, &t2);
 	for (int i = 0; i < 13; i++)
@@ -728,6 +749,26 @@ static void fail_test_levelstat_known_workload(void **state)
 	assert_int_equal(d.ls_mag + d.ls_pcp + d.ls_buddy, 0);
 	for (int i = 0; i < 5; i++)
 		vmem_free(vmp, va[i], 0x1000);
+}
+
+/*
+ * A known workload, level by level: 124 allocations of a fresh 64-byte
+ * cache (31-round magazines) on hart 0 are 124 magazine hits fed by bulk
+ * imports (lv_fill_model) and one magazine; after hart 0 frees them, two full
+ * magazines sit in the depot, so 62 allocations on hart 1 (same node) are
+ * 62 hits after 2 depot trades and no import.  Pages: 10 order-0 pages
+ * through hart 2's caches and 3 order-2 blocks from the buddy; vmem: 5
+ * allocations from an arena without quantum caches.
+ */
+static void fail_test_levelstat_known_workload(void **state)
+{
+	kmem_cache_t *cp = kmem_cache_create("ft_lvl", 64, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	vmem_t *vmp = vmem_create("ft_lvl", 0x10000000, 1 << 20, 0x1000, NULL, NULL, NULL, 0, 0);
+	struct mm_levelstat t1, t3;
+
+	(void)state;
+	t1 = lv_objects(cp);
+	lv_pages_and_ranges(vmp);
 	sim_become(&sim_two_nodes, 0);
 	vmem_destroy(vmp);
 	kmem_cache_destroy(cp);

@@ -239,24 +239,11 @@ static uint64_t large_live(void)
 	return vk.vk_nalloc_seg;
 }
 
-/* Four harts on two nodes: every buffer accounted for, nothing lost, nothing shared. */
-static void kmem_mt_test_threads_account_for_every_buffer(void **state)
+/* With the threads gone and the mailbox still full: the model against the counters. */
+static void mt_check_quiet_point(void)
 {
-	pthread_t th[MT_THREADS];
 	uint64_t km = 0;
 
-	(void)state;
-	kmem_reap_interval_ms = 1;		/* working sets and resizes while running */
-	mt_small = kmem_cache_create("mt_small", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
-	mt_big = kmem_cache_create("mt_big", 2000, 0, NULL, NULL, NULL, NULL, NULL, 0);
-	pthread_barrier_init(&mt_start, NULL, MT_THREADS);
-	for (unsigned t = 0; t < MT_THREADS; t++)
-		assert_int_equal(pthread_create(&th[t], NULL, mt_worker, (void *)(uintptr_t)t), 0);
-	for (unsigned t = 0; t < MT_THREADS; t++)
-		pthread_join(th[t], NULL);
-	sim_become(&sim_two_nodes, 0);
-	assert_int_equal(atomic_load(&mt_errors), 0);
-	/* The quiet point: the model against the counters. */
 	assert_true(mbox_n > 0);
 	assert_int_equal(ksim_stat(mt_small, KMS_BUF_INUSE), atomic_load(&mt_live[K_SMALL]));
 	assert_int_equal(ksim_stat(mt_big, KMS_BUF_INUSE), atomic_load(&mt_live[K_BIG]));
@@ -272,6 +259,25 @@ static void kmem_mt_test_threads_account_for_every_buffer(void **state)
 	       (unsigned long)ksim_stat(mt_small, KMS_DEPOT_CONTENTION),
 	       (unsigned long)ksim_stat(mt_small, KMS_MAG_RESIZE),
 	       (unsigned long)ksim_stat(mt_small, KMS_MAGSIZE));
+}
+
+/* Four harts on two nodes: every buffer accounted for, nothing lost, nothing shared. */
+static void kmem_mt_test_threads_account_for_every_buffer(void **state)
+{
+	pthread_t th[MT_THREADS];
+
+	(void)state;
+	kmem_reap_interval_ms = 1;		/* working sets and resizes while running */
+	mt_small = kmem_cache_create("mt_small", 48, 0, mt_ctor, NULL, NULL, NULL, NULL, 0);
+	mt_big = kmem_cache_create("mt_big", 2000, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	pthread_barrier_init(&mt_start, NULL, MT_THREADS);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, mt_worker, (void *)(uintptr_t)t), 0);
+	for (unsigned t = 0; t < MT_THREADS; t++)
+		pthread_join(th[t], NULL);
+	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(atomic_load(&mt_errors), 0);
+	mt_check_quiet_point();
 	while (mbox_n > 0)
 		mbox_take_and_free();
 	kmem_drain_all();
@@ -435,31 +441,50 @@ static unsigned od_caches_named(const char *name)
 	return oc.n;
 }
 
-/* Hart 1-4 of the held-list test: ask for one new class, free it. */
+/* The held-list test's askers: how many have asked, and how many got their buffer. */
+static atomic_uint od_asked, od_served;
+
+/* Hart 1-3 of the held-list test: ask for one new class, free it. */
 static void *od_asker(void *arg)
 {
 	void *p;
 
 	sim_become(&sim_two_nodes, (unsigned)(uintptr_t)arg);
 	pthread_barrier_wait(&mt_start);
+	atomic_fetch_add(&od_asked, 1);
 	p = kmalloc(3000, KM_NOSLEEP);
+	atomic_fetch_add(&od_served, 1);
 	if (p == NULL || ksize(p) != 3072)
 		atomic_fetch_add(&mt_errors, 1);
 	kfree(p);
 	return NULL;
 }
 
-/* kmem_cache_walk body: hold the cache list while the askers pile up behind it. */
+/*
+ * kmem_cache_walk body: hold the cache list until all three askers have
+ * asked and a while after; *arg then says how many were served meanwhile
+ * (none, if they really wait for the list or for the class lock).
+ */
 static void od_hold_list(kmem_cache_t *cp, void *arg)
 {
-	bool *done = arg;
+	int *served_while_held = arg;
 
 	(void)cp;
-	if (*done)
+	if (*served_while_held >= 0)
 		return;
-	*done = true;
 	pthread_barrier_wait(&mt_start);
-	usleep(200000);		/* one asker waits inside kmem_cache_create, the rest for the class lock */
+	for (int ms = 0; ms < 5000 && atomic_load(&od_asked) < 3; ms++)
+		usleep(1000);
+	usleep(100000);		/* time to reach kmem_cache_create or the class lock */
+	*served_while_held = (int)atomic_load(&od_served);
+}
+
+/* Is kmalloc_stub still all zero bytes (nothing ever wrote it)? */
+static bool od_stub_untouched(void)
+{
+	static const kmem_cache_t zero;
+
+	return memcmp(&kmalloc_stub, &zero, sizeof(zero)) == 0;
 }
 
 static int boot_ondemand(void **state)
@@ -502,27 +527,65 @@ static void kmem_mt_test_ondemand_classes_made_once(void **state)
 	}
 	kmem_cache_walk(check_one, NULL);
 	assert_int_equal(atomic_load(&mt_errors), 0);
+	assert_true(od_stub_untouched());
+}
+
+/*
+ * libkmem's malloc hit path sees kmalloc_stub for a class not made yet: its
+ * hit misses on every hart, nothing writes it, and once the class is made
+ * the hit path sees the cache kmalloc made (by name, and the same one
+ * kmalloc_caches holds), and hits.
+ */
+static void kmem_mt_test_ondemand_stub_misses_until_made(void **state)
+{
+	kmem_cache_t *cp;
+	void *p;
+
+	(void)state;
+	for (unsigned c = 0; c < MT_THREADS; c++) {
+		sim_become(&sim_two_nodes, c);
+		assert_ptr_equal(kmalloc_hit_cache(200), &kmalloc_stub);
+		assert_null(kmem_cache_alloc_hit(kmalloc_hit_cache(200)));
+	}
+	sim_become(&sim_two_nodes, 0);
+	p = kmalloc(200, KM_NOSLEEP);
+	assert_non_null(p);
+	kfree(p);
+	cp = kmalloc_hit_cache(200);
+	assert_ptr_not_equal(cp, &kmalloc_stub);
+	assert_string_equal(cp->cache_name, "kmalloc-208");
+	assert_ptr_equal(cp, kmalloc_caches[0][kmalloc_index_formula(200)]);
+	p = kmem_cache_alloc_hit(cp);	/* the buffer just freed, from the loaded magazine */
+	assert_non_null(p);
+	kmem_cache_free(cp, p);
+	assert_true(od_stub_untouched());
 }
 
 /*
  * The race made certain: the test holds the cache list (kmem_cache_walk)
  * while three harts ask for the same new class, so one of them waits inside
- * kmem_cache_create and the others behind it: all get one cache.
+ * kmem_cache_create and the others behind it: none is served while the
+ * list is held, and all get one cache.
  */
 static void kmem_mt_test_ondemand_class_race_held(void **state)
 {
 	pthread_t th[3];
-	bool done = false;
+	int served_while_held = -1;
 
 	(void)state;
 	atomic_store(&mt_errors, 0);
+	atomic_store(&od_asked, 0);
+	atomic_store(&od_served, 0);
 	pthread_barrier_init(&mt_start, NULL, 4);
 	for (unsigned t = 0; t < 3; t++)
 		assert_int_equal(pthread_create(&th[t], NULL, od_asker, (void *)(uintptr_t)(t + 1)), 0);
-	kmem_cache_walk(od_hold_list, &done);
+	kmem_cache_walk(od_hold_list, &served_while_held);
 	for (unsigned t = 0; t < 3; t++)
 		pthread_join(th[t], NULL);
 	sim_become(&sim_two_nodes, 0);
+	assert_int_equal(atomic_load(&od_asked), 3);
+	assert_int_equal(served_while_held, 0);		/* every asker waited */
+	assert_int_equal(atomic_load(&od_served), 3);
 	assert_int_equal(atomic_load(&mt_errors), 0);
 	assert_int_equal(od_caches_named("kmalloc-3072"), 1);
 }
@@ -567,6 +630,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kmem_mt_test_depot_contention_respects_magsize_cap,
 						ksim_boot_two, ksim_teardown),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_classes_made_once,
+						boot_ondemand, teardown_ondemand),
+		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_stub_misses_until_made,
 						boot_ondemand, teardown_ondemand),
 		cmocka_unit_test_setup_teardown(kmem_mt_test_ondemand_class_race_held,
 						boot_ondemand, teardown_ondemand),

@@ -189,6 +189,26 @@ def serial_threads():
     return None
 
 
+BIG_LINE = re.compile(r"^libkmem: big frees: (\d+) purges, (\d+) ranges \((\d+) KiB\) given back", re.M)
+
+
+def big_frees(mode):
+    """Big blocks: one taken again at once is never given back; 64 left free are."""
+    err = []
+    why = torture("stats", ["--big", mode], None, err)
+    if why:
+        return why
+    m = BIG_LINE.search(err[0])
+    if not m:
+        return "no big-frees line in the stats: %r" % err[0][-300:]
+    ranges, kib = int(m.group(2)), int(m.group(3))
+    if mode == "reuse" and ranges != 0:
+        return "a block reused at once was given back %d times: %s" % (ranges, m.group(0))
+    if mode == "spread" and (ranges < 64 or kib < 64 * 256):
+        return "64 free blocks of 256 KiB were not all given back: %s" % m.group(0)
+    return None
+
+
 def magstat_sizes():
     """KMEM_OPTIONS=magstat: each kmalloc class starts with the magazine size of
     Bonwick & Adams' table for its buffer size (kmem.c kmem_magtypes, read
@@ -412,6 +432,8 @@ def main():
                  ("heap=16m full: 24 MiB of small blocks",
                   lambda: torture("heap=16m", ["--fill", "24"], "the heap (16 MiB) is full")),
                  ("100 serial threads: slots given back at exit", serial_threads),
+                 ("big blocks: reused at once, never given back", lambda: big_frees("reuse")),
+                 ("big blocks: left free, given back", lambda: big_frees("spread")),
                  ("options: unknown word, stats", options_unknown),
                  ("options: magstat, magsize, magazine sizes by buffer size", magstat_sizes),
                  ("options: bad values reported and ignored", options_bad_values),

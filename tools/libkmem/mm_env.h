@@ -70,17 +70,22 @@ enum umem_mode {
  * struct costs one for all.  ut_state packs the mode (enum umem_mode,
  * above UMEM_MODE_SHIFT) and the nesting of irq_save() (below): it is 0
  * exactly for an owner outside any per-hart section, so irq_save's hit
- * path is one load, one store and one test.  ut_own is the slot while the
- * thread owns it and -1 otherwise (umem_set_mode keeps it so; cpu_call_all
- * clears it while it runs as other slots): cpu_hit_enter's one test.
+ * path is one load, one store and one test.  ut_own is the slot times
+ * MM_CACHE_LINE while the thread owns it and UMEM_NOT_OWN otherwise
+ * (umem_set_mode keeps it so; cpu_call_all clears it while it runs as
+ * other slots): cpu_hit_enter's one test.  Scaled (MM_CPU_HIT_UNIT),
+ * because a hit path indexes an array of per-hart cache lines with it:
+ * the byte offset needs no shift there.
  */
 #define UMEM_MODE_SHIFT	24
 #define UMEM_DEPTH_MASK	((1 << UMEM_MODE_SHIFT) - 1)
 struct umem_tls {
 	int ut_hart;			/* slot, -1 before attaching */
 	int ut_state;			/* mode << UMEM_MODE_SHIFT | depth */
-	int ut_own;			/* ut_hart in mode UMEM_OWNER, else -1 */
+	int ut_own;			/* ut_hart * MM_CACHE_LINE in mode UMEM_OWNER,
+					   else UMEM_NOT_OWN */
 };
+#define UMEM_NOT_OWN	(-MM_CACHE_LINE)	/* ut_own of a thread without its slot */
 extern __thread struct umem_tls umem_tls UMEM_TLS;
 #define umem_hart	(umem_tls.ut_hart)
 #define umem_mode	(umem_tls.ut_state >> UMEM_MODE_SHIFT)
@@ -90,7 +95,7 @@ extern __thread struct umem_tls umem_tls UMEM_TLS;
 static inline void umem_set_mode(int mode)
 {
 	umem_tls.ut_state = mode << UMEM_MODE_SHIFT | umem_depth;
-	umem_tls.ut_own = mode == UMEM_OWNER ? umem_tls.ut_hart : -1;
+	umem_tls.ut_own = mode == UMEM_OWNER ? umem_tls.ut_hart * MM_CACHE_LINE : UMEM_NOT_OWN;
 }
 
 void umem_irq_enter_slow(void);		/* attach, or lock the shared slot */
@@ -148,6 +153,7 @@ static inline bool irqs_disabled(void) { return umem_depth > 0; }
  * slow path, whose irq_save does the work.
  */
 #define MM_HAVE_CPU_HIT	1
+#define MM_CPU_HIT_UNIT	MM_CACHE_LINE	/* cpu_hit_enter returns slot * MM_CACHE_LINE */
 static inline int cpu_hit_enter(irqflags_t *f)
 {
 	(void)f;

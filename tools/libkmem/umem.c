@@ -24,10 +24,11 @@
  *   large    a vmem arena ("umem_large", quantum a page) given to kmem_init
  *            as kmalloc's large arena: bigger requests.  Blocks of at least
  *            UMEM_MADVISE_MIN bytes (large or aligned) go back to their arena
- *            resident and are remembered; once UMEM_DIRTY_MAX bytes are
- *            pending, or UMEM_DIRTY_N blocks, those ranges that were free
- *            at the last such purge too get madvise(MADV_DONTNEED)
- *            (umem_discard, umem_purge_locked).
+ *            resident and are remembered, until a big allocation takes
+ *            part of one again (umem_dirty_reused); once UMEM_DIRTY_MAX
+ *            bytes of them are still free, or UMEM_DIRTY_N are remembered,
+ *            those ranges that were free at the last such purge too get
+ *            madvise(MADV_DONTNEED) (umem_discard, umem_purge_locked).
  *   aligned  a vmem arena ("umem_aligned", quantum UMEM_AQUANTUM) for
  *            alignments above MM_MIN_ALIGN, with vmem_xalloc's alignment;
  *            a hash (address -> size) records each such block.
@@ -65,8 +66,9 @@
  * The first call of any entry point runs umem_init under umem_init_lock.
  * kmem_init makes no kmalloc class: each is made on its first request
  * (kmalloc_ondemand), since a process uses a handful of the 128 and each
- * costs a magazine line per slot; until then, and before start-up, the
- * class's entry is NULL and malloc takes its slow path.
+ * costs a magazine line per slot; until then, and before start-up, malloc's
+ * hit path finds kmalloc_stub for the class, whose magazines are always
+ * empty, and takes its slow path.
  * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
  * works from a program's first constructor.  The fork handlers are
  * registered last, once the allocator is ready, because registering may
@@ -97,8 +99,8 @@
 #define UMEM_AQUANTUM		64		/* aligned arena quantum */
 #define UMEM_AHASH		65536		/* aligned-record hash buckets (.bss, touched as used) */
 #define UMEM_MADVISE_MIN	(128u << 10)	/* frees this big go back to the kernel, in batches */
-#define UMEM_DIRTY_MAX		(8u << 20)	/* ... once this many of their bytes are pending */
-#define UMEM_DIRTY_N		128		/* ... or this many of their ranges */
+#define UMEM_DIRTY_MAX		(2u << 20)	/* ... once this many of their bytes are free */
+#define UMEM_DIRTY_N		512		/* ... or this many of their ranges */
 #define UMEM_REAP_US		100000		/* out of memory: reap at most this often */
 #define UMEM_MAGSIZE_MAX	15		/* rounds per magazine (magsize=N overrides; 0: the paper's) */
 
@@ -142,11 +144,14 @@ struct umem_dirty {
 	vmem_t *ud_arena;		/* where it went back */
 	uintptr_t ud_lo, ud_hi;		/* its whole pages */
 	bool ud_old;			/* was free at the last purge too */
+	bool ud_reused;			/* an allocation has taken part of it since */
 };
 static spinlock_t umem_dlock;		/* the three below */
 static struct umem_dirty umem_dirty[UMEM_DIRTY_N];
 static unsigned umem_ndirty;		/* entries in use */
-static uint64_t umem_dirty_bytes;	/* bytes they cover */
+static uint64_t umem_dirty_bytes;	/* bytes of those not reused: free and resident */
+static uint64_t umem_purges, umem_madvised, umem_madvised_bytes;	/* statistics */
+static void umem_dirty_reused(uintptr_t a, size_t size);
 
 /* ------------------------------------------------------------ options */
 
@@ -429,6 +434,10 @@ static __attribute__((destructor)) void umem_exit(void)
 	printk("libkmem: threads: %llu took a slot, %llu ran on the shared slot; "
 	       "%u of %u slots owned at exit\n", (unsigned long long)owner,
 	       (unsigned long long)shared, inuse, UMEM_SHARED_HART);
+	printk("libkmem: big frees: %llu purges, %llu ranges (%llu KiB) given back with madvise, "
+	       "%llu KiB free and resident\n", (unsigned long long)umem_purges,
+	       (unsigned long long)umem_madvised, (unsigned long long)(umem_madvised_bytes >> 10),
+	       (unsigned long long)(umem_dirty_bytes >> 10));
 }
 
 /* ------------------------------------------------------------ aligned blocks */
@@ -475,6 +484,7 @@ static void *umem_aligned_alloc(size_t align, size_t n)
 		umem_arec_free(ar);
 		return NULL;
 	}
+	umem_dirty_reused(a, size);
 	ar->ar_addr = a;
 	ar->ar_size = size;
 	f = irq_save();
@@ -524,11 +534,13 @@ static void umem_purge_locked(void)
 		struct umem_dirty ud = umem_dirty[i];
 		size_t len = ud.ud_hi - ud.ud_lo;
 
-		if (vmem_xalloc(ud.ud_arena, len, 0, 0, 0, ud.ud_lo, ud.ud_hi, VM_NOSLEEP) !=
-		    ud.ud_lo)
+		if (ud.ud_reused ||
+		    vmem_xalloc(ud.ud_arena, len, 0, 0, 0, ud.ud_lo, ud.ud_hi, VM_NOSLEEP) != ud.ud_lo)
 			continue;	/* (partly) in use again: vmem gave nothing else */
 		if (ud.ud_old) {
 			madvise((void *)ud.ud_lo, len, MADV_DONTNEED);
+			umem_madvised++;
+			umem_madvised_bytes += len;
 		} else {
 			ud.ud_old = true;
 			umem_dirty[keep++] = ud;
@@ -538,14 +550,42 @@ static void umem_purge_locked(void)
 	}
 	umem_ndirty = keep;
 	umem_dirty_bytes = kept;
+	umem_purges++;
+}
+
+/*
+ * [a, a + size) has just been allocated from a big arena: a pending range
+ * it overlaps is in use again (the purge will drop it), so its bytes no
+ * longer count as free and resident.  Without this, every big block freed
+ * and taken again counted until the next purge, and purges came so often
+ * that ranges free for a moment were handed back and faulted in again.
+ */
+static void umem_dirty_reused(uintptr_t a, size_t size)
+{
+	irqflags_t f;
+
+	if (size < UMEM_MADVISE_MIN || __atomic_load_n(&umem_ndirty, __ATOMIC_RELAXED) == 0)
+		return;
+	f = irq_save();
+	spin_lock(&umem_dlock);
+	for (unsigned i = 0; i < umem_ndirty; i++) {
+		struct umem_dirty *ud = &umem_dirty[i];
+
+		if (!ud->ud_reused && ud->ud_lo < a + size && a < ud->ud_hi) {
+			ud->ud_reused = true;
+			umem_dirty_bytes -= ud->ud_hi - ud->ud_lo;
+		}
+	}
+	spin_unlock(&umem_dlock);
+	irq_restore(f);
 }
 
 /*
  * [a, a + size) has just gone back to arena: when it is big, remember its
- * whole pages, and purge once UMEM_DIRTY_MAX bytes are pending or when its
- * UMEM_DIRTY_N places are full (jemalloc's dirty pages, with two purges
- * instead of a decay time): a madvise per free would make the next
- * allocation fault every page in again.
+ * whole pages, and purge once UMEM_DIRTY_MAX bytes of remembered ranges are
+ * free (not reused since) or when its UMEM_DIRTY_N places are full
+ * (jemalloc's dirty pages, with two purges instead of a decay time): a
+ * madvise per free would make the next allocation fault every page in again.
  */
 static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 {
@@ -560,7 +600,7 @@ static void umem_discard(vmem_t *arena, uintptr_t a, size_t size)
 	/* at most twice: a purge keeps only ranges it marks old, and the next drops them all */
 	while (umem_ndirty == UMEM_DIRTY_N)
 		umem_purge_locked();
-	umem_dirty[umem_ndirty++] = (struct umem_dirty){ arena, lo, hi, false };
+	umem_dirty[umem_ndirty++] = (struct umem_dirty){ arena, lo, hi, false, false };
 	umem_dirty_bytes += hi - lo;
 	if (umem_dirty_bytes >= UMEM_DIRTY_MAX)
 		umem_purge_locked();
@@ -650,6 +690,8 @@ static __attribute__((noinline)) void *umem_alloc(size_t n)
 	p = kmalloc(n, KM_NOSLEEP);	/* no reap inside: umem_nomem decides */
 	if (__builtin_expect(p == NULL, 0) && (p = umem_nomem(n)) == NULL)
 		return NULL;
+	if (n > KMALLOC_MAX_CLASS)
+		umem_dirty_reused((uintptr_t)p, n);
 	if (umem_key_on)
 		((uint64_t *)p)[1] = 0;
 	return p;
@@ -659,16 +701,15 @@ static __attribute__((noinline)) void *umem_alloc(size_t n)
  * The hit path (§2): the class cache straight from kmalloc's size table
  * and a round from this thread's loaded magazine (mm/kmem.h), the tag
  * cleared.  A hit implies a cache with magazines, hence no debugging,
- * hence the tag is on.  Before start-up every class is NULL.
+ * hence the tag is on.  Before start-up, and until a class is made, its
+ * entry is kmalloc_stub, whose magazines are always empty.
  */
 static inline void *umem_alloc_hit(size_t n)
 {
-	kmem_cache_t *cp;
 	void *p;
 
 	if (__builtin_expect(n - 1 < KMALLOC_MAX_CLASS, 1) &&
-	    __builtin_expect((cp = kmalloc_class_cache(n)) != NULL, 1) &&
-	    __builtin_expect((p = kmem_cache_alloc_hit(cp)) != NULL, 1)) {
+	    __builtin_expect((p = kmem_cache_alloc_hit(kmalloc_hit_cache(n))) != NULL, 1)) {
 		((uint64_t *)p)[1] = 0;
 		return p;
 	}

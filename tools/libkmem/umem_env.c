@@ -102,7 +102,7 @@
 #include "umem_impl.h"
 
 __thread struct umem_tls umem_tls UMEM_TLS = { .ut_hart = -1, .ut_state = UMEM_NEW << UMEM_MODE_SHIFT,
-					       .ut_own = -1 };
+					       .ut_own = UMEM_NOT_OWN };
 static __thread char umem_token UMEM_TLS;	/* its address names the thread */
 
 /* §5: trampoline NAME calls FN with every caller-saved register preserved. */
@@ -322,7 +322,7 @@ void cpu_call_all(void (*fn)(void *), void *arg)
 	int saved = umem_hart, state = umem_tls.ut_state, own = umem_tls.ut_own;
 
 	/* quiet system: no slot lock needed; each slot's state with interrupts "off" */
-	umem_tls.ut_own = -1;		/* no hit path on the caller's own slot meanwhile */
+	umem_tls.ut_own = UMEM_NOT_OWN;	/* no hit path on the caller's own slot meanwhile */
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++) {
 		umem_hart = (int)c;
 		umem_tls.ut_state = UMEM_OWNER << UMEM_MODE_SHIFT | ((state & UMEM_DEPTH_MASK) + 1);
