@@ -285,6 +285,7 @@ static void stress_snap(struct stress_snap *ss)
 
 void stress_snapshot_before(void)
 {
+	(void)kmem_magazine_caches_make();	/* made on first use and kept: not the run's */
 	stress_drain_everything();
 	stress_snap(&stress_before);
 }

@@ -21,26 +21,30 @@
  * a constant, and calls the class cache's inline allocation; any other call
  * goes to kmalloc_var() and the table.  kmalloc_init checks (ASSERT) that
  * formula and table agree for every size.
- *   kmalloc_init makes every class cache and its DMA twin, unless
- * kmalloc_ondemand is set (libkmem): then kmalloc_caches[][] starts NULL, the
- * hit paths test the entry and fall to kmalloc_common, and kmalloc_class_get
- * makes that one cache under kmalloc_class_lock (rank KMALLOC_CLASS, held
- * across kmem_cache_create) and publishes it with a release store.
+ *   kmalloc_init makes every class cache and its DMA twin, and the cache
+ * of large records (§2), unless kmalloc_ondemand is set (libkmem): then
+ * kmalloc_caches[][] starts NULL, the hit paths test the entry and fall to
+ * kmalloc_common, and kmalloc_class_get makes that one cache under
+ * kmalloc_class_lock (rank KMALLOC_CLASS, held across kmem_cache_create)
+ * and publishes it with a release store; the large-record cache is made
+ * the same way by the first large request (kmalloc_large_get).
  *   libkmem's malloc runs only a magazine hit (kmem_cache_alloc_hit) inline,
  * so it reads kmalloc_hit[] instead (kmalloc_hit_cache, kmem_impl.h), which
  * mirrors kmalloc_caches[0][] but holds kmalloc_stub where a class is not
  * made: a cache that is never written, whose every hart's magazine is
- * empty, so that its hit misses and the class needs no test of its own.  A class
- * that cannot be made fails the request (KM_PANIC panics); nothing is
- * reaped or retried for it, and the next request tries again.
+ * empty, so that its hit misses and the class needs no test of its own.
+ * Making a class follows the request's flags, as a slab import does
+ * (kmem.c §5-6): KM_PANIC holds failure injection off, a request that may
+ * sleep reaps once and tries again; a class that still cannot be made fails
+ * the request (KM_PANIC panics), and the next request tries again.
  *
  * 2. Large requests
  * -----------------
  * Bigger requests go to the large arena that kmem_init was given (the
  * kernel's mapped heap; a host arena in tests) with vmem_xalloc, which never
  * goes through quantum caches.  Each is recorded in a small hash (address ->
- * size), so kfree and ksize know its size and can tell it from a pointer
- * nobody allocated.
+ * size; the records are objects of the cache "kmalloc_large"), so kfree
+ * and ksize know its size and can tell it from a pointer nobody allocated.
  *
  * 3. kfree
  * --------
@@ -182,7 +186,8 @@ static int kmalloc_class_make(unsigned dma, unsigned i)
 }
 
 /* The cache of class i (dma or not), made now if it does not exist yet; NULL: no memory. */
-static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, unsigned i)
+/* The cache of class i (dma or not), made now under the class lock if it does not exist yet. */
+static kmem_cache_t *kmalloc_class_try(unsigned dma, unsigned i)
 {
 	kmem_cache_t *cp;
 
@@ -194,6 +199,52 @@ static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, u
 	return cp;
 }
 
+/*
+ * The cache of class i, made on demand with the request's semantics (§1):
+ * KM_PANIC holds failure injection off meanwhile, and a request that may
+ * sleep reaps once and tries again (outside the class lock: a reap calls
+ * every hart).  NULL: no memory.
+ */
+static __attribute__((noinline)) kmem_cache_t *kmalloc_class_get(unsigned dma, unsigned i,
+								 int kmflag)
+{
+	kmem_cache_t *cp;
+
+	if (kmflag & KM_PANIC)
+		fail_hold();
+	cp = kmalloc_class_try(dma, i);
+	if (cp == NULL && !(kmflag & KM_NOSLEEP)) {
+		kmem_reap();
+		cp = kmalloc_class_try(dma, i);
+	}
+	if (kmflag & KM_PANIC)
+		fail_release();
+	return cp;
+}
+
+/* Make the large-record cache; 0, or -1 when there is no memory. */
+static int kmalloc_large_make(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
+					     NULL, NULL, NULL, NULL, NULL, 0);
+
+	__atomic_store_n(&kmalloc_large_cache, cp, __ATOMIC_RELEASE);
+	return cp == NULL ? -1 : 0;
+}
+
+/* The large-record cache, made now if it does not exist yet (§2); NULL: no memory. */
+static __attribute__((noinline)) kmem_cache_t *kmalloc_large_get(void)
+{
+	kmem_cache_t *cp;
+
+	spin_lock(&kmalloc_class_lock);
+	if (kmalloc_large_cache == NULL)
+		(void)kmalloc_large_make();
+	cp = kmalloc_large_cache;
+	spin_unlock(&kmalloc_class_lock);
+	return cp;
+}
+
 int kmalloc_init(vmem_t *large)
 {
 	kmalloc_large_arena = large;
@@ -201,12 +252,12 @@ int kmalloc_init(vmem_t *large)
 	spin_init(&kmalloc_class_lock, "kmalloc_class", LOCK_RANK_KMALLOC_CLASS);
 	memset(kmalloc_large_hash, 0, sizeof(kmalloc_large_hash));
 	kmalloc_size_index_init();
-	for (unsigned i = 0; i < KMALLOC_NCLASSES && !kmalloc_ondemand; i++)
+	if (kmalloc_ondemand)
+		return 0;
+	for (unsigned i = 0; i < KMALLOC_NCLASSES; i++)
 		if (kmalloc_class_make(0, i) != 0 || kmalloc_class_make(1, i) != 0)
 			return -1;
-	kmalloc_large_cache = kmem_cache_create("kmalloc_large", sizeof(struct kmalloc_large), 0,
-						NULL, NULL, NULL, NULL, NULL, 0);
-	return kmalloc_large_cache == NULL ? -1 : 0;
+	return kmalloc_large_make();
 }
 
 void kmalloc_fini(void)
@@ -240,6 +291,7 @@ static unsigned kmalloc_large_bucket(uintptr_t addr)
 /* A request above the largest class: the large arena, recorded in the hash. */
 static void *kmalloc_large(size_t size, int kmflag)
 {
+	kmem_cache_t *lc;
 	struct kmalloc_large *kl;
 	uintptr_t addr;
 	irqflags_t fl;
@@ -247,13 +299,16 @@ static void *kmalloc_large(size_t size, int kmflag)
 
 	if (kmalloc_large_arena == NULL || (kmflag & KM_DMA))
 		return NULL;
-	kl = kmem_cache_alloc(kmalloc_large_cache, KM_NOSLEEP);
+	lc = __atomic_load_n(&kmalloc_large_cache, __ATOMIC_ACQUIRE);
+	if (lc == NULL && (lc = kmalloc_large_get()) == NULL)
+		return NULL;
+	kl = kmem_cache_alloc(lc, KM_NOSLEEP);
 	if (kl == NULL)
 		return NULL;
 	addr = vmem_xalloc(kmalloc_large_arena, size, 0, 0, 0, 0, 0,
 			   (kmflag & KM_NOSLEEP) ? VM_NOSLEEP : VM_SLEEP);
 	if (addr == 0) {
-		kmem_cache_free(kmalloc_large_cache, kl);
+		kmem_cache_free(lc, kl);
 		return NULL;
 	}
 	kl->kl_addr = addr;
@@ -307,7 +362,7 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	cp = __atomic_load_n(&kmalloc_caches[(kmflag & KM_DMA) ? 1 : 0][kmalloc_index(size)],
 			     __ATOMIC_ACQUIRE);
 	if (cp == NULL && (cp = kmalloc_class_get((kmflag & KM_DMA) ? 1 : 0,
-						  kmalloc_index(size))) == NULL) {
+						  kmalloc_index(size), kmflag)) == NULL) {
 		if (kmflag & KM_PANIC)
 			panic("kmalloc(%lu, flags 0x%x): out of memory (making its class cache)",
 			      (unsigned long)size, kmflag);

@@ -111,10 +111,24 @@
  * the slow path, which asks the slab (kmem_buf_node).  kfree passes the
  * slab's node it already has (kmem_cache_free_home).
  *   Magazines are objects of the caches "kmem_magazine_N" (one per size).
+ * Each is made the first time a hart needs a magazine of its size
+ * (kmem_magtype_make), so sizes that no cache uses cost nothing (libkmem
+ * caps magazines at 15 rounds: the four bigger sizes are never made);
+ * with several nodes kmem_init makes the cross magazines' one, which every
+ * cross-node free uses.
+ * Under a cap (kmem_magsize_max) every magazine of up to the cap's size
+ * comes from the one cache of the biggest size allowed: a magazine of 1, 3
+ * or 7 rounds then takes 128 bytes instead of 16, 32 or 64, but a process
+ * pays one cache structure and one partial slab instead of up to four.
+ * Making one takes kmem_magtype_lock with spin_trylock only: the hart
+ * that loses a race, or that already holds kmem_list_lock (a reclaim
+ * callback), or that finds no memory, goes on without a magazine, the path
+ * of any failed magazine allocation, and tries again at its next slow path.
  * Recursion guard: those caches, and the other internal caches (kmem_slab,
  * kmem_bufctl), are KMC_NOMAGAZINE, so allocating or freeing a magazine or
- * a header goes straight to a slab layer and never needs a magazine; and
- * their objects are small, so their slabs need no external header.
+ * a header goes straight to a slab layer and never needs a magazine.  The
+ * two biggest magazines (1 and 2 KiB) are large objects, whose slabs take
+ * headers and bufctls from kmem_slab and kmem_bufctl, which are small.
  *   Magazine size: each node's depot has a magazine type (kmem_magtypes[]).
  * Depot lock contention (trylock failures) counted over a working-set
  * interval above KMEM_CONTENTION_LIMIT moves the depot to the next size; the
@@ -224,6 +238,9 @@ struct kmem_cache *kmem_cache_list;
 static unsigned kmem_reap_gen;			/* raised by kmem_reap */
 struct kmem_hart kmem_hart[MM_MAX_CPUS];	/* per-hart reaping and level counts */
 static bool kmem_ready;
+static bool kmem_was_up;			/* kmem_init ran before: kmem_hart may not be zero */
+/* Making a magazine cache (kmem_magtype_make): spin_trylock only; rank KMALLOC_CLASS. */
+static spinlock_t kmem_magtype_lock;
 /* The node parts' cache (§3); NULL until kmem_internal_caches made it. */
 static kmem_cache_t *kmem_cnode_cache;
 
@@ -257,10 +274,78 @@ static const struct kmem_magtype *kmem_magtype_of(int rounds)
 	panic("kmem_magtype_of(%d): no such magazine size", rounds);
 }
 
-/* An empty magazine of type mt, or NULL. */
+static bool kmem_magtype_top(const struct kmem_magtype *mt);
+
+/*
+ * The type whose cache holds mt's magazines: mt itself, or with
+ * kmem_magsize_max set the biggest type a magazine may grow to, when mt is
+ * not above it (§4: one magazine cache under a cap).
+ */
+static struct kmem_magtype *kmem_magtype_source(const struct kmem_magtype *mt)
+{
+	unsigned i = (unsigned)(mt - kmem_magtypes);
+
+	while (kmem_magsize_max != 0 && !kmem_magtype_top(&kmem_magtypes[i]))
+		i++;
+	return &kmem_magtypes[i];
+}
+
+/*
+ * Make the cache of mt's magazines on its first use (theory §4) and
+ * publish it in mt_cache; NULL when that cannot be done now: another hart
+ * is making one (kmem_magtype_lock is only tried, never waited for), this
+ * hart holds kmem_list_lock (a reclaim callback of kmem_reap), or there is
+ * no memory.  The caller then has no magazine, the path of any failed
+ * magazine allocation, and a later slow path tries again.
+ */
+static __attribute__((noinline)) kmem_cache_t *kmem_magtype_make(const struct kmem_magtype *mt)
+{
+	struct kmem_magtype *src = kmem_magtype_source(mt);
+	char name[KMEM_NAMELEN];
+	kmem_cache_t *mc;
+
+	if (spin_held(&kmem_list_lock) || !spin_trylock(&kmem_magtype_lock))
+		return NULL;
+	mc = src->mt_cache;
+	if (mc == NULL) {
+		snprintf(name, sizeof(name), "kmem_magazine_%d", src->mt_magsize);
+		mc = kmem_cache_create(name, (size_t)(src->mt_magsize + 1) * sizeof(void *), 0, NULL,
+				       NULL, NULL, NULL, NULL, KMC_NOMAGAZINE | KMC_NODEBUG);
+		__atomic_store_n(&src->mt_cache, mc, __ATOMIC_RELEASE);
+	}
+	if (mc != NULL)
+		__atomic_store_n(&kmem_magtypes[mt - kmem_magtypes].mt_cache, mc, __ATOMIC_RELEASE);
+	spin_unlock(&kmem_magtype_lock);
+	return mc;
+}
+
+kmem_cache_t *kmem_magtype_cache(unsigned i)
+{
+	const struct kmem_magtype *mt = &kmem_magtypes[i];
+	kmem_cache_t *mc = __atomic_load_n(&mt->mt_cache, __ATOMIC_ACQUIRE);
+
+	return mc != NULL ? mc : kmem_magtype_make(mt);
+}
+
+int kmem_magazine_caches_make(void)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
+		if (kmem_magtype_cache(i) == NULL)
+			err = -1;
+		if (kmem_magtype_top(&kmem_magtypes[i]))
+			break;
+	}
+	return err;
+}
+
+/* An empty magazine of type mt, or NULL (its cache made first if need be). */
 static struct kmem_magazine *kmem_mag_new(const struct kmem_magtype *mt)
 {
-	return kmem_cache_alloc(mt->mt_cache, KM_NOSLEEP);
+	kmem_cache_t *mc = kmem_magtype_cache((unsigned)(mt - kmem_magtypes));
+
+	return mc != NULL ? kmem_cache_alloc(mc, KM_NOSLEEP) : NULL;
 }
 
 /* Destroy a magazine of capacity cap holding n buffers: buffers to the back end. */
@@ -876,7 +961,7 @@ static int kmem_cache_setup(kmem_cache_t *cp, unsigned nnodes)
 {
 	const struct kmem_magtype *mt = NULL;
 
-	if (!(cp->cache_cflags & KMC_NOMAGAZINE) && kmem_magtypes[0].mt_cache != NULL)
+	if (!(cp->cache_cflags & KMC_NOMAGAZINE))
 		mt = kmem_magtype_start(cp->cache_bufsize);
 	cp->cache_nnodes = nnodes;
 	for (unsigned n = 0; n < nnodes; n++) {
@@ -1101,6 +1186,23 @@ void kmem_cache_walk(void (*fn)(kmem_cache_t *cp, void *arg), void *arg)
 
 /* ------------------------------------------------------------------ reaping */
 
+/*
+ * Free the free slabs of the internal caches, those that hold magazines
+ * first (their slabs may have headers and bufctls), then the bufctl and
+ * slab-header caches.  Magazine caches not made yet are skipped.
+ */
+static void kmem_internal_reap(void)
+{
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
+		kmem_cache_t *mc = __atomic_load_n(&kmem_magtypes[i].mt_cache, __ATOMIC_ACQUIRE);
+
+		if (mc != NULL)
+			kmem_slab_reap(mc);
+	}
+	kmem_slab_reap(kmem_bufctl_cache);
+	kmem_slab_reap(kmem_slab_cache);
+}
+
 /* Working-set update of one depot (theory §5): last interval's minimum becomes the limit. */
 static void kmem_depot_ws_update(kmem_cache_t *cp, struct kmem_cnode *cn)
 {
@@ -1185,11 +1287,7 @@ void kmem_reap(void)
 	kh->kh_reaping = true;
 	__atomic_fetch_add(&kmem_reap_gen, 1, __ATOMIC_RELAXED);
 	kmem_cache_walk(kmem_cache_reap, NULL);
-	/* Reaping the others filled the internal caches' slabs: reap those again. */
-	kmem_slab_reap(kmem_bufctl_cache);
-	kmem_slab_reap(kmem_slab_cache);
-	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+	kmem_internal_reap();	/* reaping the others filled the internal caches' slabs */
 	kh->kh_reaping = false;
 }
 
@@ -1252,10 +1350,7 @@ void kmem_drain_all(void)
 		return;
 	cpu_call_all(kmem_flush_hart, NULL);
 	kmem_cache_walk(kmem_cache_drain_cb, NULL);
-	kmem_slab_reap(kmem_bufctl_cache);
-	kmem_slab_reap(kmem_slab_cache);
-	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+	kmem_internal_reap();
 }
 
 void kmem_drain_this_hart(void)
@@ -1281,11 +1376,7 @@ void kmem_purge(void)
 	if (!kmem_ready)
 		return;
 	kmem_cache_walk(kmem_cache_purge_cb, NULL);
-	/* Purging the others freed magazines and headers: free those caches' slabs again. */
-	kmem_slab_reap(kmem_bufctl_cache);
-	kmem_slab_reap(kmem_slab_cache);
-	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		kmem_slab_reap(kmem_magtypes[i].mt_cache);
+	kmem_internal_reap();	/* purging the others freed magazines and headers */
 }
 
 /* A hart's magazine hits summed over the caches (kmem_levelstat_cb's argument). */
@@ -1328,28 +1419,20 @@ void kmem_ws_update_all(void)
 /* ------------------------------------------------------------ init and fini */
 
 /*
- * The internal caches, in this order: magazines of each size, node parts
- * of nodes 1.. (§3: only with several nodes), slab headers, bufctls.
- * Reaping walks caches in creation order, so the magazine and node-part
- * caches give back their slabs' headers and bufctls before those two
- * caches are reaped.  kmem_cnode_cache is published last: every internal
- * cache keeps its node parts in pages (cache_bootmeta).
+ * The internal caches, in this order: node parts of nodes 1.. (§3: only
+ * with several nodes), slab headers, bufctls, and with several nodes the
+ * cross magazines' cache, which every cross-node free uses.  The other
+ * magazine caches are made on first use (kmem_magtype_make, §4): a size
+ * no cache starts with or grows to, as every size above kmem_magsize_max,
+ * is never made.  kmem_cnode_cache is published before the cross
+ * magazines' cache only: every other internal cache keeps its node parts in
+ * pages (cache_bootmeta).
  */
 static int kmem_internal_caches(void)
 {
-	char name[KMEM_NAMELEN];
 	const unsigned fl = KMC_NOMAGAZINE | KMC_NODEBUG;
 	kmem_cache_t *nc = NULL;
 
-	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++) {
-		struct kmem_magtype *mt = &kmem_magtypes[i];
-
-		snprintf(name, sizeof(name), "kmem_magazine_%d", mt->mt_magsize);
-		mt->mt_cache = kmem_cache_create(name, (size_t)(mt->mt_magsize + 1) * sizeof(void *),
-						 0, NULL, NULL, NULL, NULL, NULL, fl);
-		if (mt->mt_cache == NULL)
-			return -1;
-	}
 	if (kmem_nnodes > 1 &&
 	    (nc = kmem_cache_create("kmem_cnode", sizeof(struct kmem_cnode), MM_CACHE_LINE, NULL,
 				    NULL, NULL, NULL, NULL, fl)) == NULL)
@@ -1358,18 +1441,21 @@ static int kmem_internal_caches(void)
 					    NULL, NULL, NULL, fl);
 	kmem_bufctl_cache = kmem_cache_create("kmem_bufctl", sizeof(struct kmem_bufctl), 0, NULL,
 					      NULL, NULL, NULL, NULL, fl);
+	kmem_cnode_cache = nc;
 	if (kmem_slab_cache == NULL || kmem_bufctl_cache == NULL)
 		return -1;
-	kmem_cnode_cache = nc;
-	return 0;
+	return kmem_nnodes > 1 && kmem_magtype_cache(KMEM_CROSS_MAGTYPE) == NULL ? -1 : 0;
 }
 
 int kmem_init(vmem_t *large_arena)
 {
 	spin_init(&kmem_list_lock, "kmem_list", LOCK_RANK_KMEM_LIST);
+	spin_init(&kmem_magtype_lock, "kmem_magtype", LOCK_RANK_KMALLOC_CLASS);
 	kmem_cache_list = NULL;
-	memset(kmem_hart, 0, sizeof(kmem_hart));
 	kmem_reap_gen = 0;
+	if (kmem_was_up)	/* the first time it is .bss, zero: leave its pages untouched */
+		memset(kmem_hart, 0, sizeof(kmem_hart));
+	kmem_was_up = true;
 	if (kmem_arenas_init() != 0) {
 		printk("kmem_init: cannot create the slab arenas\n");
 		kmem_arenas_fini();
@@ -1389,6 +1475,45 @@ int kmem_init(vmem_t *large_arena)
 
 bool kmem_initialized(void) { return kmem_ready; }
 
+/* Is cp one of kmem's own caches (magazines, node parts, slab headers, bufctls)? */
+static bool kmem_cache_internal(const kmem_cache_t *cp)
+{
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		if (cp == kmem_magtypes[i].mt_cache)
+			return true;
+	return cp == kmem_cnode_cache || cp == kmem_slab_cache || cp == kmem_bufctl_cache;
+}
+
+/* The most recently made cache that is not internal, or NULL. */
+static kmem_cache_t *kmem_last_client(void)
+{
+	irqflags_t fl = kmem_lock(&kmem_list_lock);
+	kmem_cache_t *last = NULL;
+
+	for (kmem_cache_t *cp = kmem_cache_list; cp != NULL; cp = cp->cache_next)
+		if (!kmem_cache_internal(cp))
+			last = cp;
+	kmem_unlock(&kmem_list_lock, fl);
+	return last;
+}
+
+/* Destroy a magazine cache, forgotten by every type that shares it (§4). */
+static void kmem_magcache_destroy(kmem_cache_t *mc)
+{
+	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
+		if (kmem_magtypes[i].mt_cache == mc)
+			kmem_magtypes[i].mt_cache = NULL;
+	kmem_cache_destroy(mc);
+}
+
+/* Destroy *cpp if it was made, and forget it. */
+static void kmem_cache_destroy_ref(kmem_cache_t **cpp)
+{
+	if (*cpp != NULL)
+		kmem_cache_destroy(*cpp);
+	*cpp = NULL;
+}
+
 void kmem_fini(void)
 {
 	kmem_cache_t *cp;
@@ -1400,29 +1525,19 @@ void kmem_fini(void)
 	vmem_qcache_detach_all();
 	kmalloc_fini();
 	/*
-	 * Caches in reverse creation order: clients, bufctls, slab headers,
-	 * node parts (every one free once the clients are gone) and
-	 * magazines.  Large magazines have bufctls and headers of their own:
-	 * free the slabs of those caches before the bufctl and slab-header
-	 * caches go.
+	 * Clients in reverse creation order (their magazines go back to the
+	 * magazine caches), then the internal caches, each before the caches
+	 * its slabs use: magazines (large ones have external headers and
+	 * bufctls), node parts, bufctls, slab headers.
 	 */
-	while ((cp = kmem_cache_list) != NULL) {
-		kmem_cache_t *last = cp;
-
-		while (last->cache_next != NULL)
-			last = last->cache_next;
-		if (last == kmem_bufctl_cache) {
-			for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-				kmem_slab_reap(kmem_magtypes[i].mt_cache);
-			if (kmem_cnode_cache != NULL)
-				kmem_slab_reap(kmem_cnode_cache);
-		}
-		kmem_cache_destroy(last);
-	}
+	while ((cp = kmem_last_client()) != NULL)
+		kmem_cache_destroy(cp);
 	for (unsigned i = 0; i < KMEM_NMAGTYPES; i++)
-		kmem_magtypes[i].mt_cache = NULL;
-	kmem_slab_cache = kmem_bufctl_cache = NULL;
-	kmem_cnode_cache = NULL;
+		if (kmem_magtypes[i].mt_cache != NULL)
+			kmem_magcache_destroy(kmem_magtypes[i].mt_cache);
+	kmem_cache_destroy_ref(&kmem_cnode_cache);
+	kmem_cache_destroy_ref(&kmem_bufctl_cache);
+	kmem_cache_destroy_ref(&kmem_slab_cache);
 	kmem_ready = false;
 	kmem_arenas_fini();
 }

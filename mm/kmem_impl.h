@@ -116,9 +116,21 @@ struct kmem_magtype {
 	int mt_magsize;			/* rounds per magazine */
 	size_t mt_minbuf;		/* smallest buffer that starts with this type */
 	size_t mt_maxbuf;		/* largest buffer that may grow to this type */
-	kmem_cache_t *mt_cache;		/* the cache its magazines come from */
+	kmem_cache_t *mt_cache;		/* its magazines' cache (NULL until first use) */
 };
 #define KMEM_NMAGTYPES		8
+/*
+ * The cache of kmem_magtypes[i]'s magazines, made now if it was not yet
+ * (kmem.c §4); NULL when it cannot be made now.
+ */
+kmem_cache_t *kmem_magtype_cache(unsigned i);
+/*
+ * Make now every magazine cache a magazine may come from (up to
+ * kmem_magsize_max); -1 if one cannot be made.  They are made on first use
+ * and kept, so a check that counts pages before and after a workload (host
+ * tests, the stress verifier) calls this before its first count.
+ */
+int kmem_magazine_caches_make(void);
 
 /* --------------------------------------------------------------- slab layer */
 

@@ -102,12 +102,16 @@ static void kmem_numa_map_mark(paddr_t base, paddr_t end, int node)
  * Build kmem_numa_map (kmem.h) from the page allocator's zones: a section
  * gets a node when the spans of that node's zones alone touch it.  A zone's
  * span may include holes, so a section can come out mixed although its
- * memory has one node: such frees just take the slow path.
+ * memory has one node: such frees just take the slow path.  With one node
+ * no free reads the map (hc_numa is false in every cache): it is left as
+ * it is, and its 4 KiB of .bss untouched.
  */
 static void kmem_numa_map_build(void)
 {
 	paddr_t lo = (paddr_t)-1;
 
+	if (kmem_nnodes == 1)
+		return;
 	for (unsigned z = 0; z < page_state.pgs_nzones; z++)
 		if (page_state.pgs_zone[z].z_base < lo)
 			lo = page_state.pgs_zone[z].z_base;

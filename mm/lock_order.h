@@ -18,9 +18,14 @@
  *                function may take any lock below; so cpu_call_all() is
  *                made holding no other lock.
  *   KMALLOC_CLASS  mm/kmalloc.c: making a class cache on first use
- *                (kmalloc_ondemand, libkmem); held across kmem_cache_create,
- *                so before every kmem lock.  Never taken in interrupt
- *                context: kmalloc only makes classes in a process.
+ *                (kmalloc_ondemand, libkmem) and the large-record cache;
+ *                held across kmem_cache_create, so before every kmem lock.
+ *                Never taken in interrupt context: kmalloc only makes
+ *                caches in a process.  mm/kmem.c's kmem_magtype_lock
+ *                (making a magazine cache on first use, from any magazine
+ *                slow path) shares the rank but is only ever tried
+ *                (spin_trylock): it never waits, and a hart that fails
+ *                goes on without a magazine.
  *   KMEM_LIST    the list of object caches (create, destroy, reap, dumps).
  *   KMEM_DEPOT   one NUMA node's depot of one object cache (full and empty
  *                magazine lists).

@@ -105,6 +105,32 @@ MUTANTS = {
         "build/host/tests/test_defer", ["build/host/tests/test_defer"],
         "page_grow writes a section with the zone lock dropped: racing harts grow it twice "
         "(test_defer's threads case, 24 boots)"),
+    # kfree's hit path (mm/kmalloc.c §3) and libkmem's malloc (kmalloc.c §1, umem.c §1).
+    "kfree-kchunks-without-class": (
+        "mm/kmem_slab.c",
+        "sp->slab_kchunks = cp->cache_kclass != 0 ? kmem_slab_kchunks(cp) : 0;",
+        "sp->slab_kchunks = kmem_slab_kchunks(cp);",
+        "build/host/tests/test_kmem", ["build/host/tests/test_kmem"],
+        "a slab without a kmalloc class passes kfree's buffer test: its buffers go to class 0"),
+    "kmalloc-stub-never-replaced": (
+        "mm/kmalloc.c",
+        "\t\t__atomic_store_n(&kmalloc_hit[i], cp, __ATOMIC_RELEASE);",
+        "\t\t(void)0;",
+        "build/host/tests/test_kmem_mt", ["build/host/tests/test_kmem_mt"],
+        "a class made on demand never reaches malloc's hit path (kmalloc_hit keeps the stub)"),
+    "libkmem-big-reuse-unmarked": (
+        "tools/libkmem/umem.c",
+        "\tif (n > KMALLOC_MAX_CLASS)\n\t\tumem_dirty_reused((uintptr_t)p, n);",
+        "",
+        "host-tools", [PY, "tools/libkmem/check.py", "--filter", "big blocks"],
+        "a big block freed and taken again still counts as free: it is given back and faulted "
+        "in again"),
+    "stress-watchdog-blind-to-one-hart": (
+        "kernel/stress.c",
+        "\tif (sr->sr_idle_us[c] >= (uint64_t)sr->sr_hang_s * 1000000 &&",
+        "\tif (false && sr->sr_idle_us[c] >= (uint64_t)sr->sr_hang_s * 1000000 &&",
+        "all", [PY, "tools/testrun.py", "--only", "boot", "--filter", "stress-selftest-hang"],
+        "one hart that stops while the others run is never reported (a 60 s boot)"),
 }
 
 

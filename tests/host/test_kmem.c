@@ -165,6 +165,7 @@ static void kmem_test_ctor_failure_returns_null_and_loses_nothing(void **state)
 	(void)state;
 	ctor_calls = dtor_calls = 0;
 	cp = kmem_cache_create("ctorfail", 48, 0, obj_ctor, obj_dtor, NULL, &ctor_calls, NULL, 0);
+	ksim_make_magazine_caches();	/* made on first use and kept: not this test's loss */
 	page_drain_all();
 	before = page_free_count() + page_cached_count();
 	ctor_fail_after = 5;
@@ -297,6 +298,75 @@ static void kmem_test_magazines_on_and_off(void **state)
 	ksim_check(off);
 	kmem_cache_destroy(on);
 	kmem_cache_destroy(off);
+}
+
+/* Count the caches called nc_name (kmem_cache_walk body). */
+struct named_count { const char *nc_name; unsigned nc_n; };
+static void count_named(kmem_cache_t *cp, void *arg)
+{
+	struct named_count *nc = arg;
+
+	nc->nc_n += strcmp(kmem_cache_name(cp), nc->nc_name) == 0;
+}
+
+/* How many caches are called name. */
+static unsigned caches_named(const char *name)
+{
+	struct named_count nc = { name, 0 };
+
+	kmem_cache_walk(count_named, &nc);
+	return nc.nc_n;
+}
+
+/* kmem_cache_walk body (holds the cache list, as a reclaim callback does): one alloc and free. */
+static void pair_under_list_lock(kmem_cache_t *cp, void *arg)
+{
+	kmem_cache_t *lazy = arg;
+	void *b;
+
+	if (cp != lazy)
+		return;
+	b = kmem_cache_alloc(lazy, KM_NOSLEEP);
+	assert_non_null(b);
+	kmem_cache_free(lazy, b);
+}
+
+/*
+ * Magazine caches are made on first use: after boot only the cross-node
+ * magazines' (15 rounds, two nodes); a 48-byte cache's first magazine (63
+ * rounds, the paper's size below 64 bytes) makes kmem_magazine_63 once, and
+ * a 40-byte cache shares it.  A hart holding the cache list cannot make one:
+ * it gets no magazine, and its buffers go to and from the slab layer.
+ */
+static void kmem_test_magazine_caches_made_on_first_use(void **state)
+{
+	static const int sizes[] = { 1, 3, 7, 31, 63, 127, 255 };
+	kmem_cache_t *c48 = kmem_cache_create("lazy48", 48, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	kmem_cache_t *c40 = kmem_cache_create("lazy40", 40, 0, NULL, NULL, NULL, NULL, NULL, 0);
+	char name[KMEM_NAMELEN];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(name, sizeof(name), "kmem_magazine_%d", sizes[i]);
+		assert_int_equal(caches_named(name), 0);
+	}
+	assert_int_equal(caches_named("kmem_magazine_15"), 1);
+	assert_int_equal(ksim_stat(c48, KMS_MAGSIZE), 63);
+	kmem_cache_walk(pair_under_list_lock, c48);
+	assert_int_equal(caches_named("kmem_magazine_63"), 0);
+	assert_int_equal(ksim_stat(c48, KMS_MAG_ALLOC), 0);
+	assert_int_equal(ksim_stat(c48, KMS_SLAB_ALLOC), 1);
+	assert_int_equal(ksim_stat(c48, KMS_SLAB_FREE), 1);
+	kmem_cache_free(c48, kmem_cache_alloc(c48, KM_SLEEP));
+	assert_int_equal(caches_named("kmem_magazine_63"), 1);
+	assert_int_equal(ksim_stat(c48, KMS_MAG_ALLOC), 1);
+	kmem_cache_free(c40, kmem_cache_alloc(c40, KM_SLEEP));
+	assert_int_equal(ksim_stat(c40, KMS_MAG_ALLOC), 1);
+	assert_int_equal(caches_named("kmem_magazine_63"), 1);
+	ksim_check(c48);
+	ksim_check(c40);
+	kmem_cache_destroy(c48);
+	kmem_cache_destroy(c40);
 }
 
 /* Bursts larger than a magazine go through the depot: full magazines come back from it. */
@@ -874,6 +944,7 @@ int main(void)
 		T(kmem_test_reap_frees_free_slabs),
 	T(kmem_test_page_alloc_reaps_before_failing),
 		T(kmem_test_magazines_on_and_off),
+		T(kmem_test_magazine_caches_made_on_first_use),
 		T(kmem_test_depot_trades_full_and_empty),
 		T(kmem_test_depot_free_trades_two_full),
 		T(kmem_test_reap_keeps_working_set),

@@ -590,7 +590,7 @@ static void kmem_mt_test_ondemand_class_race_held(void **state)
 	assert_int_equal(od_caches_named("kmalloc-3072"), 1);
 }
 
-/* A class that cannot be made fails the request (KM_PANIC panics); made later, it works. */
+/* A class that cannot be made fails the request, but KM_PANIC's is made anyway; made later, it works. */
 static void kmem_mt_test_ondemand_class_failure(void **state)
 {
 	jmp_buf jb;
@@ -599,14 +599,19 @@ static void kmem_mt_test_ondemand_class_failure(void **state)
 	(void)state;
 	fail_set(1, 7);				/* every allocation that may fail fails */
 	assert_null(kmalloc(500, KM_NOSLEEP));
+	assert_null(kmalloc(500, KM_SLEEP));	/* reaped and retried: injection fails it again */
 	assert_int_equal(od_caches_named("kmalloc-512"), 0);
-	if (setjmp(jb) == 0) {
+	if (setjmp(jb) == 0) {			/* KM_PANIC holds injection off: made, no panic */
 		host_panic_jmp = &jb;
-		(void)kmalloc(700, KM_PANIC | KM_NOSLEEP);
+		p = kmalloc(700, KM_PANIC | KM_NOSLEEP);
 		host_panic_jmp = NULL;
-		fail_msg("kmalloc(KM_PANIC) returned although its class could not be made");
+		assert_non_null(p);
+		assert_int_equal(od_caches_named("kmalloc-704"), 1);
+		kfree(p);
+	} else {
+		host_panic_jmp = NULL;
+		fail_msg("kmalloc(KM_PANIC) panicked: injection failed its class cache");
 	}
-	host_panic_jmp = NULL;
 	fail_set(0, 0);
 	/* injection off: the DMA twin and the class are made on their first requests */
 	p = kmalloc(500, KM_NOSLEEP | KM_DMA);

@@ -68,7 +68,10 @@
  * (kmalloc_ondemand), since a process uses a handful of the 128 and each
  * costs a magazine line per slot; until then, and before start-up, malloc's
  * hit path finds kmalloc_stub for the class, whose magazines are always
- * empty, and takes its slow path.
+ * empty, and takes its slow path.  Nor does kmem_init make a magazine
+ * cache or kmalloc_large: each is made on first use, and every magazine (at
+ * most UMEM_MAGSIZE_MAX = 15 rounds) comes from one cache, kmem_magazine_15
+ * (mm/kmem.c §4).
  * Nothing in it calls malloc (mmap, getenv, the mm/ init functions), so it
  * works from a program's first constructor.  The fork handlers are
  * registered last, once the allocator is ready, because registering may
@@ -151,6 +154,7 @@ static struct umem_dirty umem_dirty[UMEM_DIRTY_N];
 static unsigned umem_ndirty;		/* entries in use */
 static uint64_t umem_dirty_bytes;	/* bytes of those not reused: free and resident */
 static uint64_t umem_purges, umem_madvised, umem_madvised_bytes;	/* statistics */
+static uint64_t umem_madvise_failed;	/* madvise calls refused (the range stays resident) */
 static void umem_dirty_reused(uintptr_t a, size_t size);
 
 /* ------------------------------------------------------------ options */
@@ -375,13 +379,15 @@ static __attribute__((noinline, cold)) int umem_init(void)
 {
 	pthread_mutex_lock(&umem_init_lock);
 	if (umem_state == UMEM_UNINIT) {
-		umem_env_init();
+		int env = umem_env_init();	/* first: the locks printk and the options use */
+
 		umem_options();
 		umem_key_init();
 		kmalloc_ondemand = true;	/* a process uses a few classes (§3) */
 		if (!umem_magsize_set)
 			kmem_magsize_max = UMEM_MAGSIZE_MAX;
-		if (umem_heap_init() != 0 || umem_arenas_init() != 0 || kmem_init(umem_large) != 0) {
+		if (env != 0 || umem_heap_init() != 0 || umem_arenas_init() != 0 ||
+		    kmem_init(umem_large) != 0) {
 			printk("libkmem: cannot start the allocator (heap %llu MiB)\n",
 			       (unsigned long long)(umem_heap_size >> 20));
 			__atomic_store_n(&umem_state, UMEM_FAILED, __ATOMIC_RELEASE);
@@ -435,9 +441,11 @@ static __attribute__((destructor)) void umem_exit(void)
 	       "%u of %u slots owned at exit\n", (unsigned long long)owner,
 	       (unsigned long long)shared, inuse, UMEM_SHARED_HART);
 	printk("libkmem: big frees: %llu purges, %llu ranges (%llu KiB) given back with madvise, "
-	       "%llu KiB free and resident\n", (unsigned long long)umem_purges,
-	       (unsigned long long)umem_madvised, (unsigned long long)(umem_madvised_bytes >> 10),
-	       (unsigned long long)(umem_dirty_bytes >> 10));
+	       "%llu KiB free and resident, %llu madvise calls refused\n",
+	       (unsigned long long)umem_purges, (unsigned long long)umem_madvised,
+	       (unsigned long long)(umem_madvised_bytes >> 10),
+	       (unsigned long long)(umem_dirty_bytes >> 10),
+	       (unsigned long long)umem_madvise_failed);
 }
 
 /* ------------------------------------------------------------ aligned blocks */
@@ -538,9 +546,12 @@ static void umem_purge_locked(void)
 		    vmem_xalloc(ud.ud_arena, len, 0, 0, 0, ud.ud_lo, ud.ud_hi, VM_NOSLEEP) != ud.ud_lo)
 			continue;	/* (partly) in use again: vmem gave nothing else */
 		if (ud.ud_old) {
-			madvise((void *)ud.ud_lo, len, MADV_DONTNEED);
-			umem_madvised++;
-			umem_madvised_bytes += len;
+			if (madvise((void *)ud.ud_lo, len, MADV_DONTNEED) == 0) {
+				umem_madvised++;
+				umem_madvised_bytes += len;
+			} else {
+				umem_madvise_failed++;	/* stays resident; still free in the arena */
+			}
 		} else {
 			ud.ud_old = true;
 			umem_dirty[keep++] = ud;
