@@ -180,6 +180,18 @@ $(HOST)/tests/%: tests/host/%.c $(H_PORTABLE_OBJS)
 	$(call say,HOSTLD,$@)
 	$(Q)$(HCC) $(HCFLAGS) $< $(H_PORTABLE_OBJS) -o $@ $(HLDLIBS)
 
+# The page allocator over a flat descriptor map (MM_PAGE_FLAT, as libkmem runs
+# it): mm/ compiled again with -DHOST_PAGE_FLAT for tests/host/test_pageflat.c.
+H_FLAT_OBJS := $(patsubst %,$(HOST)/objflat/%.o,$(H_PORTABLE) tests/host/host_env.c)
+$(HOST)/objflat/%.c.o: %.c | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTCC,$< [flat])
+	$(Q)$(HCC) $(HCFLAGS) -DHOST_PAGE_FLAT -c $< -o $@
+$(HOST)/tests/test_pageflat: tests/host/test_pageflat.c $(H_FLAT_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HCC) $(HCFLAGS) -DHOST_PAGE_FLAT $< $(H_FLAT_OBJS) -o $@ $(HLDLIBS)
+
 $(HOST)/fdtinfo: tools/fdtinfo.c $(FDTINFO_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)

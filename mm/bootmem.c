@@ -23,7 +23,10 @@
  * bootmem_add and bootmem_reserve calls does not matter, and memory listed
  * twice is never handed out twice.  Both tables are
  * fixed arrays (BOOTMEM_MAX_RANGES): bootmem runs before any allocator, so it
- * cannot allocate its own bookkeeping.
+ * cannot allocate its own bookkeeping.  Only the first bm_nfree (bm_nresv)
+ * entries mean anything, so bootmem_reset clears the counts, not the
+ * tables: a start-up on zeroed memory (.bss, in the kernel and in libkmem)
+ * writes only the pages of the entries it uses.
  *
  * 3. Locking
  * ----------
@@ -68,18 +71,27 @@ struct bootmem_range {
 	int br_node;			/* NUMA node (free) or BM_RESERVED/BM_ALLOCATED */
 };
 
+/*
+ * The counts come first and the tables last: entries past bm_nfree and
+ * bm_nresv are never read, so the pages of entries never used are never
+ * written (§2), and with them neither is .bss that is already zero.
+ */
 static struct {
-	struct bootmem_range bm_free[BOOTMEM_MAX_RANGES];	/* sorted, disjoint */
 	unsigned bm_nfree;					/* used entries of bm_free */
-	struct bootmem_range bm_resv[BOOTMEM_MAX_RANGES];	/* reservations, allocations */
 	unsigned bm_nresv;					/* used entries of bm_resv */
 	bool bm_closed;						/* hand_over has run */
 	struct bootmem_stats bm_stats;				/* see bootmem.h */
+	struct bootmem_range bm_free[BOOTMEM_MAX_RANGES];	/* sorted, disjoint */
+	struct bootmem_range bm_resv[BOOTMEM_MAX_RANGES];	/* reservations, allocations */
 } bootmem;
 
 void bootmem_reset(void)
 {
-	memset(&bootmem, 0, sizeof(bootmem));
+	/* Only the counts: the tables' stale entries lie past them, unread. */
+	bootmem.bm_nfree = 0;
+	bootmem.bm_nresv = 0;
+	bootmem.bm_closed = false;
+	memset(&bootmem.bm_stats, 0, sizeof(bootmem.bm_stats));
 }
 
 /* Panic if bootmem has been handed over to the page allocator. */

@@ -24,6 +24,13 @@
  *   PG_TAIL       inside a block headed by a lower page
  * Unmanaged pages (holes, firmware, the kernel, bootmem's allocations) are
  * PG_RESERVED with pg_zone PAGE_NO_ZONE and never change.
+ * With a flat map (MM_PAGE_FLAT, page_init.c §2) descriptors start zero,
+ * which reads as PG_RESERVED, and this file writes them as blocks need
+ * them: a block's head when it is given to the lists (buddy_add_range) or
+ * split off (buddy_alloc), its tails when it is handed out.  A PG_TAIL
+ * inside a free block may therefore still be zero; nothing reads it there
+ * (a zero page cannot pass for a free head), and merges do not even read a
+ * buddy that page_grow has not given yet (buddy_given).
  * A merge therefore needs only to look at the buddy's head: "pg_state ==
  * PG_FREE && pg_order == k && pg_zone == this zone" means the whole buddy is
  * free.  The zone check stops merges across zone (and node) boundaries,
@@ -33,7 +40,8 @@
  * be unlinked in constant time; z_free counts the pages on all lists.
  * A block never crosses a section (page.h: a section holds at least one
  * block of the largest order), so its descriptors are contiguous and a
- * buddy's descriptor is reached by pointer arithmetic.
+ * buddy's descriptor is reached by pointer arithmetic (a flat map is
+ * contiguous throughout).
  *
  * 3. Locking
  * ----------
@@ -89,6 +97,40 @@ static inline void area_remove(struct page_zone *zp, unsigned order, struct page
 	fa->fa_count--;
 }
 
+/*
+ * Flat map (page_init.c §2): make pg the written descriptor of pa in zp, a
+ * PG_TAIL, unless it already is; with section maps it always is.
+ */
+static inline void buddy_desc_need(struct page_zone *zp, struct page *pg, paddr_t pa)
+{
+	if (!PAGE_FLAT || pg->pg_pa == pa)
+		return;
+	page_desc_init(pg, pa, PG_TAIL, (uint8_t)zp->z_index);
+	__atomic_fetch_add(&page_state.pgs_inited, 1, __ATOMIC_RELAXED);
+}
+
+/* Flat map: write the tails of a block about to be handed out that never were. */
+static void buddy_tails_need(struct page_zone *zp, struct page *pg, unsigned order)
+{
+	for (uint64_t i = 1; PAGE_FLAT && i < (1ull << order); i++)
+		buddy_desc_need(zp, pg + i, pg->pg_pa + (i << MM_PAGE_SHIFT));
+}
+
+/*
+ * May the descriptor of the block at pa be read for a merge?  With a flat
+ * map, not while page_grow has still to give that part of its section: it
+ * cannot be free, and reading it would map a page of the map for nothing.
+ */
+static inline bool buddy_given(paddr_t pa)
+{
+	const struct page_sect *ps;
+
+	if (!PAGE_FLAT)
+		return true;
+	ps = &page_state.pgs_sect[(pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT];
+	return !ps->psc_deferred || pa < ps->psc_next;
+}
+
 struct page *buddy_alloc(struct page_zone *zp, unsigned order)
 {
 	struct page *pg;
@@ -108,11 +150,13 @@ struct page *buddy_alloc(struct page_zone *zp, unsigned order)
 
 		o--;
 		half = pg + (1u << o);
+		buddy_desc_need(zp, half, pg->pg_pa + PAGE_BLOCK_BYTES(o));
 		half->pg_state = PG_FREE;
 		half->pg_order = (uint8_t)o;
 		area_push(zp, o, half);
 		zp->z_stats.zs_splits++;
 	}
+	buddy_tails_need(zp, pg, order);
 	pg->pg_state = PG_ALLOCATED;
 	pg->pg_order = (uint8_t)order;
 	zp->z_free -= 1ull << order;
@@ -127,7 +171,7 @@ static void buddy_insert(struct page_zone *zp, struct page *pg, unsigned order)
 		bool upper = (pg->pg_pa & PAGE_BLOCK_BYTES(order)) != 0;
 		struct page *bud = upper ? pg - (1u << order) : pg + (1u << order);
 
-		if (bud->pg_state != PG_FREE || bud->pg_order != order ||
+		if (!buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(order)) || bud->pg_state != PG_FREE || bud->pg_order != order ||
 		    bud->pg_zone != pg->pg_zone)
 			break;
 		ASSERT(bud->pg_pa == (pg->pg_pa ^ PAGE_BLOCK_BYTES(order)));
@@ -159,8 +203,9 @@ void buddy_free(struct page_zone *zp, struct page *pg, unsigned order)
 
 /*
  * Boot and zone growth (page_init.c): give [base, end) (page aligned,
- * inside one section, descriptors already PG_TAIL with this zone) to the
- * free lists as the largest aligned blocks that fit.
+ * inside one section, descriptors already PG_TAIL with this zone, or with
+ * a flat map not written yet) to the free lists as the largest aligned
+ * blocks that fit; a flat map gets each block's head written here.
  */
 void buddy_add_range(struct page_zone *zp, struct page *first, paddr_t base, paddr_t end)
 {
@@ -174,6 +219,7 @@ void buddy_add_range(struct page_zone *zp, struct page *first, paddr_t base, pad
 		while (order > 0 && ((pa & (PAGE_BLOCK_BYTES(order) - 1)) != 0 ||
 				     end - pa < PAGE_BLOCK_BYTES(order)))
 			order--;
+		buddy_desc_need(zp, pg, pa);
 		ASSERT(pg->pg_pa == pa);
 		zp->z_free += 1ull << order;
 		buddy_insert(zp, pg, order);
@@ -246,7 +292,7 @@ static bool buddy_check_block(struct page_zone *zp, const struct page *pg, unsig
 	if (o == PAGE_MAX_ORDER)
 		return true;
 	bud = (pg->pg_pa & PAGE_BLOCK_BYTES(o)) ? pg - (1u << o) : pg + (1u << o);
-	if (bud->pg_state == PG_FREE && bud->pg_order == o && bud->pg_zone == pg->pg_zone) {
+	if (buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(o)) && bud->pg_state == PG_FREE && bud->pg_order == o && bud->pg_zone == pg->pg_zone) {
 		snprintf(why, whylen, "free buddies 0x%llx and 0x%llx order %u not merged",
 			 (unsigned long long)pg->pg_pa, (unsigned long long)bud->pg_pa, o);
 		return false;

@@ -444,17 +444,15 @@ static inline bool kmalloc_starts_buffer(const struct kmalloc_class *kc,
  */
 static inline const struct kmalloc_class *kmalloc_buf_class(const void *ptr, unsigned *home)
 {
-	paddr_t pa = virt_to_phys(ptr);
-	uint64_t sect = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	const struct kmalloc_class *kc;
 	const struct kmem_slab *sp;
-	uintptr_t map, owner;
+	struct page *pg;
+	uintptr_t owner;
 
-	/* page_lookup_inline spelled out (as page_free does): a hole costs one test */
-	if (__builtin_expect(sect >= page_mem.pgm_nsect || (map = page_mem.pgm_sect[sect]) == 0, 0))
+	/* page_slot, not page_lookup: a flat map's unwritten descriptor has owner 0 */
+	if (__builtin_expect(!page_slot(virt_to_phys(ptr), &pg), 0))
 		return NULL;
-	owner = ((const struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) *
-				       sizeof(struct page)))->pg_owner;
+	owner = pg->pg_owner;
 	if (__builtin_expect(!(owner & 1), 0))
 		return NULL;
 	sp = (const struct kmem_slab *)(owner & ~(uintptr_t)1);

@@ -64,6 +64,13 @@
  *              cache buffer (default 8, a pointer; user-space malloc sets 16);
  *              MM_PAGE_SECT_SHIFT optional: log2 of the page allocator's
  *              section (default 27, 128 MiB; at least 22, mm/page.h)
+ *   Memory map MM_PAGE_FLAT optional: defined when the environment can give
+ *              the page allocator one virtually contiguous array of page
+ *              descriptors for all of memory (Linux's vmemmap), zero-filled
+ *              and costing nothing where never written (mm/page.h); it then
+ *              provides
+ *              void *mm_flat_map(uint64_t bytes)      NULL when refused
+ *              void mm_flat_unmap(void *map, uint64_t bytes)
  *   Bits       MM_FAST_CLZ: 1 when __builtin_clzll/ctzll are single
  *              instructions; 0 makes mm_highbit/mm_lowbit below use a short
  *              inline search instead of libgcc's out-of-line helpers

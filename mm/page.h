@@ -118,10 +118,11 @@ struct page_layout {
 	unsigned lay_dist_stride;		/* bytes between rows of lay_dist */
 	paddr_t lay_dma_limit;			/* no DMA above this; 0 = no limit */
 	paddr_t lay_dma32_limit;			/* end of DMA32 (0 = 4 GiB; tests move it) */
-	uint64_t lay_defer;			/* bytes of free memory per zone whose
-						   descriptors page_init writes; the rest
-						   waits until the zone needs it (page_init.c
-						   §2); 0: every descriptor at once */
+	uint64_t lay_defer;			/* bytes of free memory per zone that
+						   page_init gives to the buddy lists (in
+						   PAGE_GROW_BYTES steps); the rest waits
+						   until the zone needs it (page_init.c §2);
+						   0: all of it at once */
 };
 
 /*
@@ -212,7 +213,8 @@ int page_zone_type_of(paddr_t pa);
 
 /*
  * Page descriptors.  One per 4 KiB page of every section of memory, placed
- * on the node of the memory it describes.  Only the allocator writes them,
+ * on the node of the memory it describes (or, with a flat map, in the
+ * environment's one array, written lazily).  Only the allocator writes them,
  * except pg_owner: the layer that holds an allocated block may keep a
  * pointer-sized word there in every page of the block (kmem: the slab the
  * page belongs to, so a buffer finds its slab in O(1)).  pg_owner shares its
@@ -233,9 +235,11 @@ struct page {
 	uint8_t pg_spare;		/* unused: keeps the descriptor at 32 bytes */
 	uint32_t pg_pad;		/* unused: keeps the descriptor at 32 bytes */
 };
+_Static_assert(sizeof(struct page) == 32, "PAGE_GROW_BYTES counts 32-byte descriptors");
 
 /* Descriptor of the page containing pa, or NULL outside described memory
- * (holes, and sections whose descriptors are still deferred). */
+ * (holes, sections whose descriptors are still deferred, and with a flat
+ * map any descriptor not written yet: page_init.c §2). */
 struct page *page_lookup(paddr_t pa);
 
 /*
@@ -293,30 +297,64 @@ struct page_hart {
 } MM_CACHE_ALIGNED;
 
 /*
- * Where descriptors live: one map per *section* of 2^PAGE_SECT_SHIFT bytes
- * (the environment's MM_PAGE_SECT_SHIFT; 128 MiB when it sets none).
+ * Where descriptors live.  Two ways, chosen by the environment:
+ *
+ * Sections (the default).  One map per *section* of 2^PAGE_SECT_SHIFT
+ * bytes (the environment's MM_PAGE_SECT_SHIFT; 128 MiB when it sets none).
  * pgm_sect[s] holds the map's address minus (first pfn of the section) *
  * sizeof(struct page), so adding pfn * sizeof(struct page) gives the
  * descriptor; 0 marks a hole, or a section whose descriptors are deferred
  * and not written yet (page_init.c §2): page_lookup says NULL for both.
  * A section holds at least one block of the largest order, so no block
  * crosses two maps.
+ *
+ * A flat map (MM_PAGE_FLAT, like Linux's vmemmap).  The environment gives
+ * one virtually contiguous, zero-filled array of descriptors for all of
+ * [pgm_base, pgm_base + pgm_span) (mm_flat_map, mm/mm_platform.h) whose
+ * pages cost nothing until written; pgm_flat is its address, so a lookup is
+ * a subtraction, one bound test, a shift and an add.  Descriptors are
+ * written lazily (page_init.c §2): one never written reads all zero, i.e.
+ * PG_RESERVED with pg_owner 0, "not allocated, not a slab", so the inline
+ * hit paths below may read it without knowing; page_lookup returns NULL
+ * for it (its pg_pa is not its page's address).  Sections still exist, as
+ * the unit of deferral and of boot-time work, but not for lookups.
  */
 #ifdef MM_PAGE_SECT_SHIFT
 #define PAGE_SECT_SHIFT		MM_PAGE_SECT_SHIFT
 #else
 #define PAGE_SECT_SHIFT		27
 #endif
+#ifdef MM_PAGE_FLAT
+#define PAGE_FLAT		1
+#else
+#define PAGE_FLAT		0
+#endif
 #define PAGE_SECT_PAGES		(1ull << (PAGE_SECT_SHIFT - MM_PAGE_SHIFT))
 _Static_assert(PAGE_SECT_SHIFT >= MM_PAGE_SHIFT + PAGE_MAX_ORDER && PAGE_SECT_SHIFT < 48,
 	       "a section must hold a block of PAGE_MAX_ORDER");
 struct page_mem {
 	paddr_t pgm_base;		/* first section's address (section aligned) */
-	uint64_t pgm_nsect;		/* entries in pgm_sect */
-	uintptr_t *pgm_sect;		/* biased descriptor map per section, 0: none */
+	uint64_t pgm_nsect;		/* sections from pgm_base */
+	uintptr_t *pgm_sect;		/* biased descriptor map per section, 0: none
+					   (sections only; NULL with a flat map) */
+	struct page *pgm_flat;		/* flat map only: the descriptor of pgm_base */
+	uint64_t pgm_span;		/* flat map only: bytes it describes from pgm_base */
 	struct page_hart *pgm_hart[MM_MAX_CPUS];	/* per-hart state, on its node */
 };
 extern struct page_mem page_mem;
+
+/*
+ * How much of a deferred section one page_grow gives (page_init.c §2): the
+ * whole section when its map is written at once; with a flat map, whose
+ * descriptors are written block by block, the memory one page of
+ * descriptors describes (512 KiB), so a grow touches one such page.
+ * page_layout.lay_defer is best a multiple of it.
+ */
+#if PAGE_FLAT
+#define PAGE_GROW_BYTES		((uint64_t)(MM_PAGE_SIZE / 32) << MM_PAGE_SHIFT)
+#else
+#define PAGE_GROW_BYTES		(1ull << PAGE_SECT_SHIFT)
+#endif
 
 /*
  * The calling hart's struct page_hart.  An environment that keeps a per-hart
@@ -329,14 +367,43 @@ extern struct page_mem page_mem;
 #define page_this_hart()	(page_mem.pgm_hart[cpu_id()])
 #endif
 
-static inline struct page *page_lookup_inline(paddr_t pa)
+/*
+ * Does pa have a descriptor?  *pgp receives it: with a flat map, written or
+ * not.  (A bool, not a NULL pointer, so that an inlined caller's one test
+ * is the bound test itself.)
+ */
+#ifdef MM_PAGE_FLAT
+static inline bool page_slot(paddr_t pa, struct page **pgp)
+{
+	uint64_t off = pa - page_mem.pgm_base;
+
+	if (off >= page_mem.pgm_span)
+		return false;
+	*pgp = page_mem.pgm_flat + (off >> MM_PAGE_SHIFT);
+	return true;
+}
+#else
+static inline bool page_slot(paddr_t pa, struct page **pgp)
 {
 	uint64_t s = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	uintptr_t map;
 
 	if (s >= page_mem.pgm_nsect || (map = page_mem.pgm_sect[s]) == 0)
+		return false;
+	*pgp = (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
+	return true;
+}
+#endif
+
+/* page_lookup inline: a flat map's never-written descriptors say NULL too. */
+static inline struct page *page_lookup_inline(paddr_t pa)
+{
+	struct page *pg;
+
+	if (!page_slot(pa, &pg) ||
+	    (PAGE_FLAT && pg->pg_pa != (pa & ~(paddr_t)(MM_PAGE_SIZE - 1))))
 		return NULL;
-	return (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
+	return pg;
 }
 
 /*
@@ -371,17 +438,14 @@ static inline paddr_t page_alloc(unsigned order, unsigned flags)
 /* Free 2^order pages at pa.  A valid order-0 free goes to this hart's cache. */
 static inline int page_free(paddr_t pa, unsigned order)
 {
-	uint64_t s = (pa - page_mem.pgm_base) >> PAGE_SECT_SHIFT;
 	struct page_pcp *pc;
 	struct page *pg;
-	uintptr_t map;
 	irqflags_t f;
 
-	/* page_lookup_inline, spelled out so a hole costs one test, not two. */
-	if (__builtin_expect(order != 0 || s >= page_mem.pgm_nsect ||
-			     (map = page_mem.pgm_sect[s]) == 0 || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
+	/* One test for a hole, a bad order or alignment; a flat map's unwritten
+	 * descriptor is PG_RESERVED, so the state test sends it to the slow path. */
+	if (__builtin_expect(order != 0 || !page_slot(pa, &pg) || (pa & (MM_PAGE_SIZE - 1)) != 0, 0))
 		return page_free_slow(pa, order);
-	pg = (struct page *)(map + (uintptr_t)(pa >> MM_PAGE_SHIFT) * sizeof(struct page));
 	if (__builtin_expect(pg->pg_state != PG_ALLOCATED || pg->pg_order != 0, 0))
 		return page_free_slow(pa, order);
 	f = irq_save();

@@ -113,16 +113,20 @@ struct page_piece {
 };
 
 /*
- * Bookkeeping of one section: set up by page_init; psc_deferred changes
- * afterwards only under the zone lock of psc_zone (page_grow).
+ * Bookkeeping of one section: set up by page_init; psc_deferred and
+ * psc_next change afterwards only under the zone lock of psc_zone
+ * (page_grow).
  */
 struct page_sect {
 	int psc_node;			/* node its descriptors live on, -1: no map */
 	unsigned psc_owner;		/* hart that initialises them at boot */
 	struct page *psc_map;		/* its descriptor map (unbiased), NULL: none */
+	paddr_t psc_next;		/* its free pages below this are on the buddy
+					   lists; the rest wait (page_init.c §2) */
 	uint8_t psc_zone;		/* zone of all its free pages, or PAGE_NO_ZONE */
-	bool psc_deferred;		/* map not written yet: page_grow will */
+	bool psc_deferred;		/* some free pages wait for page_grow */
 };
+
 
 /* Everything the allocator knows, besides page_mem (page.h). */
 struct page_state {
@@ -137,11 +141,15 @@ struct page_state {
 	struct page_stats pgs_stats;			/* misuse and failures (atomics) */
 
 	/* written at boot; read afterwards by page_grow and page_check */
-	unsigned pgs_npieces;				/* free ranges to initialise */
-	struct page_piece pgs_piece[PAGE_MAX_PIECES];	/* sorted by base */
 	struct page_sect *pgs_sect;			/* per-section bookkeeping */
+	struct page *pgs_flat_map;			/* flat map (unbiased), NULL: sections */
+	uint64_t pgs_flat_bytes;			/* its size, for mm_flat_unmap */
 	uint64_t pgs_unzoned;				/* free pages outside every zone */
-	uint64_t pgs_inited;				/* descriptors initialised (atomic) */
+	uint64_t pgs_inited;				/* descriptors initialised (atomic;
+							   flat map: under the zone lock) */
+	unsigned pgs_npieces;				/* free ranges to initialise */
+	/* Last, so that the pages of entries never used stay untouched (.bss). */
+	struct page_piece pgs_piece[PAGE_MAX_PIECES];	/* sorted by base */
 };
 extern struct page_state page_state;
 
@@ -175,6 +183,22 @@ static inline void zone_unlock(struct page_zone *zp, irqflags_t f)
 {
 	spin_unlock(&zp->z_lock);
 	irq_restore(f);
+}
+
+/*
+ * Write descriptor pg of the page at pa: state, zone, order 0, no links, no
+ * owner.  page_fill for every page of a section map, and with a flat map
+ * the lazy writes of buddy.c (page_init.c §2).
+ */
+static inline void page_desc_init(struct page *pg, paddr_t pa, uint8_t state, uint8_t zone)
+{
+	pg->pg_next = NULL;
+	pg->pg_owner = 0;
+	pg->pg_pa = pa;
+	pg->pg_state = state;
+	pg->pg_order = 0;
+	pg->pg_zone = zone;
+	pg->pg_spare = 0;
 }
 
 /* Pages zp can still hand out from the buddy side: its lists plus its deferred sections. */

@@ -12,50 +12,74 @@
  * tests, 4 MiB in libkmem; never less than one block of PAGE_MAX_ORDER);
  * every section that meets a zone gets a *map*: an array of one struct page
  * per 4 KiB page, allocated by bootmem on the node of the memory it
- * describes.  A *piece* is a free range from bootmem cut at zone boundaries.
- * A *deferred* section is one whose map is allocated but not written yet:
- * its free pages count as free in their zone, and the zone *grows* into it
- * (page_grow) the first time its buddy lists cannot serve a request, as
- * Linux's DEFERRED_STRUCT_PAGE_INIT grows a zone in deferred_grow_zone.
+ * describes, or, when the environment defines MM_PAGE_FLAT (libkmem), its
+ * part of one *flat map* for all sections that the environment provides
+ * zero-filled (mm_flat_map; mm/page.h).  A *piece* is a free range from
+ * bootmem cut at zone boundaries.
+ * A *deferred* section is one whose free pages are not all on the buddy
+ * lists yet: they count as free in their zone, and the zone *grows* into
+ * them (page_grow), PAGE_GROW_BYTES at a time, the first time its buddy
+ * lists cannot serve a request, as Linux's DEFERRED_STRUCT_PAGE_INIT grows
+ * a zone in deferred_grow_zone.  A section map is written whole at the
+ * first grow of its section (PAGE_GROW_BYTES is the section); a flat map is
+ * written *lazily*, descriptor by descriptor, by buddy.c when a block is
+ * given to the lists, split or handed out, and a grow step is the memory
+ * one page of it describes (512 KiB).
  * What is gained is what is never written: a process using libkmem touches
- * only the descriptors of the memory it uses (32 B per 4 KiB of the heap
- * otherwise: 2 MiB resident for a 256 MiB heap), and a large machine boots
- * without writing maps it may never need.
+ * only the descriptors of the pages it is handed (32 B per 4 KiB of the
+ * heap otherwise: 2 MiB resident for a 256 MiB heap), and a large machine
+ * boots without writing maps it may never need.
  *
  * 2. Data structures and invariants
  * ---------------------------------
- * page_mem.pgm_sect[(pa - pgm_base) >> PAGE_SECT_SHIFT] locates the map of
- * the section holding pa (0 for a section with no zone, or deferred); it is
- * stored biased by the section's first pfn, so page_lookup is a
- * subtraction, a shift, a bounds check, a load and an add: the free fast
- * path uses it inline.  page_state.pgs_sect[s] keeps the unbiased map
- * (psc_map), whether it is deferred and the one zone its free pages belong
- * to (psc_zone, PAGE_NO_ZONE when none or several).
+ * Section maps: page_mem.pgm_sect[(pa - pgm_base) >> PAGE_SECT_SHIFT]
+ * locates the map of the section holding pa (0 for a section with no zone,
+ * or deferred); it is stored biased by the section's first pfn, so
+ * page_slot is a subtraction, a shift, a bounds check, a load, a test and
+ * an add: the free fast paths use it inline.  Flat map: page_mem.pgm_flat
+ * is the descriptor of pgm_base and pgm_span the bytes it covers, so
+ * page_slot is a subtraction, a bounds check, a shift and an add.
+ * page_state.pgs_sect[s] keeps the unbiased map (psc_map), whether it is
+ * deferred, how far it is given (psc_next: its free pages below it are on
+ * the lists) and the one zone its free pages belong to (psc_zone,
+ * PAGE_NO_ZONE when none or several).
  * pgm_base is section aligned, hence a block (at most 4 MiB, aligned) never
  * crosses a section and its descriptors are contiguous.  Every descriptor
- * of a published section is initialised: pages of a piece are managed by
- * their zone (PG_FREE heads and PG_TAIL), all others are PG_RESERVED with
- * pg_zone PAGE_NO_ZONE.  A zone's z_managed is the number of pages of its
+ * of a published section map is initialised: pages of a piece are managed
+ * by their zone (PG_FREE heads and PG_TAIL), all others are PG_RESERVED
+ * with pg_zone PAGE_NO_ZONE.  A flat map's descriptor is written (pg_pa is
+ * its page's address) iff its page heads a free block, is or was inside a
+ * block handed out, or was once merged into a free block; every other one
+ * is still zero, which reads as PG_RESERVED with pg_owner 0: reserved and
+ * deferred pages, and the never-split inside of free blocks.  page_lookup
+ * says NULL for such a descriptor, and merges never read one that page_grow
+ * has not given yet (buddy.c, buddy_given), so its page of the map stays
+ * unmapped.  page_init refuses a flat map that would describe address 0
+ * (a zero descriptor's pg_pa would then look written).  A zone's z_managed is the number of pages of its
  * pieces, deferred ones included; z_present comes from the platform map;
  * z_spanned is its span.  The difference present - managed is what the
  * kernel, firmware and bootmem (these maps included) hold.
  * Deferral (page_layout.lay_defer = E bytes, 0: none): walking each zone's
- * sections in address order, page_init writes sections until the zone has E
- * bytes of free pages in written sections, and defers the rest, except a
- * section whose free pages belong to several zones (written at once, so a
- * grow never touches two zones).  Invariants, per zone, under z_lock:
- *   - a deferred section has pgm_sect 0 and lies in [z_dnext, z_dend);
- *     a written one has its map published;
+ * sections in address order, page_init gives grow steps until the zone has
+ * E bytes of free pages on its lists, and defers the rest, except a section
+ * whose free pages belong to several zones (given at once, so a grow never
+ * touches two zones).  Invariants, per zone, under z_lock:
+ *   - a deferred section lies in [z_dnext, z_dend); its pages from psc_next
+ *     on are not given: with section maps it has pgm_sect 0 (psc_next is
+ *     its start), with a flat map its first free page there is unwritten;
+ *     a section that is not deferred has its map published;
  *   - z_deferred is the number of free pages of its deferred sections, and
  *     z_free + z_deferred is the zone's free count (zone_free_pages), which
  *     watermarks, page_free_count, zoneinfo's "pages free" and the zone
  *     info snapshots use; the lists alone hold z_free (buddy.c);
  *   - growing moves pages from z_deferred to z_free, so "free" does not
  *     change: only a grow counter (zs_grows) and nr_deferred_pages do.
- * page_grow writes the lowest deferred section at or above z_dnext, stores
- * its biased map pointer with a release store, gives its pieces to the buddy
- * lists and moves z_dnext past it; zone_buddy_alloc (zone.c) calls it, one
- * section at a time, whenever buddy_alloc finds no block of the order asked
+ * page_grow takes the lowest deferred section at or above z_dnext; at its
+ * first step it writes the section map and stores its biased pointer with a
+ * release store; it gives the pieces of the next PAGE_GROW_BYTES from
+ * psc_next to the buddy lists, and moves z_dnext past the section once all
+ * is given; zone_buddy_alloc (zone.c) calls it, one
+ * step at a time, whenever buddy_alloc finds no block of the order asked
  * and z_deferred is not 0, i.e. before the request falls back to another
  * zone, drains the caches, calls the reclaim hook or fails.
  *
@@ -69,15 +93,19 @@
  * buddy lists under the zone lock; a block's buddy is always in the same
  * section, so merges never look at a map another hart is filling.
  * After boot, z_lock guards a zone's deferred state: z_deferred, the
- * cursor [z_dnext, z_dend), psc_deferred of its sections, and the writing
- * of their maps (page_grow asserts it).  Growth happens on whichever hart
+ * cursor [z_dnext, z_dend), psc_deferred and psc_next of its sections, and
+ * the writing of their maps (page_grow asserts it); a flat map's lazy
+ * writes (buddy.c) happen under the lock of the zone of the block.  Growth happens on whichever hart
  * first finds the lists short, with interrupts off, inside the allocation
  * that needed it; harts that race for it serialise on the lock, and the
  * later ones find the pages on the lists.  Readers of pgm_sect take no
  * lock: an address in a grown section reaches anyone only through an
  * allocation that took z_lock after the grow, and any other lookup (a bad
  * free, kfree's probe) sees either 0 or a map whose descriptors the release
- * store ordered before it.
+ * store ordered before it.  A flat map has no pointer to publish: an
+ * unlocked reader of it sees a zero descriptor (not a slab, not allocated)
+ * or one being written, whose pg_owner word then holds a free list link,
+ * even, hence "not a slab" as well.
  *
  * 4. Per-hart layer
  * -----------------
@@ -89,10 +117,12 @@
  * 5. Failure semantics
  * --------------------
  * An unusable layout (overlapping zones, a DMA zone above dma_limit, too
- * many nodes, sections or pieces, no memory for the maps) makes page_init
+ * many nodes, sections or pieces, no memory or address space for the maps,
+ * a flat map that would describe address 0) makes page_init
  * print the reason and return -1; bootmem may then be closed, so the caller
  * panics.  The maps of deferred sections are allocated at boot like the
- * others (not zeroed, so bootmem leaves them untouched), hence a grow needs
+ * others (not zeroed, so bootmem leaves them untouched; a flat map is
+ * address space the environment fills with zeros on use), hence a grow needs
  * no memory and cannot fail; a zone with nothing left to grow fails the
  * request as before.
  *
@@ -100,7 +130,8 @@
  * ---------------------------
  * page_check walks every zone's lists and every cache, and checks the
  * deferral invariants of §2 (page_check_deferred).  pgs_inited counts
- * descriptors written (growth included), pgs_unzoned the free pages that
+ * descriptors written (growth included; a flat map's one by one as buddy.c
+ * writes them), pgs_unzoned the free pages that
  * fell in no zone (reported at boot: a platform map and bootmem that
  * disagree); each zone counts its grows (zoneinfo nr_deferred_grows) and
  * shows its deferred pages (nr_deferred_pages).
@@ -256,10 +287,80 @@ static int page_sect_node(paddr_t base, paddr_t end)
 	return node;
 }
 
+#ifdef MM_PAGE_FLAT
+/* The flat map over every section (§2): the environment's zero-filled array. */
+static int page_maps_alloc(void)
+{
+	uint64_t bytes = page_mem.pgm_nsect * PAGE_SECT_PAGES * sizeof(struct page);
+	struct page *map;
+
+	if (page_mem.pgm_base == 0) {
+		printk("page_init: a flat descriptor map cannot describe address 0\n");
+		return -1;
+	}
+	map = mm_flat_map(bytes);
+	if (map == NULL) {
+		printk("page_init: no address space for a flat map of %llu bytes\n",
+		       (unsigned long long)bytes);
+		return -1;
+	}
+	page_state.pgs_flat_map = map;
+	page_state.pgs_flat_bytes = bytes;
+	page_mem.pgm_flat = map;
+	page_mem.pgm_span = page_mem.pgm_nsect << PAGE_SECT_SHIFT;
+	return 0;
+}
+
+/* Give the flat map back (page_fini). */
+static void page_maps_free(void)
+{
+	if (page_state.pgs_flat_map != NULL)
+		mm_flat_unmap(page_state.pgs_flat_map, page_state.pgs_flat_bytes);
+}
+
+/* Section s's part of the flat map. */
+static struct page *page_sect_map_alloc(uint64_t s, int node)
+{
+	(void)node;
+	return page_state.pgs_flat_map + s * PAGE_SECT_PAGES;
+}
+#else
+/* The section table, every entry 0 (a hole) until its section is published. */
+static int page_maps_alloc(void)
+{
+	paddr_t pa;
+
+	if (!bootmem_alloc(page_mem.pgm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
+		printk("page_init: no room for %llu section entries\n",
+		       (unsigned long long)page_mem.pgm_nsect);
+		return -1;
+	}
+	page_mem.pgm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
+	return 0;
+}
+
+/* Section maps came from bootmem, which is never given back. */
+static void page_maps_free(void)
+{
+}
+
+/* A map for section s on node, from bootmem (not zeroed: page_sect_fill writes it); NULL if none. */
+static struct page *page_sect_map_alloc(uint64_t s, int node)
+{
+	paddr_t pa;
+
+	(void)s;
+	if (!bootmem_alloc_nozero(PAGE_SECT_PAGES * sizeof(struct page), MM_PAGE_SIZE, node,
+				  false, 0, &pa))
+		return NULL;
+	return phys_to_virt(pa);
+}
+#endif
+
 /* The section table and one descriptor map per section that meets a zone. */
 static int page_sect_setup(void)
 {
-	paddr_t lo = (paddr_t)-1, hi = 0, pa;
+	paddr_t lo = (paddr_t)-1, hi = 0;
 
 	for (unsigned i = 0; i < page_state.pgs_nzones; i++) {
 		lo = page_state.pgs_zone[i].z_base < lo ? page_state.pgs_zone[i].z_base : lo;
@@ -267,13 +368,13 @@ static int page_sect_setup(void)
 	}
 	page_mem.pgm_base = lo & ~(PAGE_SECT_BYTES - 1);
 	page_mem.pgm_nsect = (hi - page_mem.pgm_base + PAGE_SECT_BYTES - 1) >> PAGE_SECT_SHIFT;
-	if (page_mem.pgm_nsect > PAGE_MAX_SECTS ||
-	    !bootmem_alloc(page_mem.pgm_nsect * sizeof(struct page *), 64, 0, false, 0, &pa)) {
-		printk("page_init: no room for %llu section entries\n",
-		       (unsigned long long)page_mem.pgm_nsect);
+	if (page_mem.pgm_nsect > PAGE_MAX_SECTS) {
+		printk("page_init: %llu sections, at most %llu\n",
+		       (unsigned long long)page_mem.pgm_nsect, (unsigned long long)PAGE_MAX_SECTS);
 		return -1;
 	}
-	page_mem.pgm_sect = phys_to_virt(pa);	/* zeroed: every section a hole */
+	if (page_maps_alloc() != 0)
+		return -1;
 	page_state.pgs_sect = bootmem_alloc_or_panic(page_mem.pgm_nsect * sizeof(struct page_sect),
 						    64, 0, "page section table");
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
@@ -283,13 +384,12 @@ static int page_sect_setup(void)
 		page_state.pgs_sect[s].psc_node = node;
 		if (node < 0)
 			continue;
-		if (!bootmem_alloc_nozero(PAGE_SECT_PAGES * sizeof(struct page), MM_PAGE_SIZE, node,
-					  false, 0, &pa)) {
+		page_state.pgs_sect[s].psc_map = page_sect_map_alloc(s, node);
+		if (page_state.pgs_sect[s].psc_map == NULL) {
 			printk("page_init: no memory for the descriptors of section 0x%llx\n",
 			       (unsigned long long)sb);
 			return -1;
 		}
-		page_state.pgs_sect[s].psc_map = phys_to_virt(pa);	/* published once written */
 	}
 	return 0;
 }
@@ -298,16 +398,6 @@ static int page_sect_setup(void)
 static struct page *page_sect_map(uint64_t s)
 {
 	return page_state.pgs_sect[s].psc_map;
-}
-
-/* Make section s's map visible to page_lookup (release: its descriptors first). */
-static void page_sect_publish(uint64_t s)
-{
-	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
-	uintptr_t biased = (uintptr_t)page_sect_map(s) -
-			   (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
-
-	__atomic_store_n(&page_mem.pgm_sect[s], biased, __ATOMIC_RELEASE);
 }
 
 /* Every online hart's cache area, on its own node. */
@@ -408,16 +498,8 @@ static void page_assign_owners(void)
 /* Write n descriptors from pg on: addresses from pa, one state and zone. */
 static void page_fill(struct page *pg, paddr_t pa, uint64_t n, uint8_t state, uint8_t zone)
 {
-	for (uint64_t i = 0; i < n; i++, pg++, pa += MM_PAGE_SIZE) {
-		pg->pg_next = NULL;
-		pg->pg_prev = NULL;
-		pg->pg_pa = pa;
-		pg->pg_state = state;
-		pg->pg_order = 0;
-		pg->pg_zone = zone;
-		pg->pg_spare = 0;
-		pg->pg_owner = 0;
-	}
+	for (uint64_t i = 0; i < n; i++, pg++, pa += MM_PAGE_SIZE)
+		page_desc_init(pg, pa, state, zone);
 }
 
 /* Index of the first piece that ends after `base` (binary search). */
@@ -448,12 +530,58 @@ static bool page_piece_in(unsigned i, paddr_t sb, paddr_t se, paddr_t *a, paddr_
 	return true;
 }
 
-/* Write every descriptor of section s: its pieces PG_TAIL of their zone, the rest reserved. */
+#ifdef MM_PAGE_FLAT
+/* Flat map: nothing to publish, every lookup already reaches the map. */
+static void page_sect_publish(uint64_t s)
+{
+	(void)s;
+}
+
+/*
+ * Is all of section s given to its zones?  Not while its first free page
+ * at or above psc_next is still unwritten (buddy.c writes a block's head
+ * when it is given).
+ */
+static bool page_sect_published(uint64_t s)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), lo = page_state.pgs_sect[s].psc_next;
+	paddr_t a, b;
+
+	return !page_piece_in(page_first_piece(lo), lo, sb + PAGE_SECT_BYTES, &a, &b) ||
+	       page_sect_map(s)[(a - sb) >> MM_PAGE_SHIFT].pg_pa == a;
+}
+#else
+/* Make section s's map visible to page_lookup (release: its descriptors first). */
+static void page_sect_publish(uint64_t s)
+{
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+	uintptr_t biased = (uintptr_t)page_sect_map(s) -
+			   (uintptr_t)(sb >> MM_PAGE_SHIFT) * sizeof(struct page);
+
+	__atomic_store_n(&page_mem.pgm_sect[s], biased, __ATOMIC_RELEASE);
+}
+
+/* Is section s's map visible to page_lookup? */
+static bool page_sect_published(uint64_t s)
+{
+	return __atomic_load_n(&page_mem.pgm_sect[s], __ATOMIC_ACQUIRE) != 0;
+}
+#endif
+
+/*
+ * Write every descriptor of section s: its pieces PG_TAIL of their zone, the
+ * rest reserved.  A flat map writes nothing here: its zero default already
+ * reads as reserved, and buddy.c writes each descriptor the first time a
+ * block needs it (§2).
+ */
 static void page_sect_fill(uint64_t s)
 {
 	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES;
 	struct page *map = page_sect_map(s);
 	paddr_t pa = sb, a, b;
+
+	if (PAGE_FLAT)
+		return;
 
 	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
 		page_fill(&map[(pa - sb) >> MM_PAGE_SHIFT], pa, (a - pa) >> MM_PAGE_SHIFT,
@@ -468,18 +596,19 @@ static void page_sect_fill(uint64_t s)
 }
 
 /*
- * Give section s's pieces (descriptors written) to their zones' buddy lists;
- * `held` is the zone whose lock the caller holds (page_grow), or NULL to
- * take each piece's zone lock here (boot).  Returns the pages given.
+ * Give the pieces of section s that lie in [lo, hi) (descriptors written,
+ * or left to buddy.c with a flat map) to their zones' buddy lists; `held`
+ * is the zone whose lock the caller holds (page_grow), or NULL to take each
+ * piece's zone lock here (boot).  Returns the pages given.
  */
-static uint64_t page_sect_give(uint64_t s, struct page_zone *held)
+static uint64_t page_sect_give(uint64_t s, paddr_t lo, paddr_t hi, struct page_zone *held)
 {
-	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES, a, b;
+	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), a, b;
 	struct page *map = page_sect_map(s);
 	uint64_t pages = 0;
 	irqflags_t zf = 0;
 
-	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
+	for (unsigned i = page_first_piece(lo); page_piece_in(i, lo, hi, &a, &b); i++) {
 		struct page_zone *zp = &page_state.pgs_zone[page_state.pgs_piece[i].pgp_zone];
 
 		ASSERT(held == NULL || zp == held);
@@ -493,7 +622,8 @@ static uint64_t page_sect_give(uint64_t s, struct page_zone *held)
 	return pages;
 }
 
-/* cpu_call_all callback: initialise the sections this hart owns and were not deferred. */
+/* cpu_call_all callback: initialise the sections this hart owns, and give
+ * their eager part (all but what page_plan_defer deferred). */
 static void page_init_worker(void *arg)
 {
 	unsigned me = cpu_id();
@@ -502,63 +632,93 @@ static void page_init_worker(void *arg)
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
 		const struct page_sect *ps = &page_state.pgs_sect[s];
 
-		if (ps->psc_map == NULL || ps->psc_deferred || ps->psc_owner != me)
+		paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+
+		if (ps->psc_map == NULL || ps->psc_next == sb || ps->psc_owner != me)
 			continue;
 		page_sect_fill(s);
 		page_sect_publish(s);
 		/* Only now may merges look at any descriptor of the section. */
-		page_sect_give(s, NULL);
+		page_sect_give(s, sb, ps->psc_next, NULL);
 	}
 }
 
-/* The one zone all free pages of section s belong to (PAGE_NO_ZONE: none, or
- * several), and in *pages how many there are. */
-static uint8_t page_sect_zone(uint64_t s, uint64_t *pages)
+/* Free pages of the pieces in [lo, hi). */
+static uint64_t page_range_pages(paddr_t lo, paddr_t hi)
+{
+	uint64_t pages = 0;
+	paddr_t a, b;
+
+	for (unsigned i = page_first_piece(lo); page_piece_in(i, lo, hi, &a, &b); i++)
+		pages += (b - a) >> MM_PAGE_SHIFT;
+	return pages;
+}
+
+/* The one zone all free pages of section s belong to (PAGE_NO_ZONE: none, or several). */
+static uint8_t page_sect_zone(uint64_t s)
 {
 	paddr_t sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = sb + PAGE_SECT_BYTES, a, b;
 	unsigned zone = PAGE_NO_ZONE;
 
-	*pages = 0;
 	for (unsigned i = page_first_piece(sb); page_piece_in(i, sb, se, &a, &b); i++) {
 		if (zone != PAGE_NO_ZONE && zone != page_state.pgs_piece[i].pgp_zone)
 			return PAGE_NO_ZONE;
 		zone = page_state.pgs_piece[i].pgp_zone;
-		*pages += (b - a) >> MM_PAGE_SHIFT;
 	}
 	return (uint8_t)zone;
 }
 
 /*
- * Defer every one-zone section past the first `eager` bytes of free memory
- * of its zone, in address order (§2); eager 0 defers nothing.
+ * Where the eager part of one-zone section s ends: whole grow steps from
+ * its start while the zone has fewer than `eager` bytes (*done) of free
+ * pages; adds what it keeps to *done.
+ */
+static paddr_t page_eager_end(uint64_t s, uint64_t eager, uint64_t *done)
+{
+	paddr_t at = page_mem.pgm_base + (s << PAGE_SECT_SHIFT), se = at + PAGE_SECT_BYTES;
+
+	while (at < se && *done < eager) {
+		*done += page_range_pages(at, at + PAGE_GROW_BYTES) << MM_PAGE_SHIFT;
+		at += PAGE_GROW_BYTES;
+	}
+	return at;
+}
+
+/*
+ * Keep the first `eager` bytes of free memory of each zone, in address
+ * order, and defer the rest of every one-zone section (§2); eager 0 defers
+ * nothing.  Sets every section's psc_next: where its eager part ends.
  */
 static void page_plan_defer(uint64_t eager)
 {
-	uint64_t done[PAGE_MAX_ZONES] = { 0 }, pages;
+	uint64_t done[PAGE_MAX_ZONES] = { 0 };
 
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
 		struct page_sect *ps = &page_state.pgs_sect[s];
+		paddr_t se = page_mem.pgm_base + ((s + 1) << PAGE_SECT_SHIFT);
 		struct page_zone *zp;
 
-		ps->psc_zone = page_sect_zone(s, &pages);
+		ps->psc_zone = page_sect_zone(s);
+		ps->psc_next = se;
 		if (eager == 0 || ps->psc_map == NULL || ps->psc_zone == PAGE_NO_ZONE)
 			continue;
-		if (done[ps->psc_zone] < eager) {
-			done[ps->psc_zone] += pages << MM_PAGE_SHIFT;
+		ps->psc_next = page_eager_end(s, eager, &done[ps->psc_zone]);
+		if (ps->psc_next == se)
 			continue;
-		}
 		zp = &page_state.pgs_zone[ps->psc_zone];
 		ps->psc_deferred = true;
 		if (zp->z_deferred == 0)
 			zp->z_dnext = s;
 		zp->z_dend = s + 1;
-		zp->z_deferred += pages;
+		zp->z_deferred += page_range_pages(ps->psc_next, se);
 	}
 }
 
 bool page_grow(struct page_zone *zp)
 {
 	uint64_t s = zp->z_dnext, pages;
+	struct page_sect *ps;
+	paddr_t sb, lo, hi;
 
 	ASSERT(spin_held(&zp->z_lock));
 	while (s < zp->z_dend && !(page_state.pgs_sect[s].psc_deferred &&
@@ -569,13 +729,22 @@ bool page_grow(struct page_zone *zp)
 		ASSERT(zp->z_deferred == 0);
 		return false;
 	}
-	page_sect_fill(s);
-	page_sect_publish(s);
-	page_state.pgs_sect[s].psc_deferred = false;
-	pages = page_sect_give(s, zp);
+	ps = &page_state.pgs_sect[s];
+	sb = page_mem.pgm_base + (s << PAGE_SECT_SHIFT);
+	if (ps->psc_next == sb) {
+		page_sect_fill(s);
+		page_sect_publish(s);
+	}
+	lo = ps->psc_next;
+	hi = lo + PAGE_GROW_BYTES;
+	ps->psc_next = hi;	/* first: merges may now read [lo, hi) (buddy.c) */
+	pages = page_sect_give(s, lo, hi, zp);
+	if (hi == sb + PAGE_SECT_BYTES) {
+		ps->psc_deferred = false;
+		zp->z_dnext = s + 1;
+	}
 	ASSERT(pages <= zp->z_deferred);
 	zp->z_deferred -= pages;
-	zp->z_dnext = s + 1;
 	zp->z_stats.zs_grows++;
 	return true;
 }
@@ -619,6 +788,7 @@ int page_init(const struct page_layout *pl)
 
 void page_fini(void)
 {
+	page_maps_free();
 	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
 		if (page_mem.pgm_hart[c] != NULL)
 			page_set_hart_ptr(c, NULL);
@@ -656,15 +826,16 @@ int page_check(char *why, size_t whylen)
 
 int page_check_deferred(struct page_zone *zp, char *why, size_t whylen)
 {
-	uint64_t pages = 0, n;
+	uint64_t pages = 0;
 
 	ASSERT(spin_held(&zp->z_lock));
 	for (uint64_t s = 0; s < page_mem.pgm_nsect; s++) {
 		const struct page_sect *ps = &page_state.pgs_sect[s];
-		bool mapped = __atomic_load_n(&page_mem.pgm_sect[s], __ATOMIC_ACQUIRE) != 0;
+		bool mapped;
 
 		if (ps->psc_zone != zp->z_index || ps->psc_map == NULL)
 			continue;
+		mapped = page_sect_published(s);
 		if (ps->psc_deferred == mapped ||
 		    (ps->psc_deferred && (s < zp->z_dnext || s >= zp->z_dend))) {
 			snprintf(why, whylen, "zone %u section %llu: deferred %d, published %d, "
@@ -673,8 +844,9 @@ int page_check_deferred(struct page_zone *zp, char *why, size_t whylen)
 				 (unsigned long long)zp->z_dend);
 			return -1;
 		}
-		if (ps->psc_deferred && page_sect_zone(s, &n) == zp->z_index)
-			pages += n;
+		if (ps->psc_deferred && page_sect_zone(s) == zp->z_index)
+			pages += page_range_pages(ps->psc_next,
+						  page_mem.pgm_base + ((s + 1) << PAGE_SECT_SHIFT));
 	}
 	if (pages != zp->z_deferred) {
 		snprintf(why, whylen, "zone %u: deferred sections hold %llu pages, z_deferred says %llu",

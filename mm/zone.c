@@ -102,7 +102,7 @@ bool zone_watermark_ok(const struct page_zone *zp, unsigned order, enum page_mar
 
 /*
  * buddy_alloc, growing the zone first when its lists cannot serve the order
- * but deferred sections remain (page_init.c §2): one section at a time
+ * but deferred sections remain (page_init.c §2): one grow step at a time
  * until a block of the order is free or nothing is deferred.  z_lock held.
  */
 struct page *zone_buddy_alloc(struct page_zone *zp, unsigned order)

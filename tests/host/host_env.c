@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "mm_env.h"
@@ -177,6 +178,19 @@ void host_panic(const char *file, int line, const char *fmt, ...)
 	}
 	fprintf(stderr, "panic: %s\n", host_panic_msg);
 	abort();
+}
+
+void *mm_flat_map(uint64_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void mm_flat_unmap(void *map, uint64_t bytes)
+{
+	munmap(map, bytes);
 }
 
 uint64_t mm_time_us(void)

@@ -68,6 +68,17 @@ static inline paddr_t virt_to_phys(const void *va) { return (paddr_t)(uintptr_t)
 /* Monotonic microseconds (CLOCK_MONOTONIC). */
 uint64_t mm_time_us(void);
 
+/*
+ * Built with -DHOST_PAGE_FLAT (build/host/objflat, test_pageflat): the page
+ * allocator over one flat descriptor map (mm/page.h), which host_env.c
+ * reserves with mmap(MAP_NORESERVE) as libkmem does.
+ */
+#ifdef HOST_PAGE_FLAT
+#define MM_PAGE_FLAT	1
+#endif
+void *mm_flat_map(uint64_t bytes);
+void mm_flat_unmap(void *map, uint64_t bytes);
+
 #define printk(...) printf(__VA_ARGS__)
 void host_panic(const char *file, int line, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));

@@ -39,7 +39,9 @@
 #define MM_FAST_CLZ	1	/* x86-64: lzcnt/bsr and tzcnt/bsf */
 #define MM_MIN_ALIGN	16	/* malloc's alignment on x86-64 (max_align_t) */
 #define MM_PAGE_SECT_SHIFT 22	/* 4 MiB page sections, the largest buddy block: the
-				   heap's descriptors are written 4 MiB at a time */
+				   heap grows into its descriptors 4 MiB at a time */
+#define MM_PAGE_FLAT	1	/* one flat descriptor map (umem_env.c §7): free()
+				   finds a descriptor with one bound test */
 
 #define UMEM_SHARED_HART (MM_MAX_CPUS - 1)
 
@@ -180,6 +182,10 @@ static inline void *phys_to_virt(paddr_t pa) { return (void *)(uintptr_t)pa; }
 static inline paddr_t virt_to_phys(const void *va) { return (paddr_t)(uintptr_t)va; }
 
 uint64_t mm_time_us(void);
+
+/* The flat descriptor map: address space from mmap(MAP_NORESERVE), zero until written. */
+void *mm_flat_map(uint64_t bytes);
+void mm_flat_unmap(void *map, uint64_t bytes);
 
 /*
  * mm names its caches and arenas with snprintf at start-up; libkmem formats

@@ -14,12 +14,12 @@
  *   heap     the "physical memory" of the page allocator: one NUMA node,
  *            one NORMAL zone, UMEM_HEAP_DEFAULT bytes (option heap=SIZE),
  *            aligned to the page allocator's section (4 MiB, mm_env.h).
- *            bootmem and page_init run over it exactly as at boot: its page
- *            descriptors are reserved at its end (1/128 of it), but only
- *            those of the first section are written at start-up, the others
- *            when the heap grows into their section (lay_defer); the rest
- *            feeds the buddy lists, the per-slot page caches and the slab
- *            arenas of kmem_init.  Every kmalloc class buffer (up to
+ *            bootmem and page_init run over it exactly as at boot; its page
+ *            descriptors are one flat map beside it (mm_env.h MM_PAGE_FLAT,
+ *            umem_env.c §7), written only where the heap hands pages out,
+ *            and the heap is given to the buddy lists 512 KiB at a time as
+ *            it grows (lay_defer); it feeds the per-slot page caches and the
+ *            slab arenas of kmem_init.  Every kmalloc class buffer (up to
  *            KMALLOC_MAX_CLASS) lives here.
  *   large    a vmem arena ("umem_large", quantum a page) given to kmem_init
  *            as kmalloc's large arena: bigger requests.  Blocks of at least
@@ -334,10 +334,11 @@ static int umem_heap_init(void)
 	pl.lay_zones = &zd;
 	pl.lay_nnodes = 1;
 	pl.lay_dma32_limit = umem_heap_base;	/* no DMA zones: all of it is NORMAL */
-	/* Write the descriptors of one section (4 MiB, mm_env.h) now, the rest
-	 * when the heap grows into them (mm/page_init.c §2): a process that uses
-	 * little of the heap never touches the 2 MiB of maps of 256 MiB. */
-	pl.lay_defer = 1ull << PAGE_SECT_SHIFT;
+	/* Give the buddy lists one grow step (512 KiB, one page of the flat
+	 * descriptor map) now, the rest as the heap needs it (mm/page_init.c
+	 * §2): a process that uses little of the heap touches a page or two of
+	 * the map's 2 MiB for 256 MiB. */
+	pl.lay_defer = PAGE_GROW_BYTES;
 	if (page_init(&pl) != 0)
 		return -1;
 	umem_heap_len = umem_heap_size;

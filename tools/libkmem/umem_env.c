@@ -75,6 +75,16 @@
  * formatted here, anything else by libc's vsnprintf.  libc's printf engine
  * is 64 KiB of text, resident once touched: a program that never prints
  * should not pay for it because its allocator named a cache.
+ *
+ * 7. The flat descriptor map
+ * --------------------------
+ * mm_env.h sets MM_PAGE_FLAT: the page allocator asks mm_flat_map for one
+ * array of descriptors covering the whole heap (32 bytes per 4 KiB page,
+ * 2 MiB for the default 256 MiB heap) and this file reserves it with
+ * mmap(PROT_READ | PROT_WRITE, MAP_NORESERVE).  The kernel fills such a
+ * mapping with zeros on first touch, which is the "never written"
+ * descriptor mm/page.h relies on, and only pages of it that mm writes
+ * become resident: a few for a small program (mm/page_init.c §2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -83,6 +93,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -400,6 +411,19 @@ uint64_t mm_time_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void *mm_flat_map(uint64_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void mm_flat_unmap(void *map, uint64_t bytes)
+{
+	munmap(map, bytes);
 }
 
 int umem_out_fd = 2;

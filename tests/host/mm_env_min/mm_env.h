@@ -7,8 +7,9 @@
  * mm/mm_platform.h does not list.  Keep this file and the list in
  * mm/mm_platform.h in step: a name added here must be added there first.
  *
- * MM_ENV_MIN_CPU_PTR=1 also declares the optional per-hart pointer, so both
- * shapes of mm (with and without MM_CPU_PTR) are checked.
+ * MM_ENV_MIN_CPU_PTR=1 also declares the optional per-hart pointer and the
+ * optional flat descriptor map, so both shapes of mm (with and without
+ * MM_CPU_PTR and MM_PAGE_FLAT) are checked.
  */
 #ifndef MM_ENV_MIN_H
 #define MM_ENV_MIN_H
@@ -58,6 +59,11 @@ void mm_env_min_cpu_ptr_set(unsigned cpu, void *p);
 /* Memory */
 void *phys_to_virt(paddr_t pa);
 paddr_t virt_to_phys(const void *va);
+#if MM_ENV_MIN_CPU_PTR
+#define MM_PAGE_FLAT	1
+void *mm_flat_map(uint64_t bytes);
+void mm_flat_unmap(void *map, uint64_t bytes);
+#endif
 
 /* Time */
 uint64_t mm_time_us(void);
