@@ -7,7 +7,7 @@ tests/malloc_bench/, counted by valgrind's callgrind exactly as the malloc race
 counts them (tools/bench_malloc.py: a run of 2n operations less a run of n,
 over n, so start-up and exit cancel; the benchmark's own loop is included).
 They are deterministic for one build, so docs/libkmem.md's and
-docs/malloc_race.md's "101 instructions per pair" cannot go stale silently.
+docs/malloc_race.md's "88 instructions per pair" cannot go stale silently.
 The kernel's regions (the other lines) are tools/profile.py --check-budgets'.
 
     python3 tools/host_budgets.py [--suggest]
