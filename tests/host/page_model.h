@@ -72,4 +72,14 @@ static void random_free(void)
 	rh[i] = rh[--nrh];
 }
 
+/* The page counts at step: free + cached + held (by the model) == managed. */
+static void model_expect_counts(unsigned step, uint64_t managed)
+{
+	if (page_free_count() + page_cached_count() + rh_pages != managed)
+		fail_msg("step %u: free %llu + cached %llu + held %llu != managed %llu", step,
+			 (unsigned long long)page_free_count(),
+			 (unsigned long long)page_cached_count(),
+			 (unsigned long long)rh_pages, (unsigned long long)managed);
+}
+
 #endif /* TESTS_HOST_PAGE_MODEL_H */

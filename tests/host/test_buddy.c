@@ -577,11 +577,7 @@ static void buddy_test_random_matches_model(void **state)
 		else
 			random_free();
 		/* Counts: free + cached + held == managed, after every step. */
-		if (page_free_count() + page_cached_count() + rh_pages != managed)
-			fail_msg("step %u: free %llu + cached %llu + held %llu != managed %llu", step,
-				 (unsigned long long)page_free_count(),
-				 (unsigned long long)page_cached_count(),
-				 (unsigned long long)rh_pages, (unsigned long long)managed);
+		model_expect_counts(step, managed);
 		if (step % 50000 == 0 && page_check(why, sizeof(why)) != 0)
 			fail_msg("step %u: %s", step, why);
 	}

@@ -324,11 +324,7 @@ static void defer_test_random_matches_model(void **state)
 			random_alloc();
 		else
 			random_free();
-		if (page_free_count() + page_cached_count() + rh_pages != managed)
-			fail_msg("step %u: free %llu + cached %llu + held %llu != managed %llu", step,
-				 (unsigned long long)page_free_count(),
-				 (unsigned long long)page_cached_count(),
-				 (unsigned long long)rh_pages, (unsigned long long)managed);
+		model_expect_counts(step, managed);
 		d = deferred_total();
 		if (d > last_deferred)
 			fail_msg("step %u: deferred pages grew from %llu to %llu", step,
