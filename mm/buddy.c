@@ -171,8 +171,8 @@ static void buddy_insert(struct page_zone *zp, struct page *pg, unsigned order)
 		bool upper = (pg->pg_pa & PAGE_BLOCK_BYTES(order)) != 0;
 		struct page *bud = upper ? pg - (1u << order) : pg + (1u << order);
 
-		if (!buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(order)) || bud->pg_state != PG_FREE || bud->pg_order != order ||
-		    bud->pg_zone != pg->pg_zone)
+		if (!buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(order)) || bud->pg_state != PG_FREE ||
+		    bud->pg_order != order || bud->pg_zone != pg->pg_zone)
 			break;
 		ASSERT(bud->pg_pa == (pg->pg_pa ^ PAGE_BLOCK_BYTES(order)));
 		area_remove(zp, order, bud);
@@ -292,7 +292,8 @@ static bool buddy_check_block(struct page_zone *zp, const struct page *pg, unsig
 	if (o == PAGE_MAX_ORDER)
 		return true;
 	bud = (pg->pg_pa & PAGE_BLOCK_BYTES(o)) ? pg - (1u << o) : pg + (1u << o);
-	if (buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(o)) && bud->pg_state == PG_FREE && bud->pg_order == o && bud->pg_zone == pg->pg_zone) {
+	if (buddy_given(pg->pg_pa ^ PAGE_BLOCK_BYTES(o)) && bud->pg_state == PG_FREE &&
+	    bud->pg_order == o && bud->pg_zone == pg->pg_zone) {
 		snprintf(why, whylen, "free buddies 0x%llx and 0x%llx order %u not merged",
 			 (unsigned long long)pg->pg_pa, (unsigned long long)bud->pg_pa, o);
 		return false;

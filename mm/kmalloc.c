@@ -375,6 +375,13 @@ static void *kmalloc_common(size_t size, int kmflag, int node)
 	return buf;
 }
 
+/* The cache of a request of size bytes without flags (the table), NULL until it is made. */
+static inline kmem_cache_t *kmalloc_class_cache(size_t size)
+{
+	return __atomic_load_n(&kmalloc_caches[0][kmalloc_size_index[(size - 1) >> 3]],
+			       __ATOMIC_RELAXED);
+}
+
 /* kmalloc of any size and flags; the common case first: no flag but KM_NOSLEEP, KM_PANIC. */
 void *kmalloc_var(size_t size, int kmflag)
 {
@@ -382,8 +389,7 @@ void *kmalloc_var(size_t size, int kmflag)
 
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS &&
 			     (kmflag & ~(KM_NOSLEEP | KM_PANIC)) == 0 &&
-			     (cp = __atomic_load_n(&kmalloc_caches[0][kmalloc_size_index[(size - 1) >> 3]],
-						   __ATOMIC_RELAXED)) != NULL, 1))
+			     (cp = kmalloc_class_cache(size)) != NULL, 1))
 		return kmem_cache_alloc(cp, kmflag);
 	return kmalloc_common(size, kmflag, -1);
 }
