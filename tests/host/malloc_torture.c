@@ -22,10 +22,10 @@
  * free them (libkmem with a small heap=: the overflow path).
  * --serial N: instead, N threads one after the other, each allocating (with
  * libkmem's stats: every one must find a slot of its own, freed by the last).
- * --big reuse|spread: instead, big blocks (libkmem's stats say how many
- * were given back to the kernel): one 256 KiB block taken and freed 2,000
- * times, or 64 of them held at once, freed, and left free while 64 others
- * come and go.
+ * --big reuse|spread|split: instead, big blocks (libkmem's stats say how
+ * many were given back to the kernel): one 256 KiB block taken and freed
+ * 2,000 times; 64 of them held at once, freed, and left free while 64
+ * others come and go; or one freed and then taken again as 16 KiB pieces.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -364,7 +364,17 @@ static int big_test(const char *mode)
 	enum { BIG = 256 << 10, NBIG = 64 };
 	char *held[NBIG];
 
-	if (strcmp(mode, "reuse") == 0) {
+	if (strcmp(mode, "split") == 0) {
+		char *volatile big = malloc(BIG);	/* volatile: the pair is not folded away */
+
+		if (big == NULL)
+			die("big malloc", NULL, BIG);
+		big[0] = 1;
+		free(big);
+		for (int i = 0; i < 16; i++)		/* held to the end: exit reads the stats */
+			if ((held[i] = malloc(16 << 10)) == NULL)
+				die("big malloc", NULL, 16 << 10);
+	} else if (strcmp(mode, "reuse") == 0) {
 		for (int i = 0; i < 2000; i++) {
 			char *p = malloc(BIG);
 

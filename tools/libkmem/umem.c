@@ -575,7 +575,8 @@ static void umem_dirty_reused(uintptr_t a, size_t size)
 {
 	irqflags_t f;
 
-	if (size < UMEM_MADVISE_MIN || __atomic_load_n(&umem_ndirty, __ATOMIC_RELAXED) == 0)
+	/* any big allocation may split a remembered range, not only one of its size */
+	if (__atomic_load_n(&umem_ndirty, __ATOMIC_RELAXED) == 0)
 		return;
 	f = irq_save();
 	spin_lock(&umem_dlock);
